@@ -1,0 +1,5 @@
+"""Functional-API block builders (``tensor -> tensor``), one module per idea."""
+
+from kerascnn.blocks.residual import convolutional_block, identity_block
+
+__all__ = ["identity_block", "convolutional_block"]

@@ -1,0 +1,3 @@
+"""Custom layers that Keras itself lacks."""
+
+__all__ = []

@@ -1,0 +1,234 @@
+"""The model registry: names -> constructors plus metadata.
+
+Every consumer (the training CLI, the tuner, the diagrams, the tests) enumerates
+architectures through this module, so adding an architecture is one module in
+``kerascnn/applications`` and one ``register_model`` call.
+
+Two kinds of entries exist:
+
+* fixed names (``register_model("resnet50", ResNet50, ...)``), listed by
+  :func:`list_models`;
+* name patterns for open-ended families (``resnet{6n+2}_cifar`` for any ``n``),
+  registered with :func:`register_pattern`. Any name the pattern matches can be
+  created; a few representative names are listed.
+
+Names are lower_snake: family + depth + variant (``resnet50``, ``resnet50_v2``,
+``resnet110_cifar``, ``resnext50_32x4d``).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import difflib
+import fnmatch
+import functools
+import os
+import re
+from typing import Any, Callable
+
+__all__ = [
+    "ModelSpec",
+    "register_model",
+    "register_pattern",
+    "list_models",
+    "create_model",
+    "model_info",
+    "get_spec",
+    "reference_rows",
+]
+
+_REFERENCE_CSV = os.path.join(os.path.dirname(__file__), "param_counts.csv")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """What the registry knows of one architecture variant."""
+
+    name: str
+    constructor: Callable[..., Any]
+    kwargs: dict
+    family: str
+    paper: dict
+    default_input_shape: tuple
+    min_input_size: int
+    convention: str = ""
+    keras_twin: str | None = None
+
+    def build(self, **kwargs):
+        merged = dict(self.kwargs)
+        merged.update(kwargs)
+        merged.setdefault("name", self.name)
+        return self.constructor(**merged)
+
+
+_MODELS: dict[str, ModelSpec] = {}
+# (compiled regex, factory(match) -> ModelSpec | None, example names)
+_PATTERNS: list[tuple[re.Pattern, Callable[[re.Match], ModelSpec | None], tuple]] = []
+
+
+def _paper(paper) -> dict:
+    if isinstance(paper, dict):
+        return dict(paper)
+    title, year = paper
+    return {"title": title, "year": int(year)}
+
+
+def make_spec(
+    name: str,
+    constructor: Callable[..., Any],
+    *,
+    family: str,
+    paper,
+    default_input_shape=(224, 224, 3),
+    min_input_size: int = 32,
+    convention: str = "",
+    keras_twin: str | None = None,
+    **kwargs,
+) -> ModelSpec:
+    """Builds a :class:`ModelSpec` (used directly by pattern factories)."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        raise ValueError(f"Registry names are lower_snake ([a-z][a-z0-9_]*); got {name!r}.")
+    return ModelSpec(
+        name=name,
+        constructor=constructor,
+        kwargs=dict(kwargs),
+        family=family,
+        paper=_paper(paper),
+        default_input_shape=tuple(default_input_shape),
+        min_input_size=int(min_input_size),
+        convention=convention,
+        keras_twin=keras_twin,
+    )
+
+
+def register_model(name: str, constructor: Callable[..., Any], **metadata) -> ModelSpec:
+    """Registers one architecture variant under ``name``.
+
+    Args:
+        name: lower_snake registry name (family + depth + variant).
+        constructor: a keras.applications-style constructor.
+        **metadata: ``family``, ``paper`` (``(title, year)``),
+            ``default_input_shape``, ``min_input_size``, ``convention``,
+            ``keras_twin`` (name of the identical ``keras.applications``
+            constructor, if any); every other keyword is passed to the
+            constructor when the model is created.
+    """
+    if name in _MODELS:
+        raise ValueError(f"Model {name!r} is already registered.")
+    spec = make_spec(name, constructor, **metadata)
+    _MODELS[name] = spec
+    return spec
+
+
+def register_pattern(
+    regex: str,
+    factory: Callable[[re.Match], ModelSpec | None],
+    examples: tuple = (),
+) -> None:
+    """Registers an open-ended family of names.
+
+    Args:
+        regex: a regular expression matched against the whole name.
+        factory: called with the match; returns a :class:`ModelSpec` (see
+            :func:`make_spec`) or ``None`` when the name is not a valid member
+            (for example a depth that is not 6n+2).
+        examples: names that :func:`list_models` lists for this family.
+    """
+    _PATTERNS.append((re.compile(regex), factory, tuple(examples)))
+
+
+def _ensure_loaded() -> None:
+    # Registration happens when the application modules are imported.
+    import kerascnn.applications  # noqa: F401
+
+
+def _all_listed_names() -> list[str]:
+    names = set(_MODELS)
+    for _, _, examples in _PATTERNS:
+        names.update(examples)
+    return sorted(names)
+
+
+def _resolve(name: str) -> ModelSpec | None:
+    if name in _MODELS:
+        return _MODELS[name]
+    for regex, factory, _ in _PATTERNS:
+        match = regex.fullmatch(name)
+        if match:
+            spec = factory(match)
+            if spec is not None:
+                return spec
+    return None
+
+
+def get_spec(name: str) -> ModelSpec:
+    """Returns the :class:`ModelSpec` of ``name``; ValueError if unknown."""
+    _ensure_loaded()
+    if not isinstance(name, str):
+        raise ValueError(f"Model name must be a string; got {name!r}.")
+    spec = _resolve(name)
+    if spec is None:
+        known = _all_listed_names()
+        close = difflib.get_close_matches(name, known, n=5, cutoff=0.5)
+        hint = f" Closest registered names: {', '.join(close)}." if close else ""
+        raise ValueError(
+            f"Unknown model {name!r}.{hint} See kerascnn.list_models() for all {len(known)} names."
+        )
+    return spec
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Registered model names matching an fnmatch ``pattern``, sorted.
+
+    Open-ended families (``resnet{6n+2}_cifar``) contribute their
+    representative names.
+    """
+    _ensure_loaded()
+    return [n for n in _all_listed_names() if fnmatch.fnmatchcase(n, pattern)]
+
+
+def create_model(name: str, **kwargs):
+    """Builds the registered model ``name``.
+
+    Keyword arguments pass through to the constructor (``include_top``,
+    ``weights``, ``input_shape``, ``classes``, ``pooling``,
+    ``classifier_activation`` and the family's own options).
+    """
+    return get_spec(name).build(**kwargs)
+
+
+@functools.lru_cache(maxsize=1)
+def reference_rows() -> dict[str, dict]:
+    """The reference parameter counts shipped with the package, by model."""
+    with open(_REFERENCE_CSV, newline="", encoding="utf-8") as f:
+        return {row["model"]: row for row in csv.DictReader(f)}
+
+
+def model_info(name: str) -> dict:
+    """Metadata of a registered model.
+
+    Returns a dict with ``name``, ``family``, ``paper`` (``title``,
+    ``year``), ``default_input_shape``, ``min_input_size``,
+    ``reference_params`` (the trainable count of the reference table, or
+    None), ``reference_keras_params`` (keras ``count_params()`` where the
+    table has it), ``convention``, ``keras_twin`` and ``kwargs``.
+    """
+    spec = get_spec(name)
+    row = reference_rows().get(spec.name)
+
+    def _int(value):
+        return int(value) if value not in (None, "") else None
+
+    return {
+        "name": spec.name,
+        "family": spec.family,
+        "paper": dict(spec.paper),
+        "default_input_shape": spec.default_input_shape,
+        "min_input_size": spec.min_input_size,
+        "reference_params": _int(row["trainable_params"]) if row else None,
+        "reference_keras_params": _int(row["keras_total_params"]) if row else None,
+        "convention": spec.convention or (row["convention"] if row else ""),
+        "keras_twin": spec.keras_twin,
+        "kwargs": dict(spec.kwargs),
+    }

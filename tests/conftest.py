@@ -1,0 +1,45 @@
+"""Shared test fixtures: where the real data lives, quiet TensorFlow."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import pathlib  # noqa: E402
+
+import pytest  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+# Real data sets live beside the project, never inside it (../shared/data).
+SHARED = pathlib.Path(os.environ.get("KERASCNN_SHARED", ROOT.parent / "shared"))
+DATA = SHARED / "data"
+REFERENCE_CSV = SHARED / "reference" / "param_counts.csv"
+
+
+def _need(path):
+    if not path.exists():
+        pytest.skip(f"{path} is not available")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    return _need(DATA)
+
+
+@pytest.fixture(scope="session")
+def signs_dir():
+    return _need(DATA / "signs" / "64x64_SIGNS")
+
+
+@pytest.fixture(scope="session")
+def reference_csv():
+    return _need(REFERENCE_CSV)
+
+
+@pytest.fixture(autouse=True)
+def _clear_keras_session():
+    import keras
+
+    yield
+    keras.backend.clear_session()

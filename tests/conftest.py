@@ -43,3 +43,8 @@ def _clear_keras_session():
 
     yield
     keras.backend.clear_session()
+
+
+# The smallest registered model with BatchNormalization, used by the training tests.
+SMALL_MODEL = "resnet50"
+SMALL_SIZE = 32

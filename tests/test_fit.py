@@ -27,6 +27,7 @@ def test_fit_script_on_signs_writes_sane_results(signs_dir, tmp_path):
 
     metrics = json.loads((out / "metrics.json").read_text())
     for key in ("model", "dataset", "epochs", "test_accuracy", "test_loss", "params",
+                "best_epoch", "best_val_accuracy", "evaluated",
                 "train_images_per_sec", "wall_seconds"):
         assert key in metrics, key
     assert metrics["model"] == "resnet50" and metrics["dataset"] == "signs"
@@ -76,8 +77,8 @@ def test_existing_run_directory_is_not_overwritten(tmp_path, capsys):
     out.mkdir()
     (out / "metrics.json").write_text("{}")
     assert main(["--model", "resnet50", "--output-dir", str(out)]) == 2
-    assert "already holds a run (metrics.json); choose another directory or pass --overwrite" \
-        in capsys.readouterr().err
+    assert "already holds a finished run (metrics.json); choose another directory, or pass " \
+           "--overwrite to start over." in capsys.readouterr().err
     assert (out / "metrics.json").read_text() == "{}"
 
 

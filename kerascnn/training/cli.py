@@ -1,7 +1,8 @@
 """Command line of ``scripts/fit.py``: flags -> :class:`FitConfig` -> :func:`run`.
 
 Every bad command line gets one line on stderr saying what was wrong and what is
-allowed, exit status 2, and nothing is written.
+allowed, exit status 2, and nothing is written. A run whose loss becomes NaN
+exits with status 1 and keeps its last good checkpoint.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import argparse
 import json
 import sys
 
-from kerascnn.training.engine import OPTIMIZERS, SCHEDULES, FitConfig
+from kerascnn.training.engine import PRECISIONS, FitConfig
+from kerascnn.training.optim import OPTIMIZERS, SCHEDULES
 
 __all__ = ["build_parser", "main", "parse_config"]
 
@@ -33,14 +35,23 @@ def _model_arg(text):
     return key.replace("-", "_"), parsed
 
 
+def _fractions(text):
+    try:
+        return tuple(float(f) for f in text.split(",") if f.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated fractions such as 0.5,0.75, got {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     from kerascnn.data import DATASETS
     from kerascnn.training.strategy import STRATEGIES
 
     p = _OneLineParser(
         prog="fit.py",
-        description="Train a kerascnn model on real data and write model.keras, history.csv, "
-                    "metrics.json and curves.png into --output-dir.",
+        description="Train a kerascnn model on real data. The run directory receives "
+                    "checkpoints/ (resume), best.keras, model.keras, history.csv, logs/ "
+                    "(TensorBoard), metrics.json, curves.png and confusion.png.",
     )
     p.add_argument("--model", default=DEFAULTS.model,
                    help=f"registered model name (kerascnn.list_models()); default {DEFAULTS.model}")
@@ -48,24 +59,65 @@ def build_parser() -> argparse.ArgumentParser:
                    help="data set; default fashion_mnist (Debian's dataset-fashion-mnist)")
     p.add_argument("--data-dir", default=None,
                    help="where the data set lives (default: its standard location)")
-    p.add_argument("--epochs", type=int, default=DEFAULTS.epochs)
-    p.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
-    p.add_argument("--image-size", type=int, default=None,
+    p.add_argument("--classes", type=int, default=None,
+                   help="expected number of classes (checked against the data)")
+    p.add_argument("--recipe", default=None,
+                   help="a paper's set-up (see --list-recipes); explicit flags win")
+    p.add_argument("--list-recipes", action="store_true", help="show the recipes and exit")
+
+    t = p.add_argument_group("training")
+    t.add_argument("--epochs", type=int, default=DEFAULTS.epochs)
+    t.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size,
+                   help="global batch, split across replicas")
+    t.add_argument("--image-size", type=int, default=None,
                    help="resize images to SIZE x SIZE (default: native, or the model's minimum)")
-    p.add_argument("--learning-rate", type=float, default=DEFAULTS.learning_rate)
-    p.add_argument("--optimizer", default=DEFAULTS.optimizer, choices=OPTIMIZERS)
-    p.add_argument("--schedule", default=DEFAULTS.schedule, choices=SCHEDULES,
-                   help="learning-rate schedule over the run (cosine decays to 0)")
-    p.add_argument("--seed", type=int, default=DEFAULTS.seed)
-    p.add_argument("--output-dir", default=None,
+    t.add_argument("--augment", default=DEFAULTS.augment,
+                   help="none, a preset (standard) or a comma list (flip,pad_crop)")
+    t.add_argument("--optimizer", default=DEFAULTS.optimizer, choices=OPTIMIZERS)
+    t.add_argument("--learning-rate", type=float, default=DEFAULTS.learning_rate)
+    t.add_argument("--momentum", type=float, default=DEFAULTS.momentum, help="SGD momentum")
+    t.add_argument("--nesterov", action="store_true", help="Nesterov momentum (SGD)")
+    t.add_argument("--weight-decay", type=float, default=DEFAULTS.weight_decay)
+    t.add_argument("--weight-decay-mode", default=DEFAULTS.weight_decay_mode,
+                   choices=("l2", "decoupled"),
+                   help="l2: wd/2*||w||^2 added to the loss, as the papers (default); "
+                        "decoupled: applied by the optimizer (AdamW style)")
+    t.add_argument("--clipnorm", type=float, default=None, help="gradient clipping by norm")
+    t.add_argument("--schedule", default=DEFAULTS.schedule, choices=SCHEDULES)
+    t.add_argument("--lr-steps", type=_fractions, default=DEFAULTS.lr_steps,
+                   help="step schedule: fractions of the run where the rate is divided by 10")
+    t.add_argument("--decay-rate", type=float, default=DEFAULTS.decay_rate,
+                   help="exponential schedule: factor per --decay-epochs")
+    t.add_argument("--decay-epochs", type=float, default=DEFAULTS.decay_epochs)
+    t.add_argument("--warmup-epochs", type=float, default=DEFAULTS.warmup_epochs,
+                   help="linear warm-up from 0")
+    t.add_argument("--lr-scaling", default=DEFAULTS.lr_scaling, choices=("none", "linear"),
+                   help="linear: learning rate x batch-size / --lr-base-batch (Goyal et al.)")
+    t.add_argument("--lr-base-batch", type=int, default=DEFAULTS.lr_base_batch)
+    t.add_argument("--label-smoothing", type=float, default=DEFAULTS.label_smoothing)
+    t.add_argument("--aux-loss-weight", type=float, default=DEFAULTS.aux_loss_weight,
+                   help="loss weight of each auxiliary head (models with aux_logits)")
+    t.add_argument("--precision", default=DEFAULTS.precision, choices=PRECISIONS,
+                   help="bf16/fp16: mixed precision with float32 outputs")
+    t.add_argument("--jit-compile", default=DEFAULTS.jit_compile, choices=("auto", "on", "off"),
+                   help="XLA; auto leaves it to Keras (off on CPU and under tf.distribute)")
+    t.add_argument("--seed", type=int, default=DEFAULTS.seed)
+    t.add_argument("--deterministic", action="store_true",
+                   help="op determinism: a repeated or resumed CPU run gives identical weights")
+
+    r = p.add_argument_group("run directory and devices")
+    r.add_argument("--output-dir", default=None,
                    help="run directory (default: runs/<model>_<dataset>_<date-time>)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace the results of an earlier run in --output-dir")
-    p.add_argument("--strategy", default=DEFAULTS.strategy, choices=STRATEGIES,
-                   help="auto: MirroredStrategy when more than one GPU is visible")
-    p.add_argument("--val-fraction", type=float, default=DEFAULTS.val_fraction,
+    r.add_argument("--resume", action="store_true",
+                   help="continue the run in --output-dir even if its settings differ")
+    r.add_argument("--overwrite", action="store_true", help="start the run in --output-dir over")
+    r.add_argument("--strategy", default=DEFAULTS.strategy, choices=STRATEGIES,
+                   help="auto: MirroredStrategy when more than one GPU is visible; "
+                        "multiworker: from TF_CONFIG")
+    r.add_argument("--val-fraction", type=float, default=DEFAULTS.val_fraction,
                    help="part of train held out for validation when the data has no val split")
-    p.add_argument("--verbose", type=int, default=DEFAULTS.verbose, choices=(0, 1, 2))
+    r.add_argument("--verbose", type=int, default=DEFAULTS.verbose, choices=(0, 1, 2))
+
     g = p.add_argument_group("model arguments (passed to the model's constructor)")
     g.add_argument("--model-arg", type=_model_arg, action="append", default=[],
                    metavar="KEY=VALUE", help="any constructor argument, VALUE parsed as JSON")
@@ -78,25 +130,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_config(argv=None) -> FitConfig:
-    args = build_parser().parse_args(argv)
+    from kerascnn.training.engine import ConfigError, apply_recipe
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.list_recipes:
+        from kerascnn.training.recipes import describe_recipes
+
+        print(describe_recipes())
+        sys.exit(0)
+    given = {a.dest for a in parser._actions
+             if getattr(args, a.dest, None) != parser.get_default(a.dest)}
     model_kwargs = dict(args.model_arg)
     for flag in ("n", "num_filters", "width", "block"):
         value = getattr(args, flag)
         if value is not None:
             model_kwargs[flag] = value
-    return FitConfig(
-        model=args.model, dataset=args.dataset, data_dir=args.data_dir, epochs=args.epochs,
-        batch_size=args.batch_size, image_size=args.image_size,
-        learning_rate=args.learning_rate, optimizer=args.optimizer,
-        schedule=args.schedule, seed=args.seed,
-        output_dir=args.output_dir, strategy=args.strategy, val_fraction=args.val_fraction,
-        model_kwargs=model_kwargs, overwrite=args.overwrite, verbose=args.verbose,
-    )
+    fields = {f.name for f in FitConfig.__dataclass_fields__.values()}
+    values = {k: v for k, v in vars(args).items() if k in fields}
+    config = FitConfig(**{**values, "model_kwargs": model_kwargs})
+    try:
+        return apply_recipe(config, given)
+    except ConfigError as e:
+        parser.error(str(e))
 
 
 def main(argv=None) -> int:
     from kerascnn.data import DataError
-    from kerascnn.training.engine import ConfigError, run, summary_line, validate
+    from kerascnn.training.engine import ConfigError, TrainingFailed, run, summary_line, validate
 
     config = parse_config(argv)
     try:
@@ -105,6 +166,10 @@ def main(argv=None) -> int:
     except (ConfigError, DataError) as e:
         print(f"fit.py: error: {e}", file=sys.stderr)
         return 2
+    except TrainingFailed as e:
+        print(f"fit.py: {e}", file=sys.stderr)
+        return 1
     print(summary_line(metrics))
-    print(f"results in {config.output_dir}: model.keras history.csv metrics.json curves.png")
+    print(f"results in {config.output_dir}: best.keras model.keras history.csv metrics.json "
+          "curves.png confusion.png logs/ checkpoints/")
     return 0

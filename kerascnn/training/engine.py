@@ -1,11 +1,18 @@
-"""The training run behind ``scripts/fit.py``: data in, model built and compiled
-under the distribution strategy, trained, evaluated, and the results written
-atomically into the run directory.
+"""The training run behind ``scripts/fit.py``.
 
 A batch's path: :func:`kerascnn.data.load_source` (uint8 arrays per split) ->
-:func:`kerascnn.data.make_dataset` (tf.data: shuffle, batch, resize, channels,
-standardise, prefetch) -> the registry's model -> ``model.fit`` ->
-``history.csv``, ``metrics.json``, ``model.keras``, ``curves.png``.
+:func:`kerascnn.data.make_dataset` (tf.data: an order that is a function of
+(seed, epoch), batch, resize, channels, seeded augmentation, standardisation,
+prefetch) -> the registry's model, built and compiled inside the distribution
+strategy -> ``model.fit`` with crash-safe per-epoch checkpoints -> the best
+model by validation accuracy evaluated on the test split.
+
+The run directory holds ``run_config.json`` (what was asked), ``checkpoints/``
+(the last two epochs' full training state), ``best.keras``, ``model.keras``
+(the final model), ``history.csv``, ``logs/`` (TensorBoard), ``metrics.json``,
+``curves.png`` and ``confusion.png``; every file is written atomically. Started
+again with the same command, a killed run resumes from its last checkpoint and,
+with ``deterministic=True``, ends with the same weights as an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -14,7 +21,9 @@ import csv
 import dataclasses
 import io
 import json
+import math
 import os
+import shutil
 import statistics
 import time
 
@@ -22,68 +31,114 @@ import keras
 import numpy as np
 
 from kerascnn import registry
-from kerascnn.data import load_source, make_dataset
+from kerascnn.data import DataError, load_source, make_dataset
+from kerascnn.data.augment import build_augmentation, parse_augment
 from kerascnn.data.pipeline import channel_stats
-from kerascnn.training.strategy import get_strategy, num_replicas, sync_batchnorm
+from kerascnn.training import strategy as strategies
+from kerascnn.training.callbacks import (
+    EpochTimer,
+    NaNGuard,
+    RunCheckpoint,
+    latest_checkpoint,
+    load_checkpoint,
+)
+from kerascnn.training.optim import (
+    OPTIMIZERS,
+    SCHEDULES,
+    apply_l2,
+    make_optimizer,
+    make_schedule,
+)
+from kerascnn.training.plots import confusion_matrix, plot_confusion, plot_curves
+from kerascnn.training.recipes import RECIPES
 from kerascnn.utils.io import atomic_path, atomic_write, write_json_atomic
 
-__all__ = ["FitConfig", "OPTIMIZERS", "AUX_LOSS_WEIGHT", "run", "make_optimizer",
-           "ConfigError"]
+__all__ = ["FitConfig", "ConfigError", "TrainingFailed", "run", "validate", "summary_line",
+           "OPTIMIZERS", "SCHEDULES", "PRECISIONS", "AUX_LOSS_WEIGHT", "apply_recipe"]
 
-OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw")
-SCHEDULES = ("constant", "cosine")
-# Loss weight of each auxiliary classifier (GoogLeNet, Inception v3).
+PRECISIONS = ("fp32", "bf16", "fp16")
+LR_SCALINGS = ("none", "linear")
+# Default loss weight of each auxiliary classifier (GoogLeNet, Inception v3).
 AUX_LOSS_WEIGHT = 0.3
-RUN_FILES = ("metrics.json", "history.csv", "model.keras")
+RUN_FILES = ("metrics.json", "history.csv", "model.keras", "best.keras", "checkpoints",
+             "run_config.json")
+# Settings that may differ between a run and its resumption.
+_RESUME_FREE = {"epochs", "verbose", "resume", "overwrite", "output_dir"}
 
 
 class ConfigError(ValueError):
     """A bad run configuration (one-line message)."""
 
 
+class TrainingFailed(RuntimeError):
+    """Training stopped (non-finite loss); the last good checkpoint is kept."""
+
+
 @dataclasses.dataclass
 class FitConfig:
-    model: str = "resnet50"
+    model: str = "resnet20_cifar"
     dataset: str = "fashion_mnist"
     data_dir: str | None = None
-    epochs: int = 1
-    batch_size: int = 64
+    epochs: int = 2
+    batch_size: int = 128
     image_size: int | None = None
+    classes: int | None = None
     learning_rate: float = 1e-3
     optimizer: str = "adam"
+    momentum: float = 0.9
+    nesterov: bool = False
+    rho: float = 0.9
+    epsilon: float | None = None
+    weight_decay: float = 0.0
+    weight_decay_mode: str = "l2"
+    clipnorm: float | None = None
     schedule: str = "cosine"
+    lr_steps: tuple = (0.5, 0.75)
+    decay_rate: float = 0.94
+    decay_epochs: float = 2.0
+    warmup_epochs: float = 0.0
+    lr_scaling: str = "none"
+    lr_base_batch: int = 256
+    label_smoothing: float = 0.0
+    aux_loss_weight: float = AUX_LOSS_WEIGHT
+    augment: str = "none"
+    precision: str = "fp32"
+    jit_compile: str = "auto"
     seed: int = 0
+    deterministic: bool = False
     output_dir: str | None = None  # default: runs/<model>_<dataset>_<time>
     strategy: str = "auto"
     val_fraction: float = 0.1
     model_kwargs: dict = dataclasses.field(default_factory=dict)
+    recipe: str | None = None
+    resume: bool = False
     overwrite: bool = False
     verbose: int = 1
 
 
-def make_schedule(name: str, learning_rate: float, total_steps: int):
-    """The learning rate: constant, or cosine decay to 0 over the whole run."""
-    if name == "constant":
-        return learning_rate
-    if name == "cosine":
-        return keras.optimizers.schedules.CosineDecay(learning_rate, max(1, total_steps))
-    raise ConfigError(f"Unknown schedule {name!r}; allowed: {', '.join(SCHEDULES)}.")
-
-
-def make_optimizer(name: str, learning_rate):
-    if name == "adam":
-        return keras.optimizers.Adam(learning_rate)
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate, momentum=0.9)
-    if name == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate)
-    if name == "adamw":
-        return keras.optimizers.AdamW(learning_rate)
-    raise ConfigError(f"Unknown optimizer {name!r}; allowed: {', '.join(OPTIMIZERS)}.")
+def apply_recipe(config: FitConfig, given: set) -> FitConfig:
+    """Fills the settings of ``config.recipe`` that are not in ``given``."""
+    if config.recipe is None:
+        return config
+    if config.recipe not in RECIPES:
+        raise ConfigError(
+            f"Unknown recipe {config.recipe!r}; allowed: {', '.join(sorted(RECIPES))} "
+            "(see --list-recipes).")
+    for key, value in RECIPES[config.recipe].items():
+        if key != "description" and key not in given:
+            setattr(config, key, value)
+    return config
 
 
 def default_output_dir(config: FitConfig) -> str:
-    return os.path.join("runs", f"{config.model}_{config.dataset}_{time.strftime('%Y%m%d-%H%M%S')}")
+    return os.path.join("runs",
+                        f"{config.model}_{config.dataset}_{time.strftime('%Y%m%d-%H%M%S')}")
+
+
+def _comparable(config: FitConfig) -> dict:
+    data = dataclasses.asdict(config)
+    data["lr_steps"] = list(data["lr_steps"])
+    return {k: v for k, v in data.items() if k not in _RESUME_FREE}
 
 
 def validate(config: FitConfig) -> dict:
@@ -97,200 +152,344 @@ def validate(config: FitConfig) -> dict:
         info = registry.model_info(config.model)
     except ValueError as e:
         raise ConfigError(str(e)) from None
-    if config.epochs < 1:
-        raise ConfigError(f"--epochs must be a positive integer; got {config.epochs}.")
-    if config.batch_size < 1:
-        raise ConfigError(f"--batch-size must be a positive integer; got {config.batch_size}.")
+    if config.resume and config.overwrite:
+        raise ConfigError("--resume and --overwrite conflict: choose one.")
+    for flag, value in (("--epochs", config.epochs), ("--batch-size", config.batch_size)):
+        if value < 1:
+            raise ConfigError(f"{flag} must be a positive integer; got {value}.")
+    if config.classes is not None and config.classes < 2:
+        raise ConfigError(f"--classes must be at least 2; got {config.classes}.")
     if config.image_size is not None and config.image_size < info["min_input_size"]:
         raise ConfigError(
             f"--image-size {config.image_size} is below {config.model}'s minimum input size "
-            f"{info['min_input_size']}."
-        )
+            f"{info['min_input_size']}.")
     if not config.learning_rate > 0:
         raise ConfigError(f"--learning-rate must be positive; got {config.learning_rate}.")
-    if config.optimizer not in OPTIMIZERS:
-        raise ConfigError(
-            f"Unknown optimizer {config.optimizer!r}; allowed: {', '.join(OPTIMIZERS)}.")
-    if config.schedule not in SCHEDULES:
-        raise ConfigError(
-            f"Unknown schedule {config.schedule!r}; allowed: {', '.join(SCHEDULES)}.")
+    choices = (("--optimizer", config.optimizer, OPTIMIZERS),
+               ("--schedule", config.schedule, SCHEDULES),
+               ("--precision", config.precision, PRECISIONS),
+               ("--lr-scaling", config.lr_scaling, LR_SCALINGS),
+               ("--weight-decay-mode", config.weight_decay_mode, ("l2", "decoupled")),
+               ("--strategy", config.strategy, strategies.STRATEGIES),
+               ("--jit-compile", config.jit_compile, ("auto", "on", "off")))
+    for flag, value, allowed in choices:
+        if value not in allowed:
+            raise ConfigError(f"{flag} {value!r} is not one of: {', '.join(allowed)}.")
+    if config.weight_decay < 0:
+        raise ConfigError(f"--weight-decay must be >= 0; got {config.weight_decay}.")
+    if not 0 <= config.label_smoothing < 1:
+        raise ConfigError(f"--label-smoothing must be in [0, 1); got {config.label_smoothing}.")
     if not 0 <= config.val_fraction < 1:
         raise ConfigError(f"--val-fraction must be in [0, 1); got {config.val_fraction}.")
-    existing = [f for f in RUN_FILES if os.path.exists(os.path.join(config.output_dir, f))]
-    if existing and not config.overwrite:
-        raise ConfigError(
-            f"--output-dir {config.output_dir} already holds a run ({', '.join(existing)}); "
-            "choose another directory or pass --overwrite."
-        )
+    if config.lr_steps and not all(0 < f < 1 for f in config.lr_steps):
+        raise ConfigError(f"--lr-steps must be fractions in (0, 1); got {list(config.lr_steps)}.")
+    try:
+        parse_augment(config.augment)
+    except ValueError as e:
+        raise ConfigError(f"--augment: {e}") from None
+    if config.jit_compile == "on" and not _has_gpu():
+        raise ConfigError("--jit-compile on needs a GPU: XLA makes CPU training several "
+                          "times slower; use auto.")
+    _check_output_dir(config)
     return info
 
 
-class _EpochTimer(keras.callbacks.Callback):
-    """Wall time of the training part of each epoch (validation excluded)."""
+def _has_gpu() -> bool:
+    if keras.backend.backend() == "jax":
+        import jax
 
-    def __init__(self):
-        super().__init__()
-        self.train_seconds = []
+        return any(d.platform != "cpu" for d in jax.devices())
+    import tensorflow as tf
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-        self._last = None
-
-    def on_train_batch_end(self, batch, logs=None):
-        self._last = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.train_seconds.append((self._last or time.perf_counter()) - self._start)
+    return bool(tf.config.list_logical_devices("GPU"))
 
 
-class _KeepBest(keras.callbacks.Callback):
-    """Keeps the weights of the epoch with the best validation accuracy and
-    restores them when training ends (the model written and evaluated)."""
-
-    def __init__(self, monitor):
-        super().__init__()
-        self.monitor = monitor
-        self.best = -np.inf
-        self.best_epoch = None
-        self._weights = None
-
-    def on_epoch_end(self, epoch, logs=None):
-        value = (logs or {}).get(self.monitor)
-        if value is not None and value > self.best:
-            self.best, self.best_epoch = float(value), epoch + 1
-            self._weights = self.model.get_weights()
-
-    def on_train_end(self, logs=None):
-        if self._weights is not None:
-            self.model.set_weights(self._weights)
-
-
-def _main_metric(logs: dict, metric: str, output_names) -> float:
-    """The main head's metric in Keras' logs (single- or multi-output)."""
-    if metric in logs:
-        return float(logs[metric])
-    key = f"{output_names[0]}_{metric}"
-    return float(logs[key])
+def _check_output_dir(config: FitConfig) -> None:
+    existing = [f for f in RUN_FILES if os.path.exists(os.path.join(config.output_dir, f))]
+    if not existing or config.overwrite:
+        return
+    saved_path = os.path.join(config.output_dir, "run_config.json")
+    saved = None
+    if os.path.exists(saved_path):
+        with open(saved_path) as f:
+            saved = json.load(f)
+    finished = os.path.exists(os.path.join(config.output_dir, "metrics.json"))
+    same = saved is not None and saved == _comparable(config)
+    if config.resume and saved is not None:
+        return
+    if same and not finished:
+        return  # the same command again: resume
+    what = "a finished run" if finished else "a different run"
+    raise ConfigError(
+        f"--output-dir {config.output_dir} already holds {what} ({', '.join(existing)}); "
+        "choose another directory, or pass --overwrite to start over"
+        + ("" if finished else " or --resume to continue it") + ".")
 
 
-def _history_csv(history: dict) -> str:
-    keys = sorted(history)
+def _history_csv(rows) -> str:
+    keys = sorted({k for row in rows for k in row if k != "epoch"})
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["epoch"] + keys)
-    for epoch in range(len(history[keys[0]]) if keys else 0):
-        writer.writerow([epoch + 1] + [f"{float(history[k][epoch]):.6g}" for k in keys])
+    for row in rows:
+        writer.writerow([row["epoch"]] + [f"{row[k]:.6g}" if k in row else "" for k in keys])
     return out.getvalue()
 
 
-def _plot_curves(history: dict, path: str) -> None:
-    import matplotlib
+def _set_precision(precision: str) -> None:
+    policy = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}[precision]
+    keras.mixed_precision.set_global_policy(policy)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, metric in zip(axes, ("loss", "accuracy")):
-        for key in sorted(history):
-            if key.endswith(metric) and (key in (metric, f"val_{metric}") or "_" in key):
-                ax.plot(range(1, len(history[key]) + 1), history[key], marker="o", label=key)
-        ax.set_xlabel("epoch")
-        ax.set_title(metric)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)
+def _float32_outputs(model):
+    """Under mixed precision, classifier outputs are cast to float32 for the loss."""
+    if all(t.dtype == "float32" for t in model.outputs):
+        return model
+    outputs = [keras.layers.Activation("linear", dtype="float32", name=f"{t.name}_f32")(t)
+               if t.dtype != "float32" else t for t in model.outputs]
+    return keras.Model(model.inputs, outputs if len(outputs) > 1 else outputs[0],
+                       name=model.name)
+
+
+def _loss(config, num_outputs):
+    if config.label_smoothing:
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+    else:
+        loss = keras.losses.SparseCategoricalCrossentropy()
+    if num_outputs == 1:
+        return loss, None, ["accuracy"]
+    metric = "categorical_accuracy" if config.label_smoothing else "accuracy"
+    return ([loss] * num_outputs, [1.0] + [config.aux_loss_weight] * (num_outputs - 1),
+            [[metric]] + [[] for _ in range(num_outputs - 1)])
+
+
+def _metric_key(logs: dict, metric: str, output_name: str, prefix: str = "") -> str | None:
+    for key in (f"{prefix}{metric}", f"{prefix}{output_name}_{metric}",
+                f"{prefix}categorical_{metric}", f"{prefix}{output_name}_categorical_{metric}"):
+        if key in logs:
+            return key
+    return None
 
 
 def run(config: FitConfig) -> dict:
-    """Trains ``config.model`` on ``config.dataset``; returns the metrics dict."""
+    """Trains ``config.model`` on ``config.dataset``; returns the metrics dict.
+
+    Raises:
+        ConfigError, DataError: bad configuration or data (nothing written).
+        TrainingFailed: the loss became NaN/inf (last good checkpoint kept).
+    """
     wall_start = time.perf_counter()
     info = validate(config)
+    # Before any TensorFlow op: MultiWorkerMirroredStrategy must configure the runtime.
+    strategy = strategies.get_strategy(config.strategy)
+    if config.deterministic:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.seed)
 
     source = load_source(config.dataset, config.data_dir, config.val_fraction, config.seed)
+    if config.classes is not None and config.classes != source.num_classes:
+        raise ConfigError(
+            f"--classes {config.classes} disagrees with {config.dataset}, which has "
+            f"{source.num_classes} classes.")
+    for split, (_, y) in source.splits.items():
+        if len(y) and (y.min() < 0 or y.max() >= source.num_classes):
+            raise DataError(f"{config.dataset} {split} split has labels outside "
+                            f"0..{source.num_classes - 1}.")
     channels = info["default_input_shape"][-1]
-    native = source.image_shape[0]
-    size = config.image_size or max(native, info["min_input_size"])
+    size = config.image_size or max(source.image_shape[0], info["min_input_size"])
     input_shape = (size, size, channels)
+
+    if config.overwrite and os.path.isdir(config.output_dir):
+        for name in RUN_FILES + ("logs", "curves.png", "confusion.png"):
+            path = os.path.join(config.output_dir, name)
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            elif os.path.exists(path):
+                os.unlink(path)
+
+    replicas = strategies.num_replicas(strategy)
+    chief = strategies.is_chief(strategy)
+    run_dir = config.output_dir if chief else os.path.join(
+        config.output_dir, f"worker-{strategies.task_index()}")
+    os.makedirs(run_dir, exist_ok=True)
+    # Every worker does the same work (collective ops must match); workers other
+    # than the chief write into their own sub-directory.
+    write_json_atomic(os.path.join(run_dir, "run_config.json"), _comparable(config))
 
     x_train, y_train = source.splits["train"]
     steps_per_epoch = -(-len(y_train) // config.batch_size)
-    strategy = get_strategy(config.strategy)
-    replicas = num_replicas(strategy)
-    with strategy.scope():
-        try:
-            model = registry.create_model(config.model, input_shape=input_shape,
-                                          classes=source.num_classes, **config.model_kwargs)
-        except TypeError as e:
-            raise ConfigError(f"Bad model arguments for {config.model}: {e}") from None
-        if replicas > 1:
-            sync_batchnorm(model)
-        outputs = len(model.outputs)
-        loss = keras.losses.SparseCategoricalCrossentropy()
-        model.compile(
-            optimizer=make_optimizer(config.optimizer, make_schedule(
-                config.schedule, config.learning_rate, steps_per_epoch * config.epochs)),
-            loss=[loss] * outputs if outputs > 1 else loss,
-            loss_weights=[1.0] + [AUX_LOSS_WEIGHT] * (outputs - 1) if outputs > 1 else None,
-            metrics=[["accuracy"]] + [[] for _ in range(outputs - 1)] if outputs > 1
-            else ["accuracy"],
-        )
-    output_names = [t._keras_history[0].name for t in model.outputs]
+    learning_rate = config.learning_rate
+    if config.lr_scaling == "linear":
+        learning_rate *= config.batch_size / config.lr_base_batch
+
+    _set_precision(config.precision)
+    try:
+        with strategies.scope(strategy):
+            try:
+                model = registry.create_model(config.model, input_shape=input_shape,
+                                              classes=source.num_classes, **config.model_kwargs)
+            except TypeError as e:
+                raise ConfigError(f"Bad model arguments for {config.model}: {e}") from None
+            if config.precision != "fp32":
+                model = _float32_outputs(model)
+            if replicas > 1:
+                strategies.sync_batchnorm(model)
+            if config.weight_decay and config.weight_decay_mode == "l2":
+                apply_l2(model, config.weight_decay)
+            num_outputs = len(model.outputs)
+            loss, loss_weights, metrics = _loss(config, num_outputs)
+            schedule = make_schedule(
+                config.schedule, learning_rate, steps_per_epoch=steps_per_epoch,
+                epochs=config.epochs, lr_steps=config.lr_steps, decay_rate=config.decay_rate,
+                decay_epochs=config.decay_epochs, warmup_epochs=config.warmup_epochs)
+            optimizer = make_optimizer(
+                config.optimizer, schedule, momentum=config.momentum, nesterov=config.nesterov,
+                weight_decay=config.weight_decay,
+                decoupled=config.weight_decay_mode == "decoupled", clipnorm=config.clipnorm,
+                rho=config.rho, epsilon=config.epsilon)
+            model.compile(optimizer=optimizer, loss=loss, loss_weights=loss_weights,
+                          metrics=metrics,
+                          jit_compile={"auto": "auto", "on": True, "off": False}[
+                              config.jit_compile])
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    output_name = model.outputs[0]._keras_history[0].name
+
+    # Resume from the newest complete checkpoint, if any.
+    initial_epoch, state = 0, {}
+    found = latest_checkpoint(os.path.join(run_dir, "checkpoints"))
+    if found is not None and not config.overwrite:
+        initial_epoch, path = found
+        state = load_checkpoint(model, path)
+        if config.verbose:
+            print(f"Resuming {config.model} from {path} (epoch {initial_epoch}).")
 
     mean, std = channel_stats(x_train, channels)
+    one_hot = bool(config.label_smoothing)
     common = dict(batch_size=config.batch_size, image_size=(size, size), channels=channels,
-                  mean=mean, std=std, num_outputs=outputs)
-    train_ds = make_dataset(x_train, y_train, training=True, seed=config.seed, **common)
+                  mean=mean, std=std, num_outputs=num_outputs, num_classes=source.num_classes,
+                  one_hot=one_hot)
     val_ds = make_dataset(*source.splits["val"], **common) if "val" in source.splits else None
     test_ds = make_dataset(*source.splits["test"], **common)
 
-    timer = _EpochTimer()
-    callbacks = [timer]
-    keep_best = None
+    guard = NaNGuard()
+    timer = EpochTimer()
+    monitor = None
     if val_ds is not None:
-        monitor = "val_accuracy" if outputs == 1 else f"val_{output_names[0]}_accuracy"
-        keep_best = _KeepBest(monitor)
-        callbacks.append(keep_best)
-    history = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
-                        callbacks=callbacks, verbose=config.verbose)
-    results = model.evaluate(test_ds, return_dict=True, verbose=0)
+        probe = {"val_accuracy": 0, f"val_{output_name}_accuracy": 0,
+                 "val_categorical_accuracy": 0, f"val_{output_name}_categorical_accuracy": 0}
+        monitor = ("val_accuracy" if num_outputs == 1 and not one_hot
+                   else "val_categorical_accuracy" if num_outputs == 1
+                   else _metric_key(probe, "accuracy", output_name, "val_"))
 
-    steady = timer.train_seconds[1:] or timer.train_seconds
+    def write_progress(ckpt):
+        _write_progress(ckpt, run_dir)
+
+    checkpoint = RunCheckpoint(run_dir, monitor=monitor, state=state, guard=guard,
+                               on_epoch=write_progress)
+    callbacks = [guard, timer, checkpoint]
+    if keras.backend.backend() == "tensorflow":
+        callbacks.append(keras.callbacks.TensorBoard(os.path.join(run_dir, "logs"),
+                                                     write_graph=False, profile_batch=0))
+
+    if initial_epoch < config.epochs:
+        train_ds = make_dataset(x_train, y_train, training=True, seed=config.seed,
+                                epochs=(initial_epoch, config.epochs),
+                                augment=build_augmentation(config.augment), **common)
+        with _fit_context(model, strategy):
+            model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
+                      initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                      callbacks=callbacks, verbose=config.verbose)
+    if guard.failed_at is not None:
+        epoch, step = guard.failed_at
+        last = latest_checkpoint(os.path.join(run_dir, "checkpoints"))
+        kept = f"the last good checkpoint is {last[1]}" if last else "no checkpoint was written"
+        raise TrainingFailed(f"loss became NaN or infinite at epoch {epoch}, step {step}; "
+                             f"training stopped and {kept}.")
+
+    with _fit_context(model, strategy):
+        return _finish(config, model, strategy, source, checkpoint, run_dir, chief, test_ds,
+                       num_outputs, output_name, initial_epoch, replicas, learning_rate, size,
+                       input_shape, x_train, y_train, wall_start)
+
+
+def _write_progress(ckpt, run_dir):
+    atomic_write(os.path.join(run_dir, "history.csv"), _history_csv(ckpt.history))
+    plot_curves(ckpt.history, os.path.join(run_dir, "curves.png"))
+
+
+def _fit_context(model, strategy):
+    import contextlib
+
+    if strategies.num_workers(strategy) > 1:
+        from kerascnn.training._keras_compat import multiworker_fit_context
+
+        return multiworker_fit_context(model, strategy)
+    return contextlib.nullcontext()
+
+
+def _finish(config, model, strategy, source, checkpoint, run_dir, chief, test_ds, num_outputs,
+            output_name, initial_epoch, replicas, learning_rate, size, input_shape, x_train,
+            y_train, wall_start):
+    final_weights = model.get_weights()
+    with atomic_path(os.path.join(run_dir, "model.keras")) as tmp:
+        model.save(tmp)
+    best_path = os.path.join(run_dir, "best.keras")
+    if checkpoint.best_epoch is not None and os.path.exists(best_path):
+        best = keras.models.load_model(best_path, safe_mode=True)
+        model.set_weights(best.get_weights())
+    results = model.evaluate(test_ds, return_dict=True, verbose=0)
+    accuracy_key = _metric_key(results, "accuracy", output_name)
+    predictions = model.predict(test_ds, verbose=0)
+    if num_outputs > 1:
+        predictions = predictions[0]
+    y_test = source.splits["test"][1]
+    cm = confusion_matrix(y_test, np.argmax(predictions, axis=-1), source.num_classes)
+    model.set_weights(final_weights)
+
+    steady = checkpoint.train_seconds[1:] or checkpoint.train_seconds or [math.nan]
     metrics = {
         "model": config.model,
         "dataset": config.dataset,
+        "recipe": config.recipe,
         "epochs": config.epochs,
+        "resumed_from_epoch": initial_epoch,
         "batch_size": config.batch_size,
         "image_size": size,
         "input_shape": list(input_shape),
         "classes": source.num_classes,
+        "class_names": list(source.class_names),
         "split_sizes": source.split_sizes(),
         "optimizer": config.optimizer,
-        "learning_rate": config.learning_rate,
+        "learning_rate": learning_rate,
         "schedule": config.schedule,
-        "best_epoch": keep_best.best_epoch if keep_best else config.epochs,
-        "best_val_accuracy": keep_best.best if keep_best and keep_best.best_epoch else None,
+        "weight_decay": config.weight_decay,
+        "weight_decay_mode": config.weight_decay_mode,
+        "label_smoothing": config.label_smoothing,
+        "augment": config.augment,
+        "precision": config.precision,
         "seed": config.seed,
+        "strategy": type(strategy).__name__,
         "replicas": replicas,
         "backend": keras.backend.backend(),
         "params": int(model.count_params()),
         "trainable_params": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
-        "test_accuracy": _main_metric(results, "accuracy", output_names),
+        "evaluated": "best validation epoch" if checkpoint.best_epoch else "final",
+        "best_epoch": checkpoint.best_epoch,
+        "best_val_accuracy": checkpoint.best,
+        "test_accuracy": float(results[accuracy_key]),
         "test_loss": float(results["loss"]),
         "train_images_per_sec": float(len(y_train) / statistics.median(steady)),
-        "epoch_train_seconds": [round(s, 3) for s in timer.train_seconds],
+        "epoch_train_seconds": checkpoint.train_seconds,
         "model_kwargs": config.model_kwargs,
     }
-
-    os.makedirs(config.output_dir, exist_ok=True)
-    with atomic_path(os.path.join(config.output_dir, "model.keras")) as tmp:
-        model.save(tmp)
-    atomic_write(os.path.join(config.output_dir, "history.csv"), _history_csv(history.history))
-    _plot_curves(history.history, os.path.join(config.output_dir, "curves.png"))
+    metrics["chief"] = chief
+    plot_confusion(cm, source.class_names, os.path.join(run_dir, "confusion.png"))
+    _write_progress(checkpoint, run_dir)
     metrics["wall_seconds"] = round(time.perf_counter() - wall_start, 2)
-    write_json_atomic(os.path.join(config.output_dir, "metrics.json"), metrics)
+    write_json_atomic(os.path.join(run_dir, "metrics.json"), metrics)
     return metrics
 
 
@@ -299,7 +498,3 @@ def summary_line(metrics: dict) -> str:
             f"{metrics['test_accuracy']:.4f} test_loss={metrics['test_loss']:.4f} "
             f"({metrics['epochs']} epochs, {metrics['train_images_per_sec']:.1f} train img/s, "
             f"{metrics['wall_seconds']:.0f} s)")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    print(json.dumps(dataclasses.asdict(FitConfig()), indent=2))

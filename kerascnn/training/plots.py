@@ -1,0 +1,67 @@
+"""PNG plots of a run: learning curves and the test confusion matrix."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kerascnn.utils.io import atomic_path
+
+__all__ = ["plot_curves", "plot_confusion", "confusion_matrix"]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_curves(history_rows, path) -> None:
+    """Loss and accuracy per epoch, training and validation."""
+    plt = _pyplot()
+    epochs = [row["epoch"] for row in history_rows]
+    keys = sorted({k for row in history_rows for k in row if k != "epoch"})
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, metric in zip(axes, ("loss", "accuracy")):
+        for key in keys:
+            if key.endswith(metric):
+                ax.plot(epochs, [row.get(key, np.nan) for row in history_rows], marker="o",
+                        label=key)
+        ax.set_xlabel("epoch")
+        ax.set_title(metric)
+        if ax.lines:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
+
+
+def confusion_matrix(y_true, y_pred, num_classes) -> np.ndarray:
+    cm = np.zeros((num_classes, num_classes), np.int64)
+    np.add.at(cm, (np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)), 1)
+    return cm
+
+
+def plot_confusion(cm, class_names, path, title="test confusion matrix") -> None:
+    plt = _pyplot()
+    n = len(class_names)
+    size = max(4, 0.45 * n + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(cm, cmap="Blues")
+    ax.set_xticks(range(n), class_names, rotation=60, ha="right", fontsize=7)
+    ax.set_yticks(range(n), class_names, fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    if n <= 20:
+        for i in range(n):
+            for j in range(n):
+                ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if cm[i, j] > cm.max() / 2 else "black")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)

@@ -15,3 +15,15 @@ from kerascnn.applications.nin import NiN, NiNCIFAR  # noqa: E402
 
 __all__ += ["LeNet5", "AlexNet", "AlexNetOWT", "ZFNet", "VGG11", "VGG11LRN", "VGG13", "VGG16C",
             "VGG16", "VGG19", "VGG11BN", "VGG13BN", "VGG16BN", "VGG19BN", "NiN", "NiNCIFAR"]
+from kerascnn.applications.googlenet import BNInception, GoogLeNet  # noqa: E402
+
+__all__ += ["GoogLeNet", "BNInception"]
+from kerascnn.applications.inception_v3 import InceptionV3  # noqa: E402
+
+__all__ += ["InceptionV3"]
+from kerascnn.applications.inception_v4 import (  # noqa: E402
+    InceptionResNetV1, InceptionResNetV2, InceptionV4,
+)
+from kerascnn.applications.xception import Xception  # noqa: E402
+
+__all__ += ["InceptionV4", "InceptionResNetV1", "InceptionResNetV2", "Xception"]

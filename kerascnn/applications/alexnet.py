@@ -44,7 +44,7 @@ ZF_PAPER = ("Visualizing and Understanding Convolutional Networks", 2013)
 # it or None, LRN after the pooling, grouped by the two-GPU split)
 CONFIGS = {
     "alexnet": dict(
-        input=(227, 227, 3), min_size=63, lrn=True,
+        input=(227, 227, 3), min_size=67, lrn=True,
         convs=[(96, 11, 4, 0, "valid", True, False), (256, 5, 1, "same", "valid", True, True),
                (384, 3, 1, "same", None, False, False), (384, 3, 1, "same", None, False, True),
                (256, 3, 1, "same", "valid", False, True)]),
@@ -54,7 +54,7 @@ CONFIGS = {
                (384, 3, 1, "same", None, False, False), (256, 3, 1, "same", None, False, False),
                (256, 3, 1, "same", "valid", False, False)]),
     "zfnet": dict(
-        input=(224, 224, 3), min_size=35, lrn=True,
+        input=(224, 224, 3), min_size=53, lrn=True,
         convs=[(96, 7, 2, 1, "same", True, False), (256, 5, 2, 0, "same", True, False),
                (384, 3, 1, "same", None, False, False), (384, 3, 1, "same", None, False, False),
                (256, 3, 1, "same", "valid", False, False)]),
@@ -126,7 +126,7 @@ def AlexNet(include_top=True, weights=None, input_tensor=None, input_shape=None,
                     classifier_activation, name, groups=groups, dropout=dropout, lrn=lrn)
 
 
-AlexNet.__doc__ = """Instantiates AlexNet (96-256-384-384-256, 227x227 input, minimum 63x63
+AlexNet.__doc__ = """Instantiates AlexNet (96-256-384-384-256, 227x227 input, minimum 67x67
     without the top).
 """ + _ARGS_DOC.replace("        dropout:", "        groups: 2 for the two-GPU grouped conv2/4/5 (1: full connectivity).\n"
                         "        dropout:")
@@ -151,7 +151,7 @@ def ZFNet(include_top=True, weights=None, input_tensor=None, input_shape=None, p
 
 
 ZFNet.__doc__ = """Instantiates ZFNet (7x7/2 first convolution, 5x5/2 second, 224x224 input,
-    minimum 35x35 without the top).
+    minimum 53x53 without the top).
 """ + _ARGS_DOC
 
 for _name, _ctor, _paper, _conv in (

@@ -6,3 +6,32 @@ Importing a family module registers its variants in :mod:`kerascnn.registry`.
 from kerascnn.applications.resnet import ResNet50, ResNet101, ResNet152
 
 __all__ = ["ResNet50", "ResNet101", "ResNet152"]
+# Issue 4: the classic and Inception lines.
+from kerascnn.applications.alexnet import AlexNet, AlexNetOWT, ZFNet  # noqa: E402
+from kerascnn.applications.googlenet import BNInception, GoogLeNet  # noqa: E402
+from kerascnn.applications.inception_v3 import InceptionV3  # noqa: E402
+from kerascnn.applications.inception_v4 import (  # noqa: E402
+    InceptionResNetV1,
+    InceptionResNetV2,
+    InceptionV4,
+)
+from kerascnn.applications.lenet import LeNet5  # noqa: E402
+from kerascnn.applications.nin import NiN, NiNCIFAR  # noqa: E402
+from kerascnn.applications.vgg import (  # noqa: E402
+    VGG11,
+    VGG11BN,
+    VGG11LRN,
+    VGG13,
+    VGG13BN,
+    VGG16,
+    VGG16BN,
+    VGG16C,
+    VGG19,
+    VGG19BN,
+)
+from kerascnn.applications.xception import Xception  # noqa: E402
+
+__all__ += ["LeNet5", "AlexNet", "AlexNetOWT", "ZFNet", "VGG11", "VGG11LRN", "VGG13", "VGG16C",
+            "VGG16", "VGG19", "VGG11BN", "VGG13BN", "VGG16BN", "VGG19BN", "NiN", "NiNCIFAR",
+            "GoogLeNet", "BNInception", "InceptionV3", "InceptionV4", "InceptionResNetV1",
+            "InceptionResNetV2", "Xception"]

@@ -3,3 +3,39 @@
 from kerascnn.blocks.residual import convolutional_block, identity_block
 
 __all__ = ["identity_block", "convolutional_block"]
+# Issue 4: the classic and Inception lines.
+from kerascnn.blocks.auxiliary import googlenet_aux_head, inception_v3_aux_head  # noqa: E402
+from kerascnn.blocks.inception import (  # noqa: E402
+    bn_inception_module,
+    conv_bn,
+    inception_naive,
+    inception_resnet_a,
+    inception_resnet_b,
+    inception_resnet_c,
+    inception_resnet_reduction_b,
+    inception_v1,
+    inception_v3_a,
+    inception_v3_b,
+    inception_v3_c,
+    inception_v3_reduction_a,
+    inception_v3_reduction_b,
+    inception_v4_a,
+    inception_v4_b,
+    inception_v4_c,
+    inception_v4_reduction_b,
+    inception_v4_stem,
+    reduction_a,
+    xception_entry_flow,
+    xception_exit_flow,
+    xception_middle_flow,
+)
+from kerascnn.blocks.nin import nin_block  # noqa: E402
+from kerascnn.blocks.vgg import vgg_block  # noqa: E402
+
+__all__ += ["vgg_block", "nin_block", "conv_bn", "inception_naive", "inception_v1",
+            "bn_inception_module", "inception_v3_a", "inception_v3_reduction_a", "inception_v3_b",
+            "inception_v3_reduction_b", "inception_v3_c", "inception_v4_stem", "inception_v4_a",
+            "reduction_a", "inception_v4_b", "inception_v4_reduction_b", "inception_v4_c",
+            "inception_resnet_a", "inception_resnet_b", "inception_resnet_c",
+            "inception_resnet_reduction_b", "xception_entry_flow", "xception_middle_flow",
+            "xception_exit_flow", "googlenet_aux_head", "inception_v3_aux_head"]

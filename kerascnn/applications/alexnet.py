@@ -1,0 +1,165 @@
+"""AlexNet (Krizhevsky, Sutskever & Hinton, "ImageNet Classification with Deep
+Convolutional Neural Networks", NIPS 2012; seed 002 part 2 §2), its one-weird-
+trick variant and ZFNet (Zeiler & Fergus, "Visualizing and Understanding
+Convolutional Networks", ECCV 2014; seed 003).
+
+Five convolutions and three fully connected layers; ReLU everywhere, 3x3/2
+overlapping max pooling, local response normalization after the first two
+pooled convolutions (seed's table order: conv, pool, LRN), dropout 0.5 before
+the second and third fully connected layers.
+
+============ ======= ===================================== ========= ==============
+name          input   convolutions (filters kernel/stride)  LRN       trainable
+============ ======= ===================================== ========= ==============
+alexnet       227     96 11/4, 256 5, 384 3, 384 3, 256 3    yes       62,378,344
+alexnet_owt   224     64 11/4 (pad 2), 192 5, 384, 256, 256  no        61,100,840
+zfnet         224     96 7/2 (pad 1), 256 5/2, 384, 384, 256 yes       62,357,608
+============ ======= ===================================== ========= ==============
+
+``groups=2`` splits conv2, conv4 and conv5 of ``alexnet`` into the paper's two
+GPU halves (grouped convolutions: 1,413,120 fewer parameters, 60,965,224).
+"""
+
+from __future__ import annotations
+
+from keras import layers
+
+from kerascnn.applications.common import (
+    build_input,
+    channel_axis,
+    check_arguments,
+    classifier_head,
+    finish_model,
+)
+from kerascnn.layers.lrn import LocalResponseNormalization
+from kerascnn.registry import register_model
+
+__all__ = ["AlexNet", "AlexNetOWT", "ZFNet"]
+
+PAPER = ("ImageNet Classification with Deep Convolutional Neural Networks", 2012)
+OWT_PAPER = ("One weird trick for parallelizing convolutional neural networks", 2014)
+ZF_PAPER = ("Visualizing and Understanding Convolutional Networks", 2013)
+
+# (filters, kernel, stride, explicit zero padding or "same", max-pool padding after
+# it or None, LRN after the pooling, grouped by the two-GPU split)
+CONFIGS = {
+    "alexnet": dict(
+        input=(227, 227, 3), min_size=67, lrn=True,
+        convs=[(96, 11, 4, 0, "valid", True, False), (256, 5, 1, "same", "valid", True, True),
+               (384, 3, 1, "same", None, False, False), (384, 3, 1, "same", None, False, True),
+               (256, 3, 1, "same", "valid", False, True)]),
+    "alexnet_owt": dict(
+        input=(224, 224, 3), min_size=63, lrn=False,
+        convs=[(64, 11, 4, 2, "valid", False, False), (192, 5, 1, "same", "valid", False, False),
+               (384, 3, 1, "same", None, False, False), (256, 3, 1, "same", None, False, False),
+               (256, 3, 1, "same", "valid", False, False)]),
+    "zfnet": dict(
+        input=(224, 224, 3), min_size=53, lrn=True,
+        convs=[(96, 7, 2, 1, "same", True, False), (256, 5, 2, 0, "same", True, False),
+               (384, 3, 1, "same", None, False, False), (384, 3, 1, "same", None, False, False),
+               (256, 3, 1, "same", "valid", False, False)]),
+}
+
+
+def _alexnet(variant, include_top, weights, input_tensor, input_shape, pooling, classes,
+             classifier_activation, name, groups=1, dropout=0.5, lrn=None):
+    config = CONFIGS[variant]
+    check_arguments(weights, include_top, classes, pooling, classifier_activation)
+    if groups not in (1, 2):
+        raise ValueError(f"`groups` must be 1 or 2; got groups={groups!r}.")
+    if not (isinstance(dropout, (int, float)) and 0 <= dropout < 1):
+        raise ValueError(f"`dropout` must be a rate in [0, 1); got dropout={dropout!r}.")
+    use_lrn = config["lrn"] if lrn is None else bool(lrn)
+    img_input = build_input(input_tensor, input_shape, default_shape=config["input"],
+                            min_size=config["min_size"], include_top=include_top,
+                            weights=weights, fixed_size=True)
+    x = img_input
+    for i, (filters, kernel, stride, pad, pool, norm, grouped) in enumerate(config["convs"], 1):
+        if isinstance(pad, int):
+            if pad:
+                x = layers.ZeroPadding2D(pad, name=f"conv{i}_pad")(x)
+            pad = "valid"
+        x = layers.Conv2D(filters, kernel, strides=stride, padding=pad,
+                          groups=groups if grouped else 1, activation="relu",
+                          name=f"conv{i}")(x)
+        if pool is not None:
+            x = layers.MaxPooling2D(3, strides=2, padding=pool, name=f"pool{i}")(x)
+        if norm and use_lrn:
+            x = LocalResponseNormalization(axis=channel_axis(), name=f"lrn{i}")(x)
+    if include_top:
+        x = layers.Flatten(name="flatten")(x)
+        x = layers.Dense(4096, activation="relu", name="fc6")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name="fc6_dropout")(x)
+        x = layers.Dense(4096, activation="relu", name="fc7")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name="fc7_dropout")(x)
+        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+    else:
+        x = classifier_head(x, False, pooling, classes, classifier_activation)
+    return finish_model(img_input, input_tensor, x, name, weights)
+
+
+_ARGS_DOC = """
+    Args:
+        include_top: include the three fully connected layers (the input must then
+            have the default size: the last pooled map is flattened).
+        weights: None or a path to a weights file (no ImageNet weights).
+        input_tensor: optional Keras tensor to use as image input.
+        input_shape: optional (height, width, channels).
+        pooling: None, ``"avg"`` or ``"max"`` when ``include_top=False``.
+        classes: number of classes.
+        classifier_activation: activation of the classifier (None for logits).
+        name: model name.
+        dropout: dropout rate before fc7 and the classifier (0.5; 0 removes it).
+        lrn: override the variant's local response normalization (None keeps it).
+
+    Returns:
+        A ``keras.Model``.
+"""
+
+
+def AlexNet(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
+            classes=1000, classifier_activation="softmax", name="alexnet", groups=1, dropout=0.5,
+            lrn=None):
+    return _alexnet("alexnet", include_top, weights, input_tensor, input_shape, pooling, classes,
+                    classifier_activation, name, groups=groups, dropout=dropout, lrn=lrn)
+
+
+AlexNet.__doc__ = """Instantiates AlexNet (96-256-384-384-256, 227x227 input, minimum 67x67
+    without the top).
+""" + _ARGS_DOC.replace("        dropout:", "        groups: 2 for the two-GPU grouped conv2/4/5 (1: full connectivity).\n"
+                        "        dropout:")
+
+
+def AlexNetOWT(include_top=True, weights=None, input_tensor=None, input_shape=None,
+               pooling=None, classes=1000, classifier_activation="softmax", name="alexnet_owt",
+               dropout=0.5, lrn=None):
+    return _alexnet("alexnet_owt", include_top, weights, input_tensor, input_shape, pooling,
+                    classes, classifier_activation, name, dropout=dropout, lrn=lrn)
+
+
+AlexNetOWT.__doc__ = """Instantiates the single-tower AlexNet of "One weird trick"
+    (64-192-384-256-256, no LRN, 224x224 input, minimum 63x63 without the top).
+""" + _ARGS_DOC
+
+
+def ZFNet(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
+          classes=1000, classifier_activation="softmax", name="zfnet", dropout=0.5, lrn=None):
+    return _alexnet("zfnet", include_top, weights, input_tensor, input_shape, pooling, classes,
+                    classifier_activation, name, dropout=dropout, lrn=lrn)
+
+
+ZFNet.__doc__ = """Instantiates ZFNet (7x7/2 first convolution, 5x5/2 second, 224x224 input,
+    minimum 53x53 without the top).
+""" + _ARGS_DOC
+
+for _name, _ctor, _paper, _conv in (
+    ("alexnet", AlexNet, PAPER, "paper channels 96-256-384-384-256, full connectivity "
+                                "(groups=2 for the two-GPU split), LRN, biases, no BN"),
+    ("alexnet_owt", AlexNetOWT, OWT_PAPER, "torchvision layout 64-192-384-256-256, no LRN"),
+    ("zfnet", ZFNet, ZF_PAPER, "paper: 7x7/2 and 5x5/2 first convolutions, LRN, biases"),
+):
+    register_model(_name, _ctor, family="alexnet", paper=_paper,
+                   default_input_shape=CONFIGS[_name]["input"],
+                   min_input_size=CONFIGS[_name]["min_size"], convention=_conv)

@@ -1,0 +1,226 @@
+"""Inception v4 and Inception-ResNet v1 / v2 (Szegedy, Ioffe, Vanhoucke & Alemi,
+"Inception-v4, Inception-ResNet and the Impact of Residual Connections on
+Learning", AAAI 2017; seed 002 part 2 §4.4).
+
+=================== ======================================================= ==============
+name                 layout                                                  trainable
+=================== ======================================================= ==============
+inception_v4         v4 stem, 4 x A, Reduction-A (192, 224, 256, 384),       42,679,816
+                     7 x B, Reduction-B, 3 x C; BN (with scale, eps 1e-3),
+                     no conv bias, dropout 0.2
+inception_resnet_v1  v1 stem (-> 35x35x256), 5 x A (scale 0.17),             22,742,808
+                     Reduction-A (192, 192, 256, 384), 10 x B (0.1),
+                     Reduction-B, 5 x C (0.2, the last linear), dropout 0.2
+inception_resnet_v2  keras.applications.InceptionResNetV2: 10 x A (0.17),    55,813,192
+                     Reduction-A (256, 256, 384, 384), 20 x B (0.1),
+                     Reduction-B, 10 x C (0.2, the last linear), 1x1 1536
+=================== ======================================================= ==============
+
+The residual modules project their concatenated branches back to the input
+width with a linear 1x1 convolution and add ``scale * residual`` to the input
+(seed 002 §4.4.2: scaling stabilises wide residual Inception networks).
+Inception-ResNet-v2 is keras' graph exactly (``count_params()`` 55,873,736,
+``weights="imagenet"`` reads keras' file); Inception-ResNet-v1 uses the same
+conventions (no conv bias, BN without scale) with the paper's v1 widths and
+block counts.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from kerascnn.applications.common import (
+    build_input,
+    channel_axis,
+    check_arguments,
+    finish_model,
+    load_keras_twin_weights,
+)
+from kerascnn.blocks.inception import (
+    conv_bn,
+    inception_resnet_a,
+    inception_resnet_b,
+    inception_resnet_c,
+    inception_resnet_reduction_b,
+    inception_v4_a,
+    inception_v4_b,
+    inception_v4_c,
+    inception_v4_reduction_b,
+    inception_v4_stem,
+    reduction_a,
+)
+from kerascnn.registry import register_model
+
+__all__ = ["InceptionV4", "InceptionResNetV1", "InceptionResNetV2"]
+
+PAPER = ("Inception-v4, Inception-ResNet and the Impact of Residual Connections on Learning",
+         2016)
+MIN_SIZE = 75
+
+
+def _head(x, include_top, pooling, classes, classifier_activation, dropout):
+    if include_top:
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name="dropout")(x)
+        return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+    if pooling == "avg":
+        return layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    if pooling == "max":
+        return layers.GlobalMaxPooling2D(name="max_pool")(x)
+    return x
+
+
+def _start(weights, include_top, classes, pooling, classifier_activation, input_tensor,
+           input_shape, dropout, imagenet=False):
+    check_arguments(weights, include_top, classes, pooling, classifier_activation,
+                    imagenet_available=imagenet)
+    if not (isinstance(dropout, (int, float)) and 0 <= dropout < 1):
+        raise ValueError(f"`dropout` must be a rate in [0, 1); got dropout={dropout!r}.")
+    return build_input(input_tensor, input_shape, default_shape=(299, 299, 3),
+                       min_size=MIN_SIZE, include_top=include_top, weights=weights)
+
+
+_ARGS = """
+    Args:
+        include_top: include the global average pooling{drop} and the classifier.
+        weights: None, a weights file path{imagenet}.
+        input_tensor: optional Keras tensor to use as image input.
+        input_shape: optional (height, width, channels); default (299, 299, 3),
+            at least 75x75.
+        pooling: None, ``"avg"`` or ``"max"`` when ``include_top=False``.
+        classes: number of classes.
+        classifier_activation: activation of the classifier (None for logits).
+        name: model name.{extra}
+
+    Returns:
+        A ``keras.Model``.
+"""
+
+
+def InceptionV4(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                pooling=None, classes=1000, classifier_activation="softmax",
+                name="inception_v4", dropout=0.2):
+    img_input = _start(weights, include_top, classes, pooling, classifier_activation,
+                       input_tensor, input_shape, dropout)
+    x = inception_v4_stem(img_input)
+    for i in range(4):
+        x = inception_v4_a(x, name=f"inception_a{i + 1}")
+    x = reduction_a(x, 192, 224, 256, 384, name="reduction_a")
+    for i in range(7):
+        x = inception_v4_b(x, name=f"inception_b{i + 1}")
+    x = inception_v4_reduction_b(x, name="reduction_b")
+    for i in range(3):
+        x = inception_v4_c(x, name=f"inception_c{i + 1}")
+    x = _head(x, include_top, pooling, classes, classifier_activation, dropout)
+    return finish_model(img_input, input_tensor, x, name, weights)
+
+
+InceptionV4.__doc__ = "Instantiates Inception v4.\n" + _ARGS.format(
+    drop=", dropout", imagenet="",
+    extra="\n        dropout: dropout rate before the classifier (0.2: keep 0.8).")
+
+
+def _inception_resnet_v1_stem(x):
+    """3x3/2 32 V, 3x3 32 V, 3x3 64, 3x3/2 max pool V, 1x1 80, 3x3 192 V, 3x3/2 256 V."""
+    x = conv_bn(x, 32, 3, strides=2, padding="valid", name="stem_conv1")
+    x = conv_bn(x, 32, 3, padding="valid", name="stem_conv2")
+    x = conv_bn(x, 64, 3, name="stem_conv3")
+    x = layers.MaxPooling2D(3, strides=2, name="stem_pool")(x)
+    x = conv_bn(x, 80, 1, padding="valid", name="stem_conv4")
+    x = conv_bn(x, 192, 3, padding="valid", name="stem_conv5")
+    return conv_bn(x, 256, 3, strides=2, padding="valid", name="stem_conv6")
+
+
+def InceptionResNetV1(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                      pooling=None, classes=1000, classifier_activation="softmax",
+                      name="inception_resnet_v1", dropout=0.2, scales=(0.17, 0.1, 0.2)):
+    img_input = _start(weights, include_top, classes, pooling, classifier_activation,
+                       input_tensor, input_shape, dropout)
+    if len(scales) != 3:
+        raise ValueError(f"`scales` must be three numbers (A, B, C); got scales={scales!r}.")
+    x = _inception_resnet_v1_stem(img_input)
+    for i in range(1, 6):
+        x = inception_resnet_a(x, scales[0], filters=(32, (32, 32), (32, 32, 32)),
+                               name=f"block35_{i}")
+    x = reduction_a(x, 192, 192, 256, 384, name="reduction_a", bn_scale=False)
+    for i in range(1, 11):
+        x = inception_resnet_b(x, scales[1], filters=(128, (128, 128, 128)),
+                               name=f"block17_{i}")
+    x = inception_resnet_reduction_b(x, filters=((256, 384), (256, 256), (256, 256, 256)),
+                                     name="reduction_b")
+    for i in range(1, 6):
+        last = i == 5
+        x = inception_resnet_c(x, 1.0 if last else scales[2], filters=(192, (192, 192, 192)),
+                               activation=None if last else "relu", name=f"block8_{i}")
+    x = _head(x, include_top, pooling, classes, classifier_activation, dropout)
+    return finish_model(img_input, input_tensor, x, name, weights)
+
+
+InceptionResNetV1.__doc__ = "Instantiates Inception-ResNet-v1 (the paper's widths).\n" + \
+    _ARGS.format(drop=", dropout", imagenet="",
+                 extra="\n        dropout: dropout rate before the classifier (0.2)."
+                       "\n        scales: residual scaling of the A, B and C modules.")
+
+
+def InceptionResNetV2(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                      pooling=None, classes=1000, classifier_activation="softmax",
+                      name="inception_resnet_v2"):
+    img_input = _start(weights, include_top, classes, pooling, classifier_activation,
+                       input_tensor, input_shape, 0, imagenet=True)
+    x = conv_bn(img_input, 32, 3, strides=2, padding="valid", name="conv1")
+    x = conv_bn(x, 32, 3, padding="valid", name="conv2")
+    x = conv_bn(x, 64, 3, name="conv3")
+    x = layers.MaxPooling2D(3, strides=2, name="pool1")(x)
+    x = conv_bn(x, 80, 1, padding="valid", name="conv4")
+    x = conv_bn(x, 192, 3, padding="valid", name="conv5")
+    x = layers.MaxPooling2D(3, strides=2, name="pool2")(x)
+    # mixed_5b: an Inception-v3 A-like module to 320 channels.
+    b0 = conv_bn(x, 96, 1, name="mixed_5b_b0_1x1")
+    b1 = conv_bn(x, 48, 1, name="mixed_5b_b1_1x1")
+    b1 = conv_bn(b1, 64, 5, name="mixed_5b_b1_5x5")
+    b2 = conv_bn(x, 64, 1, name="mixed_5b_b2_1x1")
+    b2 = conv_bn(b2, 96, 3, name="mixed_5b_b2_3x3_1")
+    b2 = conv_bn(b2, 96, 3, name="mixed_5b_b2_3x3_2")
+    bp = layers.AveragePooling2D(3, strides=1, padding="same", name="mixed_5b_pool")(x)
+    bp = conv_bn(bp, 64, 1, name="mixed_5b_pool_proj")
+    x = layers.Concatenate(axis=channel_axis(), name="mixed_5b")([b0, b1, b2, bp])
+    for i in range(1, 11):
+        x = inception_resnet_a(x, 0.17, name=f"block35_{i}")
+    x = reduction_a(x, 256, 256, 384, 384, name="mixed_6a", bn_scale=False)
+    for i in range(1, 21):
+        x = inception_resnet_b(x, 0.1, name=f"block17_{i}")
+    x = inception_resnet_reduction_b(x, name="mixed_7a")
+    for i in range(1, 10):
+        x = inception_resnet_c(x, 0.2, name=f"block8_{i}")
+    x = inception_resnet_c(x, 1.0, activation=None, name="block8_10")
+    x = conv_bn(x, 1536, 1, name="conv_7b")
+    x = _head(x, include_top, pooling, classes, classifier_activation, 0)
+
+    def imagenet_loader(model):
+        suffix = "" if include_top else "_notop"
+        load_keras_twin_weights(
+            model, keras.applications.InceptionResNetV2,
+            f"inception_resnet_v2_weights_tf_dim_ordering_tf_kernels{suffix}.h5",
+            include_top, classes=classes, pooling=pooling,
+            classifier_activation=classifier_activation)
+
+    return finish_model(img_input, input_tensor, x, name, weights, imagenet_loader)
+
+
+InceptionResNetV2.__doc__ = "Instantiates Inception-ResNet-v2 (keras.applications layout).\n" \
+    + _ARGS.format(drop="", imagenet=', or "imagenet" (the keras file, never downloaded)',
+                   extra="")
+
+register_model("inception_v4", InceptionV4, family="inception", paper=PAPER,
+               default_input_shape=(299, 299, 3), min_input_size=MIN_SIZE,
+               convention="BN with scale (eps 1e-3), no conv bias, dropout 0.2")
+register_model("inception_resnet_v1", InceptionResNetV1, family="inception", paper=PAPER,
+               default_input_shape=(299, 299, 3), min_input_size=MIN_SIZE,
+               convention="paper v1 widths and 5/10/5 blocks, scales 0.17/0.1/0.2; no conv "
+                          "bias, BN without scale as keras' Inception-ResNet-v2")
+register_model("inception_resnet_v2", InceptionResNetV2, family="inception", paper=PAPER,
+               default_input_shape=(299, 299, 3), min_input_size=MIN_SIZE,
+               keras_twin="InceptionResNetV2",
+               convention="= keras.applications.InceptionResNetV2 (10/20/10 blocks)")

@@ -1,0 +1,85 @@
+"""LeNet-5 (LeCun et al., "Gradient-Based Learning Applied to Document
+Recognition", Proc. IEEE 1998; seed 002 part 2 §1).
+
+The seed's layer table on a 32x32x1 input:
+
+====== ========= ====== ====== ========== ==========
+layer   kernel    maps   stride  input      output
+====== ========= ====== ====== ========== ==========
+C1      5x5       6      1       1@32x32    6@28x28
+S2      2x2       -      2       6@28x28    6@14x14
+C3      5x5       16     1       6@14x14    16@10x10
+S4      2x2       -      2       16@10x10   16@5x5
+C5      5x5       120    1       16@5x5     120@1x1
+F6      -         84     -       120        84
+OUTPUT  -         10     -       84         10
+====== ========= ====== ====== ========== ==========
+
+C3 is fully connected to S2 (no connection table), S2/S4 are average pooling
+without weights, the activation is the seed's sigmoid (``activation=`` to change,
+e.g. ``"relu"`` or ``"tanh"``) and the output a softmax instead of the original
+Euclidean RBF units: 61,706 parameters with 10 classes.
+"""
+
+from __future__ import annotations
+
+from keras import layers
+
+from kerascnn.applications.common import (
+    build_input,
+    check_arguments,
+    classifier_head,
+    finish_model,
+)
+from kerascnn.registry import register_model
+
+__all__ = ["LeNet5"]
+
+PAPER = ("Gradient-Based Learning Applied to Document Recognition", 1998)
+DEFAULT_SHAPE = (32, 32, 1)
+MIN_SIZE = 32  # C5's 5x5 kernel needs S4's 5x5 map
+
+
+def LeNet5(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
+           classes=10, classifier_activation="softmax", name="lenet5", activation="sigmoid"):
+    """Instantiates LeNet-5.
+
+    Args:
+        include_top: include F6 and the output layer (the input must then be
+            32x32: C5's output is flattened).
+        weights: None or a path to a weights file (no ImageNet weights).
+        input_tensor: optional Keras tensor to use as image input.
+        input_shape: optional (height, width, channels); default (32, 32, 1),
+            at least 32x32.
+        pooling: None, ``"avg"`` or ``"max"`` over C5's map when
+            ``include_top=False``.
+        classes: number of output units (10 digits by default).
+        classifier_activation: activation of the output layer (None for logits).
+        name: model name.
+        activation: activation of C1, C3, C5 and F6 (``"sigmoid"`` as the seed).
+
+    Returns:
+        A ``keras.Model``.
+    """
+    check_arguments(weights, include_top, classes, pooling, classifier_activation)
+    img_input = build_input(input_tensor, input_shape, default_shape=DEFAULT_SHAPE,
+                            min_size=MIN_SIZE, include_top=include_top, weights=weights,
+                            fixed_size=True)
+    x = layers.Conv2D(6, 5, activation=activation, name="c1")(img_input)
+    x = layers.AveragePooling2D(2, strides=2, name="s2")(x)
+    x = layers.Conv2D(16, 5, activation=activation, name="c3")(x)
+    x = layers.AveragePooling2D(2, strides=2, name="s4")(x)
+    x = layers.Conv2D(120, 5, activation=activation, name="c5")(x)
+    if include_top:
+        x = layers.Flatten(name="flatten")(x)
+        x = layers.Dense(84, activation=activation, name="f6")(x)
+        x = layers.Dense(classes, activation=classifier_activation, name="output")(x)
+    else:
+        x = classifier_head(x, False, pooling, classes, classifier_activation)
+    return finish_model(img_input, input_tensor, x, name, weights)
+
+
+register_model("lenet5", LeNet5, family="lenet", paper=PAPER, default_input_shape=DEFAULT_SHAPE,
+               min_input_size=MIN_SIZE,
+               convention="seed 002 table: C3 fully connected, average-pooling S2/S4 without "
+                          "weights, sigmoid activations, softmax output")

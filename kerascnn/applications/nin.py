@@ -1,0 +1,126 @@
+"""Network in Network (Lin, Chen & Yan, "Network In Network", ICLR 2014; seed 004 §7.3).
+
+``nin``: d2l's ImageNet model, four NiN blocks (96 11x11/4, 256 5x5 pad 2,
+384 3x3 pad 1, then ``classes`` 3x3 pad 1), 3x3/2 max pooling after the first
+three, dropout 0.5 before the last and global average pooling of the class maps
+(no fully connected layer).
+
+``nin_cifar``: the CIFAR model of the paper (pytorchcv's ``nin_cifar10``): three
+mlpconv stages 192-160-96 (5x5), 192-192-192 (5x5), 192-192 (3x3), 3x3/2 max
+then average pooling with dropout 0.5 between them, a final 1x1 convolution to
+``classes`` with ReLU and global average pooling: 966,986 parameters for 10
+classes.
+"""
+
+from __future__ import annotations
+
+from keras import layers
+
+from kerascnn.applications.common import (
+    build_input,
+    check_arguments,
+    classifier_head,
+    finish_model,
+)
+from kerascnn.blocks.nin import nin_block
+from kerascnn.registry import register_model
+
+__all__ = ["NiN", "NiNCIFAR"]
+
+PAPER = ("Network In Network", 2013)
+
+
+def _head(x, include_top, pooling, classes, classifier_activation):
+    if include_top:
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        if classifier_activation is not None:
+            x = layers.Activation(classifier_activation, name="predictions")(x)
+        return x
+    return classifier_head(x, False, pooling, classes, classifier_activation)
+
+
+def NiN(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
+        classes=1000, classifier_activation="softmax", name="nin", dropout=0.5):
+    """Instantiates d2l's ImageNet NiN.
+
+    Args:
+        include_top: include the dropout, the class NiN block and the global
+            average pooling (else the output is the third pooled map, 384 channels).
+        weights: None or a path to a weights file.
+        input_tensor: optional Keras tensor to use as image input.
+        input_shape: optional (height, width, channels); default (224, 224, 3),
+            at least 67x67.
+        pooling: None, ``"avg"`` or ``"max"`` when ``include_top=False``.
+        classes: number of classes (filters of the last NiN block).
+        classifier_activation: activation after the average pooling (None for logits).
+        name: model name.
+        dropout: dropout rate before the class block.
+
+    Returns:
+        A ``keras.Model``.
+    """
+    check_arguments(weights, include_top, classes, pooling, classifier_activation)
+    img_input = build_input(input_tensor, input_shape, default_shape=(224, 224, 3),
+                            min_size=NIN_MIN_SIZE, include_top=include_top, weights=weights)
+    x = nin_block(img_input, 96, 11, 4, padding=0, name="nin1")
+    x = layers.MaxPooling2D(3, strides=2, name="pool1")(x)
+    x = nin_block(x, 256, 5, 1, padding=2, name="nin2")
+    x = layers.MaxPooling2D(3, strides=2, name="pool2")(x)
+    x = nin_block(x, 384, 3, 1, padding=1, name="nin3")
+    x = layers.MaxPooling2D(3, strides=2, name="pool3")(x)
+    if include_top:
+        if dropout:
+            x = layers.Dropout(dropout, name="dropout")(x)
+        x = nin_block(x, classes, 3, 1, padding=1, name="nin4")
+    x = _head(x, include_top, pooling, classes, classifier_activation)
+    return finish_model(img_input, input_tensor, x, name, weights)
+
+
+def NiNCIFAR(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
+             classes=10, classifier_activation="softmax", name="nin_cifar", dropout=0.5):
+    """Instantiates the CIFAR NiN (three mlpconv stages, global average pooling).
+
+    Args:
+        include_top: include the final 1x1 class convolution and the average pooling.
+        weights: None or a path to a weights file.
+        input_tensor: optional Keras tensor to use as image input.
+        input_shape: optional (height, width, channels); default (32, 32, 3),
+            at least 1x1 (every layer keeps or halves the size).
+        pooling: None, ``"avg"`` or ``"max"`` when ``include_top=False``.
+        classes: number of classes (10 by default).
+        classifier_activation: activation after the average pooling (None for logits).
+        name: model name.
+        dropout: dropout rate after the two poolings.
+
+    Returns:
+        A ``keras.Model``.
+    """
+    check_arguments(weights, include_top, classes, pooling, classifier_activation)
+    img_input = build_input(input_tensor, input_shape, default_shape=(32, 32, 3),
+                            min_size=NIN_CIFAR_MIN_SIZE, include_top=include_top,
+                            weights=weights)
+    x = nin_block(img_input, 192, 5, mlp_filters=(160, 96), name="stage1")
+    x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="dropout1")(x)
+    x = nin_block(x, 192, 5, mlp_filters=(192, 192), name="stage2")
+    x = layers.AveragePooling2D(3, strides=2, padding="same", name="pool2")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="dropout2")(x)
+    x = nin_block(x, 192, 3, mlp_filters=(192,), name="stage3")
+    if include_top:
+        x = layers.Conv2D(classes, 1, activation="relu", name="final_conv")(x)
+    x = _head(x, include_top, pooling, classes, classifier_activation)
+    return finish_model(img_input, input_tensor, x, name, weights)
+
+
+NIN_MIN_SIZE = 67
+NIN_CIFAR_MIN_SIZE = 1
+
+register_model("nin", NiN, family="nin", paper=PAPER, default_input_shape=(224, 224, 3),
+               min_input_size=NIN_MIN_SIZE,
+               convention="d2l ImageNet NiN: 4 NiN blocks, max pooling, dropout 0.5, GAP; biases")
+register_model("nin_cifar", NiNCIFAR, family="nin", paper=PAPER, default_input_shape=(32, 32, 3),
+               min_input_size=NIN_CIFAR_MIN_SIZE,
+               convention="three mlpconv blocks 192-160-96 / 192-192-192 / 192-192 + 1x1 to "
+                          "classes with ReLU, GAP; biases; no BN")

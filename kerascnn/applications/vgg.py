@@ -1,0 +1,235 @@
+"""VGG (Simonyan & Zisserman, "Very Deep Convolutional Networks for Large-Scale
+Image Recognition", ICLR 2015; seed 002 part 2 §3, seeds 003 and 004).
+
+Five ``vgg_block``s of 3x3 convolutions (64, 128, 256, 512, 512 filters), each
+closed by 2x2/2 max pooling, then three fully connected layers 4096-4096-classes.
+Configurations (convolutions per block):
+
+========== ============= ======================================= ===============
+name        config        convolutions per block                  trainable
+========== ============= ======================================= ===============
+vgg11       A             1, 1, 2, 2, 2                            132,863,336
+vgg11_lrn   A-LRN         A + LRN after the first convolution      132,863,336
+vgg13       B             2, 2, 2, 2, 2                            133,047,848
+vgg16_c     C             2, 2, 3, 3, 3 (third conv of 3-5 is 1x1) 133,638,952
+vgg16       D             2, 2, 3, 3, 3                            138,357,544
+vgg19       E             2, 2, 4, 4, 4                            143,667,240
+========== ============= ======================================= ===============
+
+``*_bn`` adds BatchNormalization after every convolution (which keeps its bias).
+``vgg16`` and ``vgg19`` are keras.applications.VGG16 / VGG19 (same layers, names
+and graph; ``weights="imagenet"`` reads keras' file); so that the graphs are
+identical they default to ``dropout=0.0`` like keras, the other configurations to
+the paper's 0.5 after fc1 and fc2.
+
+``fully_convolutional=True`` is the paper's dense evaluation: fc1 becomes a 7x7
+convolution and fc2 / predictions 1x1 convolutions with the same weights
+(:func:`dense_to_fully_convolutional` copies them), so the model takes any image
+of at least 224x224 and returns a map of class scores (1x1 at 224, 6x6 at 384).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import layers
+
+from kerascnn.applications.common import (
+    build_input,
+    check_arguments,
+    classifier_head,
+    finish_model,
+    keras_cache_file,
+)
+from kerascnn.blocks.vgg import vgg_block
+from kerascnn.registry import register_model
+
+__all__ = ["VGG", "VGG11", "VGG11LRN", "VGG13", "VGG16C", "VGG16", "VGG19", "VGG11BN",
+           "VGG13BN", "VGG16BN", "VGG19BN", "dense_to_fully_convolutional"]
+
+PAPER = ("Very Deep Convolutional Networks for Large-Scale Image Recognition", 2014)
+FILTERS = (64, 128, 256, 512, 512)
+CONFIGS = {
+    "A": (1, 1, 2, 2, 2),
+    "B": (2, 2, 2, 2, 2),
+    "C": (2, 2, 3, 3, 3),
+    "D": (2, 2, 3, 3, 3),
+    "E": (2, 2, 4, 4, 4),
+}
+DEFAULT_SHAPE = (224, 224, 3)
+MIN_SIZE = 32  # five 2x2/2 poolings
+
+
+def VGG(config, include_top=True, weights=None, input_tensor=None, input_shape=None,
+        pooling=None, classes=1000, classifier_activation="softmax", name="vgg",
+        batch_norm=False, lrn=False, dropout=0.5, fully_convolutional=False, keras_twin=None,
+        weights_file=None):
+    """Builds a VGG configuration.
+
+    Args:
+        config: ``"A"``, ``"B"``, ``"C"``, ``"D"`` or ``"E"``.
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name: as keras.applications. With the dense top
+            the input must be 224x224 (fc1 flattens a 7x7x512 map).
+        batch_norm: BN after every convolution.
+        lrn: LRN after the first convolution (A-LRN).
+        dropout: dropout rate after fc1 and fc2 (0 removes the layers).
+        fully_convolutional: fc1/fc2/predictions as 7x7/1x1/1x1 convolutions;
+            any input of at least 224x224, output a (rows, cols, classes) map.
+        keras_twin, weights_file: the identical keras constructor and its ImageNet
+            file stem (VGG16 and VGG19 only).
+
+    Returns:
+        A ``keras.Model``.
+    """
+    if config not in CONFIGS:
+        raise ValueError(f"`config` must be one of A, B, C, D, E; got config={config!r}.")
+    check_arguments(weights, include_top, classes, pooling, classifier_activation,
+                    imagenet_available=keras_twin is not None)
+    if not (isinstance(dropout, (int, float)) and 0 <= dropout < 1):
+        raise ValueError(f"`dropout` must be a rate in [0, 1); got dropout={dropout!r}.")
+    if not isinstance(fully_convolutional, bool):
+        raise ValueError("`fully_convolutional` must be True or False; "
+                         f"got fully_convolutional={fully_convolutional!r}.")
+    dense_eval = fully_convolutional and include_top
+    if dense_eval and input_shape is None and input_tensor is None:
+        input_shape = (None, None, 3)
+    img_input = build_input(input_tensor, input_shape, default_shape=DEFAULT_SHAPE,
+                            min_size=224 if dense_eval else MIN_SIZE, include_top=include_top,
+                            weights=weights, fixed_size=not fully_convolutional)
+    x = img_input
+    for block, (num_convs, filters) in enumerate(zip(CONFIGS[config], FILTERS), start=1):
+        kernels = [3] * num_convs
+        if config == "C" and block >= 3:
+            kernels[-1] = 1
+        x = vgg_block(x, num_convs, filters, name=f"block{block}", kernel_sizes=kernels,
+                      batch_norm=batch_norm, lrn_after_first=lrn and block == 1)
+    if dense_eval:
+        x = layers.Conv2D(4096, 7, activation="relu", name="fc1")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name="fc1_dropout")(x)
+        x = layers.Conv2D(4096, 1, activation="relu", name="fc2")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name="fc2_dropout")(x)
+        x = layers.Conv2D(classes, 1, activation=classifier_activation, name="predictions")(x)
+    elif include_top:
+        x = layers.Flatten(name="flatten")(x)
+        x = layers.Dense(4096, activation="relu", name="fc1")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name="fc1_dropout")(x)
+        x = layers.Dense(4096, activation="relu", name="fc2")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name="fc2_dropout")(x)
+        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+    else:
+        x = classifier_head(x, False, pooling, classes, classifier_activation)
+
+    def imagenet_loader(model):
+        import os
+
+        suffix = "" if include_top else "_notop"
+        file_name = f"{weights_file}_weights_tf_dim_ordering_tf_kernels{suffix}.h5"
+        path = keras_cache_file(file_name)
+        if not os.path.exists(path):
+            raise ValueError(
+                f"ImageNet weights not found: put keras.applications' file {file_name} at "
+                f"{path} (no download is attempted)."
+            )
+        if dense_eval:
+            twin = keras_twin(include_top=True, weights=path,
+                              classifier_activation=classifier_activation)
+            dense_to_fully_convolutional(twin, model)
+        else:
+            from kerascnn.applications.common import load_keras_twin_weights
+
+            load_keras_twin_weights(model, keras_twin, file_name, include_top,
+                                    classes=classes, pooling=pooling,
+                                    classifier_activation=classifier_activation)
+
+    return finish_model(img_input, input_tensor, x, name, weights, imagenet_loader)
+
+
+def dense_to_fully_convolutional(src, dst):
+    """Copies a dense-top VGG's weights into its fully convolutional twin.
+
+    Layers are matched by name; the fully connected kernels are reshaped into
+    convolution kernels (fc1: 25088x4096 -> 7x7x512x4096; fc2 and predictions:
+    1x1 convolutions). Channels-last flattening order is assumed.
+
+    Returns:
+        The number of layers copied.
+    """
+    src_layers = {layer.name: layer for layer in src.layers if layer.weights}
+    copied = 0
+    for layer in dst.layers:
+        if not layer.weights:
+            continue
+        if layer.name not in src_layers:
+            raise ValueError(f"Cannot convert: {src.name} has no layer named {layer.name!r}.")
+        values = src_layers[layer.name].get_weights()
+        shapes = [tuple(w.shape) for w in layer.weights]
+        layer.set_weights([np.reshape(v, s) for v, s in zip(values, shapes)])
+        copied += 1
+    return copied
+
+
+def _variant(reg_name, doc_name, config, twin=None, weights_file=None, dropout=0.5, **fixed):
+    def constructor(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                    pooling=None, classes=1000, classifier_activation="softmax", name=reg_name,
+                    dropout=dropout, fully_convolutional=False):
+        return VGG(config, include_top=include_top, weights=weights, input_tensor=input_tensor,
+                   input_shape=input_shape, pooling=pooling, classes=classes,
+                   classifier_activation=classifier_activation, name=name, dropout=dropout,
+                   fully_convolutional=fully_convolutional, keras_twin=twin,
+                   weights_file=weights_file, **fixed)
+
+    imagenet_doc = ', or "imagenet" (the keras file)' if twin else ""
+    extra = ", BN after every convolution" if fixed.get("batch_norm") else ""
+    extra += ", LRN after the first convolution" if fixed.get("lrn") else ""
+    constructor.__name__ = constructor.__qualname__ = doc_name
+    constructor.__doc__ = f"""Instantiates VGG configuration {config}{extra} ({reg_name}).
+
+    Args:
+        include_top: include fc1, fc2 and the classifier (dense top: 224x224 input).
+        weights: None, a weights file path{imagenet_doc}.
+        input_tensor: optional Keras tensor to use as image input.
+        input_shape: optional (height, width, channels); at least 32x32 without the
+            top, at least 224x224 with ``fully_convolutional``.
+        pooling: None, ``"avg"`` or ``"max"`` when ``include_top=False``.
+        classes: number of classes.
+        classifier_activation: activation of the classifier (None for logits).
+        name: model name.
+        dropout: dropout after fc1 and fc2 (default {dropout}).
+        fully_convolutional: dense evaluation (7x7 and 1x1 convolutions as the top).
+
+    Returns:
+        A ``keras.Model``.
+    """
+    return constructor
+
+
+VGG11 = _variant("vgg11", "VGG11", "A")
+VGG11LRN = _variant("vgg11_lrn", "VGG11LRN", "A", lrn=True)
+VGG13 = _variant("vgg13", "VGG13", "B")
+VGG16C = _variant("vgg16_c", "VGG16C", "C")
+VGG16 = _variant("vgg16", "VGG16", "D", keras.applications.VGG16, "vgg16", dropout=0.0)
+VGG19 = _variant("vgg19", "VGG19", "E", keras.applications.VGG19, "vgg19", dropout=0.0)
+VGG11BN = _variant("vgg11_bn", "VGG11BN", "A", batch_norm=True)
+VGG13BN = _variant("vgg13_bn", "VGG13BN", "B", batch_norm=True)
+VGG16BN = _variant("vgg16_bn", "VGG16BN", "D", batch_norm=True)
+VGG19BN = _variant("vgg19_bn", "VGG19BN", "E", batch_norm=True)
+
+for _name, _ctor, _twin, _conv in (
+    ("vgg11", VGG11, None, "config A; conv/dense biases; dropout 0.5"),
+    ("vgg11_lrn", VGG11LRN, None, "config A-LRN (LRN after conv1, no weights); dropout 0.5"),
+    ("vgg13", VGG13, None, "config B; dropout 0.5"),
+    ("vgg16_c", VGG16C, None, "config C: 1x1 third convolution in blocks 3-5; dropout 0.5"),
+    ("vgg16", VGG16, "VGG16", "config D = keras.applications.VGG16 (no dropout)"),
+    ("vgg19", VGG19, "VGG19", "config E = keras.applications.VGG19 (no dropout)"),
+    ("vgg11_bn", VGG11BN, None, "config A, BN after each conv (conv keeps bias); dropout 0.5"),
+    ("vgg13_bn", VGG13BN, None, "config B with BN; dropout 0.5"),
+    ("vgg16_bn", VGG16BN, None, "config D with BN; dropout 0.5"),
+    ("vgg19_bn", VGG19BN, None, "config E with BN; dropout 0.5"),
+):
+    register_model(_name, _ctor, family="vgg", paper=PAPER, default_input_shape=DEFAULT_SHAPE,
+                   min_input_size=MIN_SIZE, keras_twin=_twin, convention=_conv)

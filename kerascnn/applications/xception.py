@@ -1,0 +1,78 @@
+"""Xception (Chollet, "Xception: Deep Learning with Depthwise Separable
+Convolutions", CVPR 2017; seed 002 part 2 §4.5).
+
+Inception taken to the extreme: depthwise separable convolutions decouple the
+spatial and cross-channel correlations. Entry flow (two convolutions, three
+residual blocks of separable convolutions that halve the resolution), middle
+flow (eight residual blocks of three separable 3x3 convolutions at 728
+channels), exit flow (a residual block to 1024, separable 1536 and 2048), global
+average pooling and the classifier. Exactly keras.applications.Xception:
+22,910,480 ``count_params()``, 22,855,952 trainable (the seed's figure);
+``weights="imagenet"`` reads keras' file.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from kerascnn.applications.common import (
+    build_input,
+    check_arguments,
+    classifier_head,
+    finish_model,
+    load_keras_twin_weights,
+)
+from kerascnn.blocks.inception import (
+    xception_entry_flow,
+    xception_exit_flow,
+    xception_middle_flow,
+)
+from kerascnn.registry import register_model
+
+__all__ = ["Xception"]
+
+PAPER = ("Xception: Deep Learning with Depthwise Separable Convolutions", 2016)
+MIN_SIZE = 71
+
+
+def Xception(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
+             classes=1000, classifier_activation="softmax", name="xception"):
+    """Instantiates Xception (keras.applications layout).
+
+    Args:
+        include_top: include the global average pooling and the classifier.
+        weights: None, a weights file path, or ``"imagenet"`` (keras' file, read
+            from the Keras cache; never downloaded).
+        input_tensor: optional Keras tensor to use as image input.
+        input_shape: optional (height, width, channels); default (299, 299, 3),
+            at least 71x71.
+        pooling: None, ``"avg"`` or ``"max"`` when ``include_top=False``.
+        classes: number of classes.
+        classifier_activation: activation of the classifier (None for logits).
+        name: model name.
+
+    Returns:
+        A ``keras.Model``.
+    """
+    check_arguments(weights, include_top, classes, pooling, classifier_activation,
+                    imagenet_available=True)
+    img_input = build_input(input_tensor, input_shape, default_shape=(299, 299, 3),
+                            min_size=MIN_SIZE, include_top=include_top, weights=weights)
+    x = xception_entry_flow(img_input)
+    x = xception_middle_flow(x)
+    x = xception_exit_flow(x)
+    x = classifier_head(x, include_top, pooling, classes, classifier_activation)
+
+    def imagenet_loader(model):
+        suffix = "" if include_top else "_notop"
+        load_keras_twin_weights(model, keras.applications.Xception,
+                                f"xception_weights_tf_dim_ordering_tf_kernels{suffix}.h5",
+                                include_top, classes=classes, pooling=pooling,
+                                classifier_activation=classifier_activation)
+
+    return finish_model(img_input, input_tensor, x, name, weights, imagenet_loader)
+
+
+register_model("xception", Xception, family="inception", paper=PAPER,
+               default_input_shape=(299, 299, 3), min_input_size=MIN_SIZE, keras_twin="Xception",
+               convention="= keras.applications.Xception")

@@ -227,7 +227,7 @@ def test_custom_layer_with_kernel_and_no_macs_is_an_error():
 def test_unknown_input_size_is_an_error():
     model = kerascnn.create_model("resnet50", include_top=False)
     with pytest.raises(ValueError, match=r"^count_macs needs a fixed input size, but layer "
-                                         r"'conv1' sees shape \(None, None, None, 64\); build "
+                                         r"'conv1' sees shape \(None, None, None, 3\); build "
                                          r"the model with input_shape=\(height, width, "
                                          r"channels\)\.$"):
         count_macs(model)

@@ -167,3 +167,12 @@ def test_every_registered_model_can_be_drawn(tmp_path):
     for name in names:
         text = (tmp_path / f"{name}.svg").read_text(encoding="utf-8")
         assert re.search(r"<svg\b", text) and _texts(text), name
+
+
+def test_readme_opens_with_the_two_commands():
+    text = (ROOT / "README.md").read_text()
+    assert text.startswith("# kerascnn\n\n```bash\n")
+    block = text.split("```bash\n", 1)[1].split("```", 1)[0].splitlines()
+    assert len(block) == 2 and block[1] == "python3 -m pytest"
+    assert block[0].endswith('python3 -m pip install -e ".[dev]" && python3 scripts/fit.py')
+    assert text.index("<!-- models:start -->") < text.index("<!-- models:end -->")

@@ -36,7 +36,7 @@ def tfds_is_prepared(name: str, data_dir) -> bool:
     base = os.path.join(_resolve_dir(data_dir), *name.split("/")[:1])
     if not os.path.isdir(base):
         return False
-    for root, _dirs, files in os.walk(base):
+    for _root, _dirs, files in os.walk(base):
         if "dataset_info.json" in files:
             return True
     return False

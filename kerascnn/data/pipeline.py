@@ -77,7 +77,7 @@ def _to_channels(x, in_channels, channels):
 def make_dataset(images, labels, *, batch_size, image_size=None, channels=3, training=False,
                  seed=0, mean=None, std=None, num_outputs=1, drop_remainder=False,
                  epoch=None, augment=None, pca=None, num_classes=None, resize="plain",
-                 cache=None):
+                 cache=None, one_hot=None):
     """A batched ``tf.data.Dataset`` of (float32 images, labels).
 
     Args:
@@ -100,6 +100,7 @@ def make_dataset(images, labels, *, batch_size, image_size=None, channels=3, tra
         resize: ``"plain"`` (stretch to image_size) or ``"crop"`` (shorter side to
             image_size, then the centre crop) for evaluation.
         cache: cache the evaluation batches (None: when they fit in CACHE_LIMIT_BYTES).
+        one_hot: one-hot labels (None: when mixup/cutmix is among ``augment``).
     """
     import tensorflow as tf
 
@@ -134,7 +135,8 @@ def make_dataset(images, labels, *, batch_size, image_size=None, channels=3, tra
             if pca is None and needs_pca:
                 pca = pca_lighting_stats(images, seed=seed)
             layers = build_augmentation(spec, size, pca=pca, seed=seed)
-    one_hot = any(layer.needs_labels for layer in layers)
+    if one_hot is None:
+        one_hot = any(layer.needs_labels for layer in layers)
     if one_hot and num_classes is None:
         num_classes = int(labels.max()) + 1
     mean_t = None if mean is None else tf.constant(np.asarray(mean, np.float32))
@@ -202,6 +204,8 @@ def make_dataset(images, labels, *, batch_size, image_size=None, channels=3, tra
 
     ds = tf.data.Dataset.range(1).map(current_epoch).flat_map(one_epoch)
     ds = ds.map(train_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    batches = n // batch_size if drop_remainder else -(-n // batch_size)
+    ds = ds.apply(tf.data.experimental.assert_cardinality(batches))
     ds = ds.prefetch(tf.data.AUTOTUNE)
     ds.epoch_counter = counter
     return ds

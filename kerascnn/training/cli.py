@@ -35,6 +35,7 @@ def _model_arg(text):
 
 def build_parser() -> argparse.ArgumentParser:
     from kerascnn.data import DATASETS
+    from kerascnn.data.augment import AUGMENTATIONS, PRESETS
     from kerascnn.training.strategy import STRATEGIES
 
     p = _OneLineParser(
@@ -44,10 +45,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--model", default=DEFAULTS.model,
                    help=f"registered model name (kerascnn.list_models()); default {DEFAULTS.model}")
-    p.add_argument("--dataset", default=DEFAULTS.dataset, choices=sorted(DATASETS),
-                   help="data set; default fashion_mnist (Debian's dataset-fashion-mnist)")
+    p.add_argument("--dataset", default=DEFAULTS.dataset,
+                   help=f"built-in name ({', '.join(sorted(DATASETS))}), a TFDS name (read from a "
+                        "prepared --data-dir, never downloaded) or a local path (image folder, "
+                        "h5 folder, .npz, idx files); default fashion_mnist")
     p.add_argument("--data-dir", default=None,
                    help="where the data set lives (default: its standard location)")
+    p.add_argument("--augment", default=DEFAULTS.augment,
+                   help=f"training augmentation: {'|'.join(PRESETS)} or a comma list of "
+                        f"{', '.join(AUGMENTATIONS)}; default none")
+    p.add_argument("--strict", action="store_true",
+                   help="stop at an unreadable data file instead of skipping and counting it")
     p.add_argument("--epochs", type=int, default=DEFAULTS.epochs)
     p.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
     p.add_argument("--image-size", type=int, default=None,
@@ -91,6 +99,7 @@ def parse_config(argv=None) -> FitConfig:
         schedule=args.schedule, seed=args.seed,
         output_dir=args.output_dir, strategy=args.strategy, val_fraction=args.val_fraction,
         model_kwargs=model_kwargs, overwrite=args.overwrite, verbose=args.verbose,
+        augment=args.augment, strict=args.strict,
     )
 
 

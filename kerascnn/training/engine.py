@@ -22,7 +22,8 @@ import keras
 import numpy as np
 
 from kerascnn import registry
-from kerascnn.data import load_source, make_dataset
+from kerascnn.data import EpochCounter, load_source, make_dataset, source_kind
+from kerascnn.data.augment import build_augmentation
 from kerascnn.data.pipeline import channel_stats
 from kerascnn.training.strategy import get_strategy, num_replicas, sync_batchnorm
 from kerascnn.utils.io import atomic_path, atomic_write, write_json_atomic
@@ -59,6 +60,8 @@ class FitConfig:
     model_kwargs: dict = dataclasses.field(default_factory=dict)
     overwrite: bool = False
     verbose: int = 1
+    augment: str = "none"  # kerascnn.data.augment presets or a comma list
+    strict: bool = False  # stop at an unreadable data file instead of skipping it
 
 
 def make_schedule(name: str, learning_rate: float, total_steps: int):
@@ -116,6 +119,10 @@ def validate(config: FitConfig) -> dict:
             f"Unknown schedule {config.schedule!r}; allowed: {', '.join(SCHEDULES)}.")
     if not 0 <= config.val_fraction < 1:
         raise ConfigError(f"--val-fraction must be in [0, 1); got {config.val_fraction}.")
+    try:
+        build_augmentation(config.augment, (32, 32), pca=([1.0], [[1.0]]))
+    except ValueError as e:
+        raise ConfigError(f"--augment: {e}") from None
     existing = [f for f in RUN_FILES if os.path.exists(os.path.join(config.output_dir, f))]
     if existing and not config.overwrite:
         raise ConfigError(
@@ -209,7 +216,11 @@ def run(config: FitConfig) -> dict:
     info = validate(config)
     keras.utils.set_random_seed(config.seed)
 
-    source = load_source(config.dataset, config.data_dir, config.val_fraction, config.seed)
+    local = source_kind(config.dataset, config.data_dir) == "local"
+    source = load_source(config.dataset, config.data_dir, config.val_fraction, config.seed,
+                         strict=config.strict, image_size=config.image_size if local else None)
+    mixing = any(layer.needs_labels for layer in build_augmentation(
+        config.augment, (32, 32), pca=([1.0], [[1.0]])))
     channels = info["default_input_shape"][-1]
     native = source.image_shape[0]
     size = config.image_size or max(native, info["min_input_size"])
@@ -228,7 +239,8 @@ def run(config: FitConfig) -> dict:
         if replicas > 1:
             sync_batchnorm(model)
         outputs = len(model.outputs)
-        loss = keras.losses.SparseCategoricalCrossentropy()
+        loss = (keras.losses.CategoricalCrossentropy() if mixing
+                else keras.losses.SparseCategoricalCrossentropy())
         model.compile(
             optimizer=make_optimizer(config.optimizer, make_schedule(
                 config.schedule, config.learning_rate, steps_per_epoch * config.epochs)),
@@ -241,13 +253,17 @@ def run(config: FitConfig) -> dict:
 
     mean, std = channel_stats(x_train, channels)
     common = dict(batch_size=config.batch_size, image_size=(size, size), channels=channels,
-                  mean=mean, std=std, num_outputs=outputs)
-    train_ds = make_dataset(x_train, y_train, training=True, seed=config.seed, **common)
+                  mean=mean, std=std, num_outputs=outputs, num_classes=source.num_classes,
+                  one_hot=mixing)
+    epoch_counter = EpochCounter()  # order and augmentation are functions of (seed, epoch)
+    train_ds = make_dataset(x_train, y_train, training=True, seed=config.seed, epoch=epoch_counter,
+                            augment=None if config.augment == "none" else config.augment,
+                            **common)
     val_ds = make_dataset(*source.splits["val"], **common) if "val" in source.splits else None
     test_ds = make_dataset(*source.splits["test"], **common)
 
     timer = _EpochTimer()
-    callbacks = [timer]
+    callbacks = [timer, epoch_counter.callback()]
     keep_best = None
     if val_ds is not None:
         monitor = "val_accuracy" if outputs == 1 else f"val_{output_names[0]}_accuracy"
@@ -282,6 +298,11 @@ def run(config: FitConfig) -> dict:
         "train_images_per_sec": float(len(y_train) / statistics.median(steady)),
         "epoch_train_seconds": [round(s, 3) for s in timer.train_seconds],
         "model_kwargs": config.model_kwargs,
+        "augment": config.augment,
+        "skipped_files": len(source.skipped),
+        "normalization": {"mean": [float(v) for v in mean], "std": [float(v) for v in std]},
+        "data_dir": config.data_dir,
+        "val_fraction": config.val_fraction,
     }
 
     os.makedirs(config.output_dir, exist_ok=True)

@@ -166,9 +166,11 @@ def load(source, split="train", data_dir=None, *, val_fraction: float = 0.1, see
                 _read(name, data_dir, strict, image_size)  # raises the full message
             raise
         names, shape, sizes = tfds_info(builder)
-        if "val" not in sizes and split in ("train", "val") and val_fraction > 0:
+        carve = "val" not in sizes and val_fraction > 0
+        if carve:
             n_val = max(1, int(round(sizes["train"] * val_fraction)))
             sizes = {**sizes, "train": sizes["train"] - n_val, "val": n_val}
+        if carve and split in ("train", "val"):
             ds = tfds_dataset(builder, "train")
             ds = ds.take(sizes["train"]) if split == "train" else ds.skip(sizes["train"])
         else:

@@ -53,7 +53,8 @@ def _decode(path):
         raw = tf.io.read_file(path)
         image = tf.io.decode_image(raw, expand_animations=False).numpy()
     except (tf.errors.OpError, ValueError) as e:
-        return None, str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+        text = re.sub(r"\{\{.*?\}\}|\s*\[Op:.*$", "", str(e)).strip()
+        return None, (text.splitlines()[0][:120] if text else type(e).__name__)
     return image, None
 
 

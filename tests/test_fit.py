@@ -56,7 +56,7 @@ def test_fit_script_on_signs_writes_sane_results(signs_dir, tmp_path):
     (["--batch-size", "-4"], "--batch-size must be a positive integer; got -4."),
     (["--image-size", "16"], "--image-size 16 is below resnet50's minimum input size 32."),
     (["--dataset", "signs", "--data-dir", "/no/such/dir"], "SIGNS data directory '/no/such/dir' does not exist"),
-    (["--dataset", "nope"], "argument --dataset: invalid choice: 'nope'"),
+    (["--dataset", "nope"], "Unknown dataset 'nope'; allowed: "),
     (["--optimizer", "lbfgs"], "argument --optimizer: invalid choice: 'lbfgs'"),
     (["--model-arg", "oops"], "argument --model-arg: expected KEY=VALUE, got 'oops'"),
 ])

@@ -13,7 +13,6 @@ Nothing is downloaded and nothing is unpickled.
 from __future__ import annotations
 
 import dataclasses
-import glob
 import gzip
 import os
 
@@ -47,6 +46,7 @@ class Source:
     name: str
     splits: dict
     class_names: tuple
+    skipped: list = dataclasses.field(default_factory=list)  # [(path, reason)] not read
 
     @property
     def num_classes(self) -> int:
@@ -119,41 +119,6 @@ def load_idx_dataset(name, data_dir, class_names=None) -> Source:
     return Source(name, splits, names)
 
 
-def _decode_image(path):
-    import tensorflow as tf
-
-    try:
-        raw = tf.io.read_file(path)
-        return tf.io.decode_image(raw, channels=3, expand_animations=False).numpy()
-    except (tf.errors.OpError, ValueError) as e:
-        raise DataError(f"Cannot decode image {path}: {str(e).splitlines()[0]}") from None
-
-
-def _read_label_prefixed_folder(folder, num_classes):
-    files = sorted(
-        f for f in glob.glob(os.path.join(glob.escape(folder), "*"))
-        if f.lower().endswith((".jpg", ".jpeg", ".png"))
-    )
-    if not files:
-        raise DataError(f"No .jpg/.jpeg/.png images in {folder}.")
-    images, labels = [], []
-    for path in files:
-        label = os.path.basename(path)[0]
-        if not label.isdigit() or int(label) >= num_classes:
-            raise DataError(
-                f"{path}: the file name must start with a label digit 0-{num_classes - 1}."
-            )
-        image = _decode_image(path)
-        if images and image.shape != images[0].shape:
-            raise DataError(
-                f"{path} is {image.shape[1]}x{image.shape[0]}, the others are "
-                f"{images[0].shape[1]}x{images[0].shape[0]}; resize the folder to one size."
-            )
-        images.append(image)
-        labels.append(int(label))
-    return np.stack(images), np.asarray(labels, np.int64)
-
-
 def _read_h5(path, split):
     import h5py
 
@@ -166,7 +131,7 @@ def _read_h5(path, split):
     return x, y
 
 
-def load_signs(data_dir) -> Source:
+def load_signs(data_dir, *, strict=False, image_size=None) -> Source:
     """The SIGNS hand-gesture set (6 classes) from its JPEG folders or h5 files.
 
     ``data_dir`` holds ``train_signs/ [val_signs/] test_signs/`` (label = first
@@ -179,13 +144,15 @@ def load_signs(data_dir) -> Source:
             f"SIGNS data directory {data_dir!r} does not exist: pass --data-dir pointing at the "
             "folder holding train_signs/ val_signs/ test_signs/ (or train_signs.h5, test_signs.h5)."
         )
+    if os.path.isdir(os.path.join(data_dir, "train_signs")):
+        from kerascnn.data.folders import read_image_folder
+
+        return read_image_folder(data_dir, strict=strict, image_size=image_size,
+                                 class_names=SIGNS_CLASSES, name="signs")
     splits = {}
     for split in ("train", "val", "test"):
-        folder = os.path.join(data_dir, f"{split}_signs")
         h5 = os.path.join(data_dir, f"{split}_signs.h5")
-        if os.path.isdir(folder):
-            splits[split] = _read_label_prefixed_folder(folder, len(SIGNS_CLASSES))
-        elif os.path.isfile(h5):
+        if os.path.isfile(h5):
             splits[split] = _read_h5(h5, split)
     for required in ("train", "test"):
         if required not in splits:

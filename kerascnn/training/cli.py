@@ -45,6 +45,7 @@ def _fractions(text):
 
 def build_parser() -> argparse.ArgumentParser:
     from kerascnn.data import DATASETS
+    from kerascnn.data.augment import AUGMENTATIONS, PRESETS
     from kerascnn.training.strategy import STRATEGIES
 
     p = _OneLineParser(
@@ -55,10 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--model", default=DEFAULTS.model,
                    help=f"registered model name (kerascnn.list_models()); default {DEFAULTS.model}")
-    p.add_argument("--dataset", default=DEFAULTS.dataset, choices=sorted(DATASETS),
-                   help="data set; default fashion_mnist (Debian's dataset-fashion-mnist)")
+    p.add_argument("--dataset", default=DEFAULTS.dataset,
+                   help=f"built-in name ({', '.join(sorted(DATASETS))}), a TFDS name (read from a "
+                        "prepared --data-dir, never downloaded) or a local path (image folder, "
+                        "h5 folder, .npz, idx files); default fashion_mnist")
     p.add_argument("--data-dir", default=None,
                    help="where the data set lives (default: its standard location)")
+    p.add_argument("--strict", action="store_true",
+                   help="stop at an unreadable data file instead of skipping and counting it")
     p.add_argument("--classes", type=int, default=None,
                    help="expected number of classes (checked against the data)")
     p.add_argument("--recipe", default=None,
@@ -72,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--image-size", type=int, default=None,
                    help="resize images to SIZE x SIZE (default: native, or the model's minimum)")
     t.add_argument("--augment", default=DEFAULTS.augment,
-                   help="none, a preset (standard) or a comma list (flip,pad_crop)")
+                   help=f"training augmentation: {'|'.join(PRESETS)} or a comma list of "
+                        f"{', '.join(AUGMENTATIONS)}; default none")
     t.add_argument("--optimizer", default=DEFAULTS.optimizer, choices=OPTIMIZERS)
     t.add_argument("--learning-rate", type=float, default=DEFAULTS.learning_rate)
     t.add_argument("--momentum", type=float, default=DEFAULTS.momentum, help="SGD momentum")

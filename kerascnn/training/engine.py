@@ -31,8 +31,8 @@ import keras
 import numpy as np
 
 from kerascnn import registry
-from kerascnn.data import DataError, load_source, make_dataset
-from kerascnn.data.augment import build_augmentation, parse_augment
+from kerascnn.data import DataError, EpochCounter, load_source, make_dataset, source_kind
+from kerascnn.data.augment import build_augmentation
 from kerascnn.data.pipeline import channel_stats
 from kerascnn.training import strategy as strategies
 from kerascnn.training.callbacks import (
@@ -101,7 +101,8 @@ class FitConfig:
     lr_base_batch: int = 256
     label_smoothing: float = 0.0
     aux_loss_weight: float = AUX_LOSS_WEIGHT
-    augment: str = "none"
+    augment: str = "none"  # kerascnn.data.augment presets or a comma list
+    strict: bool = False  # stop at an unreadable data file instead of skipping it
     precision: str = "fp32"
     jit_compile: str = "auto"
     seed: int = 0
@@ -184,7 +185,7 @@ def validate(config: FitConfig) -> dict:
     if config.lr_steps and not all(0 < f < 1 for f in config.lr_steps):
         raise ConfigError(f"--lr-steps must be fractions in (0, 1); got {list(config.lr_steps)}.")
     try:
-        parse_augment(config.augment)
+        _augmentation_layers(config.augment)
     except ValueError as e:
         raise ConfigError(f"--augment: {e}") from None
     if config.jit_compile == "on" and not _has_gpu():
@@ -192,6 +193,10 @@ def validate(config: FitConfig) -> dict:
                           "times slower; use auto.")
     _check_output_dir(config)
     return info
+
+
+def _augmentation_layers(spec):
+    return build_augmentation(spec, (32, 32), pca=([1.0], [[1.0]]))
 
 
 def _has_gpu() -> bool:
@@ -251,14 +256,14 @@ def _float32_outputs(model):
                        name=model.name)
 
 
-def _loss(config, num_outputs):
-    if config.label_smoothing:
+def _loss(config, num_outputs, one_hot=False):
+    if config.label_smoothing or one_hot:
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
     else:
         loss = keras.losses.SparseCategoricalCrossentropy()
     if num_outputs == 1:
         return loss, None, ["accuracy"]
-    metric = "categorical_accuracy" if config.label_smoothing else "accuracy"
+    metric = "categorical_accuracy" if config.label_smoothing or one_hot else "accuracy"
     return ([loss] * num_outputs, [1.0] + [config.aux_loss_weight] * (num_outputs - 1),
             [[metric]] + [[] for _ in range(num_outputs - 1)])
 
@@ -288,7 +293,11 @@ def run(config: FitConfig) -> dict:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.seed)
 
-    source = load_source(config.dataset, config.data_dir, config.val_fraction, config.seed)
+    local = source_kind(config.dataset, config.data_dir) == "local"
+    source = load_source(config.dataset, config.data_dir, config.val_fraction, config.seed,
+                         strict=config.strict, image_size=config.image_size if local else None)
+    # mixup/cutmix produce soft labels: the loss then takes one-hot targets
+    mixing = any(layer.needs_labels for layer in _augmentation_layers(config.augment))
     if config.classes is not None and config.classes != source.num_classes:
         raise ConfigError(
             f"--classes {config.classes} disagrees with {config.dataset}, which has "
@@ -339,7 +348,7 @@ def run(config: FitConfig) -> dict:
             if config.weight_decay and config.weight_decay_mode == "l2":
                 apply_l2(model, config.weight_decay)
             num_outputs = len(model.outputs)
-            loss, loss_weights, metrics = _loss(config, num_outputs)
+            loss, loss_weights, metrics = _loss(config, num_outputs, one_hot=mixing)
             schedule = make_schedule(
                 config.schedule, learning_rate, steps_per_epoch=steps_per_epoch,
                 epochs=config.epochs, lr_steps=config.lr_steps, decay_rate=config.decay_rate,
@@ -367,7 +376,7 @@ def run(config: FitConfig) -> dict:
             print(f"Resuming {config.model} from {path} (epoch {initial_epoch}).")
 
     mean, std = channel_stats(x_train, channels)
-    one_hot = bool(config.label_smoothing)
+    one_hot = bool(config.label_smoothing) or mixing
     common = dict(batch_size=config.batch_size, image_size=(size, size), channels=channels,
                   mean=mean, std=std, num_outputs=num_outputs, num_classes=source.num_classes,
                   one_hot=one_hot)
@@ -395,13 +404,16 @@ def run(config: FitConfig) -> dict:
                                                      write_graph=False, profile_batch=0))
 
     if initial_epoch < config.epochs:
+        # The order and augmentation of each epoch are functions of (seed, epoch).
+        counter = EpochCounter(initial_epoch)
         train_ds = make_dataset(x_train, y_train, training=True, seed=config.seed,
-                                epochs=(initial_epoch, config.epochs),
-                                augment=build_augmentation(config.augment), **common)
+                                epoch=counter,
+                                augment=None if config.augment == "none" else config.augment,
+                                **common)
         with _fit_context(model, strategy):
             model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
-                      initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
-                      callbacks=callbacks, verbose=config.verbose)
+                      initial_epoch=initial_epoch, callbacks=[counter.callback()] + callbacks,
+                      verbose=config.verbose)
     if guard.failed_at is not None:
         epoch, step = guard.failed_at
         last = latest_checkpoint(os.path.join(run_dir, "checkpoints"))
@@ -412,7 +424,7 @@ def run(config: FitConfig) -> dict:
     with _fit_context(model, strategy):
         return _finish(config, model, strategy, source, checkpoint, run_dir, chief, test_ds,
                        num_outputs, output_name, initial_epoch, replicas, learning_rate, size,
-                       input_shape, x_train, y_train, wall_start)
+                       input_shape, x_train, y_train, wall_start, (mean, std))
 
 
 def _write_progress(ckpt, run_dir):
@@ -432,7 +444,8 @@ def _fit_context(model, strategy):
 
 def _finish(config, model, strategy, source, checkpoint, run_dir, chief, test_ds, num_outputs,
             output_name, initial_epoch, replicas, learning_rate, size, input_shape, x_train,
-            y_train, wall_start):
+            y_train, wall_start, normalization):
+    mean, std = normalization
     final_weights = model.get_weights()
     with atomic_path(os.path.join(run_dir, "model.keras")) as tmp:
         model.save(tmp)
@@ -484,6 +497,10 @@ def _finish(config, model, strategy, source, checkpoint, run_dir, chief, test_ds
         "train_images_per_sec": float(len(y_train) / statistics.median(steady)),
         "epoch_train_seconds": checkpoint.train_seconds,
         "model_kwargs": config.model_kwargs,
+        "skipped_files": len(source.skipped),
+        "normalization": {"mean": [float(v) for v in mean], "std": [float(v) for v in std]},
+        "data_dir": config.data_dir,
+        "val_fraction": config.val_fraction,
     }
     metrics["chief"] = chief
     plot_confusion(cm, source.class_names, os.path.join(run_dir, "confusion.png"))

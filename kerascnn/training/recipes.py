@@ -17,13 +17,13 @@ RECIPES = {
                     "lr /10 at 50% and 75%, flip + 4-pixel pad-and-crop",
         optimizer="sgd", learning_rate=0.1, momentum=0.9, weight_decay=1e-4,
         weight_decay_mode="l2", batch_size=128, schedule="step", lr_steps=(0.5, 0.75),
-        augment="flip,pad_crop", epochs=40,
+        augment="cifar", epochs=40,
     ),
     "densenet_cifar": dict(
         description="Huang et al. 2017 CIFAR: SGD Nesterov 0.1, momentum 0.9, wd 1e-4 (L2), "
                     "batch 64, cosine decay, flip + pad-and-crop",
         optimizer="sgd", nesterov=True, learning_rate=0.1, momentum=0.9, weight_decay=1e-4,
-        weight_decay_mode="l2", batch_size=64, schedule="cosine", augment="flip,pad_crop",
+        weight_decay_mode="l2", batch_size=64, schedule="cosine", augment="cifar",
         epochs=40,
     ),
     "alexnet": dict(

@@ -1,0 +1,303 @@
+"""Local sources recognised by what they hold.
+
+:func:`read_path` reads any of:
+
+* an ``.npz`` file (``x_train, y_train, x_test, y_test`` [, ``x_val, y_val``,
+  ``class_names``]), read with ``allow_pickle=False``;
+* a folder of idx files (``train-images-idx3-ubyte[.gz]`` ...; MNIST,
+  Fashion-MNIST, e.g. ``/usr/share/datasets/fashion-mnist``), or one idx file in it;
+* the course's h5 layout: a folder with ``train_*.h5`` and ``test_*.h5`` holding
+  ``train_set_x/train_set_y[/list_classes]`` and ``test_set_x/test_set_y``;
+* an image folder split into ``train/ [val/] test/`` (or ``train_*/ val_*/
+  test_*/`` as SIGNS is), or a single unsplit folder, where each split holds
+  either one subfolder per class or files whose names start with the label
+  (``3_IMG_5447.jpg``, names may contain spaces).
+
+Bad data: a file that is not a decodable image is skipped and counted in
+``Source.skipped`` (``strict=True`` stops with its name instead); an empty class
+folder, a label out of range, images of mixed sizes (without ``image_size``)
+and a missing split stop with a one-line :class:`DataError` naming the file or
+folder. Images are decoded in parallel threads.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import glob
+import os
+import re
+import warnings
+
+import numpy as np
+
+from kerascnn.data.sources import DataError, Source, _read_h5, load_idx_dataset, load_npz
+
+__all__ = ["read_path", "read_image_folder", "read_h5_folder", "looks_like_local",
+           "SPLIT_ALIASES"]
+
+SPLIT_ALIASES = {"train": ("train", "training"), "val": ("val", "valid", "validation"),
+                 "test": ("test", "testing")}
+_LABEL_PREFIX = re.compile(r"^(\d+)")
+
+
+def looks_like_local(source) -> bool:
+    """True when ``source`` names an existing file or folder."""
+    return isinstance(source, (str, os.PathLike)) and os.path.exists(source)
+
+
+def _decode(path):
+    """(image uint8 HWC, None) or (None, reason)."""
+    import tensorflow as tf
+
+    try:
+        raw = tf.io.read_file(path)
+        image = tf.io.decode_image(raw, expand_animations=False).numpy()
+    except (tf.errors.OpError, ValueError) as e:
+        text = re.sub(r"\{\{.*?\}\}|\s*\[Op:.*$", "", str(e)).strip()
+        return None, (text.splitlines()[0][:120] if text else type(e).__name__)
+    return image, None
+
+
+def _unify_channels(image, channels):
+    if image.shape[-1] == channels:
+        return image
+    if image.shape[-1] == 1 and channels == 3:
+        return np.repeat(image, 3, axis=-1)
+    if image.shape[-1] == 4:  # RGBA -> RGB (or gray)
+        image = image[..., :3]
+    if image.shape[-1] == 2:  # gray + alpha
+        image = image[..., :1]
+    if channels == 1 and image.shape[-1] == 3:
+        return np.round(image @ np.array([0.2989, 0.587, 0.114])).astype(np.uint8)[..., None]
+    return np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
+
+
+def _resize_center_crop(image, size):
+    """Shorter side to ``size`` then the central size x size crop (uint8)."""
+    import tensorflow as tf
+
+    h, w = image.shape[:2]
+    scale = size / min(h, w)
+    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
+    resized = tf.image.resize(image, (nh, nw), antialias=True).numpy()
+    top, left = (nh - size) // 2, (nw - size) // 2
+    return np.clip(np.round(resized[top:top + size, left:left + size]), 0, 255).astype(np.uint8)
+
+
+def _decode_all(entries, strict, image_size, where, workers=8):
+    """Decodes [(path, label)] in threads; returns (images, labels, skipped)."""
+    paths = [p for p, _ in entries]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        decoded = list(pool.map(_decode, paths))
+    images, labels, skipped = [], [], []
+    for (path, label), (image, reason) in zip(entries, decoded):
+        if image is None:
+            if strict:
+                raise DataError(f"{path} is not a readable image ({reason}); remove it or "
+                                "run without --strict to skip such files.")
+            skipped.append((path, reason))
+            continue
+        images.append((path, image))
+        labels.append(label)
+    if not images:
+        raise DataError(f"No readable image in {where}.")
+    channels = 3 if any(im.shape[-1] != 1 for _, im in images) else 1
+    out = []
+    first_path, first = images[0]
+    for path, image in images:
+        image = _unify_channels(image, channels)
+        if image_size is not None:
+            if image.shape[:2] != (image_size, image_size):
+                image = _resize_center_crop(image, image_size)
+        elif image.shape[:2] != first.shape[:2]:
+            raise DataError(
+                f"{path} is {image.shape[1]}x{image.shape[0]} but {first_path} is "
+                f"{first.shape[1]}x{first.shape[0]}: images of mixed sizes; pass image_size "
+                "(--image-size) to resize them on reading."
+            )
+        out.append(image)
+    return np.stack(out), np.asarray(labels, np.int64), skipped
+
+
+def _list_files(folder):
+    return sorted(f for f in glob.glob(os.path.join(glob.escape(folder), "*"))
+                  if os.path.isfile(f))
+
+
+def _class_subfolders(folder):
+    return sorted(d for d in os.listdir(folder)
+                  if os.path.isdir(os.path.join(folder, d)) and not d.startswith("."))
+
+
+def _split_folders(root):
+    """{split: folder} for train/val/test (or train_*/val_*/test_*) subfolders."""
+    found = {}
+    for entry in sorted(os.listdir(root)):
+        path = os.path.join(root, entry)
+        if not os.path.isdir(path):
+            continue
+        key = entry.lower()
+        for split, aliases in SPLIT_ALIASES.items():
+            if key in aliases or any(key.startswith(a + "_") for a in aliases):
+                if split in found:
+                    raise DataError(f"{root} has two folders for the {split} split: "
+                                    f"{os.path.basename(found[split])} and {entry}.")
+                found[split] = path
+    return found
+
+
+def _entries_class_folders(folder, class_names):
+    entries = []
+    for index, name in enumerate(class_names):
+        sub = os.path.join(folder, name)
+        if not os.path.isdir(sub):
+            continue
+        files = _list_files(sub)
+        if not files:
+            raise DataError(f"Class folder {sub} is empty; remove it or add its images.")
+        entries += [(f, index) for f in files]
+    extra = set(_class_subfolders(folder)) - set(class_names)
+    if extra:
+        raise DataError(f"{folder} has class folders absent from the training split: "
+                        f"{', '.join(sorted(extra))}.")
+    return entries
+
+
+def _entries_label_prefixed(folder, strict):
+    entries, skipped = [], []
+    files = _list_files(folder)
+    if not files:
+        raise DataError(f"Folder {folder} holds no files.")
+    for f in files:
+        match = _LABEL_PREFIX.match(os.path.basename(f))
+        if match is None:
+            if strict:
+                raise DataError(f"{f}: the file name must start with its integer label "
+                                "(e.g. 3_IMG_5447.jpg).")
+            skipped.append((f, "file name does not start with a label"))
+            continue
+        entries.append((f, int(match.group(1))))
+    return entries, skipped
+
+
+def read_image_folder(root, *, strict=False, image_size=None, num_classes=None,
+                      class_names=None, name=None) -> Source:
+    """An image folder, split or unsplit, class subfolders or label-prefixed files."""
+    splits_dirs = _split_folders(root) or {"train": root}
+    if "train" not in splits_dirs:
+        raise DataError(f"{root} has {', '.join(os.path.basename(v) for v in splits_dirs.values())}"
+                        " but no train/ (or train_*/) folder.")
+    train_dir = splits_dirs["train"]
+    by_class = bool(_class_subfolders(train_dir))
+    if by_class:
+        class_names = tuple(_class_subfolders(train_dir))
+    splits, skipped = {}, []
+    for split, folder in splits_dirs.items():
+        if by_class:
+            entries = _entries_class_folders(folder, class_names)
+        else:
+            entries, bad = _entries_label_prefixed(folder, strict)
+            skipped += bad
+        if not entries:
+            raise DataError(f"No image files in {folder}.")
+        x, y, bad = _decode_all(entries, strict, image_size, folder)
+        skipped += bad
+        splits[split] = (x, y)
+    if not by_class:
+        top = max(int(y.max()) for _, y in splits.values()) + 1
+        if class_names is None:
+            class_names = tuple(str(i) for i in range(num_classes or top))
+        limit = len(class_names)
+        for split, folder in splits_dirs.items():
+            y = splits[split][1]
+            if int(y.max()) >= limit:
+                bad = [p for p, lab in _entries_label_prefixed(folder, False)[0] if lab >= limit]
+                raise DataError(f"{bad[0] if bad else folder}: label {int(y.max())} is out of "
+                                f"range for {limit} classes (0-{limit - 1}).")
+    if skipped:
+        warnings.warn(f"{len(skipped)} unreadable or non-image file(s) skipped under {root}, "
+                      f"e.g. {skipped[0][0]} ({skipped[0][1]}).", stacklevel=2)
+    shapes = {s: v[0].shape[1:] for s, v in splits.items()}
+    if len(set(shapes.values())) > 1:
+        raise DataError(f"Splits of {root} have images of mixed sizes {shapes}; pass image_size "
+                        "(--image-size) to resize them on reading.")
+    return Source(name or os.path.basename(os.path.normpath(root)), splits, tuple(class_names),
+                  skipped=skipped)
+
+
+def read_h5_folder(root, *, name=None, num_classes=None) -> Source:
+    """The course's layout: ``train_*.h5`` and ``test_*.h5`` (``{split}_set_x/y``)."""
+    import h5py
+
+    splits, class_names = {}, None
+    for split in ("train", "val", "test"):
+        files = sorted(glob.glob(os.path.join(glob.escape(root), f"{split}_*.h5")))
+        if len(files) > 1:
+            raise DataError(f"{root} has several {split}_*.h5 files: "
+                            f"{', '.join(os.path.basename(f) for f in files)}.")
+        if files:
+            splits[split] = _read_h5(files[0], split)
+            try:
+                with h5py.File(files[0], "r") as f:
+                    if "list_classes" in f and class_names is None:
+                        class_names = tuple(
+                            c.decode() if isinstance(c, bytes) else str(c)
+                            for c in f["list_classes"][:])
+            except OSError:
+                pass
+    for required in ("train", "test"):
+        if required not in splits:
+            raise DataError(f"{root} has no {required}_*.h5 file (the h5 layout needs "
+                            "train_*.h5 and test_*.h5).")
+    top = max(int(y.max()) for _, y in splits.values()) + 1
+    if class_names is None:
+        class_names = tuple(str(i) for i in range(num_classes or top))
+    _check_labels(splits, len(class_names), root)
+    return Source(name or os.path.basename(os.path.normpath(root)), splits, class_names)
+
+
+def _check_labels(splits, num_classes, where):
+    for split, (x, y) in splits.items():
+        if len(y) and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+            raise DataError(f"{where}: {split} labels span {int(y.min())}..{int(y.max())}, out "
+                            f"of range for {num_classes} classes (0-{num_classes - 1}).")
+        if len(x) != len(y):
+            raise DataError(f"{where}: {split} has {len(x)} images but {len(y)} labels.")
+
+
+def _has_idx(folder):
+    return bool(glob.glob(os.path.join(glob.escape(folder), "*-idx3-ubyte*")))
+
+
+def read_path(path, *, strict=False, image_size=None) -> Source:
+    """Reads the local source at ``path``, recognised by what it holds."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise DataError(f"No such file or folder: {path}.")
+    if os.path.isfile(path):
+        if path.endswith(".npz"):
+            source = load_npz(path)
+            _check_labels(source.splits, source.num_classes, path)
+            return source
+        if "-idx" in os.path.basename(path) and "ubyte" in path:
+            path = os.path.dirname(path) or "."
+        elif path.endswith(".h5"):
+            path = os.path.dirname(path) or "."
+        else:
+            raise DataError(f"{path}: not a recognised data file (expected .npz, an idx file "
+                            "or a folder).")
+    name = os.path.basename(os.path.normpath(path))
+    if _has_idx(path):
+        fashion = "fashion" in path.lower()
+        from kerascnn.data.sources import FASHION_MNIST_CLASSES
+
+        source = load_idx_dataset(name.replace("-", "_"), path,
+                                  FASHION_MNIST_CLASSES if fashion else None)
+        _check_labels(source.splits, source.num_classes, path)
+        return source
+    if glob.glob(os.path.join(glob.escape(path), "train_*.h5")) and not _split_folders(path):
+        return read_h5_folder(path, name=name)
+    npz = glob.glob(os.path.join(glob.escape(path), "*.npz"))
+    if len(npz) == 1 and not _split_folders(path) and not _class_subfolders(path):
+        return read_path(npz[0])
+    return read_image_folder(path, strict=strict, image_size=image_size, name=name)

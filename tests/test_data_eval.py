@@ -1,0 +1,95 @@
+"""Evaluation modes: 10-crop geometry, dense = averaged sliding windows, evaluate.py."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from kerascnn.data.evaluation import evaluate, predict_views, ten_crop, to_fully_convolutional
+
+from .conftest import ROOT
+
+
+def test_ten_crop_draws_the_papers_crops():
+    image = np.arange(6 * 7 * 2, dtype=np.float32).reshape(1, 6, 7, 2)
+    crops = ten_crop(image, 4)
+    x = image[0]
+    expected = [x[:4, :4], x[:4, 3:], x[2:, :4], x[2:, 3:], x[1:5, 1:5]]
+    expected += [e[:, ::-1] for e in expected]
+    assert len(crops) == 10
+    for got, want in zip(crops, expected):
+        np.testing.assert_array_equal(got[0], want)
+    with pytest.raises(ValueError, match="smaller than the crop 8"):
+        ten_crop(image, 8)
+
+
+def _flatten_model():
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((6, 6, 2))
+    x = keras.layers.Conv2D(4, 3, activation="relu")(inp)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dropout(0.5)(x)
+    x = keras.layers.Dense(7, activation="relu")(x)
+    out = keras.layers.Dense(5, activation="softmax")(x)
+    return keras.Model(inp, out)
+
+
+def test_dense_evaluation_averages_every_window():
+    model = _flatten_model()
+    fcn = to_fully_convolutional(model)
+    image = np.random.RandomState(0).rand(3, 9, 8, 2).astype(np.float32)
+    scores = fcn(image).numpy()
+    assert scores.shape == (3, 4, 3, 5)
+    windows = np.stack([[model(image[:, i:i + 6, j:j + 6]).numpy() for j in range(3)]
+                        for i in range(4)])
+    np.testing.assert_allclose(scores, windows.transpose(2, 0, 1, 3), atol=1e-6)
+    # dense mode: mean over positions of the image and of its mirror
+    dense = predict_views(model, image, "dense", image_size=6, channels=2, scales=[8])
+    mirror = np.stack([[model(image[:, i:i + 6, ::-1][:, :, j:j + 6]).numpy()
+                        for j in range(3)] for i in range(4)])
+    np.testing.assert_allclose(dense, (windows.mean((0, 1)) + mirror.mean((0, 1))) / 2,
+                               atol=1e-6)
+
+
+def test_single_mode_is_the_plain_prediction_and_all_modes_run(signs_dir):
+    from kerascnn.data import load_source
+
+    x, y = load_source(str(signs_dir), val_fraction=0).splits["test"]
+    keras.utils.set_random_seed(1)
+    inp = keras.Input((32, 32, 3))
+    h = keras.layers.Conv2D(8, 3, activation="relu")(inp)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    model = keras.Model(inp, keras.layers.Dense(6, activation="softmax")(h))
+    small = np.stack([np.asarray(keras.ops.image.resize(im, (32, 32))) for im in x / 255.0])
+    direct = float(np.mean(model.predict(small, verbose=0).argmax(1) == y))
+    results = {m: evaluate(model, x, y, m, image_size=32, channels=3)
+               for m in ("single", "10crop", "multiscale", "dense")}
+    assert results["single"]["accuracy"] == pytest.approx(direct, abs=1 / 120 + 1e-9)
+    assert all(0 <= r["accuracy"] <= 1 and r["images"] == 120 for r in results.values())
+    with pytest.raises(ValueError, match=r"^Unknown evaluation mode 'x'; allowed: single, "
+                                         r"10crop, multiscale, dense\.$"):
+        evaluate(model, x, y, "x", image_size=32)
+
+
+def test_evaluate_script_writes_eval_json(signs_dir, tmp_path, capsys):
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import evaluate as script
+    finally:
+        sys.path.pop(0)
+    inp = keras.Input((32, 32, 3))
+    h = keras.layers.Conv2D(8, 3, activation="relu")(inp)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    keras.Model(inp, keras.layers.Dense(6, activation="softmax")(h)).save(tmp_path / "model.keras")
+    code = script.main(["--model-path", str(tmp_path), "--dataset", "signs", "--data-dir",
+                        str(signs_dir), "--mode", "10crop"])
+    assert code == 0
+    result = json.loads((tmp_path / "eval.json").read_text())
+    assert result["mode"] == "10crop" and result["images"] == 120 and result["split"] == "test"
+    assert 0 <= result["accuracy"] <= 1
+    assert "10crop accuracy on signs test: " in capsys.readouterr().out
+    assert script.main(["--model-path", str(tmp_path / "none"), "--dataset", "signs"]) == 2
+    assert "no model file" in capsys.readouterr().err

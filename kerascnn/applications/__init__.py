@@ -6,3 +6,14 @@ Importing a family module registers its variants in :mod:`kerascnn.registry`.
 from kerascnn.applications.resnet import ResNet50, ResNet101, ResNet152
 
 __all__ = ["ResNet50", "ResNet101", "ResNet152"]
+from kerascnn.applications.densenet import (  # noqa: E402
+    DenseNet121,
+    DenseNet161,
+    DenseNet169,
+    DenseNet201,
+    DenseNet264,
+    DenseNetCIFAR,
+)
+
+__all__ += ["DenseNet121", "DenseNet161", "DenseNet169", "DenseNet201", "DenseNet264",
+            "DenseNetCIFAR"]

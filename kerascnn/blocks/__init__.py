@@ -3,3 +3,6 @@
 from kerascnn.blocks.residual import convolutional_block, identity_block
 
 __all__ = ["identity_block", "convolutional_block"]
+from kerascnn.blocks.dense import dense_block, dense_fast_block, transition  # noqa: E402
+
+__all__ += ["dense_block", "dense_fast_block", "transition"]

@@ -6,7 +6,6 @@ Importing a family module registers its variants in :mod:`kerascnn.registry`.
 from kerascnn.applications.resnet import ResNet50, ResNet101, ResNet152
 
 __all__ = ["ResNet50", "ResNet101", "ResNet152"]
-# Issue 4: the classic and Inception lines.
 from kerascnn.applications.alexnet import AlexNet, AlexNetOWT, ZFNet  # noqa: E402
 from kerascnn.applications.googlenet import BNInception, GoogLeNet  # noqa: E402
 from kerascnn.applications.inception_v3 import InceptionV3  # noqa: E402
@@ -35,3 +34,19 @@ __all__ += ["LeNet5", "AlexNet", "AlexNetOWT", "ZFNet", "VGG11", "VGG11LRN", "VG
             "VGG16", "VGG19", "VGG11BN", "VGG13BN", "VGG16BN", "VGG19BN", "NiN", "NiNCIFAR",
             "GoogLeNet", "BNInception", "InceptionV3", "InceptionV4", "InceptionResNetV1",
             "InceptionResNetV2", "Xception"]
+from kerascnn.applications.densenet import (  # noqa: E402
+    DenseNet121,
+    DenseNet161,
+    DenseNet169,
+    DenseNet201,
+    DenseNet264,
+    DenseNetCIFAR,
+)
+
+__all__ += ["DenseNet121", "DenseNet161", "DenseNet169", "DenseNet201", "DenseNet264",
+            "DenseNetCIFAR"]
+from kerascnn.applications.mobilenet import MobileNet  # noqa: E402
+from kerascnn.applications.shufflenet import ShuffleNet  # noqa: E402
+from kerascnn.applications.squeezenet import SqueezeNet1_0, SqueezeNet1_1  # noqa: E402
+
+__all__ += ["MobileNet", "ShuffleNet", "SqueezeNet1_0", "SqueezeNet1_1"]

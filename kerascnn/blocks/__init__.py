@@ -3,7 +3,6 @@
 from kerascnn.blocks.residual import convolutional_block, identity_block
 
 __all__ = ["identity_block", "convolutional_block"]
-# Issue 4: the classic and Inception lines.
 from kerascnn.blocks.auxiliary import googlenet_aux_head, inception_v3_aux_head  # noqa: E402
 from kerascnn.blocks.inception import (  # noqa: E402
     bn_inception_module,
@@ -39,3 +38,14 @@ __all__ += ["vgg_block", "nin_block", "conv_bn", "inception_naive", "inception_v
             "inception_resnet_a", "inception_resnet_b", "inception_resnet_c",
             "inception_resnet_reduction_b", "xception_entry_flow", "xception_middle_flow",
             "xception_exit_flow", "googlenet_aux_head", "inception_v3_aux_head"]
+from kerascnn.blocks.dense import dense_block, dense_fast_block, transition  # noqa: E402
+
+__all__ += ["dense_block", "dense_fast_block", "transition"]
+from kerascnn.blocks.conv_variants import (  # noqa: E402
+    asymmetric_conv,
+    depthwise_separable_conv,
+    small_kernel_stack,
+)
+from kerascnn.blocks.fire import fire_module  # noqa: E402
+
+__all__ += ["fire_module", "asymmetric_conv", "small_kernel_stack", "depthwise_separable_conv"]

@@ -1,8 +1,10 @@
 """Custom layers that Keras itself lacks."""
 
-__all__ = []
-# Issue 4: LRN (AlexNet, GoogLeNet, VGG A-LRN) and Inception-ResNet's scaled sum.
-from kerascnn.layers.lrn import LocalResponseNormalization  # noqa: E402
-from kerascnn.layers.scale import CustomScaleLayer  # noqa: E402
+from kerascnn.layers.affine import Affine
+from kerascnn.layers.conv_variants import ChannelShuffle, LocallyConnected2D, TiledConv2D
+from kerascnn.layers.dense import ConcatNormReLUConv
+from kerascnn.layers.lrn import LocalResponseNormalization
+from kerascnn.layers.scale import CustomScaleLayer
 
-__all__ += ["LocalResponseNormalization", "CustomScaleLayer"]
+__all__ = ["Affine", "ChannelShuffle", "ConcatNormReLUConv", "CustomScaleLayer",
+           "LocalResponseNormalization", "LocallyConnected2D", "TiledConv2D"]

@@ -1,0 +1,373 @@
+"""DenseNet (Huang et al., "Densely Connected Convolutional Networks", CVPR
+2017; arXiv 1608.06993), seed 002 §8, seed 004, seed 000.
+
+ImageNet models (DenseNet-BC, k=32 unless said, theta=0.5, 7x7/2 stem with 2k
+channels, 3x3/2 max pooling, four dense blocks, BN-ReLU, global average
+pooling, classifier), built with keras.applications' graph (same layers,
+padding, BN epsilon 1.001e-5, no convolution biases) so that
+densenet121/169/201 are identical to their keras twins:
+
+=========== ==== ================ =====================
+name          k   layers/block     count_params (1000)
+=========== ==== ================ =====================
+densenet121  32   6, 12, 24, 16    8,062,504
+densenet169  32   6, 12, 32, 32    14,307,880
+densenet201  32   6, 12, 48, 32    20,242,984
+densenet161  48   6, 12, 36, 24    (trainable 28,681,000)
+densenet264  32   6, 12, 64, 48    (trainable 33,337,704)
+=========== ==== ================ =====================
+
+CIFAR models (32x32 inputs, 10 classes by default): a 3x3 convolution, three
+dense blocks with transitions (BN-ReLU-Conv1x1-AvgPool) between them, BN-ReLU,
+global average pooling and the classifier.
+
+* ``densenet{L}_cifar``: (L-4)/3 layers BN-ReLU-Conv3x3 per block, 16 initial
+  channels, no compression (densenet40_cifar: k=12, 1,019,722 parameters);
+* ``densenet_bc{L}_cifar``: (L-4)/6 bottleneck layers per block, 2k initial
+  channels, theta=0.5 (densenet_bc100_cifar: 769,162; L=190 k=40: 25,624,430).
+
+``block="dense_fast"`` builds seed 000's variant (Affine instead of the
+consumers' BatchNormalization, one scale/offset-free BN per new feature map;
+same trainable count). Seed 000's command-line flags are accepted: ``n``
+(depth L = 3n+1, so ``--n=13`` is DenseNet-40), ``num_filters`` (initial
+channels), ``block`` and ``growth_rate``.
+
+``memory_efficient=True`` (seed 002 §8.4, every DenseNet) recomputes each
+layer's concatenation, BN and ReLU (and the bottleneck 1x1 convolution) during
+backpropagation; outputs and gradients are those of the plain model with the
+same weights (:func:`copy_weights_by_name` copies them between the two).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from kerascnn.applications.common import (
+    BN_EPSILON,
+    build_input,
+    channel_axis,
+    check_arguments,
+    classifier_head,
+    finish_model,
+    load_keras_twin_weights,
+)
+from kerascnn.blocks.dense import _as_list, dense_features, transition
+from kerascnn.layers.affine import Affine
+from kerascnn.layers.dense import ConcatNormReLUConv
+from kerascnn.registry import make_spec, register_model, register_pattern
+
+__all__ = ["DenseNet", "DenseNet121", "DenseNet169", "DenseNet201", "DenseNet161",
+           "DenseNet264", "DenseNetCIFAR", "copy_weights_by_name"]
+
+PAPER = ("Densely Connected Convolutional Networks", 2017)
+
+# name: (layers per block, growth rate, keras twin, keras weights file prefix)
+IMAGENET = {
+    121: ((6, 12, 24, 16), 32, "DenseNet121", "densenet121"),
+    169: ((6, 12, 32, 32), 32, "DenseNet169", "densenet169"),
+    201: ((6, 12, 48, 32), 32, "DenseNet201", "densenet201"),
+    161: ((6, 12, 36, 24), 48, None, None),
+    264: ((6, 12, 64, 48), 32, None, None),
+}
+_BLOCKS = ("dense", "dense_fast")
+
+
+def _check_options(growth_rate, compression, block, memory_efficient, dropout_rate):
+    if isinstance(growth_rate, bool) or not isinstance(growth_rate, int) or growth_rate < 1:
+        raise ValueError(f"`growth_rate` must be a positive integer; got growth_rate={growth_rate!r}.")
+    if isinstance(compression, bool) or not isinstance(compression, (int, float)) or \
+            not 0.0 < compression <= 1.0:
+        raise ValueError(f"`compression` must be in (0, 1]; got compression={compression!r}.")
+    if block not in _BLOCKS:
+        raise ValueError(f"`block` must be 'dense' or 'dense_fast'; got block={block!r}.")
+    if not isinstance(memory_efficient, bool):
+        raise ValueError(f"`memory_efficient` must be True or False; got {memory_efficient!r}.")
+    if isinstance(dropout_rate, bool) or not isinstance(dropout_rate, (int, float)) or \
+            not 0.0 <= dropout_rate < 1.0:
+        raise ValueError(f"`dropout_rate` must be in [0, 1); got dropout_rate={dropout_rate!r}.")
+
+
+def DenseNet(
+    blocks,
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="densenet",
+    growth_rate=32,
+    bottleneck=True,
+    compression=0.5,
+    init_channels=None,
+    stem="imagenet",
+    block="dense",
+    memory_efficient=False,
+    dropout_rate=0.0,
+    keras_twin=None,
+    weights_file=None,
+):
+    """Builds a DenseNet from its number of layers per dense block.
+
+    Args:
+        blocks: layers per dense block (4 for ImageNet, 3 for CIFAR).
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name: as keras.applications.
+        growth_rate: k.
+        bottleneck: DenseNet-B layers (BN-ReLU-Conv1x1(4k)-BN-ReLU-Conv3x3).
+        compression: theta of the transitions (1.0: no compression).
+        init_channels: channels of the stem convolution (default 2k).
+        stem: ``"imagenet"`` (7x7/2 conv, BN, ReLU, 3x3/2 max pool) or
+            ``"cifar"`` (one 3x3 conv).
+        block: ``"dense"`` or seed 000's ``"dense_fast"``.
+        memory_efficient: recompute concat-BN-ReLU(-Conv1x1) in backward.
+        dropout_rate: dropout after each convolution of the blocks/transitions.
+        keras_twin: the identical keras.applications constructor (ImageNet
+            weights), or None.
+        weights_file: keras' weights file prefix.
+
+    Returns:
+        A ``keras.Model``.
+    """
+    check_arguments(weights, include_top, classes, pooling, classifier_activation,
+                    imagenet_available=keras_twin is not None)
+    _check_options(growth_rate, compression, block, memory_efficient, dropout_rate)
+    if stem not in ("imagenet", "cifar"):
+        raise ValueError(f"`stem` must be 'imagenet' or 'cifar'; got stem={stem!r}.")
+    if not isinstance(blocks, (list, tuple)) or not blocks or not all(
+            isinstance(b, int) and not isinstance(b, bool) and b >= 1 for b in blocks):
+        raise ValueError(f"`blocks` must be positive integers (layers per block); got {blocks!r}.")
+    if weights == "imagenet" and (block != "dense" or dropout_rate):
+        raise ValueError("weights='imagenet' needs block='dense' and dropout_rate=0.")
+    if init_channels is None:
+        init_channels = 2 * growth_rate
+    if isinstance(init_channels, bool) or not isinstance(init_channels, int) or init_channels < 1:
+        raise ValueError(f"`init_channels` must be a positive integer; got {init_channels!r}.")
+    fast = block == "dense_fast"
+    axis = channel_axis()
+    if stem == "imagenet":
+        img_input = build_input(input_tensor, input_shape, default_shape=(224, 224, 3),
+                                min_size=32, include_top=include_top, weights=weights)
+        x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(img_input)
+        x = layers.Conv2D(init_channels, 7, strides=2, use_bias=False, name="conv1_conv")(x)
+        x = layers.BatchNormalization(axis=axis, epsilon=BN_EPSILON, name="conv1_bn")(x)
+        x = layers.Activation("relu", name="conv1_relu")(x)
+        x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(x)
+        x = layers.MaxPooling2D(3, strides=2, name="pool1")(x)
+    else:
+        img_input = build_input(input_tensor, input_shape, default_shape=(32, 32, 3),
+                                min_size=2 ** (len(blocks) - 1), include_top=include_top,
+                                weights=weights)
+        x = layers.Conv2D(init_channels, 3, padding="same", use_bias=False,
+                          name="conv1_conv")(img_input)
+        if fast:
+            x = layers.BatchNormalization(axis=axis, epsilon=BN_EPSILON, center=False,
+                                          scale=False, name="conv1_bn")(x)
+
+    features = [x]
+    for b, num_layers in enumerate(blocks):
+        features = dense_features(
+            features, num_layers, growth_rate, bottleneck, name=f"conv{b + 2}", fast=fast,
+            memory_efficient=memory_efficient, dropout_rate=dropout_rate, epsilon=BN_EPSILON)
+        if b < len(blocks) - 1:
+            features = [transition(features, compression, name=f"pool{b + 2}", fast=fast,
+                                   memory_efficient=memory_efficient,
+                                   dropout_rate=dropout_rate, epsilon=BN_EPSILON)]
+
+    final_norm = "scale" if fast else "bn"
+    if memory_efficient:
+        x = ConcatNormReLUConv(None, norm="affine" if fast else "batch", axis=axis,
+                               epsilon=BN_EPSILON, name="final_remat",
+                               norm_name=final_norm)(features if len(features) > 1
+                                                     else features[0])
+    else:
+        x = _as_list(features)[0]
+        if fast:
+            x = Affine(axis=axis, name=final_norm)(x)
+        else:
+            x = layers.BatchNormalization(axis=axis, epsilon=BN_EPSILON, name=final_norm)(x)
+        x = layers.Activation("relu", name="relu")(x)
+
+    x = classifier_head(x, include_top, pooling, classes, classifier_activation)
+
+    def imagenet_loader(model):
+        suffix = "" if include_top else "_notop"
+        load_keras_twin_weights(model, getattr(keras.applications, keras_twin),
+                                f"{weights_file}_weights_tf_dim_ordering_tf_kernels{suffix}.h5",
+                                include_top, classes=classes,
+                                classifier_activation=classifier_activation, pooling=pooling)
+
+    return finish_model(img_input, input_tensor, x, name, weights, imagenet_loader)
+
+
+def _imagenet_variant(depth):
+    blocks, k, twin, weights_file = IMAGENET[depth]
+    doc_name = f"DenseNet{depth}"
+
+    def constructor(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                    pooling=None, classes=1000, classifier_activation="softmax",
+                    name=f"densenet{depth}", memory_efficient=False, block="dense",
+                    dropout_rate=0.0):
+        return DenseNet(blocks, include_top=include_top, weights=weights,
+                        input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
+                        classes=classes, classifier_activation=classifier_activation,
+                        name=name, growth_rate=k, bottleneck=True, compression=0.5,
+                        stem="imagenet", block=block, memory_efficient=memory_efficient,
+                        dropout_rate=dropout_rate, keras_twin=twin, weights_file=weights_file)
+
+    constructor.__name__ = doc_name
+    constructor.__qualname__ = doc_name
+    weights_doc = ("None (random), a weights file path, or ``\"imagenet\"`` (keras.applications' "
+                   "file, read from the Keras cache; never downloaded)." if twin else
+                   "None (random) or a weights file path (no ImageNet weights).")
+    constructor.__doc__ = f"""Instantiates DenseNet-{depth} (DenseNet-BC, k={k}, theta=0.5).
+
+    Huang et al., "Densely Connected Convolutional Networks", CVPR 2017.
+
+    Args:
+        include_top: whether to include the global-pool + Dense classifier.
+        weights: {weights_doc}
+        input_tensor: optional Keras tensor to use as image input.
+        input_shape: optional (height, width, channels); default (224, 224, 3).
+        pooling: None, ``"avg"`` or ``"max"`` when ``include_top=False``.
+        classes: number of classes of the classifier.
+        classifier_activation: activation of the classifier (None for logits).
+        name: model name.
+        memory_efficient: recompute concat-BN-ReLU-Conv1x1 in backward (§8.4).
+        block: ``"dense"`` or seed 000's ``"dense_fast"``.
+        dropout_rate: dropout after each convolution.
+
+    Returns:
+        A ``keras.Model`` with {blocks} layers per dense block.
+    """
+    return constructor
+
+
+DenseNet121 = _imagenet_variant(121)
+DenseNet169 = _imagenet_variant(169)
+DenseNet201 = _imagenet_variant(201)
+DenseNet161 = _imagenet_variant(161)
+DenseNet264 = _imagenet_variant(264)
+
+
+def DenseNetCIFAR(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                  pooling=None, classes=10, classifier_activation="softmax",
+                  name="densenet_cifar", depth=40, growth_rate=12, bc=False,
+                  compression=None, init_channels=None, block="dense",
+                  memory_efficient=False, dropout_rate=0.0, n=None, num_filters=None,
+                  width=1):
+    """DenseNet for CIFAR (three dense blocks on 32x32 inputs).
+
+    Huang et al., "Densely Connected Convolutional Networks", CVPR 2017, §4.
+
+    Args:
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name: as keras.applications (default input
+            (32, 32, 3), 10 classes).
+        depth: L; (L-4)/3 layers per block, or (L-4)/6 bottleneck layers with
+            ``bc``.
+        growth_rate: k (12).
+        bc: DenseNet-BC (bottleneck layers, compression 0.5, 2k initial
+            channels) instead of DenseNet (16 initial channels, no compression).
+        compression: theta (default 0.5 with ``bc``, else 1.0).
+        init_channels: channels of the first convolution.
+        block: ``"dense"`` or seed 000's ``"dense_fast"``.
+        memory_efficient: recompute concat-BN-ReLU(-Conv1x1) in backward (§8.4).
+        dropout_rate: dropout after each convolution (0.2 in the paper without
+            augmentation).
+        n: seed 000's ``--n``: depth L = 3n+1 (``n=13``: DenseNet-40); overrides
+            ``depth``.
+        num_filters: seed 000's ``--num_filters``: the initial channels.
+        width: seed 000's ``--width``; DenseNet's width is its growth rate, so
+            only 1 is accepted.
+
+    Returns:
+        A ``keras.Model``.
+    """
+    if width != 1:
+        raise ValueError(f"DenseNet has no `width` multiplier (use growth_rate); "
+                         f"width must be 1, got width={width!r}.")
+    if n is not None:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+            raise ValueError(f"`n` must be an integer >= 2 (depth 3n+1); got n={n!r}.")
+        depth = 3 * n + 1
+    if num_filters is not None:
+        init_channels = num_filters
+    per = 6 if bc else 3
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 4 + per or \
+            (depth - 4) % per:
+        form = "6m+4" if bc else "3m+4"
+        raise ValueError(f"`depth` must be {form} with m >= 1 for "
+                         f"{'DenseNet-BC' if bc else 'DenseNet'}; got depth={depth!r}.")
+    layers_per_block = (depth - 4) // per
+    if compression is None:
+        compression = 0.5 if bc else 1.0
+    if init_channels is None:
+        init_channels = 2 * growth_rate if bc else 16
+    return DenseNet((layers_per_block,) * 3, include_top=include_top, weights=weights,
+                    input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
+                    classes=classes, classifier_activation=classifier_activation, name=name,
+                    growth_rate=growth_rate, bottleneck=bc, compression=compression,
+                    init_channels=init_channels, stem="cifar", block=block,
+                    memory_efficient=memory_efficient, dropout_rate=dropout_rate)
+
+
+def _leaf_layers(model):
+    out = {}
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if layer.weights and not any(sub.weights for sub in layer._layers):
+            out[layer.name] = layer
+    return out
+
+
+def copy_weights_by_name(src, dst):
+    """Copies weights between two DenseNets that differ only in ``memory_efficient``.
+
+    The recomputed layers keep the names of the plain model's BN and
+    convolution layers as sublayers, so every weighted layer is matched by
+    name. Returns the number of layers copied; ValueError if any is missing.
+    """
+    s, d = _leaf_layers(src), _leaf_layers(dst)
+    if set(s) != set(d):
+        missing = sorted(set(s) ^ set(d))
+        raise ValueError(f"Cannot copy weights by name: {len(missing)} layers are not in both "
+                         f"models (first: {missing[0]!r}).")
+    for layer_name, layer in s.items():
+        d[layer_name].set_weights(layer.get_weights())
+    return len(s)
+
+
+# ---------------------------------------------------------------- registration
+for _depth, _ctor in ((121, DenseNet121), (169, DenseNet169), (201, DenseNet201),
+                      (161, DenseNet161), (264, DenseNet264)):
+    register_model(
+        f"densenet{_depth}", _ctor, family="densenet", paper=PAPER,
+        default_input_shape=(224, 224, 3), min_input_size=32, keras_twin=IMAGENET[_depth][2],
+        convention=f"DenseNet-BC k={IMAGENET[_depth][1]}, theta=0.5, keras.applications graph "
+                   "(no conv biases, BN epsilon 1.001e-5)",
+    )
+
+
+def _cifar_factory(bc):
+    def factory(match):
+        depth = int(match.group(1))
+        per = 6 if bc else 3
+        if depth < 4 + per or (depth - 4) % per:
+            return None
+        name = f"densenet_bc{depth}_cifar" if bc else f"densenet{depth}_cifar"
+        convention = ("DenseNet-BC: bottleneck layers, theta=0.5, 2k initial channels, k=12"
+                      if bc else "DenseNet: no bottleneck, no compression, 16 initial channels, "
+                                 "k=12")
+        return make_spec(name, DenseNetCIFAR, family="densenet", paper=PAPER,
+                         default_input_shape=(32, 32, 3), min_input_size=4,
+                         convention=convention, depth=depth, bc=bc)
+    return factory
+
+
+register_pattern(r"densenet(\d+)_cifar", _cifar_factory(False),
+                 examples=("densenet40_cifar", "densenet100_cifar"))
+register_pattern(r"densenet_bc(\d+)_cifar", _cifar_factory(True),
+                 examples=("densenet_bc100_cifar", "densenet_bc190_cifar",
+                           "densenet_bc250_cifar"))

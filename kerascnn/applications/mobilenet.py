@@ -1,0 +1,118 @@
+"""MobileNet v1 (Howard et al., "MobileNets: Efficient Convolutional Neural
+Networks for Mobile Vision Applications", 2017), built from depthwise
+separable convolutions (seed 002 §3.8).
+
+A 3x3/2 convolution, then 13 blocks depthwise 3x3 -> BN -> ReLU6 -> pointwise
+1x1 -> BN -> ReLU6 (filters 64, 128, 128, 256, 256, 512 x6, 1024, 1024 times
+``alpha``; stride 2 in blocks 2, 4, 6, 12), global average pooling, dropout
+and a 1x1-convolution classifier. The graph (padding of the stride-2 blocks,
+BN epsilon 1e-3, no convolution biases, the head) is keras.applications', so
+``mobilenet`` (alpha=1.0: 4,253,864 count_params) is identical to
+``keras.applications.MobileNet``.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from kerascnn.applications.common import (
+    build_input,
+    channel_axis,
+    check_arguments,
+    finish_model,
+    load_keras_twin_weights,
+)
+from kerascnn.registry import register_model
+
+__all__ = ["MobileNet"]
+
+PAPER = ("MobileNets: Efficient Convolutional Neural Networks for Mobile Vision Applications",
+         2017)
+
+# (pointwise filters, stride) of the 13 depthwise separable blocks.
+BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1),
+          (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1))
+_IMAGENET_ALPHAS = {1.0: "1_0", 0.75: "7_5", 0.5: "5_0", 0.25: "2_5"}
+
+
+def _depthwise_separable(x, filters, alpha, depth_multiplier, strides, block_id):
+    axis = channel_axis()
+    filters = int(filters * alpha)
+    if strides == 1:
+        padding = "same"
+    else:
+        x = layers.ZeroPadding2D(((0, 1), (0, 1)), name=f"conv_pad_{block_id}")(x)
+        padding = "valid"
+    x = layers.DepthwiseConv2D(3, padding=padding, depth_multiplier=depth_multiplier,
+                               strides=strides, use_bias=False, name=f"conv_dw_{block_id}")(x)
+    x = layers.BatchNormalization(axis=axis, name=f"conv_dw_{block_id}_bn")(x)
+    x = layers.ReLU(6.0, name=f"conv_dw_{block_id}_relu")(x)
+    x = layers.Conv2D(filters, 1, padding="same", use_bias=False, name=f"conv_pw_{block_id}")(x)
+    x = layers.BatchNormalization(axis=axis, name=f"conv_pw_{block_id}_bn")(x)
+    return layers.ReLU(6.0, name=f"conv_pw_{block_id}_relu")(x)
+
+
+def MobileNet(include_top=True, weights=None, input_tensor=None, input_shape=None,
+              pooling=None, classes=1000, classifier_activation="softmax", name="mobilenet",
+              alpha=1.0, depth_multiplier=1, dropout=1e-3):
+    """Instantiates MobileNet v1 (keras.applications.MobileNet's graph).
+
+    Args:
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name: as keras.applications; ``weights=
+            "imagenet"`` reads keras' file from the Keras cache (alpha 0.25,
+            0.5, 0.75 or 1.0; never downloaded).
+        alpha: width multiplier of every layer.
+        depth_multiplier: resolution multiplier of the depthwise convolutions.
+        dropout: dropout rate before the classifier.
+
+    Returns:
+        A ``keras.Model``.
+    """
+    check_arguments(weights, include_top, classes, pooling, classifier_activation,
+                    imagenet_available=True)
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha <= 0:
+        raise ValueError(f"`alpha` must be a positive number; got alpha={alpha!r}.")
+    if isinstance(depth_multiplier, bool) or not isinstance(depth_multiplier, int) or \
+            depth_multiplier < 1:
+        raise ValueError(f"`depth_multiplier` must be a positive integer; got {depth_multiplier!r}.")
+    if weights == "imagenet" and (alpha not in _IMAGENET_ALPHAS or depth_multiplier != 1):
+        raise ValueError("With weights='imagenet', `alpha` must be one of 0.25, 0.5, 0.75, 1.0 "
+                         f"and depth_multiplier 1; got alpha={alpha!r}, "
+                         f"depth_multiplier={depth_multiplier!r}.")
+    img_input = build_input(input_tensor, input_shape, default_shape=(224, 224, 3), min_size=32,
+                            include_top=include_top, weights=weights)
+    x = layers.Conv2D(int(32 * alpha), 3, padding="same", use_bias=False, strides=2,
+                      name="conv1")(img_input)
+    x = layers.BatchNormalization(axis=channel_axis(), name="conv1_bn")(x)
+    x = layers.ReLU(6.0, name="conv1_relu")(x)
+    for block_id, (filters, strides) in enumerate(BLOCKS, start=1):
+        x = _depthwise_separable(x, filters, alpha, depth_multiplier, strides, block_id)
+
+    if include_top:
+        x = layers.GlobalAveragePooling2D(keepdims=True, name="global_average_pooling2d")(x)
+        x = layers.Dropout(dropout, name="dropout")(x)
+        x = layers.Conv2D(classes, 1, padding="same", name="conv_preds")(x)
+        x = layers.Reshape((classes,), name="reshape_2")(x)
+        x = layers.Activation(classifier_activation, name="predictions")(x)
+    elif pooling == "avg":
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    elif pooling == "max":
+        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
+
+    def imagenet_loader(model):
+        rows = model.input.shape[1]
+        suffix = "" if include_top else "_no_top"
+        load_keras_twin_weights(model, keras.applications.MobileNet,
+                                f"mobilenet_{_IMAGENET_ALPHAS[alpha]}_{rows}_tf{suffix}.h5",
+                                include_top, classes=classes, alpha=alpha,
+                                classifier_activation=classifier_activation, pooling=pooling)
+
+    return finish_model(img_input, input_tensor, x, name, weights, imagenet_loader)
+
+
+register_model("mobilenet", MobileNet, family="mobilenet", paper=PAPER,
+               default_input_shape=(224, 224, 3), min_input_size=32, keras_twin="MobileNet",
+               convention="keras.applications.MobileNet alpha=1.0 (no conv biases, BN epsilon "
+                          "1e-3, ReLU6, 1x1-conv classifier with bias)")

@@ -1,0 +1,154 @@
+"""ShuffleNet v1 (Zhang et al., "ShuffleNet: An Extremely Efficient
+Convolutional Neural Network for Mobile Devices", CVPR 2018; seed 002 §3.9).
+
+A 3x3/2 convolution with 24 filters, BN, ReLU, 3x3/2 max pooling, three
+stages of 4, 8 and 4 ShuffleNet units, global average pooling and the
+classifier. A unit is grouped 1x1 conv (bottleneck, out/4 channels) -> BN ->
+ReLU -> channel shuffle -> depthwise 3x3 -> BN -> grouped 1x1 conv -> BN,
+added to its input, then ReLU; the first unit of a stage has stride 2 and
+concatenates its output with a 3x3/2 average pooling of its input (so its
+branch produces out - in channels). The first grouped convolution of stage 2
+is not grouped (24 input channels). Convolutions have no biases; padding is
+symmetric (explicit), as in the paper's reference implementations.
+
+Output channels of stages 2..4 (scale 1.0x):
+
+====== ================ ===========
+ g      channels         params
+====== ================ ===========
+ 1      144, 288, 576    1,531,936
+ 2      200, 400, 800    1,733,848
+ 3      240, 480, 960    1,865,728
+ 4      272, 544, 1088   1,968,344
+ 8      384, 768, 1536   2,434,768
+====== ================ ===========
+"""
+
+from __future__ import annotations
+
+from keras import layers
+
+from kerascnn.applications.common import (
+    BN_EPSILON,
+    build_input,
+    check_arguments,
+    classifier_head,
+    finish_model,
+)
+from kerascnn.layers.conv_variants import ChannelShuffle
+from kerascnn.registry import register_model
+
+__all__ = ["ShuffleNet", "shufflenet_unit"]
+
+PAPER = ("ShuffleNet: An Extremely Efficient Convolutional Neural Network for Mobile Devices",
+         2018)
+
+CHANNELS = {1: 144, 2: 200, 3: 240, 4: 272, 8: 384}
+UNITS = (4, 8, 4)
+
+
+def _bn(x, name):
+    return layers.BatchNormalization(epsilon=BN_EPSILON, name=name)(x)
+
+
+def shufflenet_unit(x, out_channels, groups, *, downsample=False, group_first=True,
+                    name="unit"):
+    """One ShuffleNet unit (channels_last).
+
+    Args:
+        x: input tensor.
+        out_channels: output channels of the unit.
+        groups: g of the grouped 1x1 convolutions and of the shuffle.
+        downsample: stride 2 and concatenation with an average-pooled input.
+        group_first: group the first 1x1 convolution (False for the first
+            unit of the network).
+        name: prefix of the layer names.
+    """
+    in_channels = x.shape[-1]
+    mid = out_channels // 4
+    branch_out = out_channels - in_channels if downsample else out_channels
+    if not downsample and in_channels != out_channels:
+        raise ValueError(f"A unit without downsampling needs {out_channels} input channels; "
+                         f"got {in_channels}.")
+    y = layers.Conv2D(mid, 1, groups=groups if group_first else 1, use_bias=False,
+                      name=f"{name}_compress_conv")(x)
+    y = _bn(y, f"{name}_compress_bn")
+    y = layers.ReLU(name=f"{name}_compress_relu")(y)
+    y = ChannelShuffle(groups, name=f"{name}_shuffle")(y)
+    y = layers.ZeroPadding2D(1, name=f"{name}_dw_pad")(y)
+    y = layers.DepthwiseConv2D(3, strides=2 if downsample else 1, use_bias=False,
+                               name=f"{name}_dw_conv")(y)
+    y = _bn(y, f"{name}_dw_bn")
+    y = layers.Conv2D(branch_out, 1, groups=groups, use_bias=False,
+                      name=f"{name}_expand_conv")(y)
+    y = _bn(y, f"{name}_expand_bn")
+    if downsample:
+        s = layers.ZeroPadding2D(1, name=f"{name}_avg_pad")(x)
+        s = layers.AveragePooling2D(3, strides=2, name=f"{name}_avg_pool")(s)
+        y = layers.Concatenate(name=f"{name}_concat")([y, s])
+    else:
+        y = layers.Add(name=f"{name}_add")([y, x])
+    return layers.ReLU(name=f"{name}_relu")(y)
+
+
+def ShuffleNet(include_top=True, weights=None, input_tensor=None, input_shape=None,
+               pooling=None, classes=1000, classifier_activation="softmax", name="shufflenet",
+               groups=3):
+    """Instantiates ShuffleNet v1 1.0x with ``groups`` g in {1, 2, 3, 4, 8}.
+
+    Args:
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name: as keras.applications (no ImageNet
+            weights).
+        groups: g.
+
+    Returns:
+        A ``keras.Model``.
+    """
+    check_arguments(weights, include_top, classes, pooling, classifier_activation)
+    if groups not in CHANNELS:
+        raise ValueError(f"`groups` must be one of 1, 2, 3, 4, 8; got groups={groups!r}.")
+    from keras import config
+
+    if config.image_data_format() != "channels_last":
+        raise ValueError("ShuffleNet is built channels_last only.")
+    img_input = build_input(input_tensor, input_shape, default_shape=(224, 224, 3), min_size=32,
+                            include_top=include_top, weights=weights)
+    x = layers.ZeroPadding2D(1, name="conv1_pad")(img_input)
+    x = layers.Conv2D(24, 3, strides=2, use_bias=False, name="conv1")(x)
+    x = _bn(x, "conv1_bn")
+    x = layers.ReLU(name="conv1_relu")(x)
+    x = layers.ZeroPadding2D(1, name="pool1_pad")(x)      # post-ReLU: zeros never win
+    x = layers.MaxPooling2D(3, strides=2, name="pool1")(x)
+    for stage, num_units in enumerate(UNITS):
+        out = CHANNELS[groups] * 2 ** stage
+        for i in range(num_units):
+            x = shufflenet_unit(x, out, groups, downsample=i == 0,
+                                group_first=not (stage == 0 and i == 0),
+                                name=f"stage{stage + 2}_unit{i + 1}")
+    x = classifier_head(x, include_top, pooling, classes, classifier_activation)
+    return finish_model(img_input, input_tensor, x, name, weights)
+
+
+def _variant(g):
+    def constructor(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                    pooling=None, classes=1000, classifier_activation="softmax",
+                    name=f"shufflenet_g{g}"):
+        return ShuffleNet(include_top=include_top, weights=weights, input_tensor=input_tensor,
+                          input_shape=input_shape, pooling=pooling, classes=classes,
+                          classifier_activation=classifier_activation, name=name, groups=g)
+
+    constructor.__name__ = f"ShuffleNetG{g}"
+    constructor.__qualname__ = constructor.__name__
+    constructor.__doc__ = f"""ShuffleNet v1 1.0x with g={g} (Zhang et al., CVPR 2018).
+
+    Arguments as :func:`ShuffleNet`.
+    """
+    return constructor
+
+
+for _g in CHANNELS:
+    register_model(f"shufflenet_g{_g}", _variant(_g), family="shufflenet", paper=PAPER,
+                   default_input_shape=(224, 224, 3), min_input_size=32,
+                   convention=f"ShuffleNet v1 1.0x, g={_g}, no conv biases, ungrouped first "
+                              "1x1 of stage 2")

@@ -1,0 +1,81 @@
+"""Blocks for the convolution variants of seed 002 §3.
+
+* :func:`asymmetric_conv` (§3.5): an n x n convolution factorized into a
+  1 x n then an n x 1 convolution (2n C^2 instead of n^2 C^2 weights).
+* :func:`small_kernel_stack` (§3.4): a k x k convolution replaced by
+  (k-1)/2 stacked 3 x 3 convolutions with the same receptive field.
+* :func:`depthwise_separable_conv` (§3.8): depthwise k x k then 1 x 1.
+"""
+
+from __future__ import annotations
+
+from keras import layers
+
+from kerascnn.applications.common import BN_EPSILON, channel_axis
+
+__all__ = ["asymmetric_conv", "small_kernel_stack", "depthwise_separable_conv"]
+
+
+def _post(x, name, batch_norm, activation):
+    if batch_norm:
+        x = layers.BatchNormalization(axis=channel_axis(), epsilon=BN_EPSILON,
+                                      name=f"{name}_bn")(x)
+    if activation:
+        x = layers.Activation(activation, name=f"{name}_act")(x)
+    return x
+
+
+def _check(filters, n, what="n"):
+    if isinstance(filters, bool) or not isinstance(filters, int) or filters < 1:
+        raise ValueError(f"`filters` must be a positive integer; got filters={filters!r}.")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"`{what}` must be a positive integer; got {what}={n!r}.")
+
+
+def asymmetric_conv(x, filters, n, *, name="asym", batch_norm=False, activation="relu",
+                    use_bias=True):
+    """1 x n convolution then n x 1 convolution ("same" padding).
+
+    Args:
+        x: input tensor.
+        filters: output channels of both convolutions.
+        n: the factorized kernel size.
+        name: prefix of the layer names (``{name}_1x{n}``, ``{name}_{n}x1``).
+        batch_norm: BatchNormalization after each convolution.
+        activation: activation after each convolution (None for linear).
+        use_bias: convolution biases.
+    """
+    _check(filters, n)
+    x = layers.Conv2D(filters, (1, n), padding="same", use_bias=use_bias,
+                      name=f"{name}_1x{n}")(x)
+    x = _post(x, f"{name}_1x{n}", batch_norm, activation)
+    x = layers.Conv2D(filters, (n, 1), padding="same", use_bias=use_bias,
+                      name=f"{name}_{n}x1")(x)
+    return _post(x, f"{name}_{n}x1", batch_norm, activation)
+
+
+def small_kernel_stack(x, filters, kernel_size, *, name="stack", batch_norm=False,
+                       activation="relu", use_bias=True):
+    """(kernel_size - 1) / 2 stacked 3 x 3 convolutions in place of one k x k.
+
+    ``kernel_size`` must be odd and >= 3 (5: two 3 x 3, 7: three, 11: five).
+    """
+    _check(filters, kernel_size, "kernel_size")
+    if kernel_size < 3 or kernel_size % 2 == 0:
+        raise ValueError(f"`kernel_size` must be odd and >= 3; got kernel_size={kernel_size}.")
+    for i in range((kernel_size - 1) // 2):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=use_bias,
+                          name=f"{name}_{i + 1}_3x3")(x)
+        x = _post(x, f"{name}_{i + 1}", batch_norm, activation)
+    return x
+
+
+def depthwise_separable_conv(x, filters, kernel_size=3, *, strides=1, name="sep",
+                             batch_norm=True, activation="relu", use_bias=False):
+    """Depthwise k x k convolution, [BN, activation], then 1 x 1 convolution."""
+    _check(filters, kernel_size, "kernel_size")
+    x = layers.DepthwiseConv2D(kernel_size, strides=strides, padding="same", use_bias=use_bias,
+                               name=f"{name}_dw")(x)
+    x = _post(x, f"{name}_dw", batch_norm, activation)
+    x = layers.Conv2D(filters, 1, use_bias=use_bias, name=f"{name}_pw")(x)
+    return _post(x, f"{name}_pw", batch_norm, activation)

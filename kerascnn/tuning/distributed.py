@@ -130,6 +130,8 @@ def serve_oracle(oracle, config, verbose=1, poll_seconds=0.2) -> None:
                 break
     finally:
         server.stop(grace=2)
+        # end_trial saves the oracle before it forgets the ongoing trial: save the final state.
+        oracle.save()
 
 
 @contextlib.contextmanager

@@ -25,6 +25,7 @@ import dataclasses
 import io
 import math
 import os
+import re
 import shutil
 
 import numpy as np
@@ -139,6 +140,12 @@ def validate(config: SearchConfig):
                           f"validation split); got {config.val_fraction}.")
     if not config.oracle_timeout > 0:
         raise SearchError(f"--oracle-timeout must be positive; got {config.oracle_timeout}.")
+    if config.tuner == "bayesian":
+        try:
+            import sklearn  # noqa: F401
+        except ImportError:
+            raise SearchError("--tuner bayesian needs scikit-learn, which is not installed; "
+                              "use random or hyperband.") from None
     if config.worker is not None and config.chief is None:
         raise SearchError("--worker ID needs --chief HOST:PORT (the oracle to work for).")
     if config.chief is not None:
@@ -218,7 +225,7 @@ def _make_tuner(config, hypermodel, strategy):
     objective = kt.Objective(OBJECTIVE, direction="max")
     common = dict(objective=objective, seed=config.seed, directory=config.directory,
                   project_name=config.project_name or config.family,
-                  overwrite=config.overwrite and config.worker is None,
+                  overwrite=False,  # run_search removed the project first
                   distribution_strategy=strategy, max_consecutive_failed_trials=10 ** 6)
     if config.tuner == "random":
         tuner = kt.RandomSearch(hypermodel, max_trials=config.max_trials, **common)
@@ -266,6 +273,8 @@ def run_search(config: SearchConfig) -> dict:
         write_json_atomic(os.path.join(project, "search.json"), identity)
 
     tuner = _make_tuner(config, hypermodel, strategy)
+    if role != "worker":
+        _drop_finished_retries(tuner.oracle)
     if role == "chief":
         tuner.save()
         distributed.serve_oracle(tuner.oracle, config, verbose=config.verbose)
@@ -276,6 +285,15 @@ def run_search(config: SearchConfig) -> dict:
     else:
         tuner.search(epochs=config.epochs, verbose=config.verbose)
     return finish(config, tuner, hypermodel)
+
+
+def _drop_finished_retries(oracle) -> None:
+    """A reloaded oracle retries every trial it saved as ongoing; one that had
+    already finished (saved between its end and the save that forgets it) is
+    not run again."""
+    queue = getattr(oracle, "_retry_queue", None)
+    if queue:
+        oracle._retry_queue = [t for t in queue if oracle.trials[t].status != "COMPLETED"]
 
 
 def _trial_rows(tuner) -> list[dict]:
@@ -294,12 +312,14 @@ def _trial_rows(tuner) -> list[dict]:
             return float(history[-1].value[0]) if history else None
 
         score = trial.score if trial.status == "COMPLETED" else None
-        message = (trial.message or "").strip().splitlines()
+        message = [line for line in (trial.message or "").strip().splitlines()
+                   if re.match(r"^[A-Za-z_][\w.]*(Error|Exception)\b", line)] or \
+            (trial.message or "").strip().splitlines()
         rows.append({"trial_id": trial.trial_id, "status": trial.status,
                      "score": None if score is None or math.isnan(score) else float(score),
                      "params": value("params"), "seconds": value("seconds"),
                      "hyperparameters": dict(trial.hyperparameters.values),
-                     "error": message[-1] if message else ""})
+                     "error": message[-1][:400] if message else ""})
     rows.sort(key=lambda r: (r["score"] is None, -(r["score"] or 0.0), r["trial_id"]))
     return rows
 

@@ -296,6 +296,19 @@ def _drop_finished_retries(oracle) -> None:
         oracle._retry_queue = [t for t in queue if oracle.trials[t].status != "COMPLETED"]
 
 
+def _error_line(message: str) -> str:
+    """The exception line of a trial's traceback (with TensorFlow's detail line)."""
+    lines = [line.rstrip() for line in message.strip().splitlines()]
+    errors = [line for line in lines if re.match(r"^[A-Za-z_][\w.]*(Error|Exception)\b", line)]
+    line = errors[-1] if errors else (lines[-1] if lines else "")
+    if line.endswith(":"):
+        detail = next((d for d in reversed(lines) if d and not d.startswith(
+            (" ", "\t", "[[", "File ", "Traceback", "Detected at"))), "")
+        if detail and detail != line:
+            line = f"{line} {detail}"
+    return " ".join(line.split())[:300]
+
+
 def _trial_rows(tuner) -> list[dict]:
     rows = []
     for trial in tuner.oracle.trials.values():
@@ -312,14 +325,12 @@ def _trial_rows(tuner) -> list[dict]:
             return float(history[-1].value[0]) if history else None
 
         score = trial.score if trial.status == "COMPLETED" else None
-        message = [line for line in (trial.message or "").strip().splitlines()
-                   if re.match(r"^[A-Za-z_][\w.]*(Error|Exception)\b", line)] or \
-            (trial.message or "").strip().splitlines()
+        error = _error_line(trial.message or "")
         rows.append({"trial_id": trial.trial_id, "status": trial.status,
                      "score": None if score is None or math.isnan(score) else float(score),
                      "params": value("params"), "seconds": value("seconds"),
                      "hyperparameters": dict(trial.hyperparameters.values),
-                     "error": message[-1][:400] if message else ""})
+                     "error": error})
     rows.sort(key=lambda r: (r["score"] is None, -(r["score"] or 0.0), r["trial_id"]))
     return rows
 

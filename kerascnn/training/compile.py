@@ -79,8 +79,9 @@ def build_compiled(config, *, input_shape, classes, steps_per_epoch, model_name=
             model = model_fn(input_shape, classes)
         else:
             kwargs = dict(config.model_kwargs if model_kwargs is None else model_kwargs)
-            model = registry.create_model(model_name or config.model, input_shape=input_shape,
-                                          classes=classes, **kwargs)
+            # get_spec().build: the kwargs may hold the model's ``name``.
+            model = registry.get_spec(model_name or config.model).build(
+                input_shape=input_shape, classes=classes, **kwargs)
         if config.precision != "fp32":
             model = _float32_outputs(model)
     finally:

@@ -442,7 +442,7 @@ class VGGHyperModel(CNNHyperModel):
             if dropout:
                 x = keras.layers.Dropout(dropout, name="head_dropout")(x)
             x = keras.layers.Dense(classes, activation="softmax", name="predictions")(x)
-            return keras.Model(features.inputs, x, name=name)
+            return keras.Model(features.input, x, name=name)
 
         return name, {}, model_fn
 

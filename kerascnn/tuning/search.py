@@ -1,0 +1,444 @@
+"""The search job behind ``scripts/tune.py``.
+
+:func:`run_search` checks everything first (nothing is written on bad input),
+loads the data with :func:`kerascnn.data.load_source`, builds the family's
+hypermodel and a keras-tuner tuner in ``DIRECTORY/PROJECT``, searches (or
+serves the oracle / works for a chief, see :mod:`kerascnn.tuning.distributed`)
+and writes, atomically, into ``DIRECTORY/PROJECT``:
+
+* ``search.json``: what was asked (a later run with other settings is refused);
+* ``trials.csv``: every trial, ranked (score, status, hyperparameters,
+  params, seconds);
+* ``best_hyperparameters.json``: the best trial's values and score;
+* ``best_model.keras``: the best trial's model at its best epoch, or, with
+  ``retrain``, the best configuration trained again on train + val.
+
+Started again with the same settings a search resumes: keras-tuner reloads its
+oracle, finished trials are kept and an interrupted trial is run again under
+its own id. ``overwrite`` starts over.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import math
+import os
+import re
+import shutil
+
+import numpy as np
+
+from kerascnn.data import DATASETS, DataError, Source, load_source
+from kerascnn.training import strategy as strategies
+from kerascnn.training.engine import PRECISIONS, FitConfig
+from kerascnn.training.optim import SCHEDULES
+from kerascnn.tuning import distributed
+from kerascnn.tuning.hypermodels import TrialData, hypermodel_for
+from kerascnn.tuning.space import SearchSpaceError
+from kerascnn.utils.io import atomic_path, atomic_write, write_json_atomic
+
+__all__ = ["SearchConfig", "SearchError", "SearchFailed", "run_search", "validate",
+           "TUNERS", "OBJECTIVE", "ranked_table"]
+
+TUNERS = ("random", "hyperband", "bayesian")
+DISTRIBUTIONS = ("auto", "default", "mirrored")
+OBJECTIVE = "val_accuracy"
+OUTPUT_FILES = ("trials.csv", "best_hyperparameters.json", "best_model.keras")
+# Settings that may change between a search and its resumption.
+_RESUME_FREE = {"max_trials", "overwrite", "verbose", "chief", "worker", "oracle_timeout",
+                "retrain", "directory", "project_name", "distribution", "imports",
+                "bind_any"}
+
+
+class SearchError(ValueError):
+    """A bad search request (one-line message, exit status 2, nothing written)."""
+
+
+class SearchFailed(RuntimeError):
+    """The search ran but produced no usable trial (one-line message)."""
+
+
+@dataclasses.dataclass
+class SearchConfig:
+    family: str = "resnet"
+    tuner: str = "random"
+    max_trials: int = 10
+    epochs: int = 2
+    directory: str = "tuning"
+    project_name: str | None = None  # default: the family
+    overwrite: bool = False
+    search_space: dict | None = None
+    dataset: str = "fashion_mnist"
+    data_dir: str | None = None
+    val_fraction: float = 0.1
+    classes: int | None = None
+    image_size: int | None = None
+    train_subset: int | None = None
+    val_subset: int | None = None
+    seed: int = 0
+    schedule: str = "cosine"
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay_mode: str = "l2"
+    warmup_epochs: float = 0.0
+    precision: str = "fp32"
+    jit_compile: str = "auto"
+    distribution: str = "default"
+    retrain: bool = False
+    chief: str | None = None
+    worker: str | None = None
+    oracle_timeout: float = 60.0
+    bind_any: bool = False
+    imports: tuple = ()
+    verbose: int = 1
+
+    @property
+    def project_dir(self) -> str:
+        return os.path.join(self.directory, self.project_name or self.family)
+
+
+def _identity(config: SearchConfig, space: dict) -> dict:
+    data = dataclasses.asdict(config)
+    data["search_space"] = space
+    return {k: v for k, v in data.items() if k not in _RESUME_FREE}
+
+
+def _base_fit_config(config: SearchConfig) -> FitConfig:
+    return FitConfig(dataset=config.dataset, data_dir=config.data_dir, epochs=config.epochs,
+                     image_size=config.image_size, schedule=config.schedule,
+                     momentum=config.momentum, nesterov=config.nesterov,
+                     weight_decay_mode=config.weight_decay_mode,
+                     warmup_epochs=config.warmup_epochs, precision=config.precision,
+                     jit_compile=config.jit_compile, seed=config.seed,
+                     val_fraction=config.val_fraction, verbose=0)
+
+
+def validate(config: SearchConfig):
+    """Checks ``config`` before anything is read or written; returns the hypermodel
+    (without data) and the identity dict of the search."""
+    for flag, value in (("--max-trials", config.max_trials), ("--epochs", config.epochs)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise SearchError(f"{flag} must be a positive integer; got {value}.")
+    choices = (("--tuner", config.tuner, TUNERS), ("--precision", config.precision, PRECISIONS),
+               ("--schedule", config.schedule, SCHEDULES),
+               ("--distribution", config.distribution, DISTRIBUTIONS),
+               ("--dataset", config.dataset, tuple(sorted(DATASETS))),
+               ("--weight-decay-mode", config.weight_decay_mode, ("l2", "decoupled")),
+               ("--jit-compile", config.jit_compile, ("auto", "on", "off")))
+    for flag, value, allowed in choices:
+        if value not in allowed:
+            raise SearchError(f"{flag} {value!r} is not one of: {', '.join(allowed)}.")
+    for flag, value in (("--train-subset", config.train_subset),
+                        ("--val-subset", config.val_subset),
+                        ("--image-size", config.image_size), ("--classes", config.classes)):
+        if value is not None and value < 1:
+            raise SearchError(f"{flag} must be a positive integer; got {value}.")
+    if not 0 < config.val_fraction < 1:
+        raise SearchError(f"--val-fraction must be in (0, 1) (the search scores on the "
+                          f"validation split); got {config.val_fraction}.")
+    if not config.oracle_timeout > 0:
+        raise SearchError(f"--oracle-timeout must be positive; got {config.oracle_timeout}.")
+    if config.tuner == "bayesian":
+        try:
+            import sklearn  # noqa: F401
+        except ImportError:
+            raise SearchError("--tuner bayesian needs scikit-learn, which is not installed; "
+                              "use random or hyperband.") from None
+    if config.worker is not None and config.chief is None:
+        raise SearchError("--worker ID needs --chief HOST:PORT (the oracle to work for).")
+    if config.chief is not None:
+        distributed.parse_address(config.chief)  # raises SearchError
+    if config.worker is not None and (not str(config.worker) or "chief" in str(config.worker)):
+        raise SearchError(f"--worker ID must be a non-empty name without 'chief'; "
+                          f"got {config.worker!r}.")
+    try:
+        hypermodel = hypermodel_for(config.family, base=_base_fit_config(config),
+                                    search_space=config.search_space,
+                                    image_size=config.image_size)
+    except SearchSpaceError as e:
+        raise SearchError(str(e)) from None
+    if hypermodel.family != config.family:
+        raise SearchError(f"--model-family {config.family!r} is a model name; its family is "
+                          f"{hypermodel.family!r}.")
+    identity = _identity(config, hypermodel.space)
+    _check_directory(config, identity)
+    return hypermodel, identity
+
+
+def _check_directory(config: SearchConfig, identity: dict) -> None:
+    project = config.project_dir
+    if config.overwrite or not os.path.exists(project):
+        return
+    if os.path.exists(project) and not os.path.isdir(project):
+        raise SearchError(f"{project} exists and is not a directory.")
+    saved_path = os.path.join(project, "search.json")
+    if not os.path.exists(saved_path):
+        if os.listdir(project):
+            raise SearchError(f"{project} holds files that are not a tune.py search; choose "
+                              "another --directory/--project-name or pass --overwrite.")
+        return
+    import json
+
+    try:
+        with open(saved_path, encoding="utf-8") as f:
+            saved = json.load(f)
+    except (OSError, ValueError):
+        saved = None
+    if saved == json_round_trip(identity):
+        return
+    differs = sorted(k for k in set(identity) | set(saved or {})
+                     if saved is None or saved.get(k) != json_round_trip(identity).get(k))
+    raise SearchError(f"{project} holds a different search (differs in: "
+                      f"{', '.join(differs) or 'search.json'}); choose another "
+                      "--project-name or pass --overwrite to start over.")
+
+
+def json_round_trip(obj):
+    import json
+
+    return json.loads(json.dumps(obj, sort_keys=True))
+
+
+def _subset(x, y, n, seed):
+    if n is None or n >= len(y):
+        return x, y
+    keep = np.sort(np.random.default_rng(seed).permutation(len(y))[:n])
+    return x[keep], y[keep]
+
+
+def load_data(config: SearchConfig) -> Source:
+    source = load_source(config.dataset, config.data_dir, config.val_fraction, config.seed)
+    if config.classes is not None and config.classes != source.num_classes:
+        raise DataError(f"--classes {config.classes} disagrees with {config.dataset}, which "
+                        f"has {source.num_classes} classes.")
+    splits = dict(source.splits)
+    splits["train"] = _subset(*splits["train"], config.train_subset, config.seed)
+    splits["val"] = _subset(*splits["val"], config.val_subset, config.seed + 1)
+    return Source(source.name, splits, source.class_names)
+
+
+def _make_tuner(config, hypermodel, strategy):
+    import keras_tuner as kt
+
+    objective = kt.Objective(OBJECTIVE, direction="max")
+    common = dict(objective=objective, seed=config.seed, directory=config.directory,
+                  project_name=config.project_name or config.family,
+                  overwrite=False,  # run_search removed the project first
+                  distribution_strategy=strategy, max_consecutive_failed_trials=10 ** 6)
+    if config.tuner == "random":
+        tuner = kt.RandomSearch(hypermodel, max_trials=config.max_trials, **common)
+    elif config.tuner == "bayesian":
+        tuner = kt.BayesianOptimization(hypermodel, max_trials=config.max_trials, **common)
+    else:
+        tuner = kt.Hyperband(hypermodel, max_epochs=config.epochs, factor=3, **common)
+        # Hyperband sizes itself from max_epochs; --max-trials caps it.
+        getattr(tuner.oracle, "_oracle", tuner.oracle).max_trials = config.max_trials
+    return tuner
+
+
+def run_search(config: SearchConfig) -> dict:
+    """Runs (or resumes) the search; returns a summary dict.
+
+    Raises:
+        SearchError, DataError: bad request or data (nothing written).
+        SearchFailed: every trial failed.
+        distributed.OracleUnavailable: a worker's oracle did not answer in time.
+    """
+    import importlib
+
+    for module in config.imports:
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            raise SearchError(f"--import {module}: {e}") from None
+    hypermodel, identity = validate(config)
+    source = load_data(config)
+    role = distributed.configure(config)  # "local", "chief" or "worker"; sets the env vars
+    strategy = None
+    if config.distribution != "default":
+        strategy = strategies.get_strategy(config.distribution)
+        if strategies.num_replicas(strategy) == 1 and config.distribution == "auto":
+            strategy = None
+    hypermodel.data = TrialData(source, config.seed)
+    hypermodel.classes = source.num_classes
+    hypermodel.native_size = int(source.image_shape[0])
+    hypermodel.replicas = strategies.num_replicas(strategy) if strategy is not None else 1
+
+    project = config.project_dir
+    if config.overwrite and role != "worker" and os.path.isdir(project):
+        shutil.rmtree(project)
+    if role != "worker":
+        write_json_atomic(os.path.join(project, "search.json"), identity)
+
+    tuner = _make_tuner(config, hypermodel, strategy)
+    if role != "worker":
+        _drop_finished_retries(tuner.oracle)
+    if role == "chief":
+        tuner.save()
+        distributed.serve_oracle(tuner.oracle, config, verbose=config.verbose)
+    elif role == "worker":
+        with distributed.oracle_timeout(config):
+            tuner.search(epochs=config.epochs, verbose=config.verbose)
+        return {"role": "worker", "project_dir": project}
+    else:
+        tuner.search(epochs=config.epochs, verbose=config.verbose)
+    return finish(config, tuner, hypermodel)
+
+
+def _drop_finished_retries(oracle) -> None:
+    """A reloaded oracle retries every trial it saved as ongoing; one that had
+    already finished (saved between its end and the save that forgets it) is
+    not run again."""
+    queue = getattr(oracle, "_retry_queue", None)
+    if queue:
+        oracle._retry_queue = [t for t in queue if oracle.trials[t].status != "COMPLETED"]
+
+
+def _error_line(message: str) -> str:
+    """The exception line of a trial's traceback (with TensorFlow's detail line)."""
+    lines = [line.rstrip() for line in message.strip().splitlines()]
+    errors = [line for line in lines if re.match(r"^[A-Za-z_][\w.]*(Error|Exception)\b", line)]
+    line = errors[-1] if errors else (lines[-1] if lines else "")
+    if line.endswith(":"):
+        detail = next((d for d in reversed(lines) if d and not d.startswith(
+            (" ", "\t", "[[", "File ", "Traceback", "Detected at"))), "")
+        if detail and detail != line:
+            line = f"{line} {detail}"
+    return " ".join(line.split())[:300]
+
+
+def _trial_rows(tuner) -> list[dict]:
+    rows = []
+    for trial in tuner.oracle.trials.values():
+        metrics = trial.metrics
+        best_step = trial.best_step
+
+        def value(name, metrics=metrics, best_step=best_step):
+            if not metrics.exists(name):
+                return None
+            history = metrics.get_history(name)
+            for observation in history:
+                if observation.step == best_step:
+                    return float(observation.value[0])
+            return float(history[-1].value[0]) if history else None
+
+        score = trial.score if trial.status == "COMPLETED" else None
+        error = _error_line(trial.message or "")
+        rows.append({"trial_id": trial.trial_id, "status": trial.status,
+                     "score": None if score is None or math.isnan(score) else float(score),
+                     "params": value("params"), "seconds": value("seconds"),
+                     "hyperparameters": dict(trial.hyperparameters.values),
+                     "error": error})
+    rows.sort(key=lambda r: (r["score"] is None, -(r["score"] or 0.0), r["trial_id"]))
+    return rows
+
+
+def _format(value):
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def ranked_table(rows) -> str:
+    """The ranked trials as fixed-width text."""
+    names = sorted({k for r in rows for k in r["hyperparameters"] if not k.startswith("tuner/")})
+    header = ["rank", "trial", "status", OBJECTIVE, "params", "seconds"] + names
+    lines = [header]
+    for rank, r in enumerate(rows, 1):
+        lines.append([str(rank), r["trial_id"], r["status"],
+                      "" if r["score"] is None else f"{r['score']:.4f}",
+                      "" if r["params"] is None else f"{int(r['params']):,}",
+                      "" if r["seconds"] is None else f"{r['seconds']:.1f}"]
+                     + [_format(r["hyperparameters"].get(n, "")) for n in names])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip()
+                     for line in lines)
+
+
+def _trials_csv(rows) -> str:
+    names = sorted({k for r in rows for k in r["hyperparameters"]})
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["rank", "trial_id", "status", OBJECTIVE, "params", "seconds"] + names +
+                    ["error"])
+    for rank, r in enumerate(rows, 1):
+        writer.writerow([rank, r["trial_id"], r["status"],
+                         "" if r["score"] is None else f"{r['score']:.6g}",
+                         "" if r["params"] is None else int(r["params"]),
+                         "" if r["seconds"] is None else f"{r['seconds']:.3f}"]
+                        + [r["hyperparameters"].get(n, "") for n in names] + [r["error"]])
+    return out.getvalue()
+
+
+def finish(config, tuner, hypermodel) -> dict:
+    """Checks the trials and writes the ranked table and the three output files."""
+    rows = _trial_rows(tuner)
+    completed = [r for r in rows if r["status"] == "COMPLETED" and r["score"] is not None]
+    project = config.project_dir
+    if not completed:
+        reason = next((r["error"] for r in rows if r["error"]), "no trial reported a score")
+        raise SearchFailed(f"all {len(rows)} trials failed; the last error: {reason}")
+    if config.verbose:
+        print(ranked_table(rows))
+    for r in rows:
+        if r["status"] not in ("COMPLETED",):
+            print(f"trial {r['trial_id']} {r['status']}: {r['error']}")
+    atomic_write(os.path.join(project, "trials.csv"), _trials_csv(rows))
+
+    best = completed[0]
+    best_trial = tuner.oracle.trials[best["trial_id"]]
+    hp = best_trial.hyperparameters
+    model_name, model_kwargs, _ = hypermodel.architecture(hp)
+    summary = {"family": config.family, "objective": OBJECTIVE, "trial_id": best["trial_id"],
+               "score": best["score"], "model": model_name,
+               "model_kwargs": {k: v for k, v in model_kwargs.items() if k != "name"},
+               "hyperparameters": {k: v for k, v in hp.values.items()
+                                   if not k.startswith("tuner/")},
+               "params": None if best["params"] is None else int(best["params"]),
+               "trials": len(rows), "completed": len(completed),
+               "retrained": bool(config.retrain)}
+    if config.retrain:
+        model = _retrain(config, hypermodel, hp)
+    else:
+        model = tuner.load_model(best_trial)
+    summary["test_accuracy"] = _test_accuracy(
+        hypermodel, hp, model, ("train", "val") if config.retrain else ("train",))
+    with atomic_path(os.path.join(project, "best_model.keras")) as tmp:
+        model.save(tmp)
+    write_json_atomic(os.path.join(project, "best_hyperparameters.json"), summary)
+    if config.verbose:
+        print(f"best trial {best['trial_id']}: {OBJECTIVE}={best['score']:.4f}, "
+              f"test_accuracy={summary['test_accuracy']:.4f}; results in {project}: "
+              + " ".join(OUTPUT_FILES))
+    summary["rows"] = rows
+    summary["project_dir"] = project
+    return summary
+
+
+def _retrain(config, hypermodel, hp):
+    """The best configuration trained from scratch on train + val."""
+    model = hypermodel.build(hp)
+    train_config = hypermodel.training_config(hp)
+    input_shape = tuple(model.inputs[0].shape[1:])
+    train, _, steps = hypermodel.datasets(train_config, input_shape, epochs=(0, config.epochs),
+                                          train_splits=("train", "val"))
+    model.fit(train, epochs=config.epochs, steps_per_epoch=steps, verbose=0)
+    return model
+
+
+def _test_accuracy(hypermodel, hp, model, train_splits) -> float:
+    from kerascnn.data.pipeline import channel_stats, make_dataset
+
+    config = hypermodel.training_config(hp)
+    source = hypermodel.data.source
+    x_train = np.concatenate([source.splits[s][0] for s in train_splits])
+    size, channels = model.inputs[0].shape[1], model.inputs[0].shape[-1]
+    mean, std = channel_stats(x_train, channels)
+    test = make_dataset(*source.splits["test"], batch_size=config.batch_size,
+                        image_size=(size, size), channels=channels, mean=mean, std=std)
+    predictions = model.predict(test, verbose=0)
+    if isinstance(predictions, (list, tuple)):
+        predictions = predictions[0]
+    return float(np.mean(np.argmax(predictions, axis=-1) == source.splits["test"][1]))

@@ -1,0 +1,347 @@
+"""kerascnn.tuning and scripts/tune.py on real data (a SIGNS slice at 32x32).
+
+The searches train ``tiny_cnn`` (registered below, family ``tiny_test``): two
+small convolutions, so that a trial takes seconds on a CPU. Subprocesses get it
+with ``--import tests.test_tuning``.
+"""
+
+import csv
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import keras
+import pytest
+
+import kerascnn
+from kerascnn import registry
+from kerascnn.applications.common import (
+    build_input,
+    check_arguments,
+    classifier_head,
+    finish_model,
+)
+
+from .conftest import ROOT
+
+
+def TinyCNN(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
+            classes=6, classifier_activation="softmax", name="tiny_cnn", filters=8):
+    """Two 3x3 convolutions with BN, for fast tuning tests (not a paper model)."""
+    check_arguments(weights, include_top, classes, pooling, classifier_activation)
+    img_input = build_input(input_tensor, input_shape, default_shape=(32, 32, 3), min_size=8,
+                            include_top=include_top, weights=weights)
+    x = keras.layers.Conv2D(filters, 3, strides=2, padding="same", use_bias=False,
+                            name="conv1")(img_input)
+    x = keras.layers.BatchNormalization(name="conv1_bn")(x)
+    x = keras.layers.Activation("relu", name="conv1_relu")(x)
+    x = keras.layers.Conv2D(2 * filters, 3, strides=2, padding="same", name="conv2")(x)
+    x = keras.layers.Activation("relu", name="conv2_relu")(x)
+    x = classifier_head(x, include_top, pooling, classes, classifier_activation)
+    return finish_model(img_input, input_tensor, x, name, weights)
+
+
+if "tiny_cnn" not in registry._MODELS:
+    registry.register_model("tiny_cnn", TinyCNN, family="tiny_test",
+                            paper=("test model", 2024), default_input_shape=(32, 32, 3),
+                            min_input_size=8)
+    registry.register_model("tiny_cnn_wide", TinyCNN, family="tiny_test",
+                            paper=("test model", 2024), default_input_shape=(32, 32, 3),
+                            min_input_size=8, filters=16)
+    registry.register_model("tiny_broken", lambda classes=6, **kw: TinyCNN(classes=2, **kw),
+                            family="tiny_broken", paper=("test model", 2024),
+                            default_input_shape=(32, 32, 3), min_input_size=8)
+
+from kerascnn.tuning import SearchSpaceError, hypermodel_for, load_search_space  # noqa: E402
+from kerascnn.tuning.cli import main  # noqa: E402
+from kerascnn.tuning.search import ranked_table  # noqa: E402
+
+FAST_SPACE = {"batch_size": [64], "augment": ["none", "standard"]}
+
+
+def _argv(signs_dir, directory, *extra, family="tiny_test", trials=3):
+    return ["--model-family", family, "--dataset", "signs", "--data-dir", str(signs_dir),
+            "--image-size", "32", "--max-trials", str(trials), "--epochs", "1",
+            "--directory", str(directory), "--train-subset", "128", "--val-subset", "64",
+            "--verbose", "0", *extra]
+
+
+def _space_file(tmp_path, space=FAST_SPACE, name="space.json"):
+    path = tmp_path / name
+    path.write_text(json.dumps(space))
+    return str(path)
+
+
+def _trials(project):
+    with open(project / "trials.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def _hp_key(row):
+    return tuple(sorted((k, v) for k, v in row.items()
+                        if k not in ("rank", "trial_id", "status", "val_accuracy", "params",
+                                     "seconds", "error")))
+
+
+def test_random_search_writes_resumes_and_overwrites(signs_dir, tmp_path, capsys):
+    space = _space_file(tmp_path)
+    argv = _argv(signs_dir, tmp_path / "tuning", "--search-space", space, trials=2)
+    project = tmp_path / "tuning" / "tiny_test"
+    assert main(argv) == 0
+    rows = _trials(project)
+    assert [r["status"] for r in rows] == ["COMPLETED"] * 2
+    # A resumed search with a larger budget keeps its finished trials and adds one.
+    argv3 = _argv(signs_dir, tmp_path / "tuning", "--search-space", space, trials=3)
+    assert main(argv3) == 0
+    rows = _trials(project)
+    assert sorted(r["trial_id"] for r in rows) == ["0", "1", "2"]
+    assert len({_hp_key(r) for r in rows}) == 3  # no duplicate trial
+    scores = [float(r["val_accuracy"]) for r in rows]
+    assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
+    assert all(int(r["params"]) in (1518, 5334) for r in rows)  # tiny_cnn, tiny_cnn_wide
+    best = json.loads((project / "best_hyperparameters.json").read_text())
+    assert best["trial_id"] == rows[0]["trial_id"] and best["score"] == pytest.approx(scores[0])
+    assert best["model"] == best["hyperparameters"]["model"]
+    assert best["hyperparameters"]["batch_size"] == 64 and best["trials"] == 3
+    model = keras.models.load_model(project / "best_model.keras")
+    assert model.output.shape == (None, 6) and model.count_params() == int(rows[0]["params"])
+    # The same command again: nothing new is trained.
+    before = sorted(p.name for p in project.glob("trial_*"))
+    capsys.readouterr()
+    assert main(argv3 + ["--verbose", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    header = next(line for line in out if line.startswith("rank"))
+    assert header.split()[:6] == ["rank", "trial", "status", "val_accuracy", "params", "seconds"]
+    assert out[-1].startswith("best trial ") and "test_accuracy=" in out[-1]
+    assert sorted(p.name for p in project.glob("trial_*")) == before and len(_trials(project)) == 3
+    assert not [p for p in os.listdir(project) if ".tmp" in p]
+    # --overwrite starts over.
+    assert main(_argv(signs_dir, tmp_path / "tuning", "--search-space", space, "--overwrite",
+                      trials=1)) == 0
+    assert [r["trial_id"] for r in _trials(project)] == ["0"]
+    assert sorted(p.name for p in project.glob("trial_*")) == ["trial_0"]
+
+
+def test_retrain_on_train_and_val(signs_dir, tmp_path):
+    space = _space_file(tmp_path, {**FAST_SPACE, "model": "tiny_cnn", "augment": "none"})
+    argv = _argv(signs_dir, tmp_path / "t", "--search-space", space, "--retrain",
+                 trials=1)
+    assert main(argv) == 0
+    best = json.loads((tmp_path / "t" / "tiny_test" / "best_hyperparameters.json").read_text())
+    assert best["retrained"] is True and best["params"] == 1518
+    assert 0 <= best["test_accuracy"] <= 1
+
+
+def test_all_trials_failing_is_an_error(signs_dir, tmp_path, capsys):
+    argv = _argv(signs_dir, tmp_path / "t", "--search-space",
+                 _space_file(tmp_path, {**FAST_SPACE, "label_smoothing": 0.0}),
+                 family="tiny_broken", trials=2)
+    assert main(argv) == 1
+    last = capsys.readouterr().err.strip().splitlines()[-1]  # after keras-tuner's tracebacks
+    assert last.startswith("tune.py: all 2 trials failed; the last error: ")
+    assert "Received a label value of 5 which is outside the valid range of [0, 2)" in last
+    assert not (tmp_path / "t" / "tiny_broken" / "best_model.keras").exists()
+
+
+@pytest.mark.parametrize("extra, space, message", [
+    (["--model-family", "nope"], None, "Unknown model family 'nope'; allowed: "),
+    (["--max-trials", "0"], None, "--max-trials must be a positive integer; got 0."),
+    ([], {"learning_rate": {"min": 0.1, "max": 0.001}},
+     "learning_rate: inverted range, min 0.1 > max 0.001."),
+    ([], {"batch_size": []}, "batch_size: 'values' must be a non-empty list; got []."),
+    ([], {"learning_rate": {"min": 0.01, "max": 0.01}}, "learning_rate: empty range"),
+    ([], {"depth": [40]}, "Unknown hyperparameter 'depth' for family 'tiny_test'; allowed: "),
+    ([], {"optimizer": ["lbfgs"]}, "optimizer: 'lbfgs' is not allowed; must be one of sgd"),
+    (["--chief", "127.0.0.1:99999"], None, "--chief must be HOST:PORT with a port in 1..65535"),
+])
+def test_bad_input_one_line_exit_2_nothing_written(signs_dir, tmp_path, capsys, extra, space,
+                                                   message):
+    argv = _argv(signs_dir, tmp_path / "t")
+    if space is not None:
+        argv += ["--search-space", _space_file(tmp_path, space)]
+    with pytest.raises(SystemExit) as info:
+        sys.exit(main(argv + extra))
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "t").exists()
+
+
+def test_directory_holding_a_different_search_is_refused(signs_dir, tmp_path, capsys):
+    project = tmp_path / "t" / "tiny_test"
+    project.mkdir(parents=True)
+    (project / "search.json").write_text(json.dumps({"family": "tiny_test", "tuner": "random"}))
+    before = sorted(os.listdir(project))
+    assert main(_argv(signs_dir, tmp_path / "t")) == 2
+    err = capsys.readouterr().err.strip()
+    assert "holds a different search (differs in: " in err and "--overwrite" in err
+    assert len(err.splitlines()) == 1 and sorted(os.listdir(project)) == before
+
+
+def test_search_space_files_yaml_and_json(tmp_path):
+    path = tmp_path / "space.yaml"
+    path.write_text("optimizer: [sgd, adam]\nlearning_rate: {min: 0.001, max: 0.1, "
+                    "sampling: log}\naugment: none\n")
+    space = load_search_space(path)
+    hm = hypermodel_for("tiny_test", search_space=space, classes=6)
+    assert hm.space["optimizer"] == {"values": ["sgd", "adam"]}
+    assert hm.space["augment"] == {"fixed": "none"}
+    assert hm.space["learning_rate"]["sampling"] == "log"
+    bad = tmp_path / "bad.json"
+    bad.write_text("{oops")
+    with pytest.raises(SearchSpaceError, match=r"^--search-space .*bad.json is not valid JSON"):
+        load_search_space(bad)
+
+
+def _random_sample(hm, seed):
+    import keras_tuner as kt
+
+    hp = kt.HyperParameters()
+    hm.build(hp)  # declares the space (default values)
+    sample = kt.HyperParameters()
+    for i, p in enumerate(hp.space):
+        sample.merge([p])
+        sample.values[p.name] = p.random_sample(seed + i)
+    return hp, sample
+
+
+FAMILY_CASES = [
+    ("resnet", {"model": "resnet50"}),
+    ("resnet_cifar", {"n": {"min": 1, "max": 2}, "width": [1, 2]}),
+    ("densenet", {"depth": [22, 40], "growth_rate": [12, 16]}),
+    ("squeezenet", None),
+    ("vgg", {"config": ["A", "B"]}),
+    ("inception", None),
+    ("tiny_test", None),
+]
+
+
+@pytest.mark.parametrize("family, space", FAMILY_CASES, ids=[c[0] for c in FAMILY_CASES])
+def test_each_hypermodel_builds_default_and_random_sample(family, space):
+    if family not in kerascnn.tuning.families():
+        pytest.skip(f"no model of family {family!r} is registered on this branch yet")
+    hm = hypermodel_for(family, classes=6, native_size=32, search_space=space)
+    default, sample = _random_sample(hm, seed=3)
+    for hp in (default, sample):
+        model = hm.build(hp)
+        assert model.output.shape == (None, 6)
+        name, kwargs, _ = hm.architecture(hp)
+        assert registry.model_info(name)["family"] == family
+        size = max(32, registry.model_info(name)["min_input_size"])
+        assert tuple(model.input.shape[1:3]) == (size, size)
+        assert model.optimizer is not None and model.compiled
+        keras.backend.clear_session()
+    if family == "resnet":  # the registry's model, untouched
+        expected = kerascnn.create_model("resnet50", input_shape=(32, 32, 3), classes=6)
+        assert model.count_params() == expected.count_params() == 23_600_006
+
+
+def test_hypermodel_for_a_model_name_and_unknown_names():
+    assert hypermodel_for("tiny_cnn").family == "tiny_test"
+    with pytest.raises(SearchSpaceError, match=r"^Unknown model family 'resnet5'; allowed: "):
+        hypermodel_for("resnet5")
+
+
+def test_ranked_table_formats_rows():
+    rows = [{"trial_id": "1", "status": "COMPLETED", "score": 0.5, "params": 1234.0,
+             "seconds": 2.25, "hyperparameters": {"optimizer": "sgd"}, "error": ""},
+            {"trial_id": "0", "status": "FAILED", "score": None, "params": None,
+             "seconds": None, "hyperparameters": {"optimizer": "adam"}, "error": "boom"}]
+    lines = ranked_table(rows).splitlines()
+    assert lines[0].split() == ["rank", "trial", "status", "val_accuracy", "params", "seconds",
+                                "optimizer"]
+    assert lines[1].split() == ["1", "1", "COMPLETED", "0.5000", "1,234", "2.2", "sgd"]
+    assert lines[2].split() == ["2", "0", "FAILED", "adam"]
+
+
+def test_bayesian_without_scikit_learn_is_refused(signs_dir, tmp_path, capsys):
+    pytest.importorskip("keras_tuner")
+    try:
+        import sklearn  # noqa: F401
+        pytest.skip("scikit-learn is installed")
+    except ImportError:
+        pass
+    assert main(_argv(signs_dir, tmp_path / "t", "--tuner", "bayesian")) == 2
+    assert capsys.readouterr().err.strip() == (
+        "tune.py: error: --tuner bayesian needs scikit-learn, which is not installed; use "
+        "random or hyperband.")
+    assert not (tmp_path / "t").exists()
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_hung_oracle_times_out_with_a_clear_error(signs_dir, tmp_path, capsys):
+    # A listener that accepts connections and never answers: a hung chief.
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        start = time.perf_counter()
+        try:
+            code = main(_argv(signs_dir, tmp_path / "t", "--worker", "1", "--chief",
+                              f"127.0.0.1:{port}", "--oracle-timeout", "2"))
+        finally:
+            for name in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"):
+                os.environ.pop(name, None)
+        elapsed = time.perf_counter() - start
+    assert code == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"tune.py: the oracle at 127.0.0.1:{port} did not answer within 2 s; start the chief "
+        "first (tune.py --chief HOST:PORT) or raise --oracle-timeout.")
+    assert elapsed < 60
+
+
+@pytest.mark.slow
+def test_chief_and_two_workers_share_the_trials(signs_dir, tmp_path):
+    port = _free_port()
+    directory = tmp_path / "tuning"
+    space = _space_file(tmp_path)
+    common = _argv(signs_dir, directory, "--search-space", space, "--import", "tests.test_tuning",
+                   trials=4)
+    script = [sys.executable, str(ROOT / "scripts" / "tune.py")]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT),
+           "CUDA_VISIBLE_DEVICES": ""}
+    env.pop("KERASTUNER_TUNER_ID", None)
+    logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("chief", "w1", "w2")}
+    chief = subprocess.Popen(script + common + ["--chief", f"127.0.0.1:{port}", "--verbose", "1"],
+                             cwd=ROOT, env=env, stdout=logs["chief"], stderr=subprocess.STDOUT)
+    workers = [subprocess.Popen(script + common + ["--worker", str(i), "--chief",
+                                                   f"127.0.0.1:{port}", "--oracle-timeout", "120"],
+                                cwd=ROOT, env=env, stdout=logs[f"w{i}"],
+                                stderr=subprocess.STDOUT) for i in (1, 2)]
+    try:
+        codes = [p.wait(timeout=500) for p in workers + [chief]]
+    finally:
+        for p in workers + [chief]:
+            if p.poll() is None:
+                p.kill()
+        for f in logs.values():
+            f.close()
+    output = {name: (tmp_path / f"{name}.log").read_text() for name in logs}
+    assert codes == [0, 0, 0], {k: v[-3000:] for k, v in output.items()}
+    project = directory / "tiny_test"
+    rows = _trials(project)
+    assert sorted(r["trial_id"] for r in rows) == ["0", "1", "2", "3"]
+    assert [r["status"] for r in rows] == ["COMPLETED"] * 4
+    assert len({_hp_key(r) for r in rows}) == 4  # no trial run twice
+    # Each trial ran exactly once.
+    runners = {}
+    for trial_dir in sorted(project.glob("trial_*")):
+        trial = json.loads((trial_dir / "trial.json").read_text())
+        assert trial["status"] == "COMPLETED"
+        runners[trial["trial_id"]] = trial
+    assert len(runners) == 4
+    oracle = json.loads((project / "oracle.json").read_text())
+    assert sorted(oracle["end_order"]) == ["0", "1", "2", "3"]
+    assert len(oracle["end_order"]) == 4 and oracle["ongoing_trials"] == {}
+    assert oracle["run_times"] == {"0": 1, "1": 1, "2": 1, "3": 1}
+    assert (project / "best_model.keras").exists()
+    assert "oracle serving on 127.0.0.1:" in output["chief"]
+    assert "rank" in output["chief"]

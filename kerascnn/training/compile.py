@@ -1,15 +1,12 @@
-"""Building and compiling a registry model for training, shared by callers
-that cannot go through :func:`kerascnn.training.engine.run` (the tuner).
+"""Building and compiling a registry model for training: the one set-up that
+:func:`kerascnn.training.engine.run` and the tuner share.
 
-:func:`build_compiled` is the compile set-up of ``engine.run`` written as one
-function: mixed-precision policy, float32 outputs, synchronized BatchNorm
-under several replicas, L2 or decoupled weight decay, the loss (label
-smoothing), the learning-rate schedule and the optimizer. It duplicates those
-few lines of ``engine.run`` so that the engine can later call it instead.
-
-The one deliberate difference: the accuracy metric is always named
-``accuracy`` (sparse or categorical, by the labels), so the validation key is
-``val_accuracy`` with or without label smoothing.
+:func:`build_compiled`: mixed-precision policy, float32 outputs, synchronized
+BatchNorm under several replicas, L2 or decoupled weight decay, the loss (label
+smoothing, soft labels of mixup/cutmix, auxiliary heads), the learning-rate
+schedule and the optimizer. The accuracy metric is always named ``accuracy``
+(sparse or categorical, by the labels), so the validation key is
+``val_accuracy`` (``val_<main output>_accuracy`` with auxiliary heads).
 """
 
 from __future__ import annotations
@@ -25,12 +22,14 @@ __all__ = ["build_compiled", "make_loss", "PRECISION_POLICIES"]
 PRECISION_POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 
 
-def make_loss(label_smoothing: float, num_outputs: int = 1, aux_loss_weight: float = 0.3):
+def make_loss(label_smoothing: float, num_outputs: int = 1, aux_loss_weight: float = 0.3,
+              one_hot: bool = False):
     """(loss, loss_weights, metrics) for ``num_outputs`` classifier outputs.
 
-    With label smoothing the labels are one-hot (the pipeline's ``one_hot``).
+    With label smoothing, or ``one_hot`` soft labels (mixup, cutmix), the
+    labels are one-hot (the pipeline's ``one_hot``).
     """
-    if label_smoothing:
+    if label_smoothing or one_hot:
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
         metric = keras.metrics.CategoricalAccuracy(name="accuracy")
     else:
@@ -52,7 +51,8 @@ def _float32_outputs(model):
 
 
 def build_compiled(config, *, input_shape, classes, steps_per_epoch, model_name=None,
-                   model_kwargs=None, replicas=1, model_fn=None):
+                   model_kwargs=None, replicas=1, model_fn=None, learning_rate=None,
+                   one_hot=False):
     """Builds ``config.model`` (or ``model_name``) and compiles it as ``engine.run`` does.
 
     Call it inside the distribution strategy's scope.
@@ -69,6 +69,8 @@ def build_compiled(config, *, input_shape, classes, steps_per_epoch, model_name=
         replicas: replicas in sync (BatchNorm is synchronized when > 1).
         model_fn: optional ``fn(input_shape, classes) -> keras.Model`` used
             instead of the registry.
+        learning_rate: overrides ``config.learning_rate`` (after scaling rules).
+        one_hot: the labels are one-hot (mixup/cutmix soft labels).
 
     Returns:
         The compiled ``keras.Model``.
@@ -92,9 +94,10 @@ def build_compiled(config, *, input_shape, classes, steps_per_epoch, model_name=
     if config.weight_decay and not decoupled:
         apply_l2(model, config.weight_decay)
     loss, loss_weights, metrics = make_loss(config.label_smoothing, len(model.outputs),
-                                            config.aux_loss_weight)
+                                            config.aux_loss_weight, one_hot=one_hot)
     schedule = make_schedule(
-        config.schedule, config.learning_rate, steps_per_epoch=steps_per_epoch,
+        config.schedule, config.learning_rate if learning_rate is None else learning_rate,
+        steps_per_epoch=steps_per_epoch,
         epochs=config.epochs, lr_steps=config.lr_steps, decay_rate=config.decay_rate,
         decay_epochs=config.decay_epochs, warmup_epochs=config.warmup_epochs)
     optimizer = make_optimizer(

@@ -42,13 +42,8 @@ from kerascnn.training.callbacks import (
     latest_checkpoint,
     load_checkpoint,
 )
-from kerascnn.training.optim import (
-    OPTIMIZERS,
-    SCHEDULES,
-    apply_l2,
-    make_optimizer,
-    make_schedule,
-)
+from kerascnn.training.compile import build_compiled
+from kerascnn.training.optim import OPTIMIZERS, SCHEDULES
 from kerascnn.training.plots import confusion_matrix, plot_confusion, plot_curves
 from kerascnn.training.recipes import RECIPES
 from kerascnn.utils.io import atomic_path, atomic_write, write_json_atomic
@@ -241,41 +236,6 @@ def _history_csv(rows) -> str:
     return out.getvalue()
 
 
-def _set_precision(precision: str) -> None:
-    policy = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}[precision]
-    keras.mixed_precision.set_global_policy(policy)
-
-
-def _float32_outputs(model):
-    """Under mixed precision, classifier outputs are cast to float32 for the loss."""
-    if all(t.dtype == "float32" for t in model.outputs):
-        return model
-    outputs = [keras.layers.Activation("linear", dtype="float32", name=f"{t.name}_f32")(t)
-               if t.dtype != "float32" else t for t in model.outputs]
-    return keras.Model(model.inputs, outputs if len(outputs) > 1 else outputs[0],
-                       name=model.name)
-
-
-def _loss(config, num_outputs, one_hot=False):
-    if config.label_smoothing or one_hot:
-        loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
-    else:
-        loss = keras.losses.SparseCategoricalCrossentropy()
-    if num_outputs == 1:
-        return loss, None, ["accuracy"]
-    metric = "categorical_accuracy" if config.label_smoothing or one_hot else "accuracy"
-    return ([loss] * num_outputs, [1.0] + [config.aux_loss_weight] * (num_outputs - 1),
-            [[metric]] + [[] for _ in range(num_outputs - 1)])
-
-
-def _metric_key(logs: dict, metric: str, output_name: str, prefix: str = "") -> str | None:
-    for key in (f"{prefix}{metric}", f"{prefix}{output_name}_{metric}",
-                f"{prefix}categorical_{metric}", f"{prefix}{output_name}_categorical_{metric}"):
-        if key in logs:
-            return key
-    return None
-
-
 def run(config: FitConfig) -> dict:
     """Trains ``config.model`` on ``config.dataset``; returns the metrics dict.
 
@@ -333,37 +293,14 @@ def run(config: FitConfig) -> dict:
     if config.lr_scaling == "linear":
         learning_rate *= config.batch_size / config.lr_base_batch
 
-    _set_precision(config.precision)
-    try:
-        with strategies.scope(strategy):
-            try:
-                model = registry.create_model(config.model, input_shape=input_shape,
-                                              classes=source.num_classes, **config.model_kwargs)
-            except TypeError as e:
-                raise ConfigError(f"Bad model arguments for {config.model}: {e}") from None
-            if config.precision != "fp32":
-                model = _float32_outputs(model)
-            if replicas > 1:
-                strategies.sync_batchnorm(model)
-            if config.weight_decay and config.weight_decay_mode == "l2":
-                apply_l2(model, config.weight_decay)
-            num_outputs = len(model.outputs)
-            loss, loss_weights, metrics = _loss(config, num_outputs, one_hot=mixing)
-            schedule = make_schedule(
-                config.schedule, learning_rate, steps_per_epoch=steps_per_epoch,
-                epochs=config.epochs, lr_steps=config.lr_steps, decay_rate=config.decay_rate,
-                decay_epochs=config.decay_epochs, warmup_epochs=config.warmup_epochs)
-            optimizer = make_optimizer(
-                config.optimizer, schedule, momentum=config.momentum, nesterov=config.nesterov,
-                weight_decay=config.weight_decay,
-                decoupled=config.weight_decay_mode == "decoupled", clipnorm=config.clipnorm,
-                rho=config.rho, epsilon=config.epsilon)
-            model.compile(optimizer=optimizer, loss=loss, loss_weights=loss_weights,
-                          metrics=metrics,
-                          jit_compile={"auto": "auto", "on": True, "off": False}[
-                              config.jit_compile])
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
+    with strategies.scope(strategy):
+        try:
+            model = build_compiled(config, input_shape=input_shape, classes=source.num_classes,
+                                   steps_per_epoch=steps_per_epoch, replicas=replicas,
+                                   learning_rate=learning_rate, one_hot=mixing)
+        except TypeError as e:
+            raise ConfigError(f"Bad model arguments for {config.model}: {e}") from None
+    num_outputs = len(model.outputs)
     output_name = model.outputs[0]._keras_history[0].name
 
     # Resume from the newest complete checkpoint, if any.
@@ -387,11 +324,7 @@ def run(config: FitConfig) -> dict:
     timer = EpochTimer()
     monitor = None
     if val_ds is not None:
-        probe = {"val_accuracy": 0, f"val_{output_name}_accuracy": 0,
-                 "val_categorical_accuracy": 0, f"val_{output_name}_categorical_accuracy": 0}
-        monitor = ("val_accuracy" if num_outputs == 1 and not one_hot
-                   else "val_categorical_accuracy" if num_outputs == 1
-                   else _metric_key(probe, "accuracy", output_name, "val_"))
+        monitor = "val_accuracy" if num_outputs == 1 else f"val_{output_name}_accuracy"
 
     def write_progress(ckpt):
         _write_progress(ckpt, run_dir)
@@ -454,7 +387,7 @@ def _finish(config, model, strategy, source, checkpoint, run_dir, chief, test_ds
         best = keras.models.load_model(best_path, safe_mode=True)
         model.set_weights(best.get_weights())
     results = model.evaluate(test_ds, return_dict=True, verbose=0)
-    accuracy_key = _metric_key(results, "accuracy", output_name)
+    accuracy_key = "accuracy" if "accuracy" in results else f"{output_name}_accuracy"
     predictions = model.predict(test_ds, verbose=0)
     if num_outputs > 1:
         predictions = predictions[0]

@@ -41,8 +41,8 @@ import keras_tuner as kt
 import numpy as np
 
 from kerascnn import registry
-from kerascnn.data.augment import PRESETS, build_augmentation, parse_augment
-from kerascnn.data.pipeline import channel_stats, make_dataset
+from kerascnn.data.augment import PRESETS, build_augmentation
+from kerascnn.data.pipeline import EpochCounter, channel_stats, make_dataset
 from kerascnn.training.compile import build_compiled
 from kerascnn.training.engine import FitConfig
 from kerascnn.training.optim import OPTIMIZERS
@@ -210,8 +210,12 @@ class CNNHyperModel(kt.HyperModel):
                               model_kwargs=kwargs, replicas=self.replicas, model_fn=model_fn)
 
     # ------------------------------------------------------------ training
-    def datasets(self, config, input_shape, *, epochs=None, train_splits=("train",)):
-        """(train dataset, val dataset or None, steps per epoch) for a trial."""
+    def datasets(self, config, input_shape, *, initial_epoch=0, train_splits=("train",)):
+        """(train dataset, val dataset or None, steps per epoch, epoch callback) for a trial.
+
+        The training order and augmentation of each epoch are functions of (seed, epoch);
+        the callback tells the dataset which epoch Keras is in.
+        """
         source = self.data.source
         xs = [source.splits[s][0] for s in train_splits]
         ys = [source.splits[s][1] for s in train_splits]
@@ -221,14 +225,16 @@ class CNNHyperModel(kt.HyperModel):
         mean, std = channel_stats(x_train, channels)
         common = dict(batch_size=config.batch_size, image_size=(size, size), channels=channels,
                       mean=mean, std=std, num_classes=source.num_classes,
-                      one_hot=bool(config.label_smoothing))
+                      one_hot=bool(config.label_smoothing) or _mixes_labels(config.augment))
         steps = max(1, -(-len(y_train) // config.batch_size))
-        train = make_dataset(x_train, y_train, training=True, seed=self.data.seed, epochs=epochs,
-                             augment=build_augmentation(config.augment), **common)
+        counter = EpochCounter(initial_epoch)
+        train = make_dataset(x_train, y_train, training=True, seed=self.data.seed, epoch=counter,
+                             augment=None if config.augment == "none" else config.augment,
+                             **common)
         val = None
         if "val" in source.splits and "val" not in train_splits:
             val = make_dataset(*source.splits["val"], **common)
-        return train, val, steps
+        return train, val, steps, counter.callback()
 
     def fit(self, hp, model, *args, callbacks=None, epochs=None, initial_epoch=0, verbose=0,
             **kwargs):
@@ -244,10 +250,10 @@ class CNNHyperModel(kt.HyperModel):
         config = self.training_config(hp)
         epochs = int(epochs or self.base.epochs)
         input_shape = tuple(model.inputs[0].shape[1:])
-        train, val, steps = self.datasets(config, input_shape, epochs=(initial_epoch, epochs))
+        train, val, _, set_epoch = self.datasets(config, input_shape, initial_epoch=initial_epoch)
         history = model.fit(train, validation_data=val, epochs=epochs,
-                            initial_epoch=initial_epoch, steps_per_epoch=steps,
-                            callbacks=callbacks, verbose=verbose)
+                            initial_epoch=initial_epoch,
+                            callbacks=[set_epoch] + list(callbacks or []), verbose=verbose)
         logs = history.history
         key = "val_accuracy" if "val_accuracy" in logs else "accuracy"
         scores = logs.get(key) or [math.nan]
@@ -258,12 +264,22 @@ class CNNHyperModel(kt.HyperModel):
         return result
 
 
+def _augmentation_layers(spec):
+    return build_augmentation(spec, (32, 32), pca=([1.0], [[1.0]]))
+
+
+def _mixes_labels(spec) -> bool:
+    return any(layer.needs_labels for layer in _augmentation_layers(spec))
+
+
 def _valid_augment(value) -> bool:
+    if not isinstance(value, str):
+        return False
     try:
-        parse_augment(value)
+        _augmentation_layers(value)
     except ValueError:
         return False
-    return isinstance(value, str)
+    return True
 
 
 def _positive_ints(v) -> bool:

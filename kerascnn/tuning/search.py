@@ -422,9 +422,9 @@ def _retrain(config, hypermodel, hp):
     model = hypermodel.build(hp)
     train_config = hypermodel.training_config(hp)
     input_shape = tuple(model.inputs[0].shape[1:])
-    train, _, steps = hypermodel.datasets(train_config, input_shape, epochs=(0, config.epochs),
-                                          train_splits=("train", "val"))
-    model.fit(train, epochs=config.epochs, steps_per_epoch=steps, verbose=0)
+    train, _, _, set_epoch = hypermodel.datasets(train_config, input_shape,
+                                                 train_splits=("train", "val"))
+    model.fit(train, epochs=config.epochs, callbacks=[set_epoch], verbose=0)
     return model
 
 

@@ -37,7 +37,7 @@ def survival_probabilities(num_blocks: int, final_survival: float) -> list[float
         ``L`` probabilities, decreasing from ``1 - (1 - p_L) / L`` to ``p_L``.
     """
     check_survival_probability(final_survival, "stochastic_depth")
-    return [1.0 - l / num_blocks * (1.0 - final_survival) for l in range(1, num_blocks + 1)]
+    return [1.0 - i / num_blocks * (1.0 - final_survival) for i in range(1, num_blocks + 1)]
 
 
 def check_survival_probability(p, argument="survival_probability", allow_zero=False):

@@ -104,7 +104,7 @@ def test_linear_decay_schedule():
     model = CifarResNet(n=2, stochastic_depth=0.5)
     probs = [layer.survival_probability for layer in model.layers
              if isinstance(layer, StochasticDepth)]
-    np.testing.assert_allclose(probs, [1 - l / 6 * 0.5 for l in range(1, 7)])
+    np.testing.assert_allclose(probs, [1 - k / 6 * 0.5 for k in range(1, 7)])
 
 
 def test_off_leaves_model_unchanged_and_on_keeps_weights():

@@ -1,23 +1,43 @@
-"""ResNet v1 for ImageNet (He et al., "Deep Residual Learning for Image
-Recognition", CVPR 2016; arXiv 1512.03385).
+"""ImageNet residual networks with post-activation blocks: ResNet v1 (He et al.,
+"Deep Residual Learning for Image Recognition", CVPR 2016; arXiv 1512.03385),
+Wide ResNet (Zagoruyko & Komodakis, "Wide Residual Networks", 2016), ResNeXt
+(Xie et al., "Aggregated Residual Transformations for Deep Neural Networks",
+CVPR 2017) and SENet (Hu et al., "Squeeze-and-Excitation Networks", CVPR 2018).
 
-Seed 001's Keras ResNet-50, built from ``identity_block`` and
-``convolutional_block``: a 7x7/2 convolution with 64 filters, BN, ReLU, 3x3/2
-max pooling, then four stages of bottleneck blocks, global average pooling and
-the classifier. The stem's padding, the stride on the first 1x1 convolution,
-the convolution biases and BN epsilon follow keras.applications, so the models
-are identical to their keras twins (same parameter counts, same outputs after
-:func:`kerascnn.transfer_weights`).
+One builder, :func:`ResNet`: a 7x7/2 convolution with 64 filters, BN, ReLU,
+3x3/2 max pooling (SENet-154: three 3x3 convolutions), four stages of residual
+blocks (:func:`kerascnn.blocks.residual_block`), global average pooling and the
+classifier. Stage ``i`` (0..3) has ``planes = 64 * 2**i``; a basic block outputs
+``planes`` channels, a bottleneck block ``4 * planes`` with a middle width of
+``planes * width_per_group / 64 * groups`` (torchvision's parameterisation:
+Wide ResNet-50-2 doubles it, ResNeXt 32x4d has 32 groups of 4 channels at
+stage 0).
 
-Variants are a table of blocks per stage:
+Seed 001's ResNet-50 and its deeper siblings keep keras.applications' layout
+(convolution biases, stride on the first 1x1, Caffe layer names
+``res2a_branch2a``), so they are identical to their keras twins. The other
+variants follow the torch convention of the reference table (no convolution
+bias, stride on the 3x3).
 
-========== =============== ====================
-name        blocks/stage    count_params (1000)
-========== =============== ====================
-resnet50    3, 4, 6, 3      25,636,712
-resnet101   3, 4, 23, 3     44,707,176
-resnet152   3, 8, 36, 3     60,419,944
-========== =============== ====================
+========================= ================ ===================================
+name                       blocks/stage     trainable parameters (1000 classes)
+========================= ================ ===================================
+resnet18                   2, 2, 2, 2       11,689,512
+resnet34                   3, 4, 6, 3       21,797,672
+resnet50                   3, 4, 6, 3       25,583,592 (count_params 25,636,712)
+resnet101                  3, 4, 23, 3      44,601,832 (count_params 44,707,176)
+resnet152                  3, 8, 36, 3      60,268,520 (count_params 60,419,944)
+wide_resnet50_2            3, 4, 6, 3       68,883,240
+wide_resnet101_2           3, 4, 23, 3      126,886,696
+resnext50_32x4d            3, 4, 6, 3       25,028,904
+resnext101_32x8d           3, 4, 23, 3      88,791,336
+resnext101_64x4d           3, 4, 23, 3      83,455,272
+se_resnet50                3, 4, 6, 3       28,088,024
+se_resnet101               3, 4, 23, 3      49,326,872
+se_resnet152               3, 8, 36, 3      66,821,848
+se_resnext50_32x4d         3, 4, 6, 3       27,559,896
+senet154                   3, 8, 36, 3      115,088,984
+========================= ================ ===================================
 """
 
 from __future__ import annotations
@@ -34,20 +54,124 @@ from kerascnn.applications.common import (
     finish_model,
     load_keras_twin_weights,
 )
-from kerascnn.blocks.residual import block_letters, convolutional_block, identity_block
+from kerascnn.blocks.residual import (
+    BLOCK_TYPES,
+    SHORTCUTS,
+    block_letters,
+    depth_schedule,
+    residual_block,
+)
 from kerascnn.registry import register_model
 
-__all__ = ["ResNet", "ResNet50", "ResNet101", "ResNet152"]
+__all__ = ["ResNet", "ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152",
+           "WideResNet50_2", "WideResNet101_2", "ResNeXt50_32x4d", "ResNeXt101_32x8d",
+           "ResNeXt101_64x4d", "SEResNet50", "SEResNet101", "SEResNet152",
+           "SEResNeXt50_32x4d", "SENet154"]
 
 PAPER = ("Deep Residual Learning for Image Recognition", 2015)
+WRN_PAPER = ("Wide Residual Networks", 2016)
+RESNEXT_PAPER = ("Aggregated Residual Transformations for Deep Neural Networks", 2017)
+SENET_PAPER = ("Squeeze-and-Excitation Networks", 2018)
 
-# Bottleneck blocks per stage (conv2_x .. conv5_x) and the three filter counts.
+# Seed 001's stage table (F1, F2, F3 of the bottleneck blocks), kept for reference.
 STAGE_FILTERS = ([64, 64, 256], [128, 128, 512], [256, 256, 1024], [512, 512, 2048])
-BLOCKS = {
-    50: (3, 4, 6, 3),
-    101: (3, 4, 23, 3),
-    152: (3, 8, 36, 3),
+
+_KERAS_V1 = dict(block="bottleneck", use_bias=True, stride_in="1x1")
+_TORCH_BOTTLENECK = dict(block="bottleneck", use_bias=False, stride_in="3x3")
+
+# name -> (public constructor name, paper, builder arguments, keras twin, registry convention)
+VARIANTS = {
+    "resnet18": ("ResNet18", PAPER, dict(blocks_per_stage=(2, 2, 2, 2), block="basic"), None,
+                 "basic blocks, no conv bias, option B projections (torchvision)"),
+    "resnet34": ("ResNet34", PAPER, dict(blocks_per_stage=(3, 4, 6, 3), block="basic"), None,
+                 "basic blocks, no conv bias, option B projections (torchvision)"),
+    "resnet50": ("ResNet50", PAPER, dict(blocks_per_stage=(3, 4, 6, 3), **_KERAS_V1), "ResNet50",
+                 "bottleneck v1 as keras.applications (conv biases, option B projections, "
+                 "stride on the first 1x1)"),
+    "resnet101": ("ResNet101", PAPER, dict(blocks_per_stage=(3, 4, 23, 3), **_KERAS_V1),
+                  "ResNet101", "bottleneck v1 as keras.applications"),
+    "resnet152": ("ResNet152", PAPER, dict(blocks_per_stage=(3, 8, 36, 3), **_KERAS_V1),
+                  "ResNet152", "bottleneck v1 as keras.applications"),
+    "wide_resnet50_2": ("WideResNet50_2", WRN_PAPER,
+                        dict(blocks_per_stage=(3, 4, 6, 3), width_per_group=128,
+                             **_TORCH_BOTTLENECK), None,
+                        "bottleneck width x2 (torchvision), no conv bias"),
+    "wide_resnet101_2": ("WideResNet101_2", WRN_PAPER,
+                         dict(blocks_per_stage=(3, 4, 23, 3), width_per_group=128,
+                              **_TORCH_BOTTLENECK), None,
+                         "bottleneck width x2 (torchvision), no conv bias"),
+    "resnext50_32x4d": ("ResNeXt50_32x4d", RESNEXT_PAPER,
+                        dict(blocks_per_stage=(3, 4, 6, 3), groups=32, width_per_group=4,
+                             **_TORCH_BOTTLENECK), None, "C=32, d=4, grouped 3x3 (torchvision)"),
+    "resnext101_32x8d": ("ResNeXt101_32x8d", RESNEXT_PAPER,
+                         dict(blocks_per_stage=(3, 4, 23, 3), groups=32, width_per_group=8,
+                              **_TORCH_BOTTLENECK), None, "C=32, d=8 (torchvision)"),
+    "resnext101_64x4d": ("ResNeXt101_64x4d", RESNEXT_PAPER,
+                         dict(blocks_per_stage=(3, 4, 23, 3), groups=64, width_per_group=4,
+                              **_TORCH_BOTTLENECK), None, "C=64, d=4 (torchvision)"),
+    "se_resnet50": ("SEResNet50", SENET_PAPER,
+                    dict(blocks_per_stage=(3, 4, 6, 3), se_ratio=16, block="bottleneck",
+                         stride_in="1x1"), None,
+                    "SE r=16 on every bottleneck, no conv bias, stride on the first 1x1"),
+    "se_resnet101": ("SEResNet101", SENET_PAPER,
+                     dict(blocks_per_stage=(3, 4, 23, 3), se_ratio=16, block="bottleneck",
+                          stride_in="1x1"), None, "SE r=16, no conv bias"),
+    "se_resnet152": ("SEResNet152", SENET_PAPER,
+                     dict(blocks_per_stage=(3, 8, 36, 3), se_ratio=16, block="bottleneck",
+                          stride_in="1x1"), None, "SE r=16, no conv bias"),
+    "se_resnext50_32x4d": ("SEResNeXt50_32x4d", SENET_PAPER,
+                           dict(blocks_per_stage=(3, 4, 6, 3), se_ratio=16, groups=32,
+                                width_per_group=4, **_TORCH_BOTTLENECK), None,
+                           "SE r=16, C=32, d=4"),
+    "senet154": ("SENet154", SENET_PAPER,
+                 dict(blocks_per_stage=(3, 8, 36, 3), se_ratio=16, groups=64, width_per_group=4,
+                      first_width_ratio=0.5, stem="deep", downsample_kernel_size=3,
+                      dropout=0.2, **_TORCH_BOTTLENECK), None,
+                 "SE r=16, C=64, 3-conv stem, 3x3 projections, first 1x1 at half the "
+                 "grouped width, dropout 0.2 (as the authors' released model)"),
 }
+
+
+def _stem(x, kind, use_bias):
+    axis = channel_axis()
+    if kind == "deep":
+        for i, (filters, stride) in enumerate(((64, 2), (64, 1), (128, 1)), start=1):
+            if stride > 1:
+                x = layers.ZeroPadding2D(padding=1, name=f"conv1_{i}_pad")(x)
+            x = layers.Conv2D(filters, 3, strides=stride, padding="valid" if stride > 1
+                              else "same", use_bias=use_bias, name=f"conv1_{i}")(x)
+            x = layers.BatchNormalization(axis=axis, epsilon=BN_EPSILON,
+                                          name=f"bn_conv1_{i}")(x)
+            x = layers.Activation("relu", name=f"conv1_{i}_relu")(x)
+        # 3x3/2 max pooling with ceil rounding (the released model's ceil_mode).
+        return layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)
+    x = layers.ZeroPadding2D(padding=3, name="conv1_pad")(x)
+    x = layers.Conv2D(64, 7, strides=2, use_bias=use_bias, name="conv1")(x)
+    x = layers.BatchNormalization(axis=axis, epsilon=BN_EPSILON, name="bn_conv1")(x)
+    x = layers.Activation("relu", name="conv1_relu")(x)
+    x = layers.ZeroPadding2D(padding=1, name="pool1_pad")(x)
+    return layers.MaxPooling2D(3, strides=2, name="pool1")(x)
+
+
+def check_family_arguments(shortcut, se_ratio, stochastic_depth, stochastic_depth_mode,
+                           weights=None):
+    """One-line ValueErrors for the residual options every residual model takes."""
+    if shortcut not in SHORTCUTS:
+        raise ValueError(f"`shortcut` must be 'A', 'B' or 'C'; got shortcut={shortcut!r}.")
+    if se_ratio is not None and (isinstance(se_ratio, bool) or
+                                 not isinstance(se_ratio, (int, float)) or se_ratio <= 0):
+        raise ValueError(f"`se_ratio` must be None or a positive number; got se_ratio={se_ratio!r}.")
+    if stochastic_depth is not None and stochastic_depth is not True:
+        depth_schedule(stochastic_depth, 1)  # validates
+    if stochastic_depth_mode not in ("batch", "sample"):
+        raise ValueError("`stochastic_depth_mode` must be 'batch' or 'sample'; "
+                         f"got stochastic_depth_mode={stochastic_depth_mode!r}.")
+    if weights == "imagenet" and (stochastic_depth is not None or se_ratio is not None or
+                                  shortcut != "B"):
+        raise ValueError(
+            "weights='imagenet' needs the released architecture: shortcut='B', se_ratio=None "
+            "and stochastic_depth=None."
+        )
 
 
 def ResNet(
@@ -60,17 +184,44 @@ def ResNet(
     classes=1000,
     classifier_activation="softmax",
     name="resnet",
-    use_bias=True,
+    block="bottleneck",
+    shortcut="B",
+    groups=1,
+    width_per_group=64,
+    se_ratio=None,
+    stochastic_depth=None,
+    stochastic_depth_mode="batch",
+    use_bias=False,
+    stride_in="3x3",
+    first_width_ratio=1.0,
+    stem="standard",
+    downsample_kernel_size=1,
+    dropout=None,
     keras_twin=None,
     weights_file=None,
 ):
-    """Builds a bottleneck ResNet v1 from the number of blocks of each stage.
+    """Builds an ImageNet post-activation residual network.
 
     Args:
-        blocks_per_stage: four integers, blocks in stages 2..5.
+        blocks_per_stage: four integers, blocks in stages conv2_x .. conv5_x.
         include_top, weights, input_tensor, input_shape, pooling, classes,
         classifier_activation, name: as keras.applications.
-        use_bias: convolution biases (True as keras.applications and seed 001).
+        block: ``"basic"`` or ``"bottleneck"``.
+        shortcut: ``"A"``, ``"B"`` or ``"C"`` (He et al. 2015, section 3.3).
+        groups: cardinality of the bottleneck's 3x3 (ResNeXt).
+        width_per_group: bottleneck width per group at stage 0 (64: ResNet,
+            128: Wide ResNet-2, 4 with 32 groups: ResNeXt 32x4d).
+        se_ratio: None or the squeeze-and-excitation reduction ratio.
+        stochastic_depth: None (off), True (``p_L = 0.5``) or ``p_L``, the
+            survival probability of the last block (linear decay from 1).
+        stochastic_depth_mode: ``"batch"`` or ``"sample"`` (drop path).
+        use_bias: convolution biases (True in keras.applications and seed 001).
+        stride_in: ``"1x1"`` (Caffe/keras v1) or ``"3x3"`` (torchvision).
+        first_width_ratio: width of the first 1x1 relative to the 3x3 (0.5 in
+            SENet-154).
+        stem: ``"standard"`` (7x7/2) or ``"deep"`` (three 3x3, SENet-154).
+        downsample_kernel_size: projection kernel in stages 3..5 (3 in SENet-154).
+        dropout: dropout rate before the classifier (SENet-154: 0.2).
         keras_twin: the identical keras.applications constructor, used to read
             its ImageNet weights file.
         weights_file: keras' ImageNet file name (without ``_notop``/``.h5``).
@@ -80,32 +231,48 @@ def ResNet(
     """
     check_arguments(weights, include_top, classes, pooling, classifier_activation,
                     imagenet_available=keras_twin is not None)
-    if len(blocks_per_stage) != 4 or not all(isinstance(b, int) and b >= 1
-                                             for b in blocks_per_stage):
+    if (not isinstance(blocks_per_stage, (tuple, list)) or len(blocks_per_stage) != 4 or
+            not all(isinstance(b, int) and b >= 1 for b in blocks_per_stage)):
         raise ValueError(
             f"`blocks_per_stage` must be four positive integers; got {blocks_per_stage!r}."
         )
+    if block not in BLOCK_TYPES:
+        raise ValueError(f"`block` must be 'basic' or 'bottleneck'; got block={block!r}.")
+    if block == "basic" and (groups != 1 or width_per_group != 64):
+        raise ValueError("Basic blocks have no groups or width_per_group: use block='bottleneck'.")
+    check_family_arguments(shortcut, se_ratio, stochastic_depth, stochastic_depth_mode, weights)
     img_input = build_input(input_tensor, input_shape, default_shape=(224, 224, 3), min_size=32,
                             include_top=include_top, weights=weights)
 
-    # Stage 1
-    x = layers.ZeroPadding2D(padding=3, name="conv1_pad")(img_input)
-    x = layers.Conv2D(64, 7, strides=2, use_bias=use_bias, name="conv1")(x)
-    x = layers.BatchNormalization(axis=channel_axis(), epsilon=BN_EPSILON, name="bn_conv1")(x)
-    x = layers.Activation("relu", name="conv1_relu")(x)
-    x = layers.ZeroPadding2D(padding=1, name="pool1_pad")(x)
-    x = layers.MaxPooling2D(3, strides=2, name="pool1")(x)
+    x = _stem(img_input, stem, use_bias)
+    schedule = iter(depth_schedule(stochastic_depth, sum(blocks_per_stage)))
+    for i, num_blocks in enumerate(blocks_per_stage):
+        stage = i + 2
+        planes = 64 * 2 ** i
+        if block == "basic":
+            filters, width = planes, None
+        else:
+            filters = 4 * planes
+            width = int(planes * width_per_group / 64) * groups
+        for j, label in enumerate(block_letters(num_blocks)):
+            stride = 2 if (j == 0 and i > 0) else 1
+            x = residual_block(
+                x, filters, names=(stage, label), block=block, stride=stride,
+                shortcut=shortcut, bottleneck_filters=width,
+                reduce_filters=int(width * first_width_ratio) if width else None,
+                groups=groups, stride_in=stride_in, se_ratio=se_ratio,
+                survival_probability=next(schedule),
+                stochastic_depth_mode=stochastic_depth_mode, use_bias=use_bias,
+                shortcut_kernel_size=downsample_kernel_size if i > 0 else 1,
+            )
 
-    # Stages 2..5
-    for stage, (num_blocks, filters) in enumerate(zip(blocks_per_stage, STAGE_FILTERS), start=2):
-        labels = block_letters(num_blocks)
-        x = convolutional_block(x, 3, filters, stage, labels[0], s=1 if stage == 2 else 2,
-                                use_bias=use_bias)
-        for label in labels[1:]:
-            x = identity_block(x, 3, filters, stage, label, use_bias=use_bias)
-
-    x = classifier_head(x, include_top, pooling, classes, classifier_activation,
-                        name=f"fc{classes}")
+    if include_top and dropout:
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        x = layers.Dropout(dropout, name="dropout")(x)
+        x = layers.Dense(classes, activation=classifier_activation, name=f"fc{classes}")(x)
+    else:
+        x = classifier_head(x, include_top, pooling, classes, classifier_activation,
+                            name=f"fc{classes}")
 
     def imagenet_loader(model):
         suffix = "" if include_top else "_notop"
@@ -117,23 +284,34 @@ def ResNet(
     return finish_model(img_input, input_tensor, x, name, weights, imagenet_loader)
 
 
-def _variant(depth, twin, weights_file, doc_name):
+def _variant(name, doc_name, paper, arguments, twin):
+    twin_constructor = getattr(keras.applications, twin) if twin else None
+
     def constructor(include_top=True, weights=None, input_tensor=None, input_shape=None,
-                    pooling=None, classes=1000, classifier_activation="softmax",
-                    name=f"resnet{depth}"):
-        return ResNet(BLOCKS[depth], include_top=include_top, weights=weights,
-                      input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
-                      classes=classes, classifier_activation=classifier_activation, name=name,
-                      keras_twin=twin, weights_file=weights_file)
+                    pooling=None, classes=1000, classifier_activation="softmax", name=name,
+                    shortcut="B", se_ratio=arguments.get("se_ratio"), stochastic_depth=None,
+                    stochastic_depth_mode="batch"):
+        options = dict(arguments)
+        options["se_ratio"] = se_ratio
+        return ResNet(include_top=include_top, weights=weights, input_tensor=input_tensor,
+                      input_shape=input_shape, pooling=pooling, classes=classes,
+                      classifier_activation=classifier_activation, name=name,
+                      shortcut=shortcut, stochastic_depth=stochastic_depth,
+                      stochastic_depth_mode=stochastic_depth_mode, keras_twin=twin_constructor,
+                      weights_file=name if twin else None, **options)
 
     constructor.__name__ = doc_name
     constructor.__qualname__ = doc_name
-    constructor.__doc__ = f"""Instantiates ResNet-{depth} (v1, bottleneck, keras.applications layout).
+    weights_doc = ('None (random), a weights file path, or ``"imagenet"`` (keras.applications\' '
+                   "file, read from the Keras cache; never downloaded)") if twin else \
+        "None (random) or a weights file path"
+    constructor.__doc__ = f"""Instantiates {doc_name} ({paper[0]}, {paper[1]}).
+
+    Blocks per stage {arguments['blocks_per_stage']}; see :func:`ResNet` for the layout.
 
     Args:
         include_top: whether to include the global-pool + Dense classifier.
-        weights: None (random), a weights file path, or ``"imagenet"``
-            (keras.applications' file, read from the Keras cache; never downloaded).
+        weights: {weights_doc}.
         input_tensor: optional Keras tensor to use as image input.
         input_shape: optional (height, width, channels); default (224, 224, 3),
             minimum 32x32.
@@ -141,22 +319,48 @@ def _variant(depth, twin, weights_file, doc_name):
         classes: number of classes of the classifier.
         classifier_activation: activation of the classifier (None for logits).
         name: model name.
+        shortcut: ``"A"`` (zero padding), ``"B"`` (projections where the shape
+            changes) or ``"C"`` (projections everywhere).
+        se_ratio: None, or a squeeze-and-excitation ratio for every block.
+        stochastic_depth: None (off), True (0.5) or ``p_L``, the survival
+            probability of the last block.
+        stochastic_depth_mode: ``"batch"`` or ``"sample"`` (drop path).
 
     Returns:
-        A ``keras.Model`` ({BLOCKS[depth]} bottleneck blocks per stage).
+        A ``keras.Model``.
     """
     return constructor
 
 
-ResNet50 = _variant(50, keras.applications.ResNet50, "resnet50", "ResNet50")
-ResNet101 = _variant(101, keras.applications.ResNet101, "resnet101", "ResNet101")
-ResNet152 = _variant(152, keras.applications.ResNet152, "resnet152", "ResNet152")
+def _family(name):
+    for prefix, family in (("wide_resnet", "wide_resnet"), ("resnext", "resnext"),
+                           ("se", "senet")):
+        if name.startswith(prefix):
+            return family
+    return "resnet"
 
-for _depth, _ctor, _twin in ((50, ResNet50, "ResNet50"), (101, ResNet101, "ResNet101"),
-                             (152, ResNet152, "ResNet152")):
+
+_CONSTRUCTORS = {}
+for _name, (_doc_name, _paper, _arguments, _twin, _convention) in VARIANTS.items():
+    _CONSTRUCTORS[_name] = _variant(_name, _doc_name, _paper, _arguments, _twin)
     register_model(
-        f"resnet{_depth}", _ctor, family="resnet", paper=PAPER,
+        _name, _CONSTRUCTORS[_name], family=_family(_name), paper=_paper,
         default_input_shape=(224, 224, 3), min_input_size=32, keras_twin=_twin,
-        convention="bottleneck v1 as keras.applications (conv biases, option B projections, "
-                   "stride on the first 1x1)",
+        convention=_convention,
     )
+
+ResNet18 = _CONSTRUCTORS["resnet18"]
+ResNet34 = _CONSTRUCTORS["resnet34"]
+ResNet50 = _CONSTRUCTORS["resnet50"]
+ResNet101 = _CONSTRUCTORS["resnet101"]
+ResNet152 = _CONSTRUCTORS["resnet152"]
+WideResNet50_2 = _CONSTRUCTORS["wide_resnet50_2"]
+WideResNet101_2 = _CONSTRUCTORS["wide_resnet101_2"]
+ResNeXt50_32x4d = _CONSTRUCTORS["resnext50_32x4d"]
+ResNeXt101_32x8d = _CONSTRUCTORS["resnext101_32x8d"]
+ResNeXt101_64x4d = _CONSTRUCTORS["resnext101_64x4d"]
+SEResNet50 = _CONSTRUCTORS["se_resnet50"]
+SEResNet101 = _CONSTRUCTORS["se_resnet101"]
+SEResNet152 = _CONSTRUCTORS["se_resnet152"]
+SEResNeXt50_32x4d = _CONSTRUCTORS["se_resnext50_32x4d"]
+SENet154 = _CONSTRUCTORS["senet154"]

@@ -1,6 +1,7 @@
 """Functional-API block builders (``tensor -> tensor``), one module per idea."""
 
-from kerascnn.blocks.residual import convolutional_block, identity_block
+from kerascnn.blocks.residual import convolutional_block, identity_block, residual_block
+from kerascnn.blocks.se import se_block
 
 __all__ = ["identity_block", "convolutional_block"]
 from kerascnn.blocks.auxiliary import googlenet_aux_head, inception_v3_aux_head  # noqa: E402
@@ -49,3 +50,4 @@ from kerascnn.blocks.conv_variants import (  # noqa: E402
 from kerascnn.blocks.fire import fire_module  # noqa: E402
 
 __all__ += ["fire_module", "asymmetric_conv", "small_kernel_stack", "depthwise_separable_conv"]
+__all__ += ["residual_block", "se_block"]

@@ -5,6 +5,9 @@ from kerascnn.layers.conv_variants import ChannelShuffle, LocallyConnected2D, Ti
 from kerascnn.layers.dense import ConcatNormReLUConv
 from kerascnn.layers.lrn import LocalResponseNormalization
 from kerascnn.layers.scale import CustomScaleLayer
+from kerascnn.layers.stochastic_depth import StochasticDepth, survival_probabilities
+from kerascnn.layers.zero_pad_shortcut import ZeroPadShortcut
 
 __all__ = ["Affine", "ChannelShuffle", "ConcatNormReLUConv", "CustomScaleLayer",
-           "LocalResponseNormalization", "LocallyConnected2D", "TiledConv2D"]
+           "LocalResponseNormalization", "LocallyConnected2D", "StochasticDepth",
+           "TiledConv2D", "ZeroPadShortcut", "survival_probabilities"]

@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="README whose model table is regenerated (default README.md)")
     p.add_argument("--no-gallery", action="store_true",
                    help="only draw the diagrams; leave the gallery and README alone")
+    p.add_argument("--max-layers", type=int, default=2000,
+                   help="leave models with more layers than this undrawn (default 2000; "
+                        "0 draws every model)")
     p.add_argument("--no-diagrams", action="store_true",
                    help="only measure the rows (no graphviz needed)")
     return p
@@ -58,13 +61,18 @@ def _gallery_text(rows, gallery_path) -> str:
         "Reference: the table's count; Diff: measured - reference. "
         f"{MACS_NOTE} Input: default input size (height x width x channels); Min input: "
         "smallest height/width accepted. Diagrams: `keras.utils.plot_model` with shapes, "
-        "layer names and nested models expanded.\n\n"
+        "layer names and nested models expanded; a model of more than 2,000 layers is not "
+        "drawn (`--max-layers 0` draws it).\n\n"
         + gallery_markdown(rows, link_base=os.path.dirname(os.path.abspath(gallery_path)))
     )
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if args.max_layers < 0:
+        print(f"error: --max-layers must be >= 0 (0 draws every model); got {args.max_layers}",
+              file=sys.stderr)
+        return 2
     # Before the (slow) Keras import: a missing graphviz is a one-line error.
     from kerascnn.utils.plotting import GraphvizNotFoundError, check_graphviz
 
@@ -99,13 +107,20 @@ def main(argv=None) -> int:
     for name in names:
         start = time.perf_counter()
         diagram = None if args.no_diagrams else os.path.join(out, f"{name}.{args.format}")
-        row = gallery_row(name, diagram, args.format)
-        if diagram is not None:
-            row["diagram"] = os.path.relpath(diagram, out)
-        elif name in cache:
+        row = gallery_row(name, diagram, args.format, max_layers=args.max_layers or None)
+        if row["diagram"] is not None:
+            row["diagram"] = os.path.relpath(row["diagram"], out)
+        elif diagram is None and name in cache:
             row["diagram"] = cache[name].get("diagram")
+        elif diagram is not None and os.path.exists(diagram):
+            os.remove(diagram)  # a stale drawing of a model now over --max-layers
         cache[name] = row
-        size = f", {os.path.getsize(diagram) / 1024:.0f} KiB" if diagram else ""
+        if row["diagram"] and diagram:
+            size = f", {os.path.getsize(diagram) / 1024:.0f} KiB"
+        elif diagram:
+            size = f", not drawn ({row['layers']:,} layers > --max-layers {args.max_layers})"
+        else:
+            size = ""
         print(f"{name}: {row['params']:,} params, {row['gmacs']:.2f} GMACs"
               f"{size} ({time.perf_counter() - start:.1f} s)")
 

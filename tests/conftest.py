@@ -46,5 +46,5 @@ def _clear_keras_session():
 
 
 # The smallest registered model with BatchNormalization, used by the training tests.
-SMALL_MODEL = "resnet50"
+SMALL_MODEL = "resnet20_cifar"
 SMALL_SIZE = 32

@@ -17,14 +17,6 @@ from kerascnn.utils.macs import format_macs, macs_by_layer
 G = 1e9
 
 
-def _registered(name):
-    try:
-        kerascnn.registry.get_spec(name)
-        return True
-    except ValueError:
-        return False
-
-
 def _close(macs, figure, tol=0.02):
     return abs(macs / figure - 1) < tol
 
@@ -142,12 +134,18 @@ def test_resnet50_equals_keras_twin_count():
         count_macs(keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3), classes=6))
 
 
-@pytest.mark.parametrize("name, figure", [("vgg19", 19.6), ("resnet34", 3.6),
-                                          ("resnet50_tv", 4.1)])
+@pytest.mark.parametrize("name, figure", [("vgg19", 19.6), ("resnet34", 3.6)])
 def test_registry_names_of_other_families(name, figure):
-    if not _registered(name):
-        pytest.skip(f"{name} is not registered yet")
     assert _close(count_macs(kerascnn.create_model(name)), figure * G)
+
+
+def test_generic_resnet_in_torchvision_layout_is_4_1_gmacs():
+    """kerascnn's ResNet builder with the stride on the 3x3 (timm/torchvision's ResNet-50)."""
+    from kerascnn.applications.resnet import ResNet
+
+    model = ResNet((3, 4, 6, 3), block="bottleneck", stride_in="3x3", use_bias=False)
+    assert count_macs(model) == count_macs(_resnet50_v1_5())
+    assert _close(count_macs(model), 4.1 * G)
 
 
 # --- exact per-layer formulas ----------------------------------------------------------

@@ -184,16 +184,26 @@ def _trainable(model) -> int:
     return int(sum(np.prod(w.shape) for w in model.trainable_weights))
 
 
-def gallery_row(name: str, diagram_path: str | None = None, fmt: str = "svg") -> dict:
+def gallery_row(name: str, diagram_path: str | None = None, fmt: str = "svg",
+                max_layers: int | None = None) -> dict:
     """Measures one registered model for the gallery (and draws it if asked).
 
     Parameters are counted on the reference table's configuration (its input size, classes
     and constructor arguments) so they compare with the reference; MACs and the diagram use
     the default input size.
 
+    Args:
+        name: a registry name.
+        diagram_path: where to draw the diagram; None draws nothing.
+        fmt: ``"svg"`` or ``"png"``.
+        max_layers: models with more layers than this are not drawn (a diagram of
+            thousands of repeated blocks is megabytes that no reader follows); None
+            draws every model.
+
     Returns:
         A JSON-serialisable dict: name, family, paper, year, params, reference_params,
-        params_diff, gmacs, default_input_shape, min_input_size, diagram.
+        params_diff, gmacs, layers, default_input_shape, min_input_size, diagram (None when
+        not drawn).
     """
     import keras
 
@@ -216,6 +226,9 @@ def gallery_row(name: str, diagram_path: str | None = None, fmt: str = "svg") ->
         model = registry.create_model(name, input_shape=default_shape)
         params = _trainable(model)
     macs = count_macs(model)
+    layers = len(model.layers)
+    if max_layers is not None and layers > max_layers:
+        diagram_path = None
     if diagram_path is not None:
         plot_architecture(model, diagram_path, fmt)
     keras.backend.clear_session()
@@ -230,6 +243,7 @@ def gallery_row(name: str, diagram_path: str | None = None, fmt: str = "svg") ->
         "params_diff": None if reference is None else params - reference,
         "macs": macs,
         "gmacs": round(macs / 1e9, 3),
+        "layers": layers,
         "default_input_shape": list(default_shape),
         "min_input_size": info["min_input_size"],
         "diagram": diagram_path,
@@ -264,6 +278,8 @@ def gallery_markdown(rows: list[dict], link_base: str | None = None) -> str:
     ]
     for r in sorted(rows, key=lambda r: (r["family"], natural_key(r["name"]))):
         diagram = "—"
+        if r.get("layers") and not r.get("diagram"):
+            diagram = f"not drawn ({r['layers']:,} layers)"
         if r.get("diagram"):
             target = r["diagram"]
             if link_base is not None:

@@ -21,27 +21,37 @@ What is measured (JAX backend):
   (configs listed in ``--time-configs``; compiling a deep DenseNet on a small
   CPU takes minutes).
 
+With ``--tf-runtime`` the same comparison also runs where the saving is realized at
+run time: each model trains in its own process with the TensorFlow backend
+(``model.train_on_batch``, ``keras.remat`` = ``tf.recompute_grad``), and the script
+prints the peak resident memory the training steps of ``--batch`` images add over the
+process's memory after warm-up steps on two images (sampled every 2 ms), and the median
+step time.
+
 A step is forward + loss + backward + an SGD update of every weight (and the
 BN moving statistics). Both models get the same weights and batch.
 
     python scripts/bench_densenet_memory.py
     python scripts/bench_densenet_memory.py --batch 64 --time-configs 100:12,250:24
+    python scripts/bench_densenet_memory.py --batch 64 --tf-runtime --time-configs ''
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
+import threading
 import time
 
-os.environ["KERAS_BACKEND"] = "jax"
+# ``--tf-worker`` is the TensorFlow-backend child process of ``--tf-runtime``.
+os.environ["KERAS_BACKEND"] = "tensorflow" if "--tf-worker" in sys.argv else "jax"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -52,6 +62,8 @@ MB = 1024 * 1024
 
 def make_step(model):
     """The jitted training step: loss, gradients, SGD update."""
+    import jax
+
     def loss_fn(trainable, non_trainable, x, y):
         logits, non_trainable = model.stateless_call(trainable, non_trainable, x, training=True)
         loss = keras.ops.mean(keras.losses.sparse_categorical_crossentropy(
@@ -75,6 +87,8 @@ def _build(depth, growth_rate, memory_efficient, seed):
 
 
 def _inputs(model, batch, seed):
+    import jax.numpy as jnp
+
     trainable = [jnp.asarray(v.value) for v in model.trainable_variables]
     non_trainable = [jnp.asarray(v.value) for v in model.non_trainable_variables]
     rng = np.random.default_rng(seed)
@@ -103,6 +117,8 @@ def saved_bytes(model, batch, seed=0):
 
 
 def timed_step(model, batch, steps, seed=0):
+    import jax
+
     trainable, non_trainable, x, y = _inputs(model, batch, seed)
     compiled = jax.jit(make_step(model)).lower(trainable, non_trainable, x, y).compile()
     temp = compiled.memory_analysis().temp_size_in_bytes
@@ -117,6 +133,72 @@ def timed_step(model, batch, steps, seed=0):
     return statistics.median(times), temp, float(out[0])
 
 
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def tf_worker(depth, growth_rate, memory_efficient, batch, steps, seed=0):
+    """One model's TensorFlow training steps: peak RSS added by the steps, median time."""
+    model = _build(depth, growth_rate, memory_efficient, seed)
+    model.compile(keras.optimizers.SGD(0.01), keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True))
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(batch, 32, 32, 3)).astype("float32")
+    y = rng.integers(0, 10, size=(batch,))
+    # Trace and run the step on two images first: the memory a step of ``batch`` images then
+    # adds to the process (its live activations) is what the high-water mark shows; after a
+    # full-size step the allocator keeps that memory and later steps add nothing.
+    for _ in range(2):
+        model.train_on_batch(x[:2], y[:2])
+    base = peak = _rss()
+    done = threading.Event()
+
+    def sample():
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _rss())
+            time.sleep(0.002)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    times = []
+    for _ in range(steps + 1):  # the first full-size step may retrace: not timed
+        t0 = time.perf_counter()
+        loss = model.train_on_batch(x, y)
+        times.append(time.perf_counter() - t0)
+    done.set()
+    times = times[1:]
+    sampler.join()
+    return {"step_peak_bytes": max(peak - base, 0), "step_s": statistics.median(times),
+            "loss": float(loss)}
+
+
+def tf_runtime(configs, batch, steps):
+    """Runs :func:`tf_worker` in a fresh process per model and prints the comparison."""
+    print(f"TensorFlow runtime (own process per model): batch {batch}, median of {steps} "
+          "steps; step MB = peak RSS during the steps minus RSS after a 2-image warm-up")
+    print(f"{'model':<20}{'mode':<11}{'step MB':>10}{'step s':>9}{'loss':>9}")
+    for item in configs:
+        depth, k = (int(v) for v in item.split(":"))
+        name = f"densenet_bc{depth}_k{k}"
+        res = {}
+        for me in (False, True):
+            cmd = [sys.executable, os.path.abspath(__file__), "--tf-worker",
+                   f"{depth}:{k}:{int(me)}", "--batch", str(batch), "--steps", str(steps)]
+            env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
+            out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+            res[me] = json.loads(out.stdout.strip().splitlines()[-1])
+            r = res[me]
+            print(f"{name:<20}{'efficient' if me else 'plain':<11}"
+                  f"{r['step_peak_bytes'] / MB:>10.1f}{r['step_s']:>9.3f}{r['loss']:>9.4f}",
+                  flush=True)
+        mem = res[True]["step_peak_bytes"] / max(res[False]["step_peak_bytes"], 1)
+        t = res[True]["step_s"] / res[False]["step_s"]
+        print(f"{name:<20}ratio efficient/plain (TF runtime): step memory {mem:.3f}x, "
+              f"time {t:.3f}x (goal: memory <= 0.4x at <= 1.25x time)", flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch", type=int, default=16)
@@ -125,7 +207,17 @@ def main(argv=None):
                         help="comma-separated depth:growth_rate of DenseNet-BC (CIFAR)")
     parser.add_argument("--time-configs", default="100:12",
                         help="the configs whose jitted step is compiled and timed ('' for none)")
+    parser.add_argument("--tf-runtime", action="store_true",
+                        help="also measure the TensorFlow runtime's peak memory and step time "
+                             "(one process per model)")
+    parser.add_argument("--tf-worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.tf_worker:
+        depth, k, me = (int(v) for v in args.tf_worker.split(":"))
+        print(json.dumps(tf_worker(depth, k, bool(me), args.batch, args.steps)))
+        return
+    import jax
+
     timed = {c for c in args.time_configs.split(",") if c}
     print(f"JAX {jax.__version__} on {jax.devices()[0].platform}; keras {keras.__version__}; "
           f"batch {args.batch} of 32x32x3; time = median of {args.steps} steps after 1 warm-up")
@@ -154,6 +246,8 @@ def main(argv=None):
             line += (f", XLA temp {res[True][2] / res[False][2]:.3f}x, "
                      f"time {res[True][1] / res[False][1]:.3f}x")
         print(line + " (goal: memory <= 0.4x at <= 1.25x time)", flush=True)
+    if args.tf_runtime:
+        tf_runtime(args.configs.split(","), args.batch, args.steps)
 
 
 if __name__ == "__main__":

@@ -262,3 +262,20 @@ def test_exported():
     from kerascnn.utils import __all__
 
     assert "count_macs" in __all__
+
+
+# --- the package's own layers ------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["densenet_bc100_cifar", "densenet40_cifar"])
+def test_memory_efficient_densenet_counts_as_the_plain_one(name):
+    assert count_macs(kerascnn.create_model(name, memory_efficient=True)) == \
+        count_macs(kerascnn.create_model(name)) > 0
+
+
+def test_unshared_convolutions_count_as_a_convolution():
+    from kerascnn.layers import LocallyConnected2D, TiledConv2D
+
+    inputs = keras.Input((8, 8, 4))
+    for layer in (LocallyConnected2D(5, 3, strides=2), TiledConv2D(5, 3, tile_size=2, strides=2)):
+        # 3x3 output positions x 5 filters x 3x3 taps x 4 channels
+        assert count_macs(keras.Model(inputs, layer(inputs))) == 3 * 3 * 5 * 9 * 4

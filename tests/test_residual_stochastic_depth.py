@@ -115,6 +115,11 @@ def test_off_leaves_model_unchanged_and_on_keeps_weights():
     on = CifarResNet(n=2, stochastic_depth=0.5)
     assert sum(isinstance(la, StochasticDepth) for la in on.layers) == 6
     assert on.count_params() == plain.count_params()
+    # inference computes every branch: the same MACs as the plain model
+    from kerascnn.utils import count_macs
+    assert count_macs(on) == count_macs(plain) > 0
+    assert count_macs(kerascnn.create_model("resnet50", stochastic_depth=0.5)) == \
+        count_macs(kerascnn.create_model("resnet50")) == 3_857_973_248
     # Same weights: with p_L = 1 inference equals the plain model.
     one = CifarResNet(n=2, stochastic_depth=1.0)
     one.set_weights(plain.get_weights())

@@ -71,6 +71,12 @@ class _UnsharedBase(keras.layers.Layer):
         oh, ow = self._out_size(input_shape)
         return (input_shape[0], oh, ow, self.filters)
 
+    def compute_macs(self, input_shape) -> int:
+        """One product per output value and kernel tap, as an ordinary convolution."""
+        oh, ow = self._out_size(input_shape)
+        kh, kw = self.kernel_size
+        return oh * ow * self.filters * kh * kw * input_shape[-1]
+
     def get_config(self):
         config = super().get_config()
         config.update({

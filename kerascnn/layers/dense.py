@@ -146,6 +146,25 @@ class ConcatNormReLUConv(keras.layers.Layer):
             + ops.stop_gradient(variance) * (1.0 - m))
         return y
 
+    def compute_macs(self, input_shape) -> int:
+        """MACs of the convolution over the concatenated channels ("same", stride 1)."""
+        if self.filters is None:
+            return 0
+        shapes = [input_shape] if not isinstance(input_shape[0], (list, tuple)) else input_shape
+        shape = self._concat_shape(list(shapes))
+        axis = self.axis % len(shape)
+        spatial = [d for i, d in enumerate(shape) if i not in (0, axis)]
+        if any(d is None for d in spatial):
+            raise ValueError(f"count_macs needs a fixed input size; layer {self.name!r} sees "
+                             f"shape {tuple(shape)}.")
+        kernel = self.kernel_size if isinstance(self.kernel_size, int) else None
+        taps = kernel * kernel if kernel is not None else \
+            int(self.kernel_size[0]) * int(self.kernel_size[1])
+        out = 1
+        for d in spatial:
+            out *= d
+        return out * self.filters * taps * shape[axis]
+
     def compute_output_shape(self, input_shape):
         if isinstance(input_shape, (list, tuple)) and input_shape and \
                 isinstance(input_shape[0], (list, tuple)):

@@ -123,6 +123,16 @@ class StochasticDepth(keras.layers.Layer):
             variable.assign(value)
         return outputs
 
+    def compute_macs(self, input_shape) -> int:
+        """MACs of the branch (inference computes it for every block)."""
+        from kerascnn.utils.macs import count_macs, layer_macs
+
+        if isinstance(self.branch, keras.Model):
+            return count_macs(self.branch)
+        _, branch_shape = input_shape
+        return layer_macs(self.branch, [branch_shape],
+                          [self.branch.compute_output_shape(branch_shape)])
+
     def get_config(self):
         config = super().get_config()
         config.update({

@@ -346,7 +346,8 @@ def run(config: FitConfig) -> dict:
         with _fit_context(model, strategy):
             model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
                       initial_epoch=initial_epoch, callbacks=[counter.callback()] + callbacks,
-                      verbose=config.verbose)
+                      verbose=config.verbose,
+                      shuffle=False)  # the pipeline shuffles, by (seed, epoch)
     if guard.failed_at is not None:
         epoch, step = guard.failed_at
         last = latest_checkpoint(os.path.join(run_dir, "checkpoints"))

@@ -253,7 +253,8 @@ class CNNHyperModel(kt.HyperModel):
         train, val, _, set_epoch = self.datasets(config, input_shape, initial_epoch=initial_epoch)
         history = model.fit(train, validation_data=val, epochs=epochs,
                             initial_epoch=initial_epoch,
-                            callbacks=[set_epoch] + list(callbacks or []), verbose=verbose)
+                            callbacks=[set_epoch] + list(callbacks or []), verbose=verbose,
+                            shuffle=False)  # the pipeline shuffles, by (seed, epoch)
         logs = history.history
         key = "val_accuracy" if "val_accuracy" in logs else "accuracy"
         scores = logs.get(key) or [math.nan]

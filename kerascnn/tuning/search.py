@@ -424,7 +424,7 @@ def _retrain(config, hypermodel, hp):
     input_shape = tuple(model.inputs[0].shape[1:])
     train, _, _, set_epoch = hypermodel.datasets(train_config, input_shape,
                                                  train_splits=("train", "val"))
-    model.fit(train, epochs=config.epochs, callbacks=[set_epoch], verbose=0)
+    model.fit(train, epochs=config.epochs, callbacks=[set_epoch], verbose=0, shuffle=False)
     return model
 
 

@@ -29,6 +29,7 @@ from kerascnn.applications.common import (
     channel_axis,
     check_arguments,
     classifier_head,
+    dense_classifier,
     finish_model,
 )
 from kerascnn.layers.lrn import LocalResponseNormalization
@@ -87,14 +88,8 @@ def _alexnet(variant, include_top, weights, input_tensor, input_shape, pooling, 
         if norm and use_lrn:
             x = LocalResponseNormalization(axis=channel_axis(), name=f"lrn{i}")(x)
     if include_top:
-        x = layers.Flatten(name="flatten")(x)
-        x = layers.Dense(4096, activation="relu", name="fc6")(x)
-        if dropout:
-            x = layers.Dropout(dropout, name="fc6_dropout")(x)
-        x = layers.Dense(4096, activation="relu", name="fc7")(x)
-        if dropout:
-            x = layers.Dropout(dropout, name="fc7_dropout")(x)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+        x = dense_classifier(x, classes, classifier_activation, names=("fc6", "fc7"),
+                             dropout=dropout)
     else:
         x = classifier_head(x, False, pooling, classes, classifier_activation)
     return finish_model(img_input, input_tensor, x, name, weights)

@@ -149,10 +149,40 @@ def classifier_head(x, include_top, pooling, classes, classifier_activation,
     return x
 
 
+def dense_classifier(x, classes, classifier_activation, *, names=("fc1", "fc2"), units=4096,
+                     dropout=0.5):
+    """Flatten, two ReLU Dense layers (each followed by dropout) and the classifier.
+
+    The fully connected head of AlexNet (``fc6``, ``fc7``) and VGG (``fc1``, ``fc2``: keras'
+    names). ``dropout`` None or 0 leaves the dropout layers out.
+    """
+    x = keras.layers.Flatten(name="flatten")(x)
+    for layer_name in names:
+        x = keras.layers.Dense(units, activation="relu", name=layer_name)(x)
+        if dropout:
+            x = keras.layers.Dropout(dropout, name=f"{layer_name}_dropout")(x)
+    return keras.layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+
+
 def keras_cache_file(file_name: str) -> str:
     """Where keras keeps a downloaded application weights file."""
     keras_home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
     return os.path.join(keras_home, "models", file_name)
+
+
+def keras_twin_loader(twin_constructor, weights_stem, include_top, **twin_kwargs):
+    """The ``imagenet_loader`` of :func:`finish_model` for keras' standard file names.
+
+    keras.applications names its ImageNet files
+    ``{weights_stem}_weights_tf_dim_ordering_tf_kernels[_notop].h5``.
+    """
+    suffix = "" if include_top else "_notop"
+    file_name = f"{weights_stem}_weights_tf_dim_ordering_tf_kernels{suffix}.h5"
+
+    def imagenet_loader(model):
+        load_keras_twin_weights(model, twin_constructor, file_name, include_top, **twin_kwargs)
+
+    return imagenet_loader
 
 
 def finish_model(img_input, input_tensor, outputs, name, weights=None, imagenet_loader=None):

@@ -50,7 +50,7 @@ from kerascnn.applications.common import (
     check_arguments,
     classifier_head,
     finish_model,
-    load_keras_twin_weights,
+    keras_twin_loader,
 )
 from kerascnn.blocks.dense import _as_list, dense_features, transition
 from kerascnn.layers.affine import Affine
@@ -192,12 +192,10 @@ def DenseNet(
 
     x = classifier_head(x, include_top, pooling, classes, classifier_activation)
 
-    def imagenet_loader(model):
-        suffix = "" if include_top else "_notop"
-        load_keras_twin_weights(model, getattr(keras.applications, keras_twin),
-                                f"{weights_file}_weights_tf_dim_ordering_tf_kernels{suffix}.h5",
-                                include_top, classes=classes,
-                                classifier_activation=classifier_activation, pooling=pooling)
+    imagenet_loader = keras_twin_loader(
+        getattr(keras.applications, keras_twin) if keras_twin else None, weights_file,
+        include_top, classes=classes,
+        classifier_activation=classifier_activation, pooling=pooling)
 
     return finish_model(img_input, input_tensor, x, name, weights, imagenet_loader)
 

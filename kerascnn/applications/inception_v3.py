@@ -17,23 +17,22 @@ mixed7) and the model returns ``[main, aux]``.
 from __future__ import annotations
 
 import keras
-from keras import layers
 
 from kerascnn.applications.common import (
     build_input,
     check_arguments,
     classifier_head,
     finish_model,
-    load_keras_twin_weights,
+    keras_twin_loader,
 )
 from kerascnn.blocks.auxiliary import inception_v3_aux_head
 from kerascnn.blocks.inception import (
-    conv_bn,
     inception_v3_a,
     inception_v3_b,
     inception_v3_c,
     inception_v3_reduction_a,
     inception_v3_reduction_b,
+    inception_v3_stem,
 )
 from kerascnn.registry import register_model
 
@@ -77,13 +76,7 @@ def InceptionV3(include_top=True, weights=None, input_tensor=None, input_shape=N
     img_input = build_input(input_tensor, input_shape, default_shape=(299, 299, 3),
                             min_size=AUX_MIN_SIZE if aux_logits else MIN_SIZE,
                             include_top=include_top, weights=weights)
-    x = conv_bn(img_input, 32, 3, strides=2, padding="valid", name="conv1")
-    x = conv_bn(x, 32, 3, padding="valid", name="conv2")
-    x = conv_bn(x, 64, 3, name="conv3")
-    x = layers.MaxPooling2D(3, strides=2, name="pool1")(x)
-    x = conv_bn(x, 80, 1, padding="valid", name="conv4")
-    x = conv_bn(x, 192, 3, padding="valid", name="conv5")
-    x = layers.MaxPooling2D(3, strides=2, name="pool2")(x)
+    x = inception_v3_stem(img_input)
 
     x = inception_v3_a(x, 32, name="mixed0")
     x = inception_v3_a(x, 64, name="mixed1")
@@ -98,12 +91,9 @@ def InceptionV3(include_top=True, weights=None, input_tensor=None, input_shape=N
 
     x = classifier_head(x, include_top, pooling, classes, classifier_activation)
 
-    def imagenet_loader(model):
-        suffix = "" if include_top else "_notop"
-        load_keras_twin_weights(model, keras.applications.InceptionV3,
-                                f"inception_v3_weights_tf_dim_ordering_tf_kernels{suffix}.h5",
-                                include_top, classes=classes, pooling=pooling,
-                                classifier_activation=classifier_activation)
+    imagenet_loader = keras_twin_loader(
+        keras.applications.InceptionV3, "inception_v3", include_top, classes=classes,
+        pooling=pooling, classifier_activation=classifier_activation)
 
     return finish_model(img_input, input_tensor, [x, aux] if aux_logits else x, name, weights,
                         imagenet_loader)

@@ -35,7 +35,7 @@ from kerascnn.applications.common import (
     channel_axis,
     check_arguments,
     finish_model,
-    load_keras_twin_weights,
+    keras_twin_loader,
 )
 from kerascnn.blocks.inception import (
     conv_bn,
@@ -43,6 +43,7 @@ from kerascnn.blocks.inception import (
     inception_resnet_b,
     inception_resnet_c,
     inception_resnet_reduction_b,
+    inception_v3_stem,
     inception_v4_a,
     inception_v4_b,
     inception_v4_c,
@@ -169,13 +170,7 @@ def InceptionResNetV2(include_top=True, weights=None, input_tensor=None, input_s
                       name="inception_resnet_v2"):
     img_input = _start(weights, include_top, classes, pooling, classifier_activation,
                        input_tensor, input_shape, 0, imagenet=True)
-    x = conv_bn(img_input, 32, 3, strides=2, padding="valid", name="conv1")
-    x = conv_bn(x, 32, 3, padding="valid", name="conv2")
-    x = conv_bn(x, 64, 3, name="conv3")
-    x = layers.MaxPooling2D(3, strides=2, name="pool1")(x)
-    x = conv_bn(x, 80, 1, padding="valid", name="conv4")
-    x = conv_bn(x, 192, 3, padding="valid", name="conv5")
-    x = layers.MaxPooling2D(3, strides=2, name="pool2")(x)
+    x = inception_v3_stem(img_input)
     # mixed_5b: an Inception-v3 A-like module to 320 channels.
     b0 = conv_bn(x, 96, 1, name="mixed_5b_b0_1x1")
     b1 = conv_bn(x, 48, 1, name="mixed_5b_b1_1x1")
@@ -198,13 +193,9 @@ def InceptionResNetV2(include_top=True, weights=None, input_tensor=None, input_s
     x = conv_bn(x, 1536, 1, name="conv_7b")
     x = _head(x, include_top, pooling, classes, classifier_activation, 0)
 
-    def imagenet_loader(model):
-        suffix = "" if include_top else "_notop"
-        load_keras_twin_weights(
-            model, keras.applications.InceptionResNetV2,
-            f"inception_resnet_v2_weights_tf_dim_ordering_tf_kernels{suffix}.h5",
-            include_top, classes=classes, pooling=pooling,
-            classifier_activation=classifier_activation)
+    imagenet_loader = keras_twin_loader(
+        keras.applications.InceptionResNetV2, "inception_resnet_v2", include_top,
+        classes=classes, pooling=pooling, classifier_activation=classifier_activation)
 
     return finish_model(img_input, input_tensor, x, name, weights, imagenet_loader)
 

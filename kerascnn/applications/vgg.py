@@ -38,6 +38,7 @@ from kerascnn.applications.common import (
     build_input,
     check_arguments,
     classifier_head,
+    dense_classifier,
     finish_model,
     keras_cache_file,
 )
@@ -113,14 +114,8 @@ def VGG(config, include_top=True, weights=None, input_tensor=None, input_shape=N
             x = layers.Dropout(dropout, name="fc2_dropout")(x)
         x = layers.Conv2D(classes, 1, activation=classifier_activation, name="predictions")(x)
     elif include_top:
-        x = layers.Flatten(name="flatten")(x)
-        x = layers.Dense(4096, activation="relu", name="fc1")(x)
-        if dropout:
-            x = layers.Dropout(dropout, name="fc1_dropout")(x)
-        x = layers.Dense(4096, activation="relu", name="fc2")(x)
-        if dropout:
-            x = layers.Dropout(dropout, name="fc2_dropout")(x)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+        x = dense_classifier(x, classes, classifier_activation, names=("fc1", "fc2"),
+                             dropout=dropout)
     else:
         x = classifier_head(x, False, pooling, classes, classifier_activation)
 

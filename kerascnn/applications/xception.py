@@ -20,7 +20,7 @@ from kerascnn.applications.common import (
     check_arguments,
     classifier_head,
     finish_model,
-    load_keras_twin_weights,
+    keras_twin_loader,
 )
 from kerascnn.blocks.inception import (
     xception_entry_flow,
@@ -63,12 +63,9 @@ def Xception(include_top=True, weights=None, input_tensor=None, input_shape=None
     x = xception_exit_flow(x)
     x = classifier_head(x, include_top, pooling, classes, classifier_activation)
 
-    def imagenet_loader(model):
-        suffix = "" if include_top else "_notop"
-        load_keras_twin_weights(model, keras.applications.Xception,
-                                f"xception_weights_tf_dim_ordering_tf_kernels{suffix}.h5",
-                                include_top, classes=classes, pooling=pooling,
-                                classifier_activation=classifier_activation)
+    imagenet_loader = keras_twin_loader(
+        keras.applications.Xception, "xception", include_top, classes=classes, pooling=pooling,
+        classifier_activation=classifier_activation)
 
     return finish_model(img_input, input_tensor, x, name, weights, imagenet_loader)
 

@@ -19,6 +19,7 @@ from kerascnn.blocks.inception import (  # noqa: E402
     inception_v3_c,
     inception_v3_reduction_a,
     inception_v3_reduction_b,
+    inception_v3_stem,
     inception_v4_a,
     inception_v4_b,
     inception_v4_c,
@@ -33,7 +34,7 @@ from kerascnn.blocks.nin import nin_block  # noqa: E402
 from kerascnn.blocks.vgg import vgg_block  # noqa: E402
 
 __all__ += ["vgg_block", "nin_block", "conv_bn", "inception_naive", "inception_v1",
-            "bn_inception_module", "inception_v3_a", "inception_v3_reduction_a", "inception_v3_b",
+            "bn_inception_module", "inception_v3_stem", "inception_v3_a", "inception_v3_reduction_a", "inception_v3_b",
             "inception_v3_reduction_b", "inception_v3_c", "inception_v4_stem", "inception_v4_a",
             "reduction_a", "inception_v4_b", "inception_v4_reduction_b", "inception_v4_c",
             "inception_resnet_a", "inception_resnet_b", "inception_resnet_c",

@@ -35,6 +35,7 @@ __all__ = [
     "inception_naive",
     "inception_v1",
     "bn_inception_module",
+    "inception_v3_stem",
     "inception_v3_a",
     "inception_v3_reduction_a",
     "inception_v3_b",
@@ -180,6 +181,21 @@ def bn_inception_module(x, f1, f3r, f3, fd3r, fd3, pool_proj, *, pool="avg", str
 
 def _v3(x, filters, kernel_size, name, strides=1, padding="same"):
     return conv_bn(x, filters, kernel_size, strides=strides, padding=padding, name=name)
+
+
+def inception_v3_stem(x):
+    """Inception v3's stem (299x299 -> 35x35x192), also keras' Inception-ResNet-v2 stem.
+
+    conv 3x3/2 (32, valid), 3x3 (32, valid), 3x3 (64), max-pool 3x3/2, conv 1x1 (80,
+    valid), 3x3 (192, valid), max-pool 3x3/2; layers ``conv1``-``conv5``, ``pool1``-``pool2``.
+    """
+    x = conv_bn(x, 32, 3, strides=2, padding="valid", name="conv1")
+    x = conv_bn(x, 32, 3, padding="valid", name="conv2")
+    x = conv_bn(x, 64, 3, name="conv3")
+    x = layers.MaxPooling2D(3, strides=2, name="pool1")(x)
+    x = conv_bn(x, 80, 1, padding="valid", name="conv4")
+    x = conv_bn(x, 192, 3, padding="valid", name="conv5")
+    return layers.MaxPooling2D(3, strides=2, name="pool2")(x)
 
 
 def inception_v3_a(x, pool_filters, *, name="mixed0"):

@@ -1,29 +1,30 @@
 #!/usr/bin/env python
-"""Evaluate a trained model as the seeds describe: single crop, 10-crop, multi-scale, dense.
+"""Evaluate a trained model as the classic papers do: single crop, 10-crop, multi-scale, dense.
 
-    python scripts/evaluate.py --model-path runs/r/model.keras --dataset signs \
+    python scripts/evaluate.py --model-path runs/r/best.keras --dataset signs \\
         --data-dir ../shared/data/signs/64x64_SIGNS --mode 10crop
 
-Writes ``eval.json`` (accuracy, mode, scales, images) beside the model unless
-``--output`` says where. The normalisation is the run's (``metrics.json`` beside
-the model) or, without it, the training split's per-channel statistics.
+The model is one that fit.py or tune.py saved: it takes raw images and holds its
+preprocessing. Given a run directory, the model that its metrics.json describes
+is scored. The data may hold just the scored split (a single ``test_*.h5``, a
+folder of class subfolders). Writes ``eval.json`` (accuracy, mode, scales,
+images) beside the model unless ``--output`` says where.
 """
 
-import argparse
-import json
 import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from kerascnn.cli import OneLineParser, positive_int  # noqa: E402
 
-class _OneLineParser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
+MODES = ("single", "10crop", "multiscale", "dense")
 
 
 def _scales(text):
+    import argparse
+
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
@@ -34,10 +35,9 @@ def _scales(text):
 
 
 def build_parser():
-    from kerascnn.data.evaluation import MODES
-
-    p = _OneLineParser(prog="evaluate.py", description=__doc__.splitlines()[0])
-    p.add_argument("--model-path", required=True, help="model.keras (or its run directory)")
+    p = OneLineParser(prog="evaluate.py", description=__doc__.splitlines()[0])
+    p.add_argument("--model-path", required=True,
+                   help="a .keras file, or a run directory (the model its metrics.json scored)")
     p.add_argument("--dataset", required=True, help="as fit.py's --dataset")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--mode", default="single", choices=MODES)
@@ -45,63 +45,81 @@ def build_parser():
                    help="test scales Q (shorter side), comma separated; default per mode")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--image-size", type=int, default=None,
-                   help="crop size (default: the model's input size)")
-    p.add_argument("--batch-size", type=int, default=32)
+                   help="crop size (default: the network's input size)")
+    p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--seed", type=int, default=None, help="default: the run's seed, else 0")
-    p.add_argument("--val-fraction", type=float, default=None)
+    p.add_argument("--val-fraction", type=float, default=None,
+                   help="default: the run's (the val split carved from train)")
     p.add_argument("--strict", action="store_true")
     p.add_argument("--output", default=None, help="default: eval.json beside the model")
     return p
 
 
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    import keras
-    import numpy as np
+def _model_path(path):
+    """(model file, run metrics or {})."""
+    import json
 
-    from kerascnn.data import DataError, channel_stats, load_source
-    from kerascnn.data.evaluation import evaluate
-    from kerascnn.utils.io import write_json_atomic
-
-    path = args.model_path
-    if os.path.isdir(path):
-        path = os.path.join(path, "model.keras")
-    if not os.path.isfile(path):
-        print(f"evaluate.py: error: no model file {path}", file=sys.stderr)
-        return 2
-    run_dir = os.path.dirname(os.path.abspath(path))
+    run_dir = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
     metrics = {}
     if os.path.isfile(os.path.join(run_dir, "metrics.json")):
         with open(os.path.join(run_dir, "metrics.json")) as f:
             metrics = json.load(f)
-    seed = args.seed if args.seed is not None else metrics.get("seed", 0)
-    val_fraction = (args.val_fraction if args.val_fraction is not None
-                    else metrics.get("val_fraction", 0.1))
-    model = keras.models.load_model(path)
-    size = args.image_size or model.input.shape[1]
-    channels = model.input.shape[-1]
+    if os.path.isdir(path):
+        path = os.path.join(path, metrics.get("model_file", "model.keras"))
+    return path, metrics
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    path, metrics = _model_path(args.model_path)
+    if not os.path.isfile(path):
+        print(f"evaluate.py: error: no model file {path}", file=sys.stderr)
+        return 2
+    import keras
+
+    import kerascnn  # noqa: F401  (kerascnn's layers, for loading)
+    from kerascnn.data import DataError
+    from kerascnn.data.evaluation import evaluate
+    from kerascnn.training.config import ConfigError, FitConfig
+    from kerascnn.training.data import prepare_data
+    from kerascnn.training.model import preprocessing_of
+    from kerascnn.training.report import score
+    from kerascnn.utils.io import write_json_atomic
+
+    model = keras.saving.load_model(path, compile=False)
+    prep = preprocessing_of(model)
+    if prep is None:
+        print(f"evaluate.py: error: {path} has no preprocessing layers (it was not saved by "
+              "fit.py or tune.py of this version); retrain it with scripts/fit.py.",
+              file=sys.stderr)
+        return 2
+    size = args.image_size or prep["size"]
+    config = FitConfig(dataset=args.dataset, data_dir=args.data_dir, strict=args.strict,
+                       seed=args.seed if args.seed is not None else metrics.get("seed", 0),
+                       val_fraction=(args.val_fraction if args.val_fraction is not None
+                                     else metrics.get("val_fraction", 0.1)))
     try:
-        source = load_source(args.dataset, args.data_dir, val_fraction, seed, strict=args.strict)
-        if args.split not in source.splits:
-            raise DataError(f"{args.dataset} has no {args.split} split.")
-        norm = metrics.get("normalization")
-        if norm:
-            mean = np.asarray(norm["mean"], np.float32)
-            std = np.asarray(norm["std"], np.float32)
+        require = ("train", "val") if args.split == "val" else (args.split,)
+        data = prepare_data(config, require=require)
+        if args.mode == "single" and args.scales is None and size == prep["size"]:
+            ds = data.eval_dataset(args.split, batch_size=args.batch_size, size=size)
+            result = {"mode": "single", "images": data.info.split_sizes[args.split]}
+            scored = score(model, ds, data.labels(args.split), data.num_classes)
+            result.update({k: v for k, v in scored.items() if k != "predicted"})
         else:
-            mean, std = channel_stats(source.splits["train"][0], channels)
-        x, y = source.splits[args.split]
-        result = evaluate(model, x, y, args.mode, image_size=size, mean=mean, std=std,
-                          channels=channels, scales=args.scales, batch_size=args.batch_size)
-    except (DataError, ValueError) as e:
+            x, y = data.data.split(args.split) if data.data.in_memory else (
+                data.data.sample(args.split, 10 ** 9), data.labels(args.split))
+            result = evaluate(model, x, y, args.mode, image_size=size, scales=args.scales,
+                              batch_size=args.batch_size)
+    except (DataError, ConfigError, ValueError) as e:
         print(f"evaluate.py: error: {e}", file=sys.stderr)
         return 2
     result.update({"model_path": os.path.abspath(path), "dataset": args.dataset,
                    "split": args.split, "image_size": int(size), "scales": args.scales})
-    out = args.output or os.path.join(run_dir, "eval.json")
+    out = args.output or os.path.join(os.path.dirname(os.path.abspath(path)), "eval.json")
     write_json_atomic(out, result)
-    print(f"{args.mode} accuracy on {args.dataset} {args.split}: {result['accuracy']:.4f} "
-          f"({result['images']} images) -> {out}")
+    print(f"{args.mode} accuracy of {os.path.basename(path)} on {args.dataset} {args.split}: "
+          f"{result['accuracy']:.4f} ({result['images']} images) -> {out}")
     return 0
 
 

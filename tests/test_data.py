@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from kerascnn.data import DataError, load_source, make_dataset, read_idx
-from kerascnn.data.sources import FASHION_MNIST_DIR, load_npz, load_signs
+from kerascnn.data import load_signs
+from kerascnn.data.sources import FASHION_MNIST_DIR, load_npz
 
 
 def _write_idx(path, array):

@@ -163,7 +163,8 @@ def test_eval_resize_modes_and_one_hot():
     x[:, 10:30] = 255  # the central 20x20 square is white
     crop = next(iter(make_dataset(x, np.array([1, 2]), batch_size=2, image_size=(20, 20),
                                   resize="crop", one_hot=True, num_classes=3)))
-    assert crop[0].shape == (2, 20, 20, 3) and float(tf.reduce_min(crop[0])) == 1.0
+    assert crop[0].shape == (2, 20, 20, 3) and float(tf.reduce_min(crop[0])) == 255.0
     np.testing.assert_array_equal(crop[1], [[0, 1, 0], [0, 0, 1]])
-    plain = next(iter(make_dataset(x, np.array([1, 2]), batch_size=2, image_size=(20, 20))))
+    plain = next(iter(make_dataset(x, np.array([1, 2]), batch_size=2, image_size=(20, 20),
+                                   resize="plain")))
     assert float(tf.reduce_min(plain[0])) == 0.0

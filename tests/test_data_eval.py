@@ -45,7 +45,7 @@ def test_dense_evaluation_averages_every_window():
                         for i in range(4)])
     np.testing.assert_allclose(scores, windows.transpose(2, 0, 1, 3), atol=1e-6)
     # dense mode: mean over positions of the image and of its mirror
-    dense = predict_views(model, image, "dense", image_size=6, channels=2, scales=[8])
+    dense = predict_views(model, image, "dense", image_size=6, scales=[8])
     mirror = np.stack([[model(image[:, i:i + 6, ::-1][:, :, j:j + 6]).numpy()
                         for j in range(3)] for i in range(4)])
     np.testing.assert_allclose(dense, (windows.mean((0, 1)) + mirror.mean((0, 1))) / 2,
@@ -61,9 +61,10 @@ def test_single_mode_is_the_plain_prediction_and_all_modes_run(signs_dir):
     h = keras.layers.Conv2D(8, 3, activation="relu")(inp)
     h = keras.layers.GlobalAveragePooling2D()(h)
     model = keras.Model(inp, keras.layers.Dense(6, activation="softmax")(h))
-    small = np.stack([np.asarray(keras.ops.image.resize(im, (32, 32))) for im in x / 255.0])
+    small = np.stack([np.asarray(keras.ops.image.resize(im, (32, 32)))
+                      for im in x.astype(np.float32)])
     direct = float(np.mean(model.predict(small, verbose=0).argmax(1) == y))
-    results = {m: evaluate(model, x, y, m, image_size=32, channels=3)
+    results = {m: evaluate(model, x, y, m, image_size=32)
                for m in ("single", "10crop", "multiscale", "dense")}
     assert results["single"]["accuracy"] == pytest.approx(direct, abs=1 / 120 + 1e-9)
     assert all(0 <= r["accuracy"] <= 1 and r["images"] == 120 for r in results.values())
@@ -80,16 +81,31 @@ def test_evaluate_script_writes_eval_json(signs_dir, tmp_path, capsys):
         import evaluate as script
     finally:
         sys.path.pop(0)
-    inp = keras.Input((32, 32, 3))
-    h = keras.layers.Conv2D(8, 3, activation="relu")(inp)
-    h = keras.layers.GlobalAveragePooling2D()(h)
-    keras.Model(inp, keras.layers.Dense(6, activation="softmax")(h)).save(tmp_path / "model.keras")
+    from kerascnn.training.model import add_preprocessing
+
+    def network(input_shape, input_tensor):
+        inp = keras.Input(input_shape)
+        h = keras.layers.Conv2D(8, 3, activation="relu")(inp)
+        h = keras.layers.GlobalAveragePooling2D()(h)
+        return keras.Model(inp, keras.layers.Dense(6, activation="softmax")(h))
+
+    model = add_preprocessing(network, image_shape=(64, 64, 3), size=32, channels=3,
+                              mean=[0.5] * 3, std=[0.25] * 3)
+    model.save(tmp_path / "model.keras")
     code = script.main(["--model-path", str(tmp_path), "--dataset", "signs", "--data-dir",
                         str(signs_dir), "--mode", "10crop"])
     assert code == 0
     result = json.loads((tmp_path / "eval.json").read_text())
     assert result["mode"] == "10crop" and result["images"] == 120 and result["split"] == "test"
-    assert 0 <= result["accuracy"] <= 1
-    assert "10crop accuracy on signs test: " in capsys.readouterr().out
+    assert result["image_size"] == 32
+    assert "10crop accuracy of model.keras on signs test: " in capsys.readouterr().out
     assert script.main(["--model-path", str(tmp_path / "none"), "--dataset", "signs"]) == 2
     assert "no model file" in capsys.readouterr().err
+    # a model without its preprocessing is refused in one line
+    network((32, 32, 3), None).save(tmp_path / "bare.keras")
+    assert script.main(["--model-path", str(tmp_path / "bare.keras"), "--dataset", "signs",
+                        "--data-dir", str(signs_dir)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("has no preprocessing layers (it was not saved by fit.py or tune.py "
+                        "of this version); retrain it with scripts/fit.py.")
+    assert len(err.splitlines()) == 1

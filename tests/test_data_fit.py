@@ -6,7 +6,8 @@ import keras
 
 from kerascnn import registry
 from kerascnn.applications.common import build_input
-from kerascnn.training.engine import FitConfig, run
+from kerascnn.training.config import FitConfig
+from kerascnn.training.run import run
 
 
 def SmallCNN(input_shape=None, classes=6, name="small_cnn", **_):

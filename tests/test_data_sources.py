@@ -9,9 +9,15 @@ import h5py
 import numpy as np
 import pytest
 
-from kerascnn.data import DataError, load, load_source, read_path
+from kerascnn.data import DataError, MissingSplit, load, load_source, read_path
 from kerascnn.data.sources import FASHION_MNIST_DIR
 
+
+
+def load_split(name, split="train", **kwargs):
+    """One split of kerascnn.data.load as a tf.data.Dataset, with the set's info."""
+    data = load(name, require=(), **kwargs)
+    return data.tf_dataset(split), data.info
 
 def _write_png(path, array):
     import tensorflow as tf
@@ -43,7 +49,7 @@ def _class_folder(root, cifar, classes=(0, 1, 2), per_class=4):
 
 
 def test_signs_folder_as_a_path(signs_dir):
-    ds, info = load(str(signs_dir), "val")
+    ds, info = load_split(str(signs_dir), "val")
     assert info.kind == "local" and info.num_classes == 6
     assert info.split_sizes == {"train": 864, "val": 216, "test": 120}
     assert info.image_shape == (64, 64, 3) and info.skipped == []
@@ -110,10 +116,10 @@ def test_label_prefixed_files_label_out_of_range(signs_dir, tmp_path):
 def test_missing_split(cifar, tmp_path):
     names, _ = _class_folder(tmp_path, cifar)
     shutil.rmtree(tmp_path / "test")
-    ds, info = load(str(tmp_path), "val", val_fraction=0.25, seed=1)
+    ds, info = load_split(str(tmp_path), "val", val_fraction=0.25, seed=1)
     assert info.split_sizes == {"train": 9, "val": 3}
     with pytest.raises(DataError, match=r"has no test split \(it has train, val\)"):
-        load(str(tmp_path), "test")
+        load_split(str(tmp_path), "test")
 
 
 def test_h5_course_layout(shared_data, signs_dir, tmp_path):
@@ -135,7 +141,7 @@ def test_h5_course_layout(shared_data, signs_dir, tmp_path):
 
 
 def test_npz_path_and_no_pickles(shared_data, tmp_path):
-    ds, info = load(str(shared_data / "cifar10-subset" / "cifar10_subset.npz"), "train",
+    ds, info = load_split(str(shared_data / "cifar10-subset" / "cifar10_subset.npz"), "train",
                     val_fraction=0.1, seed=0)
     assert info.split_sizes == {"train": 4577, "val": 508, "test": 1017}
     assert info.class_names[:2] == ("airplane", "automobile") and info.num_classes == 10
@@ -143,7 +149,7 @@ def test_npz_path_and_no_pickles(shared_data, tmp_path):
              y_train=np.zeros(1), x_test=np.zeros((1, 2, 2)), y_test=np.zeros(1))
     with pytest.raises(DataError, match=r"Cannot read npz file .*evil\.npz: Object arrays "
                                         r"cannot be loaded when allow_pickle=False"):
-        load(str(tmp_path / "evil.npz"))
+        load_split(str(tmp_path / "evil.npz"))
 
 
 def _write_idx(path, array):
@@ -161,7 +167,7 @@ def test_idx_gz_folder_and_file(shared_data, tmp_path):
     _write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", xt)
     _write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", yt)
     for path in (tmp_path, tmp_path / "t10k-images-idx3-ubyte.gz"):
-        ds, info = load(str(path), "test")
+        ds, info = load_split(str(path), "test")
         assert info.split_sizes == {"train": 450, "val": 50, "test": 100}
         images, labels = next(iter(ds.batch(100)))
         np.testing.assert_array_equal(images.numpy()[..., 0], xt)
@@ -171,7 +177,7 @@ def test_idx_gz_folder_and_file(shared_data, tmp_path):
 def test_fashion_mnist_debian_path():
     if not os.path.isdir(FASHION_MNIST_DIR):
         pytest.skip("dataset-fashion-mnist is not installed")
-    ds, info = load(FASHION_MNIST_DIR, "test")
+    ds, info = load_split(FASHION_MNIST_DIR, "test")
     assert info.split_sizes == {"train": 54000, "val": 6000, "test": 10000}
     assert info.class_names[-1] == "Ankle boot"
 
@@ -212,15 +218,15 @@ def tfds_dir(tmp_path_factory, shared_data):
 
 def test_tfds_prepared_dir_reads_offline(tfds_dir):
     root, data = tfds_dir
-    ds, info = load("mnist", "test", data_dir=str(root))
+    ds, info = load_split("mnist", "test", data_dir=str(root))
     assert info.kind == "tfds" and info.num_classes == 10 and info.image_shape == (28, 28, 1)
     assert info.split_sizes == {"train": 900, "val": 100, "test": 300}
     images, labels = next(iter(ds.batch(300)))
     # TFDS stores examples in its own (hashed) order: compare as sets of (image, label)
     _same_examples(images.numpy()[..., 0], labels.numpy(), data["x_test"][:300],
                    data["y_test"][:300])
-    train, _ = load("mnist", "train", data_dir=str(root))
-    val, _ = load("mnist", "val", data_dir=str(root))
+    train, _ = load_split("mnist", "train", data_dir=str(root))
+    val, _ = load_split("mnist", "val", data_dir=str(root))
     (xt, yt), (xv, yv) = (next(iter(d.batch(1000))) for d in (train, val))
     assert len(yt) == 900 and len(yv) == 100
     _same_examples(np.concatenate([xt, xv])[..., 0], np.concatenate([yt, yv]),
@@ -237,7 +243,7 @@ def test_tfds_prepared_dir_reads_offline(tfds_dir):
 def test_tfds_unprepared_fails_fast_naming_dir_and_command(name, command, tmp_path):
     start = time.perf_counter()
     with pytest.raises(DataError) as info:
-        load(name, "train", data_dir=str(tmp_path))
+        load_split(name, "train", data_dir=str(tmp_path))
     assert time.perf_counter() - start < 20  # a download attempt hangs for minutes
     message = str(info.value)
     assert message.startswith(f"TFDS data set {name!r} is not prepared in {tmp_path} and "
@@ -251,5 +257,6 @@ def test_unknown_and_missing_sources(tmp_path):
         load("nope", data_dir=str(tmp_path))
     with pytest.raises(DataError, match=r"^No such file or folder: /no/such/folder\.$"):
         load("/no/such/folder")
-    with pytest.raises(DataError, match=r"^Unknown split 'dev'; allowed: train, val, test\.$"):
-        load("mnist", "dev")
+    with pytest.raises(MissingSplit, match=r"^mnist has no dev split \(it has train, test, "
+                                          r"val\)\.$"):
+        load_split("mnist", "dev", data_dir="/work/shared/data/mnist")

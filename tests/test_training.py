@@ -12,10 +12,11 @@ import keras
 import numpy as np
 import pytest
 
-from kerascnn.training import engine
+from kerascnn.training.config import FitConfig, TrainingFailed
+from kerascnn.training.run import run
 from kerascnn.training.callbacks import latest_checkpoint
 from kerascnn.training.cli import main, parse_config
-from kerascnn.training.optim import StepSchedule, WarmupSchedule, apply_l2, make_schedule
+from kerascnn.training.optim import WarmupSchedule, apply_l2, make_schedule
 
 from .conftest import ROOT, SMALL_MODEL, SMALL_SIZE
 
@@ -62,7 +63,7 @@ def test_list_recipes_and_unknown_recipe(capsys):
 
 def test_schedules():
     step = make_schedule("step", 0.1, steps_per_epoch=10, epochs=10, lr_steps=(0.5, 0.75))
-    assert isinstance(step, StepSchedule)
+    assert isinstance(step, keras.optimizers.schedules.PiecewiseConstantDecay)
     values = [float(step(s)) for s in (0, 49, 50, 74, 75, 99)]
     np.testing.assert_allclose(values, [0.1, 0.1, 0.01, 0.01, 0.001, 0.001], rtol=1e-6)
     cosine = make_schedule("cosine", 0.1, steps_per_epoch=10, epochs=10)
@@ -74,6 +75,11 @@ def test_schedules():
     assert isinstance(warm, WarmupSchedule)
     np.testing.assert_allclose([float(warm(s)) for s in (0, 4, 9, 30)], [0.02, 0.1, 0.2, 0.2],
                                rtol=1e-6)
+    # cosine warms up with keras' own CosineDecay(warmup_target, warmup_steps)
+    cos = make_schedule("cosine", 0.2, steps_per_epoch=10, epochs=5, warmup_epochs=1)
+    assert isinstance(cos, keras.optimizers.schedules.CosineDecay)
+    np.testing.assert_allclose([float(cos(s)) for s in (0, 5, 10, 50)], [0.0, 0.1, 0.2, 0.0],
+                               atol=1e-7)
 
 
 def test_l2_weight_decay_is_half_wd_squared_norm():
@@ -125,7 +131,7 @@ def test_run_outputs_and_nan_keeps_last_good_checkpoint(signs_dir, tmp_path):
     out = tmp_path / "run"
     base = dict(model=SMALL_MODEL, dataset="signs", data_dir=str(signs_dir),
                 image_size=SMALL_SIZE, batch_size=64, output_dir=str(out), verbose=0)
-    metrics = engine.run(engine.FitConfig(epochs=1, **base))
+    metrics = run(FitConfig(epochs=1, **base))
     for name in ("best.keras", "model.keras", "history.csv", "metrics.json", "curves.png",
                  "confusion.png", "run_config.json"):
         assert (out / name).is_file(), name
@@ -135,10 +141,10 @@ def test_run_outputs_and_nan_keeps_last_good_checkpoint(signs_dir, tmp_path):
 
     # Continue with a learning rate that makes the loss explode: the run stops, names the
     # epoch and step, and keeps the epoch-1 checkpoint.
-    with pytest.raises(engine.TrainingFailed,
+    with pytest.raises(TrainingFailed,
                        match=r"loss became NaN or infinite at epoch 2, step \d+; training "
                              r"stopped and the last good checkpoint is .*epoch-0001"):
-        engine.run(engine.FitConfig(epochs=2, optimizer="sgd", learning_rate=1e12,
+        run(FitConfig(epochs=2, optimizer="sgd", learning_rate=1e12,
                                     schedule="constant", resume=True, **base))
     assert latest_checkpoint(out / "checkpoints")[0] == 1
     state = json.loads((out / "checkpoints" / "epoch-0001" / "state.json").read_text())

@@ -1,8 +1,9 @@
 """Data augmentation as Keras preprocessing layers, run in tf.data on the CPU.
 
-Seed 000 lists random scaling, random-size crop, horizontal flip, rotation,
-lighting noise and brightness / saturation / contrast jitter; seed 002 adds
-AlexNet's random crops of rescaled images with PCA lighting (eigenvectors of the
+The Lasagne book chapter "Classifying images with residual networks" lists
+random scaling, random-size crop, horizontal flip, rotation, lighting noise and
+brightness / saturation / contrast jitter; the classic papers add AlexNet's
+(Krizhevsky et al. 2012) random crops of rescaled images with PCA lighting (eigenvectors of the
 training pixels' RGB covariance, perturbed by N(0, 0.1) each time an image is
 shown), VGG's scale jittering (shorter side S drawn in [Smin, Smax], then a
 crop), and the Inception family's random-size crops; mixup and cutmix mix pairs
@@ -14,7 +15,7 @@ from (seed, epoch, batch index), so the augmented batches of an epoch are the
 same in a resumed run and do not depend on thread scheduling. Called as a
 layer (``layer(images)``), a layer draws that seed from its own ``seed``.
 
-Presets for ``fit.py --augment``: ``none``, ``standard`` (seed 000's list),
+Presets for ``fit.py --augment`` (see :mod:`kerascnn.data.plan`): ``none``, ``standard`` (the book chapter's list),
 ``alexnet``, ``vgg``, ``inception``, or a comma list of presets and the names in
 :data:`AUGMENTATIONS`.
 """
@@ -26,6 +27,8 @@ import math
 import keras
 import numpy as np
 import tensorflow as tf
+
+from kerascnn.data.plan import AUGMENTATIONS, PRESETS, AugmentPlan, parse_augment
 
 __all__ = ["Augmentation", "RandomResizedCrop", "ScaleJitter", "RandomHorizontalFlip",
            "RandomRotation", "RandomBrightness", "RandomContrast", "RandomSaturation",
@@ -384,42 +387,6 @@ class CutMix(Augmentation):
         return {**super().get_config(), "alpha": self.alpha}
 
 
-AUGMENTATIONS = ("crop", "pad_crop", "scale", "flip", "rotate", "lighting", "brightness",
-                 "contrast", "saturation", "mixup", "cutmix")
-PRESETS = {
-    "none": (),
-    # He et al. 2015, CIFAR: 4-pixel zero padding, random 32x32 crop, horizontal flip
-    "cifar": ("pad_crop", "flip"),
-    # seed 000: random scale + random-size crop, flip, rotation, lighting, color jitter
-    "standard": ("crop", "flip", "rotate", "lighting", "brightness", "saturation", "contrast"),
-    # seed 002, AlexNet: random crop of the image rescaled by 256/224, flips, PCA lighting
-    "alexnet": ("alexnet_crop", "flip", "lighting"),
-    # seed 002, VGG: scale jittering S in [256, 512] (relative to a 224 crop), flips
-    "vgg": ("scale", "flip"),
-    # Inception: random-size crop (8%-100% of the area, aspect 3/4-4/3), flips, color
-    "inception": ("inception_crop", "flip", "brightness", "saturation", "contrast"),
-}
-
-
-def _parse(spec):
-    if spec is None:
-        return []
-    items = [s.strip().lower() for s in spec.split(",")] if isinstance(spec, str) else list(spec)
-    names = []
-    for item in items:
-        if item in PRESETS:
-            names += [n for n in PRESETS[item] if n not in names]
-        elif item in AUGMENTATIONS:
-            if item not in names:
-                names.append(item)
-        else:
-            raise ValueError(
-                f"Unknown augmentation {item!r}; allowed: presets {', '.join(PRESETS)} or "
-                f"{', '.join(AUGMENTATIONS)} (comma separated)."
-            )
-    return names
-
-
 def build_augmentation(spec, image_size, pca=None, seed=0):
     """The layers of an ``--augment`` value, in pipeline order.
 
@@ -430,7 +397,7 @@ def build_augmentation(spec, image_size, pca=None, seed=0):
             ``lighting``.
         seed: base seed of the layers (used when a layer is called on its own).
     """
-    names = _parse(spec)
+    names = list(spec.names) if isinstance(spec, AugmentPlan) else parse_augment(spec)
     size = tuple(image_size)
     ratio = lambda r: int(round(max(size) * r))  # noqa: E731  relative to a 224 crop
     layers = []

@@ -1,4 +1,4 @@
-"""Test-time evaluation as the seeds describe it (seed 002: AlexNet, VGG).
+"""Test-time evaluation as the classic papers describe it (AlexNet, VGG).
 
 * ``single``: shorter side to Q, the centre crop (the usual comparison figure);
 * ``10crop``: shorter side to Q (default 256/224 of the crop), the 4 corner
@@ -11,7 +11,9 @@
   Q) and its mirror; the class scores are averaged over the positions.
 
 Predictions are the model's outputs (probabilities with the default softmax
-head), averaged; the accuracy is that of the averaged prediction.
+head), averaged; the accuracy is that of the averaged prediction. The model is
+one that takes raw pixels (0-255) and holds its own preprocessing, as fit.py
+saves it; views are cut from the raw images.
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ def to_fully_convolutional(model):
     """A copy of ``model`` taking any input size, whose output is a class-score map.
 
     A Dense layer fed by Flatten becomes a Conv2D whose kernel covers the
-    flattened map (same weights); global pooling layers are removed, so the
+    flattened map (same weights); a resizing input layer and global pooling
+    layers are removed, so the
     following Dense layers act at every position (1x1 convolutions). The output
     is (N, h', w', classes): one prediction per position.
     """
@@ -78,7 +81,7 @@ def to_fully_convolutional(model):
 
     def clone(layer):
         if isinstance(layer, (keras.layers.Flatten, keras.layers.GlobalAveragePooling2D,
-                              keras.layers.GlobalMaxPooling2D)):
+                              keras.layers.GlobalMaxPooling2D, keras.layers.Resizing)):
             return keras.layers.Identity(name=layer.name)
         if layer.name in producers:
             cfg = layer.get_config()
@@ -106,26 +109,15 @@ def _first(outputs):
     return outputs[0] if isinstance(outputs, (list, tuple)) else outputs
 
 
-def predict_views(model, images, mode, *, image_size, mean=None, std=None, channels=3,
-                  scales=None, fcn=None):
-    """The averaged prediction (N, classes) of a float batch in [0, 1] under ``mode``."""
+def predict_views(model, images, mode, *, image_size, scales=None, fcn=None):
+    """The averaged prediction (N, classes) of a float batch of raw pixels under ``mode``."""
     import tensorflow as tf
 
     size = int(image_size)
-    in_ch = images.shape[-1]
-
-    def norm(x):
-        x = tf.convert_to_tensor(x, tf.float32)
-        if in_ch == 1 and channels == 3:
-            x = tf.repeat(x, 3, axis=-1)
-        elif in_ch == 3 and channels == 1:
-            x = tf.image.rgb_to_grayscale(x)
-        if mean is not None:
-            x = (x - mean) / std
-        return x
 
     def predict(x):
-        return np.asarray(_first(model(norm(x), training=False)), np.float64)
+        x = tf.convert_to_tensor(x, tf.float32)
+        return np.asarray(_first(model(x, training=False)), np.float64)
 
     if mode == "single":
         q = (scales or [size])[0]
@@ -148,41 +140,43 @@ def predict_views(model, images, mode, *, image_size, mean=None, std=None, chann
         for q in qs:
             full = _resize_shorter(images, q)
             for x in (full, full[:, :, ::-1]):
-                scores = np.asarray(_first(fcn(norm(x), training=False)), np.float64)
+                scores = np.asarray(_first(fcn(tf.convert_to_tensor(x, tf.float32),
+                                               training=False)), np.float64)
                 views.append(scores.reshape(len(scores), -1, scores.shape[-1]).mean(axis=1))
         return np.mean(views, axis=0)
     raise ValueError(f"Unknown evaluation mode {mode!r}; allowed: {', '.join(MODES)}.")
 
 
-def evaluate(model, images, labels, mode="single", *, image_size, mean=None, std=None,
-             channels=3, scales=None, batch_size=32) -> dict:
+def evaluate(model, images, labels, mode="single", *, image_size, scales=None,
+             batch_size=32) -> dict:
     """Top-1 (and top-5 with > 5 classes) accuracy of ``model`` under ``mode``.
 
     Args:
-        model: a trained classifier.
+        model: a trained classifier taking raw pixels (0-255).
         images: uint8 (N, H, W, C) test images.
         labels: int (N,).
         mode: one of :data:`MODES`.
-        image_size: the model's input size (the crop size).
-        mean, std: the training split's per-channel statistics (0..1 scale).
-        channels: channels the model expects.
+        image_size: the crop size (the network's input size).
         scales: test scales Q (shorter side); defaults: single [size], 10crop
             [size*256/224], multiscale [size, 1.15 size, 1.3 size], dense [size].
         batch_size: images per forward pass (10crop runs 10 views of each).
     """
+    import keras
+
     if mode not in MODES:
         raise ValueError(f"Unknown evaluation mode {mode!r}; allowed: {', '.join(MODES)}.")
     labels = np.asarray(labels).reshape(-1)
     fcn = to_fully_convolutional(model) if mode == "dense" else None
     probs = []
     for start in range(0, len(labels), batch_size):
-        x = images[start:start + batch_size].astype(np.float32) / 255.0
-        probs.append(predict_views(model, x, mode, image_size=image_size, mean=mean, std=std,
-                                   channels=channels, scales=scales, fcn=fcn))
+        x = images[start:start + batch_size].astype(np.float32)
+        probs.append(predict_views(model, x, mode, image_size=image_size, scales=scales,
+                                   fcn=fcn))
     probs = np.concatenate(probs)
     result = {"mode": mode, "images": int(len(labels)),
               "accuracy": float(np.mean(probs.argmax(axis=1) == labels))}
     if probs.shape[1] > 5:
-        top5 = np.argsort(-probs, axis=1)[:, :5]
-        result["top5_accuracy"] = float(np.mean((top5 == labels[:, None]).any(axis=1)))
+        top5 = keras.metrics.SparseTopKCategoricalAccuracy(k=5)
+        top5.update_state(labels, probs.astype(np.float32))
+        result["top5_accuracy"] = float(top5.result())
     return result

@@ -30,10 +30,19 @@ import warnings
 
 import numpy as np
 
-from kerascnn.data.sources import DataError, Source, _read_h5, load_idx_dataset, load_npz
+from kerascnn.data.sources import (
+    FASHION_MNIST_CLASSES,
+    DataError,
+    Source,
+    _read_h5,
+    load_idx_dataset,
+    load_npz,
+)
 
 __all__ = ["read_path", "read_image_folder", "read_h5_folder", "looks_like_local",
-           "SPLIT_ALIASES"]
+           "load_signs", "SPLIT_ALIASES", "SIGNS_CLASSES"]
+
+SIGNS_CLASSES = ("0", "1", "2", "3", "4", "5")
 
 SPLIT_ALIASES = {"train": ("train", "training"), "val": ("val", "valid", "validation"),
                  "test": ("test", "testing")}
@@ -72,16 +81,10 @@ def _unify_channels(image, channels):
     return np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
 
 
-def _resize_center_crop(image, size):
-    """Shorter side to ``size`` then the central size x size crop (uint8)."""
-    import tensorflow as tf
-
-    h, w = image.shape[:2]
-    scale = size / min(h, w)
-    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
-    resized = tf.image.resize(image, (nh, nw), antialias=True).numpy()
-    top, left = (nh - size) // 2, (nw - size) // 2
-    return np.clip(np.round(resized[top:top + size, left:left + size]), 0, 255).astype(np.uint8)
+def _resize_center_crop(image, resizer):
+    """The largest central square crop, resized (uint8)."""
+    resized = np.asarray(resizer(image.astype(np.float32)))
+    return np.clip(np.round(resized), 0, 255).astype(np.uint8)
 
 
 def _decode_all(entries, strict, image_size, where, workers=8):
@@ -102,13 +105,19 @@ def _decode_all(entries, strict, image_size, where, workers=8):
     if not images:
         raise DataError(f"No readable image in {where}.")
     channels = 3 if any(im.shape[-1] != 1 for _, im in images) else 1
+    resizer = None
+    if image_size is not None:
+        import keras
+
+        resizer = keras.layers.Resizing(image_size, image_size, crop_to_aspect_ratio=True,
+                                        antialias=True, dtype="float32")
     out = []
     first_path, first = images[0]
     for path, image in images:
         image = _unify_channels(image, channels)
         if image_size is not None:
             if image.shape[:2] != (image_size, image_size):
-                image = _resize_center_crop(image, image_size)
+                image = _resize_center_crop(image, resizer)
         elif image.shape[:2] != first.shape[:2]:
             raise DataError(
                 f"{path} is {image.shape[1]}x{image.shape[0]} but {first_path} is "
@@ -182,12 +191,13 @@ def _entries_label_prefixed(folder, strict):
 
 def read_image_folder(root, *, strict=False, image_size=None, num_classes=None,
                       class_names=None, name=None) -> Source:
-    """An image folder, split or unsplit, class subfolders or label-prefixed files."""
+    """An image folder, split or unsplit, class subfolders or label-prefixed files.
+
+    An unsplit folder is read as the train split (``Source.unsplit``).
+    """
+    unsplit = not _split_folders(root)
     splits_dirs = _split_folders(root) or {"train": root}
-    if "train" not in splits_dirs:
-        raise DataError(f"{root} has {', '.join(os.path.basename(v) for v in splits_dirs.values())}"
-                        " but no train/ (or train_*/) folder.")
-    train_dir = splits_dirs["train"]
+    train_dir = splits_dirs.get("train") or next(iter(splits_dirs.values()))
     by_class = bool(_class_subfolders(train_dir))
     if by_class:
         class_names = tuple(_class_subfolders(train_dir))
@@ -222,7 +232,7 @@ def read_image_folder(root, *, strict=False, image_size=None, num_classes=None,
         raise DataError(f"Splits of {root} have images of mixed sizes {shapes}; pass image_size "
                         "(--image-size) to resize them on reading.")
     return Source(name or os.path.basename(os.path.normpath(root)), splits, tuple(class_names),
-                  skipped=skipped)
+                  skipped=skipped, unsplit=unsplit)
 
 
 def read_h5_folder(root, *, name=None, num_classes=None) -> Source:
@@ -245,10 +255,8 @@ def read_h5_folder(root, *, name=None, num_classes=None) -> Source:
                             for c in f["list_classes"][:])
             except OSError:
                 pass
-    for required in ("train", "test"):
-        if required not in splits:
-            raise DataError(f"{root} has no {required}_*.h5 file (the h5 layout needs "
-                            "train_*.h5 and test_*.h5).")
+    if not splits:
+        raise DataError(f"{root} has no train_*.h5, val_*.h5 or test_*.h5 file.")
     top = max(int(y.max()) for _, y in splits.values()) + 1
     if class_names is None:
         class_names = tuple(str(i) for i in range(num_classes or top))
@@ -263,6 +271,11 @@ def _check_labels(splits, num_classes, where):
                             f"of range for {num_classes} classes (0-{num_classes - 1}).")
         if len(x) != len(y):
             raise DataError(f"{where}: {split} has {len(x)} images but {len(y)} labels.")
+
+
+def _h5_files(folder):
+    return [f for split in ("train", "val", "test")
+            for f in glob.glob(os.path.join(glob.escape(folder), f"{split}_*.h5"))]
 
 
 def _has_idx(folder):
@@ -289,15 +302,42 @@ def read_path(path, *, strict=False, image_size=None) -> Source:
     name = os.path.basename(os.path.normpath(path))
     if _has_idx(path):
         fashion = "fashion" in path.lower()
-        from kerascnn.data.sources import FASHION_MNIST_CLASSES
-
         source = load_idx_dataset(name.replace("-", "_"), path,
                                   FASHION_MNIST_CLASSES if fashion else None)
         _check_labels(source.splits, source.num_classes, path)
         return source
-    if glob.glob(os.path.join(glob.escape(path), "train_*.h5")) and not _split_folders(path):
+    if _h5_files(path) and not _split_folders(path):
         return read_h5_folder(path, name=name)
     npz = glob.glob(os.path.join(glob.escape(path), "*.npz"))
     if len(npz) == 1 and not _split_folders(path) and not _class_subfolders(path):
         return read_path(npz[0])
     return read_image_folder(path, strict=strict, image_size=image_size, name=name)
+
+
+def load_signs(data_dir, *, strict=False, image_size=None) -> Source:
+    """The SIGNS hand-gesture set (6 classes) from its JPEG folders or h5 files.
+
+    ``data_dir`` holds ``train_signs/ [val_signs/] test_signs/`` (label = first
+    character of each file name; names may contain spaces) or the course's
+    ``train_signs.h5`` and ``test_signs.h5``. Without a validation folder, the
+    caller carves one out of the training split.
+    """
+    if data_dir is None or not os.path.isdir(data_dir):
+        raise DataError(
+            f"SIGNS data directory {data_dir!r} does not exist: pass --data-dir pointing at the "
+            "folder holding train_signs/ val_signs/ test_signs/ (or train_signs.h5, test_signs.h5)."
+        )
+    if os.path.isdir(os.path.join(data_dir, "train_signs")):
+        return read_image_folder(data_dir, strict=strict, image_size=image_size,
+                                 class_names=SIGNS_CLASSES, name="signs")
+    splits = {}
+    for split in ("train", "val", "test"):
+        h5 = os.path.join(data_dir, f"{split}_signs.h5")
+        if os.path.isfile(h5):
+            splits[split] = _read_h5(h5, split)
+    for required in ("train", "test"):
+        if required not in splits:
+            raise DataError(
+                f"{data_dir} has no {required}_signs/ folder or {required}_signs.h5 file."
+            )
+    return Source("signs", splits, SIGNS_CLASSES)

@@ -5,9 +5,10 @@ Nothing is downloaded and nothing is unpickled.
 
 * ``fashion_mnist`` / ``mnist`` idx files (``*-idx3-ubyte[.gz]``), e.g. Debian's
   ``dataset-fashion-mnist`` in ``/usr/share/datasets/fashion-mnist``;
-* ``signs``: a folder holding ``train_signs/ val_signs/ test_signs/`` of JPEGs
-  whose label is the first character of the file name, or the course's
-  ``train_signs.h5`` / ``test_signs.h5`` files.
+* the course's h5 files (``{split}_set_x`` / ``{split}_set_y``);
+* npz files (``x_train, y_train, x_test, y_test``).
+
+These readers know nothing of folders of images (:mod:`kerascnn.data.folders`).
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ import numpy as np
 __all__ = [
     "Source",
     "DataError",
+    "UnknownDataset",
+    "MissingSplit",
     "read_idx",
     "load_idx_dataset",
-    "load_signs",
     "load_npz",
     "FASHION_MNIST_DIR",
     "FASHION_MNIST_CLASSES",
@@ -32,11 +34,18 @@ __all__ = [
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
                          "Shirt", "Sneaker", "Bag", "Ankle boot")
-SIGNS_CLASSES = ("0", "1", "2", "3", "4", "5")
 
 
 class DataError(ValueError):
     """A data source is missing, unreadable or inconsistent (one-line message)."""
+
+
+class UnknownDataset(DataError):
+    """A name that is neither a built-in set, a local path nor a TFDS data set."""
+
+
+class MissingSplit(DataError):
+    """A split that the caller needs (train to fit, the scored one to evaluate) is absent."""
 
 
 @dataclasses.dataclass
@@ -47,6 +56,7 @@ class Source:
     splits: dict
     class_names: tuple
     skipped: list = dataclasses.field(default_factory=list)  # [(path, reason)] not read
+    unsplit: bool = False  # one folder of images, read as the train split
 
     @property
     def num_classes(self) -> int:
@@ -129,37 +139,6 @@ def _read_h5(path, split):
     except (OSError, KeyError) as e:
         raise DataError(f"Cannot read {split}_set_x/{split}_set_y from {path}: {e}") from None
     return x, y
-
-
-def load_signs(data_dir, *, strict=False, image_size=None) -> Source:
-    """The SIGNS hand-gesture set (6 classes) from its JPEG folders or h5 files.
-
-    ``data_dir`` holds ``train_signs/ [val_signs/] test_signs/`` (label = first
-    character of each file name; names may contain spaces) or the course's
-    ``train_signs.h5`` and ``test_signs.h5``. Without a validation folder, the
-    caller carves one out of the training split.
-    """
-    if data_dir is None or not os.path.isdir(data_dir):
-        raise DataError(
-            f"SIGNS data directory {data_dir!r} does not exist: pass --data-dir pointing at the "
-            "folder holding train_signs/ val_signs/ test_signs/ (or train_signs.h5, test_signs.h5)."
-        )
-    if os.path.isdir(os.path.join(data_dir, "train_signs")):
-        from kerascnn.data.folders import read_image_folder
-
-        return read_image_folder(data_dir, strict=strict, image_size=image_size,
-                                 class_names=SIGNS_CLASSES, name="signs")
-    splits = {}
-    for split in ("train", "val", "test"):
-        h5 = os.path.join(data_dir, f"{split}_signs.h5")
-        if os.path.isfile(h5):
-            splits[split] = _read_h5(h5, split)
-    for required in ("train", "test"):
-        if required not in splits:
-            raise DataError(
-                f"{data_dir} has no {required}_signs/ folder or {required}_signs.h5 file."
-            )
-    return Source("signs", splits, SIGNS_CLASSES)
 
 
 def load_npz(path, name=None) -> Source:

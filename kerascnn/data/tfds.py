@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from kerascnn.data.sources import DataError, Source
+from kerascnn.data.sources import DataError, Source, UnknownDataset
 
 __all__ = ["DEFAULT_TFDS_DIR", "tfds_builder", "tfds_is_prepared", "read_tfds", "tfds_dataset",
            "prepare_command"]
@@ -50,7 +50,7 @@ def tfds_builder(name: str, data_dir=None):
     try:
         builder = tfds.builder(name, data_dir=directory)
     except tfds.core.registered.DatasetNotFoundError:
-        raise DataError(
+        raise UnknownDataset(
             f"Unknown data set {name!r}: not a built-in name, a local path or a TFDS name."
         ) from None
     except Exception as e:  # noqa: BLE001  (bad config names, broken folders)
@@ -112,7 +112,10 @@ def tfds_dataset(builder, split):
 
 
 def read_tfds(name: str, data_dir=None) -> Source:
-    """The whole prepared data set in memory as a :class:`Source` (fixed-size images only)."""
+    """The whole prepared data set in memory as a :class:`Source` (fixed-size images only).
+
+    Training and evaluation stream TFDS sets instead (:func:`kerascnn.data.load`);
+    this is for a small set wanted as numpy arrays."""
     builder = tfds_builder(name, data_dir)
     names, shape, sizes = tfds_info(builder)
     if None in shape:

@@ -1,8 +1,35 @@
-"""The training engine behind scripts/fit.py: strategy, recipes, optimizers and
-schedules, crash-safe checkpoints, plots."""
+"""The training run behind ``scripts/fit.py``: one pipeline, data -> model -> run.
 
-from kerascnn.training.engine import FitConfig, run
-from kerascnn.training.recipes import RECIPES
-from kerascnn.training.strategy import get_strategy, sync_batchnorm
+* :mod:`kerascnn.training.config`: :class:`FitConfig`, its checks, recipes applied,
+  the run directory's identity (what a resumed run must share);
+* :mod:`kerascnn.training.data`: :func:`prepare_data` -> :class:`TrainingData`
+  (splits, classes, statistics, the augmentation plan, the tf.data pipelines);
+* :mod:`kerascnn.training.model`: :func:`build_model` (preprocessing layers + the
+  registry model, compiled);
+* :mod:`kerascnn.training.run`: :func:`run` (strategy, resume, ``model.fit`` with
+  crash-safe checkpoints);
+* :mod:`kerascnn.training.report`: :func:`fit_and_report`'s evaluation and files.
 
-__all__ = ["FitConfig", "run", "RECIPES", "get_strategy", "sync_batchnorm"]
+Importing this package is cheap; Keras is imported by the modules that need it.
+"""
+
+import importlib
+
+__all__ = ["FitConfig", "run", "prepare_data", "build_model", "RECIPES", "get_strategy",
+           "sync_batchnorm"]
+
+_LAZY = {
+    "FitConfig": "kerascnn.training.config",
+    "run": "kerascnn.training.run",
+    "prepare_data": "kerascnn.training.data",
+    "build_model": "kerascnn.training.model",
+    "RECIPES": "kerascnn.training.recipes",
+    "get_strategy": "kerascnn.training.strategy",
+    "sync_batchnorm": "kerascnn.training.strategy",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'kerascnn.training' has no attribute {name!r}")

@@ -21,33 +21,12 @@ import keras
 
 from kerascnn.utils.io import atomic_path
 
-__all__ = ["EpochTimer", "NaNGuard", "RunCheckpoint", "latest_checkpoint", "NonFiniteLoss"]
+__all__ = ["NaNGuard", "RunCheckpoint", "latest_checkpoint", "load_checkpoint"]
 
 
-class NonFiniteLoss(RuntimeError):
-    pass
-
-
-class EpochTimer(keras.callbacks.Callback):
-    """Wall time of the training part of each epoch (validation excluded)."""
-
-    def __init__(self):
-        super().__init__()
-        self.train_seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-        self._last = None
-
-    def on_train_batch_end(self, batch, logs=None):
-        self._last = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.train_seconds.append((self._last or time.perf_counter()) - self._start)
-
-
-class NaNGuard(keras.callbacks.Callback):
-    """Stops training at the first non-finite loss and remembers where."""
+class NaNGuard(keras.callbacks.TerminateOnNaN):
+    """keras' ``TerminateOnNaN`` that also remembers where the loss became non-finite
+    (epoch, step), so the run can say so and never checkpoint the diverged model."""
 
     def __init__(self):
         super().__init__()
@@ -57,11 +36,11 @@ class NaNGuard(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             self.failed_at = (self._epoch + 1, batch + 1)
-            self.model.stop_training = True
+        super().on_batch_end(batch, logs)
 
 
 def _checkpoint_dirs(directory):
@@ -92,7 +71,11 @@ def load_checkpoint(model, path) -> dict:
 
 
 class RunCheckpoint(keras.callbacks.Callback):
-    """Per-epoch crash-safe checkpoints, history and the best model."""
+    """Per-epoch crash-safe checkpoints, history and the best model.
+
+    keras' ``BackupAndRestore`` restores the weights but not our (seed, epoch) data
+    order's epoch nor the history and best score, so a resumed run would differ;
+    this one gives bit-identical resumption (with ``--deterministic``)."""
 
     def __init__(self, run_dir, *, monitor="val_accuracy", state=None, guard=None, keep=2,
                  on_epoch=None, write_best=True):

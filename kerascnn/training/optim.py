@@ -1,40 +1,21 @@
-"""Optimizers, learning-rate schedules, weight decay."""
+"""Optimizers, learning-rate schedules, weight decay: keras' own, configured from flags."""
 
 from __future__ import annotations
 
 import keras
 
+from kerascnn.training.config import OPTIMIZERS, SCHEDULES
+
 __all__ = ["OPTIMIZERS", "SCHEDULES", "make_schedule", "make_optimizer", "apply_l2",
-           "WarmupSchedule", "StepSchedule"]
-
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
-SCHEDULES = ("constant", "step", "exponential", "cosine")
-
-
-@keras.saving.register_keras_serializable(package="kerascnn")
-class StepSchedule(keras.optimizers.schedules.LearningRateSchedule):
-    """The learning rate divided by ``factor`` at each boundary step."""
-
-    def __init__(self, learning_rate, boundaries, factor=10.0):
-        self.learning_rate = float(learning_rate)
-        self.boundaries = [int(b) for b in boundaries]
-        self.factor = float(factor)
-
-    def __call__(self, step):
-        lr = keras.ops.convert_to_tensor(self.learning_rate, "float32")
-        step = keras.ops.cast(step, "float32")
-        for boundary in self.boundaries:
-            lr = keras.ops.where(step >= boundary, lr / self.factor, lr)
-        return lr
-
-    def get_config(self):
-        return {"learning_rate": self.learning_rate, "boundaries": self.boundaries,
-                "factor": self.factor}
+           "WarmupSchedule"]
 
 
 @keras.saving.register_keras_serializable(package="kerascnn")
 class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear warm-up from 0 over ``warmup_steps``, then ``schedule``."""
+    """Linear warm-up from 0 over ``warmup_steps``, then ``schedule``.
+
+    keras has warm-up only inside ``CosineDecay`` (used for the cosine schedule);
+    this wraps the constant, step and exponential schedules."""
 
     def __init__(self, schedule, warmup_steps):
         self.schedule = schedule
@@ -66,25 +47,34 @@ def make_schedule(name, learning_rate, *, steps_per_epoch, epochs, lr_steps=(0.5
 
     Args:
         name: constant, step (divide by 10 at the ``lr_steps`` fractions of
-            the run), exponential (``decay_rate`` every ``decay_epochs``),
-            cosine (to 0 at the end).
-        warmup_epochs: linear warm-up from 0 over this many epochs first.
+            the run: ``PiecewiseConstantDecay``), exponential (``decay_rate`` every
+            ``decay_epochs``: ``ExponentialDecay``), cosine (to 0 at the end:
+            ``CosineDecay``).
+        warmup_epochs: linear warm-up from 0 over this many epochs first
+            (``CosineDecay``'s own ``warmup_target``/``warmup_steps`` for cosine).
     """
     total = max(1, steps_per_epoch * epochs)
+    warmup = round(warmup_epochs * steps_per_epoch) if warmup_epochs and warmup_epochs > 0 else 0
+    lr = float(learning_rate)
     if name == "constant":
-        schedule = float(learning_rate)
+        schedule = lr
     elif name == "step":
-        schedule = StepSchedule(learning_rate, [round(f * total) for f in lr_steps])
+        # PiecewiseConstantDecay keeps values[i] while step <= boundaries[i]
+        boundaries = [max(0, round(f * total) - 1) for f in lr_steps]
+        schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
+            boundaries, [lr / 10 ** i for i in range(len(boundaries) + 1)])
     elif name == "exponential":
         schedule = keras.optimizers.schedules.ExponentialDecay(
-            learning_rate, max(1, round(decay_epochs * steps_per_epoch)), decay_rate,
-            staircase=True)
+            lr, max(1, round(decay_epochs * steps_per_epoch)), decay_rate, staircase=True)
     elif name == "cosine":
-        schedule = keras.optimizers.schedules.CosineDecay(learning_rate, total)
+        if warmup:
+            return keras.optimizers.schedules.CosineDecay(
+                0.0, max(1, total - warmup), warmup_target=lr, warmup_steps=warmup)
+        return keras.optimizers.schedules.CosineDecay(lr, total)
     else:
         raise ValueError(f"Unknown schedule {name!r}; allowed: {', '.join(SCHEDULES)}.")
-    if warmup_epochs and warmup_epochs > 0:
-        schedule = WarmupSchedule(schedule, round(warmup_epochs * steps_per_epoch))
+    if warmup:
+        schedule = WarmupSchedule(schedule, warmup)
     return schedule
 
 

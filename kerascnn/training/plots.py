@@ -6,7 +6,7 @@ import numpy as np
 
 from kerascnn.utils.io import atomic_path
 
-__all__ = ["plot_curves", "plot_confusion", "confusion_matrix"]
+__all__ = ["plot_curves", "plot_confusion"]
 
 
 def _pyplot():
@@ -37,12 +37,6 @@ def plot_curves(history_rows, path) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=90)
     plt.close(fig)
-
-
-def confusion_matrix(y_true, y_pred, num_classes) -> np.ndarray:
-    cm = np.zeros((num_classes, num_classes), np.int64)
-    np.add.at(cm, (np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)), 1)
-    return cm
 
 
 def plot_confusion(cm, class_names, path, title="test confusion matrix") -> None:

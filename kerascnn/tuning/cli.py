@@ -1,44 +1,41 @@
 """Command line of ``scripts/tune.py``: flags -> :class:`SearchConfig` -> :func:`run_search`.
 
-The data, schedule, precision and device flags are those of ``scripts/fit.py``.
-A bad command line gets one line on stderr and exit status 2 with nothing
-written; a search whose every trial failed, or a worker whose oracle does not
-answer, exits with status 1.
+The data flags, and the training flags that are not searched, are fit.py's own
+(the same parser code, the same checks and messages). A bad command line gets
+one line on stderr and exit status 2 with nothing written; a search whose every
+trial failed, or a worker whose oracle does not answer, exits with status 1.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from kerascnn.tuning.search import DISTRIBUTIONS, TUNERS, SearchConfig
+from kerascnn.cli import OneLineParser, add_data_arguments, add_training_arguments
+from kerascnn.training.config import FitConfig
+from kerascnn.tuning.config import DISTRIBUTIONS, TUNERS, SearchConfig
 
 __all__ = ["build_parser", "parse_config", "main"]
 
 DEFAULTS = SearchConfig()
+# The training choices every hypermodel searches (kerascnn.tuning.hypermodels.TRAINING_SPACE).
+SEARCHED = ("optimizer", "learning_rate", "weight_decay", "label_smoothing", "augment",
+            "batch_size")
+_SEARCH_FIELDS = {"family", "tuner", "max_trials", "directory", "project_name", "overwrite",
+                  "train_subset", "val_subset", "distribution", "retrain", "chief", "worker",
+                  "oracle_timeout", "bind_any", "imports", "verbose"}
 
 
-class _OneLineParser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit 2
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from kerascnn.data import DATASETS
-    from kerascnn.training.engine import PRECISIONS
-    from kerascnn.training.optim import SCHEDULES
-
-    p = _OneLineParser(
+def build_parser() -> OneLineParser:
+    p = OneLineParser(
         prog="tune.py",
         description="keras-tuner search over a model family. DIRECTORY/PROJECT receives the "
                     "search (resumed when run again), trials.csv, best_hyperparameters.json "
-                    "and best_model.keras.")
+                    "and best_model.keras (a model that takes raw images).")
     p.add_argument("--model-family", dest="family", required=True,
-                   help="a family value of kerascnn.model_info (resnet, vgg, densenet, ...)")
+                   help="a family value of kerascnn.model_info (resnet, vgg, densenet, ...) "
+                        "or a model name (its family)")
     p.add_argument("--tuner", default=DEFAULTS.tuner, choices=TUNERS)
     p.add_argument("--max-trials", type=int, default=DEFAULTS.max_trials)
-    p.add_argument("--epochs", type=int, default=DEFAULTS.epochs,
-                   help="epochs per trial (hyperband: the most epochs of a trial)")
     p.add_argument("--directory", default=DEFAULTS.directory)
     p.add_argument("--project-name", default=None, help="default: the family")
     p.add_argument("--overwrite", action="store_true", help="start the search over")
@@ -48,27 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="best_model.keras: the best configuration retrained on train+val")
     p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
                    help="import MODULE first (it may register more models)")
-
-    d = p.add_argument_group("data (as fit.py)")
-    d.add_argument("--dataset", default=DEFAULTS.dataset, choices=sorted(DATASETS))
-    d.add_argument("--data-dir", default=None)
-    d.add_argument("--classes", type=int, default=None)
-    d.add_argument("--image-size", type=int, default=None)
-    d.add_argument("--val-fraction", type=float, default=DEFAULTS.val_fraction)
-    d.add_argument("--train-subset", type=int, default=None,
-                   help="search on this many training images (seeded choice)")
-    d.add_argument("--val-subset", type=int, default=None)
-    d.add_argument("--seed", type=int, default=DEFAULTS.seed)
-
-    t = p.add_argument_group("training settings that are not searched (as fit.py)")
-    t.add_argument("--schedule", default=DEFAULTS.schedule, choices=SCHEDULES)
-    t.add_argument("--momentum", type=float, default=DEFAULTS.momentum)
-    t.add_argument("--nesterov", action="store_true")
-    t.add_argument("--weight-decay-mode", default=DEFAULTS.weight_decay_mode,
-                   choices=("l2", "decoupled"), help="adamw trials always decouple")
-    t.add_argument("--warmup-epochs", type=float, default=DEFAULTS.warmup_epochs)
-    t.add_argument("--precision", default=DEFAULTS.precision, choices=PRECISIONS)
-    t.add_argument("--jit-compile", default=DEFAULTS.jit_compile, choices=("auto", "on", "off"))
+    add_data_arguments(p, DEFAULTS.fit, subsets=True)
+    t = add_training_arguments(p, DEFAULTS.fit, searched=SEARCHED)
     t.add_argument("--distribution", default=DEFAULTS.distribution, choices=DISTRIBUTIONS,
                    help="mirrored: every trial on all local GPUs (MirroredStrategy)")
     t.add_argument("--verbose", type=int, default=DEFAULTS.verbose, choices=(0, 1, 2))
@@ -85,15 +63,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_config(argv=None) -> SearchConfig:
-    from kerascnn.tuning.space import SearchSpaceError, load_search_space
+    from kerascnn.tuning.errors import SearchSpaceError
 
     parser = build_parser()
-    args = parser.parse_args(argv)
-    values = vars(args)
+    values = vars(parser.parse_args(argv))
     path = values.pop("search_space")
     values["imports"] = tuple(values["imports"])
-    config = SearchConfig(**values)
+    fit_fields = set(FitConfig.__dataclass_fields__)
+    fit = FitConfig(**{k: v for k, v in values.items() if k in fit_fields and k != "verbose"},
+                    verbose=0)
+    config = SearchConfig(fit=fit, **{k: v for k, v in values.items() if k in _SEARCH_FIELDS})
     if path is not None:
+        from kerascnn.tuning.space import load_search_space
+
         try:
             config.search_space = load_search_space(path)
         except SearchSpaceError as e:
@@ -102,11 +84,11 @@ def parse_config(argv=None) -> SearchConfig:
 
 
 def main(argv=None) -> int:
-    from kerascnn.data import DataError
-    from kerascnn.tuning.distributed import OracleUnavailable
-    from kerascnn.tuning.search import SearchError, SearchFailed, run_search
-
     config = parse_config(argv)
+    from kerascnn.data import DataError
+    from kerascnn.tuning.errors import OracleUnavailable, SearchError, SearchFailed
+    from kerascnn.tuning.search import run_search
+
     try:
         run_search(config)
     except (SearchError, DataError) as e:

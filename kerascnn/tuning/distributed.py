@@ -39,20 +39,16 @@ import os
 import sys
 import time
 
+from kerascnn.tuning.errors import OracleUnavailable, SearchError
+
 __all__ = ["parse_address", "configure", "serve_oracle", "oracle_timeout",
            "OracleUnavailable"]
 
 _ENV = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
 
 
-class OracleUnavailable(RuntimeError):
-    """A worker's call to the chief's oracle failed or timed out (one line)."""
-
-
 def parse_address(text: str) -> tuple[str, int]:
     """``HOST:PORT`` (or ``:PORT`` / ``PORT`` for 127.0.0.1) -> (host, port)."""
-    from kerascnn.tuning.search import SearchError
-
     host, sep, port = str(text).rpartition(":")
     if not sep:
         host, port = "", text

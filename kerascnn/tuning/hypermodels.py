@@ -2,10 +2,10 @@
 
 Every hypermodel searches the training choices (optimizer, learning rate on a
 log scale, weight decay, label smoothing, augmentation preset, batch size) and
-its family's architecture choices, and builds its models through
-:func:`kerascnn.create_model`; compiling is
-:func:`kerascnn.training.compile.build_compiled` (the engine's set-up), the
-data are :func:`kerascnn.data.make_dataset` pipelines.
+its family's architecture choices. A trial's model is built and compiled by
+:func:`kerascnn.training.model.build_model` (fit.py's own set-up: with the
+data's preprocessing layers, so every trial's model takes raw images), and
+trained on the pipelines of the run's :class:`~kerascnn.training.data.TrainingData`.
 
 =========================== ==================================================
 family (``model_info``)     architecture hyperparameters
@@ -41,16 +41,15 @@ import keras_tuner as kt
 import numpy as np
 
 from kerascnn import registry
-from kerascnn.data.augment import PRESETS, build_augmentation
-from kerascnn.data.pipeline import EpochCounter, channel_stats, make_dataset
-from kerascnn.training.compile import build_compiled
-from kerascnn.training.engine import FitConfig
-from kerascnn.training.optim import OPTIMIZERS
-from kerascnn.tuning.space import SearchSpaceError, declare, merge_space
+from kerascnn.data.plan import PRESETS, parse_augment
+from kerascnn.training.config import OPTIMIZERS, FitConfig
+from kerascnn.training.model import build_model, preprocessing_of
+from kerascnn.tuning.errors import SearchSpaceError
+from kerascnn.tuning.space import declare, merge_space
 
 __all__ = ["CNNHyperModel", "GenericHyperModel", "CifarResNetHyperModel",
            "DenseNetHyperModel", "SqueezeNetHyperModel", "VGGHyperModel",
-           "InceptionHyperModel", "HYPERMODELS", "TRAINING_SPACE", "TrialData",
+           "InceptionHyperModel", "HYPERMODELS", "TRAINING_SPACE",
            "hypermodel_for", "families", "family_members"]
 
 TRAINING_SPACE = {
@@ -71,14 +70,6 @@ def families() -> list[str]:
 def family_members(family: str) -> list[str]:
     """Listed registry names of ``family``, in registration-list order."""
     return [n for n in registry.list_models() if registry.model_info(n)["family"] == family]
-
-
-@dataclasses.dataclass
-class TrialData:
-    """The data every trial trains on: uint8 splits plus the seed."""
-
-    source: object  # kerascnn.data.Source with train and val splits
-    seed: int = 0
 
 
 def _possible(spec: dict) -> list:
@@ -112,7 +103,9 @@ class CNNHyperModel(kt.HyperModel):
         image_size: resize every image to this size.
         search_space: ``{name: range}`` overrides (see
             :mod:`kerascnn.tuning.space`).
-        data: :class:`TrialData` for :meth:`fit` (not needed to build).
+        data: the prepared :class:`~kerascnn.training.data.TrainingData`: models
+            then hold its preprocessing, and :meth:`fit` trains on it (without
+            it, :meth:`build` builds the bare network).
         replicas: replicas in sync of the tuner's distribution strategy.
     """
 
@@ -191,51 +184,32 @@ class CNNHyperModel(kt.HyperModel):
             config.weight_decay_mode = "decoupled"
         return config
 
+    def set_data(self, data) -> None:
+        """Trains on ``data`` (:class:`~kerascnn.training.data.TrainingData`)."""
+        self.data = data
+        self.classes = data.num_classes
+        if data.image_shape[0] is not None:
+            self.native_size = int(data.image_shape[0])
+
     def input_shape_for(self, model_name) -> tuple:
         info = registry.model_info(model_name)
         size = self.image_size or max(self.native_size, info["min_input_size"])
         return (size, size, info["default_input_shape"][-1])
 
     def steps_per_epoch(self, batch_size) -> int:
-        n = len(self.data.source.splits["train"][1]) if self.data is not None else 1000
+        n = self.data.train_size if self.data is not None else 1000
         return max(1, -(-n // batch_size))
 
     def build(self, hp):
         config = self.training_config(hp)
         model_name, kwargs, model_fn = self.architecture(hp)
         config.model = model_name
-        input_shape = self.input_shape_for(model_name)
-        return build_compiled(config, input_shape=input_shape, classes=self.classes,
-                              steps_per_epoch=self.steps_per_epoch(config.batch_size),
-                              model_kwargs=kwargs, replicas=self.replicas, model_fn=model_fn)
+        return build_model(config, self.data, size=self.input_shape_for(model_name)[0],
+                           classes=self.classes,
+                           steps_per_epoch=self.steps_per_epoch(config.batch_size),
+                           model_kwargs=kwargs, replicas=self.replicas, model_fn=model_fn)
 
     # ------------------------------------------------------------ training
-    def datasets(self, config, input_shape, *, initial_epoch=0, train_splits=("train",)):
-        """(train dataset, val dataset or None, steps per epoch, epoch callback) for a trial.
-
-        The training order and augmentation of each epoch are functions of (seed, epoch);
-        the callback tells the dataset which epoch Keras is in.
-        """
-        source = self.data.source
-        xs = [source.splits[s][0] for s in train_splits]
-        ys = [source.splits[s][1] for s in train_splits]
-        x_train, y_train = (xs[0], ys[0]) if len(xs) == 1 else (np.concatenate(xs),
-                                                                np.concatenate(ys))
-        size, channels = input_shape[0], input_shape[-1]
-        mean, std = channel_stats(x_train, channels)
-        common = dict(batch_size=config.batch_size, image_size=(size, size), channels=channels,
-                      mean=mean, std=std, num_classes=source.num_classes,
-                      one_hot=bool(config.label_smoothing) or _mixes_labels(config.augment))
-        steps = max(1, -(-len(y_train) // config.batch_size))
-        counter = EpochCounter(initial_epoch)
-        train = make_dataset(x_train, y_train, training=True, seed=self.data.seed, epoch=counter,
-                             augment=None if config.augment == "none" else config.augment,
-                             **common)
-        val = None
-        if "val" in source.splits and "val" not in train_splits:
-            val = make_dataset(*source.splits["val"], **common)
-        return train, val, steps, counter.callback()
-
     def fit(self, hp, model, *args, callbacks=None, epochs=None, initial_epoch=0, verbose=0,
             **kwargs):
         """Trains ``model`` on the trial data; returns the best epoch's metrics.
@@ -245,15 +219,22 @@ class CNNHyperModel(kt.HyperModel):
         fit), which the search reports in its table.
         """
         if self.data is None:
-            raise RuntimeError("This hypermodel has no TrialData: set .data before searching.")
+            raise RuntimeError("This hypermodel has no data: call set_data() before searching.")
         start = time.perf_counter()
         config = self.training_config(hp)
         epochs = int(epochs or self.base.epochs)
-        input_shape = tuple(model.inputs[0].shape[1:])
-        train, val, _, set_epoch = self.datasets(config, input_shape, initial_epoch=initial_epoch)
+        size = preprocessing_of(model)["size"]
+        train, counter = self.data.train_dataset(batch_size=config.batch_size, size=size,
+                                                 one_hot=config.one_hot,
+                                                 initial_epoch=initial_epoch)
+        val = None
+        if self.data.has("val") and "val" not in self.data.train_splits:
+            val = self.data.eval_dataset("val", batch_size=config.batch_size, size=size,
+                                         one_hot=config.one_hot)
         history = model.fit(train, validation_data=val, epochs=epochs,
                             initial_epoch=initial_epoch,
-                            callbacks=[set_epoch] + list(callbacks or []), verbose=verbose,
+                            callbacks=[counter.callback()] + list(callbacks or []),
+                            verbose=verbose,
                             shuffle=False)  # the pipeline shuffles, by (seed, epoch)
         logs = history.history
         key = "val_accuracy" if "val_accuracy" in logs else "accuracy"
@@ -265,19 +246,11 @@ class CNNHyperModel(kt.HyperModel):
         return result
 
 
-def _augmentation_layers(spec):
-    return build_augmentation(spec, (32, 32), pca=([1.0], [[1.0]]))
-
-
-def _mixes_labels(spec) -> bool:
-    return any(layer.needs_labels for layer in _augmentation_layers(spec))
-
-
 def _valid_augment(value) -> bool:
     if not isinstance(value, str):
         return False
     try:
-        _augmentation_layers(value)
+        parse_augment(value)
     except ValueError:
         return False
     return True

@@ -21,123 +21,56 @@ its own id. ``overwrite`` starts over.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import math
 import os
 import re
 import shutil
 
-import numpy as np
-
-from kerascnn.data import DATASETS, DataError, Source, load_source
 from kerascnn.training import strategy as strategies
-from kerascnn.training.engine import PRECISIONS, FitConfig
-from kerascnn.training.optim import SCHEDULES
+from kerascnn.training.config import ConfigError, check_settings, identity_differences
+from kerascnn.training.data import prepare_data
+from kerascnn.training.report import score
 from kerascnn.tuning import distributed
-from kerascnn.tuning.hypermodels import TrialData, hypermodel_for
-from kerascnn.tuning.space import SearchSpaceError
+from kerascnn.tuning.config import (
+    DISTRIBUTIONS,
+    OBJECTIVE,
+    TUNERS,
+    SearchConfig,
+    search_identity,
+)
+from kerascnn.tuning.errors import SearchError, SearchFailed, SearchSpaceError
+from kerascnn.tuning.hypermodels import hypermodel_for
 from kerascnn.utils.io import atomic_path, atomic_write, write_json_atomic
 
 __all__ = ["SearchConfig", "SearchError", "SearchFailed", "run_search", "validate",
-           "TUNERS", "OBJECTIVE", "ranked_table"]
+           "TUNERS", "DISTRIBUTIONS", "OBJECTIVE", "ranked_table"]
 
-TUNERS = ("random", "hyperband", "bayesian")
-DISTRIBUTIONS = ("auto", "default", "mirrored")
-OBJECTIVE = "val_accuracy"
 OUTPUT_FILES = ("trials.csv", "best_hyperparameters.json", "best_model.keras")
-# Settings that may change between a search and its resumption.
-_RESUME_FREE = {"max_trials", "overwrite", "verbose", "chief", "worker", "oracle_timeout",
-                "retrain", "directory", "project_name", "distribution", "imports",
-                "bind_any"}
-
-
-class SearchError(ValueError):
-    """A bad search request (one-line message, exit status 2, nothing written)."""
-
-
-class SearchFailed(RuntimeError):
-    """The search ran but produced no usable trial (one-line message)."""
-
-
-@dataclasses.dataclass
-class SearchConfig:
-    family: str = "resnet"
-    tuner: str = "random"
-    max_trials: int = 10
-    epochs: int = 2
-    directory: str = "tuning"
-    project_name: str | None = None  # default: the family
-    overwrite: bool = False
-    search_space: dict | None = None
-    dataset: str = "fashion_mnist"
-    data_dir: str | None = None
-    val_fraction: float = 0.1
-    classes: int | None = None
-    image_size: int | None = None
-    train_subset: int | None = None
-    val_subset: int | None = None
-    seed: int = 0
-    schedule: str = "cosine"
-    momentum: float = 0.9
-    nesterov: bool = False
-    weight_decay_mode: str = "l2"
-    warmup_epochs: float = 0.0
-    precision: str = "fp32"
-    jit_compile: str = "auto"
-    distribution: str = "default"
-    retrain: bool = False
-    chief: str | None = None
-    worker: str | None = None
-    oracle_timeout: float = 60.0
-    bind_any: bool = False
-    imports: tuple = ()
-    verbose: int = 1
-
-    @property
-    def project_dir(self) -> str:
-        return os.path.join(self.directory, self.project_name or self.family)
-
-
-def _identity(config: SearchConfig, space: dict) -> dict:
-    data = dataclasses.asdict(config)
-    data["search_space"] = space
-    return {k: v for k, v in data.items() if k not in _RESUME_FREE}
-
-
-def _base_fit_config(config: SearchConfig) -> FitConfig:
-    return FitConfig(dataset=config.dataset, data_dir=config.data_dir, epochs=config.epochs,
-                     image_size=config.image_size, schedule=config.schedule,
-                     momentum=config.momentum, nesterov=config.nesterov,
-                     weight_decay_mode=config.weight_decay_mode,
-                     warmup_epochs=config.warmup_epochs, precision=config.precision,
-                     jit_compile=config.jit_compile, seed=config.seed,
-                     val_fraction=config.val_fraction, verbose=0)
 
 
 def validate(config: SearchConfig):
     """Checks ``config`` before anything is read or written; returns the hypermodel
     (without data) and the identity dict of the search."""
-    for flag, value in (("--max-trials", config.max_trials), ("--epochs", config.epochs)):
+    for flag, value in (("--max-trials", config.max_trials),):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise SearchError(f"{flag} must be a positive integer; got {value}.")
-    choices = (("--tuner", config.tuner, TUNERS), ("--precision", config.precision, PRECISIONS),
-               ("--schedule", config.schedule, SCHEDULES),
-               ("--distribution", config.distribution, DISTRIBUTIONS),
-               ("--dataset", config.dataset, tuple(sorted(DATASETS))),
-               ("--weight-decay-mode", config.weight_decay_mode, ("l2", "decoupled")),
-               ("--jit-compile", config.jit_compile, ("auto", "on", "off")))
+    try:
+        check_settings(config.fit)  # fit.py's checks, fit.py's messages
+    except ConfigError as e:
+        raise SearchError(str(e)) from None
+    choices = (("--tuner", config.tuner, TUNERS),
+               ("--distribution", config.distribution, DISTRIBUTIONS))
     for flag, value, allowed in choices:
         if value not in allowed:
             raise SearchError(f"{flag} {value!r} is not one of: {', '.join(allowed)}.")
     for flag, value in (("--train-subset", config.train_subset),
-                        ("--val-subset", config.val_subset),
-                        ("--image-size", config.image_size), ("--classes", config.classes)):
+                        ("--val-subset", config.val_subset)):
         if value is not None and value < 1:
             raise SearchError(f"{flag} must be a positive integer; got {value}.")
-    if not 0 < config.val_fraction < 1:
+    if not 0 < config.fit.val_fraction < 1:
         raise SearchError(f"--val-fraction must be in (0, 1) (the search scores on the "
-                          f"validation split); got {config.val_fraction}.")
+                          f"validation split); got {config.fit.val_fraction}.")
     if not config.oracle_timeout > 0:
         raise SearchError(f"--oracle-timeout must be positive; got {config.oracle_timeout}.")
     if config.tuner == "bayesian":
@@ -154,15 +87,15 @@ def validate(config: SearchConfig):
         raise SearchError(f"--worker ID must be a non-empty name without 'chief'; "
                           f"got {config.worker!r}.")
     try:
-        hypermodel = hypermodel_for(config.family, base=_base_fit_config(config),
+        hypermodel = hypermodel_for(config.family, base=config.fit,
                                     search_space=config.search_space,
-                                    image_size=config.image_size)
+                                    image_size=config.fit.image_size)
     except SearchSpaceError as e:
         raise SearchError(str(e)) from None
     if hypermodel.family != config.family:
         raise SearchError(f"--model-family {config.family!r} is a model name; its family is "
                           f"{hypermodel.family!r}.")
-    identity = _identity(config, hypermodel.space)
+    identity = search_identity(config, hypermodel.space)
     _check_directory(config, identity)
     return hypermodel, identity
 
@@ -179,44 +112,12 @@ def _check_directory(config: SearchConfig, identity: dict) -> None:
             raise SearchError(f"{project} holds files that are not a tune.py search; choose "
                               "another --directory/--project-name or pass --overwrite.")
         return
-    import json
-
-    try:
-        with open(saved_path, encoding="utf-8") as f:
-            saved = json.load(f)
-    except (OSError, ValueError):
-        saved = None
-    if saved == json_round_trip(identity):
+    differs = identity_differences(saved_path, identity)
+    if differs is None:
         return
-    differs = sorted(k for k in set(identity) | set(saved or {})
-                     if saved is None or saved.get(k) != json_round_trip(identity).get(k))
     raise SearchError(f"{project} holds a different search (differs in: "
-                      f"{', '.join(differs) or 'search.json'}); choose another "
+                      f"{', '.join(differs)}); choose another "
                       "--project-name or pass --overwrite to start over.")
-
-
-def json_round_trip(obj):
-    import json
-
-    return json.loads(json.dumps(obj, sort_keys=True))
-
-
-def _subset(x, y, n, seed):
-    if n is None or n >= len(y):
-        return x, y
-    keep = np.sort(np.random.default_rng(seed).permutation(len(y))[:n])
-    return x[keep], y[keep]
-
-
-def load_data(config: SearchConfig) -> Source:
-    source = load_source(config.dataset, config.data_dir, config.val_fraction, config.seed)
-    if config.classes is not None and config.classes != source.num_classes:
-        raise DataError(f"--classes {config.classes} disagrees with {config.dataset}, which "
-                        f"has {source.num_classes} classes.")
-    splits = dict(source.splits)
-    splits["train"] = _subset(*splits["train"], config.train_subset, config.seed)
-    splits["val"] = _subset(*splits["val"], config.val_subset, config.seed + 1)
-    return Source(source.name, splits, source.class_names)
 
 
 def _make_tuner(config, hypermodel, strategy):
@@ -254,16 +155,18 @@ def run_search(config: SearchConfig) -> dict:
         except ImportError as e:
             raise SearchError(f"--import {module}: {e}") from None
     hypermodel, identity = validate(config)
-    source = load_data(config)
+    try:
+        data = prepare_data(config.fit, require=("train", "val", "test"),
+                            train_subset=config.train_subset, val_subset=config.val_subset)
+    except ConfigError as e:
+        raise SearchError(str(e)) from None
     role = distributed.configure(config)  # "local", "chief" or "worker"; sets the env vars
     strategy = None
     if config.distribution != "default":
         strategy = strategies.get_strategy(config.distribution)
         if strategies.num_replicas(strategy) == 1 and config.distribution == "auto":
             strategy = None
-    hypermodel.data = TrialData(source, config.seed)
-    hypermodel.classes = source.num_classes
-    hypermodel.native_size = int(source.image_shape[0])
+    hypermodel.set_data(data)
     hypermodel.replicas = strategies.num_replicas(strategy) if strategy is not None else 1
 
     project = config.project_dir
@@ -419,26 +322,21 @@ def finish(config, tuner, hypermodel) -> dict:
 
 def _retrain(config, hypermodel, hp):
     """The best configuration trained from scratch on train + val."""
-    model = hypermodel.build(hp)
-    train_config = hypermodel.training_config(hp)
-    input_shape = tuple(model.inputs[0].shape[1:])
-    train, _, _, set_epoch = hypermodel.datasets(train_config, input_shape,
-                                                 train_splits=("train", "val"))
-    model.fit(train, epochs=config.epochs, callbacks=[set_epoch], verbose=0, shuffle=False)
+    import dataclasses
+
+    data = hypermodel.data
+    hypermodel.data = dataclasses.replace(data, train_splits=("train", "val"))
+    try:
+        model = hypermodel.build(hp)
+        hypermodel.fit(hp, model, epochs=config.epochs)
+    finally:
+        hypermodel.data = data
     return model
 
 
 def _test_accuracy(hypermodel, hp, model, train_splits) -> float:
-    from kerascnn.data.pipeline import channel_stats, make_dataset
-
-    config = hypermodel.training_config(hp)
-    source = hypermodel.data.source
-    x_train = np.concatenate([source.splits[s][0] for s in train_splits])
-    size, channels = model.inputs[0].shape[1], model.inputs[0].shape[-1]
-    mean, std = channel_stats(x_train, channels)
-    test = make_dataset(*source.splits["test"], batch_size=config.batch_size,
-                        image_size=(size, size), channels=channels, mean=mean, std=std)
-    predictions = model.predict(test, verbose=0)
-    if isinstance(predictions, (list, tuple)):
-        predictions = predictions[0]
-    return float(np.mean(np.argmax(predictions, axis=-1) == source.splits["test"][1]))
+    """The saved model's accuracy on the raw test images."""
+    data = hypermodel.data
+    test = data.eval_dataset("test", batch_size=hypermodel.training_config(hp).batch_size,
+                             size=hypermodel.input_shape_for(hypermodel.architecture(hp)[0])[0])
+    return score(model, test, data.labels("test"), data.num_classes)["accuracy"]

@@ -17,12 +17,10 @@ from __future__ import annotations
 import json
 import math
 
+from kerascnn.tuning.errors import SearchSpaceError  # noqa: F401  (re-exported)
+
 __all__ = ["SearchSpaceError", "load_search_space", "normalize_range", "merge_space", "declare",
            "range_summary"]
-
-
-class SearchSpaceError(ValueError):
-    """A bad search space (one-line message)."""
 
 
 def load_search_space(path) -> dict:

@@ -1,0 +1,170 @@
+"""The command-line parts every script shares (fit.py, tune.py, evaluate.py).
+
+One argument parser class whose errors are one line with exit status 2, and the
+data, training and device flag groups, built without importing TensorFlow or
+Keras so that ``--help`` answers at once and shows every default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+__all__ = ["OneLineParser", "add_data_arguments", "add_training_arguments",
+           "add_model_arguments", "model_kwargs_from", "given_flags", "positive_int",
+           "fractions"]
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ``argparse`` parser whose errors are one line (exit status 2) and whose help
+    shows every default."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message):  # one line, exit 2
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def fractions(text):
+    try:
+        return tuple(float(f) for f in text.split(",") if f.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated fractions such as 0.5,0.75, got {text!r}") from None
+
+
+def _model_arg(text):
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value
+    return key.replace("-", "_"), parsed
+
+
+def add_data_arguments(p, defaults, *, subsets=False):
+    """The data flags of fit.py, tune.py (and evaluate.py's source flags)."""
+    from kerascnn.data import DATASETS
+
+    d = p.add_argument_group("data")
+    d.add_argument("--dataset", default=defaults.dataset,
+                   help=f"built-in name ({', '.join(sorted(DATASETS))}), a TFDS name (streamed "
+                        "from a prepared --data-dir, never downloaded) or a local path (image "
+                        "folder, h5 file or folder, .npz, idx files)")
+    d.add_argument("--data-dir", default=None,
+                   help="where the data set lives (default: its standard location)")
+    d.add_argument("--strict", action="store_true",
+                   help="stop at an unreadable data file instead of skipping and counting it")
+    d.add_argument("--classes", type=int, default=None,
+                   help="expected number of classes (checked against the data)")
+    d.add_argument("--image-size", type=int, default=None,
+                   help="the network's input side (default: native, or the model's minimum); "
+                        "the saved model resizes raw images to it")
+    d.add_argument("--val-fraction", type=float, default=defaults.val_fraction,
+                   help="part of train held out for validation when the data has no val split")
+    d.add_argument("--seed", type=int, default=defaults.seed,
+                   help="seed of the validation split, the data order and the augmentation")
+    if subsets:
+        d.add_argument("--train-subset", type=int, default=None,
+                       help="use this many training images (seeded choice)")
+        d.add_argument("--val-subset", type=int, default=None)
+    return d
+
+
+def add_training_arguments(p, defaults, *, searched=()):
+    """The training flags of fit.py; tune.py leaves out those it searches (``searched``)."""
+    from kerascnn.data.plan import AUGMENTATIONS, PRESETS
+    from kerascnn.training.config import (
+        JIT_COMPILE,
+        LR_SCALINGS,
+        OPTIMIZERS,
+        PRECISIONS,
+        SCHEDULES,
+        WEIGHT_DECAY_MODES,
+    )
+
+    t = p.add_argument_group("training" + (" (settings that are not searched)"
+                                           if searched else ""))
+
+    def add(flag, **kwargs):
+        if flag.lstrip("-").replace("-", "_") not in searched:
+            t.add_argument(flag, **kwargs)
+
+    add("--epochs", type=int, default=defaults.epochs,
+        help="epochs (tune.py: per trial; hyperband: the most epochs of a trial)")
+    add("--batch-size", type=int, default=defaults.batch_size,
+        help="global batch, split across replicas")
+    add("--augment", default=defaults.augment,
+        help=f"training augmentation: {'|'.join(PRESETS)} or a comma list of "
+             f"{', '.join(AUGMENTATIONS)}")
+    add("--optimizer", default=defaults.optimizer, choices=OPTIMIZERS)
+    add("--learning-rate", type=float, default=defaults.learning_rate)
+    add("--momentum", type=float, default=defaults.momentum, help="SGD momentum")
+    add("--nesterov", action="store_true", help="Nesterov momentum (SGD)")
+    add("--weight-decay", type=float, default=defaults.weight_decay)
+    add("--weight-decay-mode", default=defaults.weight_decay_mode, choices=WEIGHT_DECAY_MODES,
+        help="l2: wd/2*||w||^2 added to the loss, as the papers; decoupled: applied by the "
+             "optimizer (AdamW style)")
+    add("--clipnorm", type=float, default=None, help="gradient clipping by norm")
+    add("--schedule", default=defaults.schedule, choices=SCHEDULES)
+    add("--lr-steps", type=fractions, default=defaults.lr_steps,
+        help="step schedule: fractions of the run where the rate is divided by 10")
+    add("--decay-rate", type=float, default=defaults.decay_rate,
+        help="exponential schedule: factor per --decay-epochs")
+    add("--decay-epochs", type=float, default=defaults.decay_epochs)
+    add("--warmup-epochs", type=float, default=defaults.warmup_epochs,
+        help="linear warm-up from 0")
+    add("--lr-scaling", default=defaults.lr_scaling, choices=LR_SCALINGS,
+        help="linear: learning rate x batch-size / --lr-base-batch (Goyal et al.)")
+    add("--lr-base-batch", type=int, default=defaults.lr_base_batch)
+    add("--label-smoothing", type=float, default=defaults.label_smoothing)
+    add("--aux-loss-weight", type=float, default=defaults.aux_loss_weight,
+        help="loss weight of each auxiliary head (models with aux_logits)")
+    add("--precision", default=defaults.precision, choices=PRECISIONS,
+        help="bf16/fp16: mixed precision with float32 outputs")
+    add("--jit-compile", default=defaults.jit_compile, choices=JIT_COMPILE,
+        help="XLA; auto leaves it to Keras (off on CPU and under tf.distribute)")
+    add("--deterministic", action="store_true",
+        help="op determinism: a repeated or resumed CPU run gives identical weights")
+    return t
+
+
+def add_model_arguments(p):
+    """``--model-arg KEY=VALUE`` and the CIFAR network flags of the Lasagne book chapter."""
+    g = p.add_argument_group("model arguments (passed to the model's constructor)")
+    g.add_argument("--model-arg", type=_model_arg, action="append", default=[],
+                   metavar="KEY=VALUE", help="any constructor argument, VALUE parsed as JSON")
+    g.add_argument("--n", type=int, help="blocks per stage (CIFAR ResNet / DenseNet)")
+    g.add_argument("--num-filters", type=int, help="filters of the first stage")
+    g.add_argument("--width", type=int, help="width multiplier (wide ResNet)")
+    g.add_argument("--block", help="block type: normal, bottleneck, dense, dense_fast")
+    return g
+
+
+def model_kwargs_from(args) -> dict:
+    kwargs = dict(args.model_arg)
+    for flag in ("n", "num_filters", "width", "block"):
+        value = getattr(args, flag, None)
+        if value is not None:
+            kwargs[flag] = value
+    return kwargs
+
+
+def given_flags(parser, args) -> set:
+    """The destinations whose value differs from the parser's default."""
+    return {a.dest for a in parser._actions
+            if getattr(args, a.dest, None) != parser.get_default(a.dest)}

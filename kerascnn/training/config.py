@@ -1,0 +1,237 @@
+"""What a training run is asked to do: :class:`FitConfig`, its checks and identity.
+
+Nothing here imports Keras or TensorFlow, so the command line is parsed and
+checked (and ``--help`` answers) at once. :func:`validate` checks a configuration
+before anything is read or written; :func:`run_identity` is what a resumed run
+must share with the run it continues, and :func:`identity_differences` is the
+one comparison that fit.py's run directories and tune.py's searches both use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+
+from kerascnn.data.plan import AugmentPlan
+from kerascnn.training.recipes import RECIPES
+
+__all__ = ["FitConfig", "ConfigError", "TrainingFailed", "apply_recipe", "validate",
+           "check_settings", "run_identity", "identity_differences", "check_run_directory", "default_output_dir",
+           "PRECISIONS", "OPTIMIZERS", "SCHEDULES", "STRATEGIES", "LR_SCALINGS",
+           "WEIGHT_DECAY_MODES", "JIT_COMPILE", "AUX_LOSS_WEIGHT", "RUN_FILES"]
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+SCHEDULES = ("constant", "step", "exponential", "cosine")
+STRATEGIES = ("auto", "default", "mirrored", "multiworker")
+LR_SCALINGS = ("none", "linear")
+WEIGHT_DECAY_MODES = ("l2", "decoupled")
+JIT_COMPILE = ("auto", "on", "off")
+# Default loss weight of each auxiliary classifier (GoogLeNet, Inception v3).
+AUX_LOSS_WEIGHT = 0.3
+# What a run directory holds (fit.py --overwrite removes exactly these).
+RUN_FILES = ("metrics.json", "history.csv", "model.keras", "best.keras", "checkpoints",
+             "run_config.json", "logs", "curves.png", "confusion.png")
+# Settings that may differ between a run and its resumption.
+_RESUME_FREE = {"epochs", "verbose", "resume", "overwrite", "output_dir"}
+
+
+class ConfigError(ValueError):
+    """A bad run configuration (one-line message)."""
+
+
+class TrainingFailed(RuntimeError):
+    """Training stopped (non-finite loss); the last good checkpoint is kept."""
+
+
+@dataclasses.dataclass
+class FitConfig:
+    model: str = "resnet20_cifar"
+    dataset: str = "fashion_mnist"
+    data_dir: str | None = None
+    epochs: int = 2
+    batch_size: int = 128
+    image_size: int | None = None
+    classes: int | None = None
+    learning_rate: float = 1e-3
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    nesterov: bool = False
+    rho: float = 0.9
+    epsilon: float | None = None
+    weight_decay: float = 0.0
+    weight_decay_mode: str = "l2"
+    clipnorm: float | None = None
+    schedule: str = "cosine"
+    lr_steps: tuple = (0.5, 0.75)
+    decay_rate: float = 0.94
+    decay_epochs: float = 2.0
+    warmup_epochs: float = 0.0
+    lr_scaling: str = "none"
+    lr_base_batch: int = 256
+    label_smoothing: float = 0.0
+    aux_loss_weight: float = AUX_LOSS_WEIGHT
+    augment: str = "none"  # kerascnn.data.plan presets or a comma list
+    strict: bool = False  # stop at an unreadable data file instead of skipping it
+    precision: str = "fp32"
+    jit_compile: str = "auto"
+    seed: int = 0
+    deterministic: bool = False
+    output_dir: str | None = None  # default: runs/<model>_<dataset>_<time>
+    strategy: str = "auto"
+    val_fraction: float = 0.1
+    model_kwargs: dict = dataclasses.field(default_factory=dict)
+    recipe: str | None = None
+    resume: bool = False
+    overwrite: bool = False
+    verbose: int = 1
+
+    @property
+    def augment_plan(self) -> AugmentPlan:
+        return AugmentPlan.parse(self.augment)
+
+    @property
+    def one_hot(self) -> bool:
+        """Labels are one-hot: label smoothing, or the soft labels of mixup/cutmix."""
+        return bool(self.label_smoothing) or self.augment_plan.mixes_labels
+
+    def scaled_learning_rate(self) -> float:
+        if self.lr_scaling == "linear":
+            return self.learning_rate * self.batch_size / self.lr_base_batch
+        return self.learning_rate
+
+
+def apply_recipe(config: FitConfig, given: set) -> FitConfig:
+    """Fills the settings of ``config.recipe`` that are not in ``given``."""
+    if config.recipe is None:
+        return config
+    if config.recipe not in RECIPES:
+        raise ConfigError(
+            f"Unknown recipe {config.recipe!r}; allowed: {', '.join(sorted(RECIPES))} "
+            "(see --list-recipes).")
+    for key, value in RECIPES[config.recipe].items():
+        if key != "description" and key not in given:
+            setattr(config, key, value)
+    return config
+
+
+def default_output_dir(config: FitConfig) -> str:
+    dataset = os.path.basename(os.path.normpath(config.dataset)) or "data"
+    return os.path.join("runs", f"{config.model}_{dataset}_{time.strftime('%Y%m%d-%H%M%S')}")
+
+
+def run_identity(config: FitConfig) -> dict:
+    """The settings a resumed run must share with the run it continues (JSON-ready)."""
+    data = json.loads(json.dumps(dataclasses.asdict(config)))
+    return {k: v for k, v in data.items() if k not in _RESUME_FREE}
+
+
+def identity_differences(path, identity: dict) -> list[str] | None:
+    """None when the JSON file ``path`` holds ``identity``; else the keys that differ
+    (``[basename]`` when the file is missing or unreadable)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            saved = json.load(f)
+    except (OSError, ValueError):
+        return [os.path.basename(path)]
+    identity = json.loads(json.dumps(identity, sort_keys=True))
+    if saved == identity:
+        return None
+    if not isinstance(saved, dict):
+        return [os.path.basename(path)]
+    return sorted(k for k in set(identity) | set(saved) if saved.get(k) != identity.get(k))
+
+
+def validate(config: FitConfig) -> dict:
+    """Checks the configuration before anything is read or written.
+
+    Fills in the default output directory. Returns the model's registry info.
+    """
+    from kerascnn import registry
+
+    if config.output_dir is None:
+        config.output_dir = default_output_dir(config)
+    try:
+        info = registry.model_info(config.model)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    if config.resume and config.overwrite:
+        raise ConfigError("--resume and --overwrite conflict: choose one.")
+    if config.image_size is not None and config.image_size < info["min_input_size"]:
+        raise ConfigError(
+            f"--image-size {config.image_size} is below {config.model}'s minimum input size "
+            f"{info['min_input_size']}.")
+    check_settings(config)
+    check_run_directory(config)
+    return info
+
+
+def check_settings(config: FitConfig) -> None:
+    """The checks of every flag that does not depend on the model or the run directory
+    (fit.py and tune.py share them, and so their messages)."""
+    for flag, value in (("--epochs", config.epochs), ("--batch-size", config.batch_size)):
+        if value < 1:
+            raise ConfigError(f"{flag} must be a positive integer; got {value}.")
+    if config.classes is not None and config.classes < 2:
+        raise ConfigError(f"--classes must be at least 2; got {config.classes}.")
+    if config.image_size is not None and config.image_size < 1:
+        raise ConfigError(f"--image-size must be a positive integer; got {config.image_size}.")
+    if not config.learning_rate > 0:
+        raise ConfigError(f"--learning-rate must be positive; got {config.learning_rate}.")
+    choices = (("--optimizer", config.optimizer, OPTIMIZERS),
+               ("--schedule", config.schedule, SCHEDULES),
+               ("--precision", config.precision, PRECISIONS),
+               ("--lr-scaling", config.lr_scaling, LR_SCALINGS),
+               ("--weight-decay-mode", config.weight_decay_mode, WEIGHT_DECAY_MODES),
+               ("--strategy", config.strategy, STRATEGIES),
+               ("--jit-compile", config.jit_compile, JIT_COMPILE))
+    for flag, value, allowed in choices:
+        if value not in allowed:
+            raise ConfigError(f"{flag} {value!r} is not one of: {', '.join(allowed)}.")
+    if config.weight_decay < 0:
+        raise ConfigError(f"--weight-decay must be >= 0; got {config.weight_decay}.")
+    if not 0 <= config.label_smoothing < 1:
+        raise ConfigError(f"--label-smoothing must be in [0, 1); got {config.label_smoothing}.")
+    if not 0 <= config.val_fraction < 1:
+        raise ConfigError(f"--val-fraction must be in [0, 1); got {config.val_fraction}.")
+    if config.lr_steps and not all(0 < f < 1 for f in config.lr_steps):
+        raise ConfigError(f"--lr-steps must be fractions in (0, 1); got {list(config.lr_steps)}.")
+    try:
+        config.augment_plan  # noqa: B018  (parses the spec)
+    except ValueError as e:
+        raise ConfigError(f"--augment: {e}") from None
+    if config.jit_compile == "on" and not _has_gpu():
+        raise ConfigError("--jit-compile on needs a GPU: XLA makes CPU training several "
+                          "times slower; use auto.")
+
+
+def _has_gpu() -> bool:
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return any(d.platform != "cpu" for d in jax.devices())
+    import tensorflow as tf
+
+    return bool(tf.config.list_logical_devices("GPU"))
+
+
+def check_run_directory(config: FitConfig) -> None:
+    """Refuses an ``--output-dir`` that holds another run, or a finished one."""
+    existing = [f for f in RUN_FILES if os.path.exists(os.path.join(config.output_dir, f))]
+    if not existing or config.overwrite:
+        return
+    saved = os.path.join(config.output_dir, "run_config.json")
+    finished = os.path.exists(os.path.join(config.output_dir, "metrics.json"))
+    if config.resume and os.path.exists(saved):
+        return
+    if not finished and identity_differences(saved, run_identity(config)) is None:
+        return  # the same command again: resume
+    what = "a finished run" if finished else "a different run"
+    raise ConfigError(
+        f"--output-dir {config.output_dir} already holds {what} ({', '.join(existing)}); "
+        "choose another directory, or pass --overwrite to start over"
+        + ("" if finished else " or --resume to continue it") + ".")

@@ -1,0 +1,229 @@
+"""The model of a run: preprocessing layers + the registry model, compiled.
+
+:func:`build_model` builds what fit.py trains and saves, and what the tuner's
+trials train: a model that takes raw images as a user has them (uint8 or float
+0-255, the data's size and channels) and holds its preprocessing as Keras
+layers, in this order::
+
+    image (H, W, C of the data; None x None when it resizes)
+      -> preprocess_resize     Resizing(size, size, crop_to_aspect_ratio=True)  [if needed]
+      -> preprocess_channels   ChannelConversion(model channels)                [if needed]
+      -> preprocess_rescale    Rescaling(1/255)
+      -> preprocess_normalize  Normalization(training split's mean, variance)
+      -> the registry model's layers
+
+so ``keras.saving.load_model(path).predict(uint8_images)`` needs nothing outside
+the file (``import kerascnn`` first, for kerascnn's custom layers). The
+preprocessing layers always compute in float32. The compile set-up: mixed
+precision with float32 outputs, synchronized BatchNorm under several replicas,
+L2 or decoupled weight decay, the loss (label smoothing, soft labels, auxiliary
+heads), the learning-rate schedule and the optimizer; the accuracy metric is
+always named ``accuracy`` (``val_accuracy``; with auxiliary heads
+``val_<main output>_accuracy``).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from kerascnn import registry
+from kerascnn.layers.channels import ChannelConversion
+from kerascnn.training import strategy as strategies
+from kerascnn.training.optim import apply_l2, make_optimizer, make_schedule
+
+__all__ = ["build_model", "make_loss", "add_preprocessing", "preprocessing_of",
+           "PRECISION_POLICIES", "PREPROCESSING_PREFIX"]
+
+PRECISION_POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+PREPROCESSING_PREFIX = "preprocess_"
+
+
+def make_loss(label_smoothing: float, num_outputs: int = 1, aux_loss_weight: float = 0.3,
+              one_hot: bool = False):
+    """(loss, loss_weights, metrics) for ``num_outputs`` classifier outputs.
+
+    With label smoothing, or ``one_hot`` soft labels (mixup, cutmix), the
+    labels are one-hot (the pipeline's ``one_hot``).
+    """
+    if label_smoothing or one_hot:
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
+        metric = keras.metrics.CategoricalAccuracy(name="accuracy")
+    else:
+        loss = keras.losses.SparseCategoricalCrossentropy()
+        metric = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+    if num_outputs == 1:
+        return loss, None, [metric]
+    return ([loss] * num_outputs, [1.0] + [aux_loss_weight] * (num_outputs - 1),
+            [[metric]] + [[] for _ in range(num_outputs - 1)])
+
+
+def _float32_outputs(model):
+    if all(t.dtype == "float32" for t in model.outputs):
+        return model
+    outputs = [keras.layers.Activation("linear", dtype="float32", name=f"{t.name}_f32")(t)
+               if t.dtype != "float32" else t for t in model.outputs]
+    return keras.Model(model.inputs, outputs if len(outputs) > 1 else outputs[0],
+                       name=model.name)
+
+
+def _preprocess(inputs, *, size, channels, mean, std, resize):
+    x = inputs
+    if resize:
+        x = keras.layers.Resizing(size, size, crop_to_aspect_ratio=True, dtype="float32",
+                                  name=f"{PREPROCESSING_PREFIX}resize")(x)
+    if inputs.shape[-1] != channels:
+        x = ChannelConversion(channels, dtype="float32",
+                              name=f"{PREPROCESSING_PREFIX}channels")(x)
+    x = keras.layers.Rescaling(1.0 / 255, dtype="float32",
+                               name=f"{PREPROCESSING_PREFIX}rescale")(x)
+    return keras.layers.Normalization(
+        mean=np.asarray(mean, np.float32), variance=np.square(np.asarray(std, np.float32)),
+        dtype="float32", name=f"{PREPROCESSING_PREFIX}normalize")(x)
+
+
+def raw_input_shape(image_shape, size) -> tuple:
+    """The saved model's input: the data's (H, W, C), or (None, None, C) when the
+    model resizes (the data's size differs from ``size``, or varies)."""
+    h, w, c = image_shape
+    if (h, w) == (size, size):
+        return (h, w, c)
+    return (None, None, c)
+
+
+def add_preprocessing(build, *, image_shape, size, channels, mean, std, name=None):
+    """A model that takes raw images: the preprocessing layers, then ``build``'s model.
+
+    Args:
+        build: ``fn(input_shape, input_tensor) -> keras.Model``; a kerascnn
+            constructor builds on ``input_tensor`` (one flat graph), any other
+            model is called on the preprocessed tensor as a nested model.
+        image_shape: (H, W, C) of the raw images (H, W None when they vary).
+        size: the side of the model's own input.
+        channels: the model's channels.
+        mean, std: per-channel statistics (0..1 scale) in ``channels``.
+    """
+    shape = raw_input_shape(image_shape, size)
+    inputs = keras.Input(shape, name="image", dtype="float32")
+    x = _preprocess(inputs, size=size, channels=channels, mean=mean, std=std,
+                    resize=shape[:2] != (size, size))
+    core = build((size, size, channels), x)
+    if list(core.inputs) == [inputs]:
+        outputs = core.outputs
+    else:  # the constructor ignored input_tensor: nest it
+        outputs = core(x)
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    return keras.Model(inputs, outputs if len(outputs) > 1 else outputs[0],
+                       name=name or core.name)
+
+
+def _accepts(constructor, argument) -> bool:
+    import inspect
+
+    try:
+        parameters = inspect.signature(constructor).parameters
+    except (TypeError, ValueError):
+        return False
+    return argument in parameters
+
+
+def preprocessing_of(model) -> dict | None:
+    """What a saved model's preprocessing layers do, or None for a model without them.
+
+    Returns ``{"size": side of the network's input, "channels": its channels,
+    "resize": bool, "input_shape": the raw input shape}``.
+    """
+    names = {layer.name: layer for layer in model.layers}
+    if f"{PREPROCESSING_PREFIX}normalize" not in names:
+        return None
+    resize = names.get(f"{PREPROCESSING_PREFIX}resize")
+    normalize = names[f"{PREPROCESSING_PREFIX}normalize"]
+    size = resize.height if resize is not None else model.inputs[0].shape[1]
+    return {"size": int(size), "channels": int(normalize.output.shape[-1]),
+            "resize": resize is not None, "input_shape": tuple(model.inputs[0].shape[1:])}
+
+
+def build_model(config, data=None, *, size=None, classes=None, steps_per_epoch=1,
+                model_name=None, model_kwargs=None, replicas=1, model_fn=None,
+                learning_rate=None, one_hot=None, compile=True):
+    """Builds the run's model (with the preprocessing of ``data``) and compiles it.
+
+    Call it inside the distribution strategy's scope.
+
+    Args:
+        config: a :class:`~kerascnn.training.config.FitConfig` (model, model_kwargs,
+            optimizer and schedule settings, label_smoothing, aux_loss_weight,
+            precision, jit_compile).
+        data: the :class:`~kerascnn.training.data.TrainingData`; None builds the
+            network alone (no preprocessing), at ``size`` for ``classes``.
+        size: the side of the network's input (default: from ``data`` and the
+            model's minimum input size).
+        classes: number of classes (default: the data's).
+        steps_per_epoch: optimizer steps per epoch (for the schedule).
+        model_name, model_kwargs: registry name and constructor arguments
+            (default ``config.model`` and ``config.model_kwargs``).
+        replicas: replicas in sync (BatchNorm is synchronized when > 1).
+        model_fn: optional ``fn(input_shape, classes) -> keras.Model`` used
+            instead of the registry.
+        learning_rate: overrides ``config.scaled_learning_rate()``.
+        one_hot: one-hot labels (default ``config.one_hot``).
+        compile: compile the model (False: build only).
+
+    Returns:
+        The (compiled) ``keras.Model``.
+    """
+    name = model_name or config.model
+    kwargs = dict(config.model_kwargs if model_kwargs is None else model_kwargs)
+    info = registry.model_info(name) if model_fn is None else {
+        "min_input_size": 1, "default_input_shape": (None, None, 3)}
+    channels = info["default_input_shape"][-1]
+    if size is None:
+        size = data.model_size(info["min_input_size"]) if data is not None else (
+            info["default_input_shape"][0])
+    classes = classes or (data.num_classes if data is not None else None)
+
+    def build(input_shape, input_tensor=None):
+        if model_fn is not None:
+            return model_fn(input_shape, classes)
+        spec = registry.get_spec(name)
+        extra = {}
+        if input_tensor is not None and _accepts(spec.constructor, "input_tensor"):
+            extra["input_tensor"] = input_tensor
+        # get_spec().build: the kwargs may hold the model's ``name``.
+        return spec.build(input_shape=input_shape, classes=classes, **extra, **kwargs)
+
+    keras.mixed_precision.set_global_policy(PRECISION_POLICIES[config.precision])
+    try:
+        if data is None:
+            model = build((size, size, channels))
+        else:
+            mean, std = data.normalization(channels)
+            model = add_preprocessing(build, image_shape=data.image_shape, size=size,
+                                      channels=channels, mean=mean, std=std,
+                                      name=kwargs.get("name"))
+        if config.precision != "fp32":
+            model = _float32_outputs(model)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    if not compile:
+        return model
+    if replicas > 1:
+        strategies.sync_batchnorm(model)
+    decoupled = config.weight_decay_mode == "decoupled"
+    if config.weight_decay and not decoupled:
+        apply_l2(model, config.weight_decay)
+    loss, loss_weights, metrics = make_loss(
+        config.label_smoothing, len(model.outputs), config.aux_loss_weight,
+        one_hot=config.one_hot if one_hot is None else one_hot)
+    schedule = make_schedule(
+        config.schedule, config.scaled_learning_rate() if learning_rate is None
+        else learning_rate, steps_per_epoch=steps_per_epoch,
+        epochs=config.epochs, lr_steps=config.lr_steps, decay_rate=config.decay_rate,
+        decay_epochs=config.decay_epochs, warmup_epochs=config.warmup_epochs)
+    optimizer = make_optimizer(
+        config.optimizer, schedule, momentum=config.momentum, nesterov=config.nesterov,
+        weight_decay=config.weight_decay, decoupled=decoupled, clipnorm=config.clipnorm,
+        rho=config.rho, epsilon=config.epsilon)
+    model.compile(optimizer=optimizer, loss=loss, loss_weights=loss_weights, metrics=metrics,
+                  jit_compile={"auto": "auto", "on": True, "off": False}[config.jit_compile])
+    return model

@@ -1,0 +1,161 @@
+"""The end of a run: the saved model scores the test split; metrics, history, plots.
+
+The test accuracy in ``metrics.json`` is that of the saved file it names
+(``best.keras``, or ``model.keras`` without a validation split), loaded back and
+fed the raw test images: ``keras.saving.load_model(path).predict(images)``
+gives exactly that accuracy.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import statistics
+import time
+
+import keras
+import numpy as np
+
+from kerascnn.training.model import PREPROCESSING_PREFIX
+from kerascnn.training.plots import plot_confusion, plot_curves
+from kerascnn.utils.io import atomic_path, atomic_write, write_json_atomic
+
+__all__ = ["report", "score", "write_progress", "history_csv", "summary_line", "core_params"]
+
+
+def history_csv(rows) -> str:
+    """history.csv's text, one row per epoch.
+
+    keras' ``CSVLogger`` appends a row per epoch, so a run killed between its row
+    and the checkpoint repeats or loses that row when resumed; this file is
+    rewritten atomically from the checkpointed history instead.
+    """
+    keys = sorted({k for row in rows for k in row if k != "epoch"})
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["epoch"] + keys)
+    for row in rows:
+        writer.writerow([row["epoch"]] + [f"{row[k]:.6g}" if k in row else "" for k in keys])
+    return out.getvalue()
+
+
+def write_progress(checkpoint, run_dir) -> None:
+    atomic_write(os.path.join(run_dir, "history.csv"), history_csv(checkpoint.history))
+    plot_curves(checkpoint.history, os.path.join(run_dir, "curves.png"))
+
+
+def core_params(model) -> tuple[int, int]:
+    """(parameters, trainable parameters) of the network, preprocessing layers excluded."""
+    layers = [layer for layer in model.layers
+              if not layer.name.startswith(PREPROCESSING_PREFIX)
+              and not isinstance(layer, keras.layers.InputLayer)]
+    total = sum(layer.count_params() for layer in layers)
+    trainable = sum(int(np.prod(w.shape)) for layer in layers for w in layer.trainable_weights)
+    return int(total), int(trainable)
+
+
+def score(model, dataset, labels, num_classes) -> dict:
+    """Accuracy, loss, top-5 (more than 5 classes) and the predicted classes of
+    ``model`` on ``dataset`` (raw images), in the order of ``labels``."""
+    predictions = model.predict(dataset, verbose=0)
+    if isinstance(predictions, (list, tuple)):
+        predictions = predictions[0]
+    predictions = np.asarray(predictions, np.float32)
+    labels = np.asarray(labels).reshape(-1)
+    predicted = np.argmax(predictions, axis=-1)
+    result = {"accuracy": float(np.mean(predicted == labels)),
+              "loss": float(keras.losses.SparseCategoricalCrossentropy()(labels, predictions)),
+              "predicted": predicted}
+    if num_classes > 5:
+        top5 = keras.metrics.SparseTopKCategoricalAccuracy(k=5)
+        top5.update_state(labels, predictions)
+        result["top5_accuracy"] = float(top5.result())
+    return result
+
+
+def confusion(labels, predicted, num_classes) -> np.ndarray:
+    import tensorflow as tf
+
+    return tf.math.confusion_matrix(labels, predicted, num_classes=num_classes).numpy()
+
+
+def report(state) -> dict:
+    """Saves model.keras, scores the saved best model on the test split, writes
+    metrics.json, history.csv, curves.png and confusion.png; returns the metrics."""
+    config, data, checkpoint, model = state.config, state.data, state.checkpoint, state.model
+    run_dir = state.run_dir
+    with atomic_path(os.path.join(run_dir, "model.keras")) as tmp:
+        model.save(tmp)
+    best_path = os.path.join(run_dir, "best.keras")
+    if checkpoint.best_epoch is not None and os.path.exists(best_path):
+        evaluated, model_file = f"best validation epoch ({checkpoint.best_epoch})", "best.keras"
+    else:
+        evaluated, model_file = "final epoch", "model.keras"
+    saved = keras.saving.load_model(os.path.join(run_dir, model_file), compile=False)
+    test = data.eval_dataset("test", batch_size=config.batch_size, size=state.size)
+    labels = data.labels("test")
+    result = score(saved, test, labels, data.num_classes)
+    cm = confusion(labels, result["predicted"], data.num_classes)
+
+    steady = checkpoint.train_seconds[1:] or checkpoint.train_seconds or [math.nan]
+    params, trainable = core_params(model)
+    mean, std = data.normalization(model.get_layer(f"{PREPROCESSING_PREFIX}normalize")
+                                   .output.shape[-1])
+    metrics = {
+        "model": config.model,
+        "dataset": config.dataset,
+        "data_dir": config.data_dir,
+        "recipe": config.recipe,
+        "epochs": config.epochs,
+        "resumed_from_epoch": state.initial_epoch,
+        "batch_size": config.batch_size,
+        "image_size": state.size,
+        "input_shape": list(model.inputs[0].shape[1:]),
+        "classes": data.num_classes,
+        "class_names": list(data.class_names),
+        "split_sizes": dict(data.info.split_sizes),
+        "optimizer": config.optimizer,
+        "learning_rate": config.scaled_learning_rate(),
+        "schedule": config.schedule,
+        "weight_decay": config.weight_decay,
+        "weight_decay_mode": config.weight_decay_mode,
+        "label_smoothing": config.label_smoothing,
+        "augment": config.augment,
+        "precision": config.precision,
+        "seed": config.seed,
+        "strategy": type(state.strategy).__name__,
+        "replicas": int(getattr(state.strategy, "num_replicas_in_sync", 1)),
+        "backend": keras.backend.backend(),
+        "params": params,
+        "trainable_params": trainable,
+        "model_file": model_file,
+        "evaluated": evaluated,
+        "best_epoch": checkpoint.best_epoch,
+        "best_val_accuracy": checkpoint.best,
+        "test_accuracy": result["accuracy"],
+        "test_loss": result["loss"],
+        "train_images_per_sec": float(data.train_size / statistics.median(steady)),
+        "epoch_train_seconds": checkpoint.train_seconds,
+        "model_kwargs": config.model_kwargs,
+        "skipped_files": len(data.info.skipped),
+        # held by the saved models' preprocess_normalize layer; listed for reference
+        "normalization": {"mean": [float(v) for v in mean], "std": [float(v) for v in std]},
+        "val_fraction": config.val_fraction,
+        "chief": state.chief,
+    }
+    if "top5_accuracy" in result:
+        metrics["test_top5_accuracy"] = result["top5_accuracy"]
+    plot_confusion(cm, data.class_names, os.path.join(run_dir, "confusion.png"))
+    write_progress(checkpoint, run_dir)
+    metrics["wall_seconds"] = round(time.perf_counter() - state.wall_start, 2)
+    write_json_atomic(os.path.join(run_dir, "metrics.json"), metrics)
+    return metrics
+
+
+def summary_line(metrics: dict) -> str:
+    return (f"{metrics['model']} on {metrics['dataset']}: test_accuracy="
+            f"{metrics['test_accuracy']:.4f} test_loss={metrics['test_loss']:.4f} "
+            f"({metrics['epochs']} epochs, {metrics['train_images_per_sec']:.1f} train img/s, "
+            f"{metrics['wall_seconds']:.0f} s; scored {metrics['model_file']})")

@@ -5,8 +5,7 @@ import gzip
 import numpy as np
 import pytest
 
-from kerascnn.data import DataError, load_source, make_dataset, read_idx
-from kerascnn.data import load_signs
+from kerascnn.data import DataError, load_signs, load_source, make_dataset, read_idx
 from kerascnn.data.sources import FASHION_MNIST_DIR, load_npz
 
 

@@ -13,7 +13,6 @@ from kerascnn.data import DataError, MissingSplit, load, load_source, read_path
 from kerascnn.data.sources import FASHION_MNIST_DIR
 
 
-
 def load_split(name, split="train", **kwargs):
     """One split of kerascnn.data.load as a tf.data.Dataset, with the set's info."""
     data = load(name, require=(), **kwargs)

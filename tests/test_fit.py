@@ -96,7 +96,7 @@ def test_multi_output_models_train_with_aux_loss_weights(signs_dir, tmp_path, mo
     from kerascnn import registry
     from kerascnn.applications.common import build_input
     from kerascnn.training.config import FitConfig
-from kerascnn.training.run import run
+    from kerascnn.training.run import run
 
     def TwoHeads(input_shape=None, classes=6, name="two_heads", **_):
         x_in = build_input(None, input_shape, default_shape=(32, 32, 3), min_size=8,

@@ -12,11 +12,11 @@ import keras
 import numpy as np
 import pytest
 
-from kerascnn.training.config import FitConfig, TrainingFailed
-from kerascnn.training.run import run
 from kerascnn.training.callbacks import latest_checkpoint
 from kerascnn.training.cli import main, parse_config
+from kerascnn.training.config import FitConfig, TrainingFailed
 from kerascnn.training.optim import WarmupSchedule, apply_l2, make_schedule
+from kerascnn.training.run import run
 
 from .conftest import ROOT, SMALL_MODEL, SMALL_SIZE
 

@@ -137,7 +137,8 @@ def test_run_outputs_and_nan_keeps_last_good_checkpoint(signs_dir, tmp_path):
         assert (out / name).is_file(), name
     assert os.listdir(out / "logs")  # TensorBoard events
     assert latest_checkpoint(out / "checkpoints")[0] == 1
-    assert metrics["evaluated"] == "best validation epoch" and metrics["best_epoch"] == 1
+    assert metrics["evaluated"] == "best validation epoch (1)" and metrics["best_epoch"] == 1
+    assert metrics["model_file"] == "best.keras"
 
     # Continue with a learning rate that makes the loss explode: the run stops, names the
     # epoch and step, and keeps the epoch-1 checkpoint.

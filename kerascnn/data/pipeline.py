@@ -93,7 +93,7 @@ def _resizer(size, resize):
 def make_dataset(images, labels=None, *, batch_size, image_size=None, channels=None,
                  training=False, seed=0, num_outputs=1, drop_remainder=False, epoch=None,
                  augment=None, pca=None, num_classes=None, resize="crop", cache=None,
-                 one_hot=None, size_hint=None):
+                 one_hot=None, size_hint=None, mean=None, std=None):
     """A batched ``tf.data.Dataset`` of (float32 images in 0-255, labels).
 
     Args:
@@ -121,6 +121,8 @@ def make_dataset(images, labels=None, *, batch_size, image_size=None, channels=N
         cache: cache the evaluation batches (None: when they fit in CACHE_LIMIT_BYTES).
         one_hot: one-hot labels (None: when mixup/cutmix is among ``augment``).
         size_hint: number of images of a stream (for its cardinality and caching).
+        mean, std: standardise to ``(x / 255 - mean) / std`` for a network without its
+            own preprocessing layers (default: raw pixels, as fit.py's models take them).
     """
     import tensorflow as tf
 
@@ -173,7 +175,12 @@ def make_dataset(images, labels=None, *, batch_size, image_size=None, channels=N
             raise DataError("One-hot labels of a streamed data set need num_classes.")
         num_classes = int(labels.max()) + 1
 
+    mean_t = None if mean is None else tf.constant(np.asarray(mean, np.float32))
+    std_t = None if std is None else tf.constant(np.asarray(std, np.float32))
+
     def finish(x, y):
+        if mean_t is not None:
+            x = (x / 255.0 - mean_t) / std_t
         if num_outputs > 1:
             y = tuple([y] * num_outputs)
         return x, y

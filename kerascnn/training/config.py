@@ -159,11 +159,11 @@ def validate(config: FitConfig) -> dict:
         raise ConfigError(str(e)) from None
     if config.resume and config.overwrite:
         raise ConfigError("--resume and --overwrite conflict: choose one.")
+    check_settings(config)
     if config.image_size is not None and config.image_size < info["min_input_size"]:
         raise ConfigError(
             f"--image-size {config.image_size} is below {config.model}'s minimum input size "
             f"{info['min_input_size']}.")
-    check_settings(config)
     check_run_directory(config)
     return info
 

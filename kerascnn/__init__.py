@@ -33,6 +33,8 @@ _LAZY = {
     "transfer_weights": ("kerascnn.utils.transfer", "transfer_weights"),
 }
 
+_SUBMODULES = ("blocks", "cli", "data", "layers", "registry", "training", "tuning", "utils")
+
 # Modules that register Keras serializables (custom layers, learning-rate schedules) which
 # saved kerascnn models refer to.
 _SERIALIZABLES = ("kerascnn.layers", "kerascnn.training.optim")
@@ -47,11 +49,13 @@ def __getattr__(name):
         value = module if attribute is None else getattr(module, attribute)
         globals()[name] = value
         return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"kerascnn.{name}")
     raise AttributeError(f"module 'kerascnn' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
 
 
 def register_serializables() -> None:

@@ -259,3 +259,26 @@ def test_unknown_and_missing_sources(tmp_path):
     with pytest.raises(MissingSplit, match=r"^mnist has no dev split \(it has train, test, "
                                           r"val\)\.$"):
         load_split("mnist", "dev", data_dir="/work/shared/data/mnist")
+
+
+def test_tfds_set_is_streamed_through_a_whole_run(tfds_dir, tmp_path):
+    import keras
+
+    from kerascnn.training.config import FitConfig
+    from kerascnn.training.data import prepare_data
+    from kerascnn.training.run import run
+
+    root, data = tfds_dir
+    config = FitConfig(model="resnet20_cifar", dataset="mnist", data_dir=str(root), epochs=1,
+                       batch_size=100, output_dir=str(tmp_path / "run"), verbose=0)
+    prepared = prepare_data(config)
+    assert not prepared.data.in_memory  # streamed from the prepared directory
+    mean, _ = prepared.normalization(3)
+    np.testing.assert_allclose(mean, [data["x_train"][:900].mean() / 255] * 3, rtol=0.05)
+    metrics = run(config)
+    assert metrics["split_sizes"] == {"train": 900, "val": 100, "test": 300}
+    assert metrics["input_shape"] == [28, 28, 1]
+    model = keras.saving.load_model(tmp_path / "run" / metrics["model_file"])
+    x, y = data["x_test"][:300, ..., None], data["y_test"][:300]
+    accuracy = float(np.mean(model.predict(x, verbose=0).argmax(1) == y))
+    assert accuracy == pytest.approx(metrics["test_accuracy"], abs=1e-9)

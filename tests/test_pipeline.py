@@ -268,3 +268,42 @@ def test_ctrl_c_says_how_to_resume_and_keeps_the_checkpoint(signs_dir, tmp_path)
     assert lines[0].endswith(f"is kept in {out}: run the same command again (with "
                              f"--output-dir {out}) to resume.")
     assert (out / "checkpoints" / "epoch-0001").is_dir()
+
+
+def test_streamed_images_of_varying_size_are_resized_in_the_pipeline():
+    import tensorflow as tf
+
+    from kerascnn.data import Data, DatasetInfo
+    from kerascnn.data.plan import AugmentPlan
+    from kerascnn.training.data import TrainingData
+
+    rng = np.random.RandomState(0)
+    images = [rng.randint(0, 256, (h, w, 3)).astype(np.uint8)
+              for h, w in ((40, 30), (25, 60), (33, 33), (50, 20), (24, 24), (31, 45))]
+    labels = np.arange(6) % 2
+
+    def stream():
+        return tf.data.Dataset.from_generator(
+            lambda: iter(zip(images, labels)),
+            output_signature=(tf.TensorSpec((None, None, 3), tf.uint8),
+                              tf.TensorSpec((), tf.int64)))
+
+    info = DatasetInfo("varying", "tfds", ("a", "b"), (None, None, 3),
+                       {"train": 6, "test": 6})
+    data = TrainingData(Data(info, streams={"train": stream(), "test": stream()}),
+                        AugmentPlan.parse("flip"), seed=3, image_size=24)
+    assert data.model_size(8) == 24
+    train, counter = data.train_dataset(batch_size=4, size=24)
+    first = [(x.numpy(), y.numpy()) for x, y in train]
+    assert [x.shape for x, _ in first] == [(4, 24, 24, 3), (2, 24, 24, 3)]
+    counter.set(0)  # epoch 0 again: the same order and augmentation
+    again = [(x.numpy(), y.numpy()) for x, y in train]
+    for (x1, y1), (x2, y2) in zip(first, again):
+        np.testing.assert_array_equal(x1, x2)
+        np.testing.assert_array_equal(y1, y2)
+    test = data.eval_dataset("test", batch_size=4, size=24)
+    batches = [x.numpy() for x, _ in test]
+    assert [b.shape for b in batches] == [(4, 24, 24, 3), (2, 24, 24, 3)]
+    # the largest central crop of the aspect, resized: the 24x24 image passes unchanged
+    np.testing.assert_allclose(batches[1][0], images[4].astype(np.float32), atol=1e-3)
+    np.testing.assert_array_equal(data.labels("test"), labels)

@@ -10,8 +10,10 @@ stateless shuffle seeded by (seed, epoch), batches the indices, then one
 parallel, vectorised map per batch gathers the images and augments them (seeded
 by (seed, epoch, batch)); the order and the augmented batches of epoch e are
 thus the same in a resumed run. A streamed source (a TFDS split, never read
-into memory whole) is shuffled through a buffer seeded by (seed, epoch) the
-same way. Evaluation: batch (resizing images of another size), cached when it
+into memory whole; TFDS shuffles the examples when it prepares a set) is read in
+file order and shuffled within consecutive windows of STREAM_SHUFFLE_BUFFER
+images, each by a stateless shuffle seeded by (seed, epoch, window): resumable
+the same way. Evaluation: batch (resizing images of another size), cached when it
 fits in memory. Prefetch keeps the accelerator fed.
 """
 
@@ -23,7 +25,7 @@ __all__ = ["channel_stats", "make_dataset", "EpochCounter", "CACHE_LIMIT_BYTES",
            "STREAM_SHUFFLE_BUFFER"]
 
 CACHE_LIMIT_BYTES = 2 << 30  # evaluation splits up to 2 GiB of float32 are cached
-STREAM_SHUFFLE_BUFFER = 10_000  # images in the shuffle buffer of a streamed split
+STREAM_SHUFFLE_BUFFER = 1024  # images per shuffled window of a streamed split
 
 
 def channel_stats(images: np.ndarray, channels: int) -> tuple[np.ndarray, np.ndarray]:
@@ -238,13 +240,23 @@ def make_dataset(images, labels=None, *, batch_size, image_size=None, channels=N
         return finish(x, y)
 
     if streamed:
-        if None in native:
-            images = images.map(lambda x, y: (_resizer(size, "crop")(tf.cast(x, tf.float32)), y),
-                                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        if None in native:  # resized (back to uint8) before the shuffle window
+            resizer = _resizer(size, "crop")
+            images = images.map(
+                lambda x, y: (tf.cast(tf.clip_by_value(tf.round(resizer(tf.cast(x, tf.float32))),
+                                                       0, 255), tf.uint8), y),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+        def shuffle_window(pair, w, x, y):
+            order = tf.random.experimental.stateless_shuffle(
+                tf.range(tf.shape(y)[0]),
+                seed=tf.random.experimental.stateless_fold_in(pair, tf.cast(w, tf.int32)))
+            return tf.gather(x, order), tf.gather(y, order)
 
         def one_epoch(e):
-            order = images.shuffle(STREAM_SHUFFLE_BUFFER, seed=seed_t * 1_000_003 + e,
-                                   reshuffle_each_iteration=False)
+            pair = tf.cast(tf.stack([seed_t, e]), tf.int32)
+            windows = images.batch(STREAM_SHUFFLE_BUFFER).enumerate()
+            order = windows.map(lambda w, xy: shuffle_window(pair, w, *xy)).unbatch()
             return order.batch(batch_size, drop_remainder=drop_remainder).enumerate().map(
                 lambda b, xy: (tf.cast(xy[0], tf.float32), xy[1], e, b))
 

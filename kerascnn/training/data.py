@@ -133,7 +133,7 @@ class TrainingData:
         images = self.data.split(split)
         if isinstance(images, tuple):
             return images[1]
-        return np.concatenate([y for _, y in images.batch(4096).as_numpy_iterator()])
+        return np.concatenate(list(images.map(lambda _, y: y).batch(4096).as_numpy_iterator()))
 
 
 def prepare_data(config, *, require=("train", "test"), train_subset=None,

@@ -78,7 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="alone: run the oracle there; with --worker: the oracle to work for")
     g.add_argument("--worker", default=None, metavar="ID", help="run trials for --chief")
     g.add_argument("--bind-any", action="store_true",
-                   help="let the chief bind a non-loopback HOST (no authentication!)")
+                   help="let the chief bind a non-loopback HOST (unencrypted; set a token)")
+    g.add_argument("--auth-token", default=None, metavar="TOKEN",
+                   help="shared secret of the chief and its workers, checked on every oracle "
+                        "call (default: $KERASCNN_TUNER_TOKEN, which other users cannot see "
+                        "in the process list)")
     g.add_argument("--oracle-timeout", type=float, default=DEFAULTS.oracle_timeout,
                    help="seconds a worker waits for each oracle call")
     return p

@@ -340,3 +340,185 @@ def test_chief_and_two_workers_share_the_trials(signs_dir, tmp_path):
     assert (project / "best_model.keras").exists()
     assert "oracle serving on 127.0.0.1:" in output["chief"]
     assert "rank" in output["chief"]
+
+
+# --- The chief behind its guard (kerascnn.tuning.distributed.GuardedServicer) ---------------
+
+
+def _small_oracle(directory, trials=2):
+    import keras_tuner as kt
+
+    oracle = kt.oracles.RandomSearchOracle(objective=kt.Objective("val_accuracy", "max"),
+                                           max_trials=trials, seed=1)
+    oracle._set_project_dir(str(directory), "p")
+    hp = kt.HyperParameters()
+    hp.Choice("units", [8, 16, 32])
+    oracle.update_space(hp)
+    return oracle
+
+
+def _status(trial_proto):
+    from keras_tuner.src.engine import trial as trial_module
+
+    return trial_module.Trial.from_proto(trial_proto).status
+
+
+class _RawClient:
+    """keras-tuner's own gRPC stub, with whatever metadata a test gives it."""
+
+    def __init__(self, port, token=None):
+        import grpc
+        from keras_tuner.src import protos
+
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        self.stub = protos.get_service_grpc().OracleStub(self.channel)
+        self.service = protos.get_service()
+        self.token = token
+        self.leases = {}
+
+    def call(self, method, lease=None, **fields):
+        from kerascnn.tuning.distributed import LEASE_KEY, TOKEN_KEY
+
+        metadata = [(TOKEN_KEY, self.token)] if self.token is not None else []
+        if lease is not None:
+            metadata.append((LEASE_KEY, lease))
+        request = getattr(self.service, f"{method}Request")(**fields)
+        response, call = getattr(self.stub, method).with_call(
+            request, metadata=metadata, timeout=60, wait_for_ready=True)
+        trailing = dict(call.trailing_metadata() or ())
+        if LEASE_KEY in trailing:
+            self.leases[response.trial.trial_id] = trailing[LEASE_KEY]
+        return response
+
+    def refused(self, method, **fields):
+        import grpc
+
+        with pytest.raises(grpc.RpcError) as info:
+            self.call(method, **fields)
+        return info.value.code().name, info.value.details()
+
+    def create(self, tuner_id):
+        trial = self.call("CreateTrial", tuner_id=tuner_id).trial
+        return trial.trial_id, self.leases.get(trial.trial_id)
+
+    def end(self, trial_id, lease, status="COMPLETED", **values):
+        from keras_tuner.src.engine import trial as trial_module
+
+        trial = trial_module.Trial.from_proto(self.call("GetTrial", trial_id=trial_id).trial)
+        trial.status = status
+        trial.hyperparameters.values.update(values)
+        return self.call("EndTrial", lease=lease, trial=trial.to_proto())
+
+    def close(self):
+        self.channel.close()
+
+
+class _ChiefThread:
+    """serve_oracle in a thread of this process, on a free loopback port."""
+
+    def __init__(self, oracle, monkeypatch, token=None):
+        from types import SimpleNamespace
+
+        from kerascnn.tuning import distributed
+
+        self.port = _free_port()
+        monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
+        monkeypatch.setenv("KERASTUNER_ORACLE_PORT", str(self.port))
+        monkeypatch.delenv(distributed.TOKEN_ENV, raising=False)
+        self.error = None
+
+        def serve():
+            try:
+                distributed.serve_oracle(oracle, SimpleNamespace(auth_token=token), verbose=0,
+                                         poll_seconds=0.05)
+            except BaseException as e:  # reported by the test
+                self.error = e
+
+        import threading
+
+        self.thread = threading.Thread(target=serve, daemon=True)
+        self.thread.start()
+
+    def exited(self, timeout=60):
+        self.thread.join(timeout)
+        assert self.error is None, self.error
+        return not self.thread.is_alive()
+
+
+def test_chief_survives_a_bad_update_trial_and_exits(tmp_path, monkeypatch, capsys):
+    oracle = _small_oracle(tmp_path)
+    chief = _ChiefThread(oracle, monkeypatch)
+    client = _RawClient(chief.port)
+    try:
+        # The issue's case: an unknown trial id.
+        assert client.refused("UpdateTrial", trial_id="nope",
+                              metrics={"val_accuracy": 0.999}) == (
+            "NOT_FOUND", "no trial 'nope' in this search")
+        trial_id, lease = client.create("worker-1")
+        assert trial_id == "0" and lease
+        # A call that raises inside keras-tuner's @synchronized update_trial (no objective):
+        # that client gets the error, the oracle's lock is released.
+        code, details = client.refused("UpdateTrial", lease=lease, trial_id="0",
+                                       metrics={"loss": 1.0})
+        assert code == "INVALID_ARGUMENT" and details.startswith("UpdateTrial failed: ")
+        for trial_id, score in (("0", 0.5), ("1", 0.7)):
+            if trial_id == "1":
+                assert client.create("worker-1")[0] == "1"
+            lease = client.leases[trial_id]
+            client.call("UpdateTrial", lease=lease, trial_id=trial_id,
+                        metrics={"val_accuracy": score})
+            client.end(trial_id, lease)
+        assert _status(client.call("CreateTrial", tuner_id="worker-1").trial) == "STOPPED"
+    finally:
+        client.close()
+    assert chief.exited(timeout=60), "the chief did not exit after the last trial"
+    assert {t: oracle.trials[t].score for t in oracle.trials} == {"0": 0.5, "1": 0.7}
+    err = capsys.readouterr().err
+    assert "refused UpdateTrial from " in err and "no trial 'nope'" in err
+
+
+def test_chief_token_and_leases_refuse_forged_reports(tmp_path, monkeypatch, capsys):
+    token = "s3cret-Token_42"
+    oracle = _small_oracle(tmp_path)
+    chief = _ChiefThread(oracle, monkeypatch, token=token)
+    a, b = _RawClient(chief.port, token), _RawClient(chief.port, token)
+    anonymous, wrong = _RawClient(chief.port), _RawClient(chief.port, token + "x")
+    try:
+        assert anonymous.refused("GetSpace")[0] == "UNAUTHENTICATED"
+        assert wrong.refused("CreateTrial", tuner_id="thief") == (
+            "UNAUTHENTICATED", "wrong token")
+        assert a.create("worker-a")[0] == "0" and b.create("worker-b")[0] == "1"
+        # b reports a's trial: without a lease, with its own lease, and an EndTrial.
+        forged = {"trial_id": "0", "metrics": {"val_accuracy": 0.999}}
+        assert b.refused("UpdateTrial", **forged) == (
+            "PERMISSION_DENIED", "trial '0' was not handed to this client")
+        assert b.refused("UpdateTrial", lease=b.leases["1"], **forged)[0] == "PERMISSION_DENIED"
+        # a's own lease, without the token.
+        assert anonymous.refused("UpdateTrial", lease=a.leases["0"], **forged)[0] == (
+            "UNAUTHENTICATED")
+        import grpc
+
+        with pytest.raises(grpc.RpcError) as info:
+            b.end("0", b.leases["1"])
+        assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        # a itself may not change the hyperparameters it was given.
+        a.call("UpdateTrial", lease=a.leases["0"], trial_id="0", metrics={"val_accuracy": 0.5})
+        given = oracle.trials["0"].hyperparameters.values["units"]
+        with pytest.raises(grpc.RpcError) as info:
+            a.end("0", a.leases["0"], units=64 if given != 64 else 8)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "other values of units" in info.value.details()
+        a.end("0", a.leases["0"])
+        # A finished trial takes no more reports, even with its lease.
+        assert a.refused("UpdateTrial", lease=a.leases["0"], **forged)[0] == "PERMISSION_DENIED"
+        b.call("UpdateTrial", lease=b.leases["1"], trial_id="1", metrics={"val_accuracy": 0.6})
+        b.end("1", b.leases["1"])
+        for client, tuner_id in ((a, "worker-a"), (b, "worker-b")):
+            assert _status(client.call("CreateTrial", tuner_id=tuner_id).trial) == "STOPPED"
+    finally:
+        for client in (a, b, anonymous, wrong):
+            client.close()
+    assert chief.exited(timeout=60), "the chief did not exit after the last trial"
+    assert [(t.trial_id, t.score) for t in oracle.get_best_trials(2)] == [("1", 0.6), ("0", 0.5)]
+    err = capsys.readouterr().err
+    assert err.count("tune.py: chief: refused ") == 8 and token not in err

@@ -522,3 +522,55 @@ def test_chief_token_and_leases_refuse_forged_reports(tmp_path, monkeypatch, cap
     assert [(t.trial_id, t.score) for t in oracle.get_best_trials(2)] == [("1", 0.6), ("0", 0.5)]
     err = capsys.readouterr().err
     assert err.count("tune.py: chief: refused ") == 8 and token not in err
+
+
+def _pop_tuner_env():
+    for name in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"):
+        os.environ.pop(name, None)
+
+
+def test_chief_with_a_token_and_tune_py_workers(signs_dir, tmp_path, monkeypatch, capsys):
+    token = "e2e-token-123"
+    port = _free_port()
+    directory = tmp_path / "tuning"
+    common = _argv(signs_dir, directory, "--search-space", _space_file(tmp_path),
+                   "--import", "tests.test_tuning", trials=2)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT),
+           "CUDA_VISIBLE_DEVICES": "", "KERASCNN_TUNER_TOKEN": token}
+    env.pop("KERASTUNER_TUNER_ID", None)
+    monkeypatch.delenv("KERASCNN_TUNER_TOKEN", raising=False)
+    log = open(tmp_path / "chief.log", "w")
+    chief = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "tune.py"), *common,
+                              "--chief", f"127.0.0.1:{port}", "--verbose", "1"],
+                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        forger = _RawClient(port)
+        assert forger.refused("CreateTrial", tuner_id="worker-x")[0] == "UNAUTHENTICATED"
+        forger.close()
+        insider = _RawClient(port, token)
+        assert insider.refused("UpdateTrial", trial_id="nope",
+                               metrics={"val_accuracy": 0.999})[0] == "NOT_FOUND"
+        insider.close()
+        worker = [*common, "--worker", "1", "--chief", f"127.0.0.1:{port}",
+                  "--oracle-timeout", "120"]
+        try:
+            assert main(worker + ["--auth-token", "not-the-token"]) == 1
+            assert capsys.readouterr().err.strip().splitlines()[-1] == (
+                f"tune.py: the oracle at 127.0.0.1:{port} refused the call (UNAUTHENTICATED: "
+                "wrong token); give every worker the chief's token (--auth-token or "
+                "KERASCNN_TUNER_TOKEN).")
+            assert main(worker + ["--auth-token", token]) == 0
+        finally:
+            _pop_tuner_env()
+        code = chief.wait(timeout=120)
+    finally:
+        if chief.poll() is None:
+            chief.kill()
+        log.close()
+    output = (tmp_path / "chief.log").read_text()
+    assert code == 0, output[-3000:]
+    assert "(token required)" in output and output.count("tune.py: chief: refused ") == 3
+    project = directory / "tiny_test"
+    assert [r["status"] for r in _trials(project)] == ["COMPLETED"] * 2
+    assert token not in (project / "search.json").read_text()
+    assert (project / ".kerascnn-search").is_file()

@@ -574,3 +574,67 @@ def test_chief_with_a_token_and_tune_py_workers(signs_dir, tmp_path, monkeypatch
     assert [r["status"] for r in _trials(project)] == ["COMPLETED"] * 2
     assert token not in (project / "search.json").read_text()
     assert (project / ".kerascnn-search").is_file()
+
+
+@pytest.mark.parametrize("name", ["ABSOLUTE", "..", ".", "a/b", "../escape", ""])
+def test_project_name_is_one_directory_name(signs_dir, tmp_path, capsys, name):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "precious.txt").write_text("keep me")
+    if name == "ABSOLUTE":
+        name = str(victim)
+    argv = _argv(signs_dir, tmp_path / "t", "--project-name", name, "--overwrite")
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("tune.py: error: --project-name must be a single directory name (no path "
+                   f"separator, not '.' or '..'); got {name!r}.")
+    assert (victim / "precious.txt").read_text() == "keep me"
+    assert not (tmp_path / "t").exists()
+
+
+def test_overwrite_deletes_only_a_marked_search(signs_dir, tmp_path, capsys):
+    from kerascnn.tuning.cli import parse_config
+    from kerascnn.tuning.search import SearchError, validate
+
+    project = tmp_path / "t" / "tiny_test"
+    project.mkdir(parents=True)
+    (project / "precious.txt").write_text("keep me")
+    argv = _argv(signs_dir, tmp_path / "t", "--overwrite")
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"tune.py: error: --overwrite: {project} is not a tune.py search (no .kerascnn-search "
+        "or search.json); refusing to delete it.")
+    assert sorted(os.listdir(project)) == ["precious.txt"]
+    # A search.json that is not a search's is no proof either.
+    (project / "search.json").write_text(json.dumps({"name": "my notes"}))
+    with pytest.raises(SearchError, match="is not a tune.py search"):
+        validate(parse_config(argv))
+    # The search.json of an older tune.py (before the marker) or the marker itself is.
+    (project / "search.json").write_text(json.dumps(
+        {"family": "tiny_test", "tuner": "random", "search_space": {}}))
+    validate(parse_config(argv))
+    (project / "search.json").unlink()
+    (project / ".kerascnn-search").write_text("")
+    validate(parse_config(argv))
+    # A symbolic link is never deleted.
+    link = tmp_path / "t" / "linked"
+    link.symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    with pytest.raises(SearchError, match=r"--overwrite: .*linked is a symbolic link"):
+        validate(parse_config(argv + ["--project-name", "linked"]))
+    assert sorted(os.listdir(project)) == [".kerascnn-search", "precious.txt"]
+
+
+def test_auth_token_checks(signs_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("KERASCNN_TUNER_TOKEN", raising=False)
+    assert main(_argv(signs_dir, tmp_path / "t", "--auth-token", "abc")) == 2
+    assert capsys.readouterr().err.strip() == (
+        "tune.py: error: --auth-token needs --chief HOST:PORT (it guards the oracle).")
+    monkeypatch.setenv("KERASCNN_TUNER_TOKEN", "")
+    assert main(_argv(signs_dir, tmp_path / "t", "--chief", "127.0.0.1:1")) == 2
+    assert capsys.readouterr().err.strip() == (
+        "tune.py: error: KERASCNN_TUNER_TOKEN must be a non-empty token of printable ASCII "
+        "characters without spaces.")
+    assert main(_argv(signs_dir, tmp_path / "t", "--chief", "127.0.0.1:1",
+                      "--auth-token", "two words")) == 2
+    assert "--auth-token must be a non-empty token" in capsys.readouterr().err
+    assert not (tmp_path / "t").exists()

@@ -14,26 +14,29 @@ and ``KERASTUNER_ORACLE_PORT``.
 Security: the oracle's gRPC server has no encryption. It binds 127.0.0.1
 unless ``--bind-any`` is given (then it binds HOST). With a shared token
 (``--auth-token TOKEN`` or, better, since a command line is visible to every
-local user, the environment variable ``KERASCNN_TUNER_TOKEN``) on the chief and
-on every worker, the chief refuses (UNAUTHENTICATED) every call that does not
-carry it; the token travels in the gRPC metadata (in clear text: keep the port
-on loopback, an SSH tunnel or a private network) and is compared in constant
-time. With or without a token, the chief accepts a trial's results
-(UpdateTrial/EndTrial) only from the client it handed that trial to: CreateTrial
-returns a random lease for the trial in the call's trailing metadata, the
-worker sends it back with its reports, and a report without the trial's
-current lease is refused (PERMISSION_DENIED); a trial handed out again (its
-worker restarted with the same ``--worker ID``) gets a new lease. A call that
-fails in the oracle (an unknown trial id, a report without the objective)
-is answered with an error to that client only and logged in one line; the
-oracle's lock is released, so the search goes on and the chief exits when it
-is done. On several machines keep the chief on 127.0.0.1 and give each worker
-machine an SSH tunnel::
+local user, the environment variable ``KERASCNN_TUNER_TOKEN``) on the chief
+and on every worker, the chief refuses (UNAUTHENTICATED) every call that does
+not carry it; the token travels in the gRPC metadata (in clear text: keep the
+port on loopback, an SSH tunnel or a private network) and is compared in
+constant time. With or without a token, the chief accepts a trial's results
+(UpdateTrial/EndTrial) only from the client it handed that trial to:
+CreateTrial returns a random lease for the trial in the call's trailing
+metadata, the worker sends it back with its reports, and a report without the
+trial's current lease is refused (PERMISSION_DENIED); a trial handed out again
+(its worker restarted with the same ``--worker ID``) gets a new lease (so a
+token holder asking under another worker's ID takes that worker's trial, and
+the genuine worker is refused: loudly, the token is the trust boundary). A
+call that fails in the oracle (an unknown trial id, a report without the
+objective) is answered with an error to that client only and logged in one
+line; the oracle's lock is released, so the search goes on and the chief exits
+when it is done. On several machines keep the chief on 127.0.0.1 and give
+each worker machine an SSH tunnel::
 
-    chief$   export KERASCNN_TUNER_TOKEN=$(python -c "import secrets; print(secrets.token_hex(16))")
+    chief$   export KERASCNN_TUNER_TOKEN=$(openssl rand -hex 16)
     chief$   python scripts/tune.py --chief 127.0.0.1:8000 ...
     worker$  ssh -N -L 8000:127.0.0.1:8000 chief-host &
-    worker$  KERASCNN_TUNER_TOKEN=... python scripts/tune.py --worker 1 --chief 127.0.0.1:8000 ...
+    worker$  export KERASCNN_TUNER_TOKEN=...   # the chief's token
+    worker$  python scripts/tune.py --worker 1 --chief 127.0.0.1:8000 ...
 
 or bind a private-network address behind a firewall that admits only the
 workers (``--chief 10.0.0.5:8000 --bind-any``). Only ``tune.py`` workers send

@@ -199,7 +199,6 @@ class GuardedServicer:
         self._token = token.encode("ascii") if token else None
         self._leases: dict[str, tuple[str, str]] = {}  # trial id -> (tuner id, lease)
         self._log = log if log is not None else sys.stderr
-        self.refused = collections.Counter()  # method -> refused or failed calls
 
     @property
     def stop_triggered(self) -> bool:
@@ -245,7 +244,6 @@ class GuardedServicer:
                     if isinstance(e, (KeyError, ValueError, TypeError))
                     else grpc.StatusCode.INTERNAL)
             message = f"{method} failed: {_one_line(e)}"
-        self.refused[method] += 1
         print(f"tune.py: chief: refused {method} from {context.peer()}: {message}",
               file=self._log, flush=True)
         context.abort(code, message)
@@ -431,11 +429,12 @@ def oracle_timeout(config):
             what = f"did not answer within {config.oracle_timeout:g} s"
         elif code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED,
                       grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
-            hint = (f"give every worker the chief's token (--auth-token or {TOKEN_ENV})"
-                    if code == grpc.StatusCode.UNAUTHENTICATED
-                    else "the chief may have been restarted; start this worker again")
+            hint = {grpc.StatusCode.UNAUTHENTICATED: "; give every worker the chief's token "
+                                                     f"(--auth-token or {TOKEN_ENV})",
+                    grpc.StatusCode.PERMISSION_DENIED: "; if the chief was restarted, start "
+                                                       "this worker again"}.get(code, "")
             raise OracleUnavailable(f"the oracle at {config.chief} refused the call "
-                                    f"({code.name}: {details}); {hint}.") from None
+                                    f"({code.name}: {details}){hint}.") from None
         else:
             what = f"failed ({getattr(code, 'name', code)}: {details})".rstrip()
         raise OracleUnavailable(

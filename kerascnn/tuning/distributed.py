@@ -244,6 +244,7 @@ class GuardedServicer:
                     if isinstance(e, (KeyError, ValueError, TypeError))
                     else grpc.StatusCode.INTERNAL)
             message = f"{method} failed: {_one_line(e)}"
+        message = message[:300]
         print(f"tune.py: chief: refused {method} from {context.peer()}: {message}",
               file=self._log, flush=True)
         context.abort(code, message)

@@ -340,3 +340,301 @@ def test_chief_and_two_workers_share_the_trials(signs_dir, tmp_path):
     assert (project / "best_model.keras").exists()
     assert "oracle serving on 127.0.0.1:" in output["chief"]
     assert "rank" in output["chief"]
+
+
+# --- The chief behind its guard (kerascnn.tuning.distributed.GuardedServicer) ---------------
+
+
+def _small_oracle(directory, trials=2):
+    import keras_tuner as kt
+
+    oracle = kt.oracles.RandomSearchOracle(objective=kt.Objective("val_accuracy", "max"),
+                                           max_trials=trials, seed=1)
+    oracle._set_project_dir(str(directory), "p")
+    hp = kt.HyperParameters()
+    hp.Choice("units", [8, 16, 32])
+    oracle.update_space(hp)
+    return oracle
+
+
+def _status(trial_proto):
+    from keras_tuner.src.engine import trial as trial_module
+
+    return trial_module.Trial.from_proto(trial_proto).status
+
+
+class _RawClient:
+    """keras-tuner's own gRPC stub, with whatever metadata a test gives it."""
+
+    def __init__(self, port, token=None):
+        import grpc
+        from keras_tuner.src import protos
+
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        self.stub = protos.get_service_grpc().OracleStub(self.channel)
+        self.service = protos.get_service()
+        self.token = token
+        self.leases = {}
+
+    def call(self, method, lease=None, **fields):
+        from kerascnn.tuning.distributed import LEASE_KEY, TOKEN_KEY
+
+        metadata = [(TOKEN_KEY, self.token)] if self.token is not None else []
+        if lease is not None:
+            metadata.append((LEASE_KEY, lease))
+        request = getattr(self.service, f"{method}Request")(**fields)
+        response, call = getattr(self.stub, method).with_call(
+            request, metadata=metadata, timeout=60, wait_for_ready=True)
+        trailing = dict(call.trailing_metadata() or ())
+        if LEASE_KEY in trailing:
+            self.leases[response.trial.trial_id] = trailing[LEASE_KEY]
+        return response
+
+    def refused(self, method, **fields):
+        import grpc
+
+        with pytest.raises(grpc.RpcError) as info:
+            self.call(method, **fields)
+        return info.value.code().name, info.value.details()
+
+    def create(self, tuner_id):
+        trial = self.call("CreateTrial", tuner_id=tuner_id).trial
+        return trial.trial_id, self.leases.get(trial.trial_id)
+
+    def end(self, trial_id, lease, status="COMPLETED", **values):
+        from keras_tuner.src.engine import trial as trial_module
+
+        trial = trial_module.Trial.from_proto(self.call("GetTrial", trial_id=trial_id).trial)
+        trial.status = status
+        trial.hyperparameters.values.update(values)
+        return self.call("EndTrial", lease=lease, trial=trial.to_proto())
+
+    def close(self):
+        self.channel.close()
+
+
+class _ChiefThread:
+    """serve_oracle in a thread of this process, on a free loopback port."""
+
+    def __init__(self, oracle, monkeypatch, token=None):
+        from types import SimpleNamespace
+
+        from kerascnn.tuning import distributed
+
+        self.port = _free_port()
+        monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
+        monkeypatch.setenv("KERASTUNER_ORACLE_PORT", str(self.port))
+        monkeypatch.delenv(distributed.TOKEN_ENV, raising=False)
+        self.error = None
+
+        def serve():
+            try:
+                distributed.serve_oracle(oracle, SimpleNamespace(auth_token=token), verbose=0,
+                                         poll_seconds=0.05)
+            except BaseException as e:  # reported by the test
+                self.error = e
+
+        import threading
+
+        self.thread = threading.Thread(target=serve, daemon=True)
+        self.thread.start()
+
+    def exited(self, timeout=60):
+        self.thread.join(timeout)
+        assert self.error is None, self.error
+        return not self.thread.is_alive()
+
+
+def test_chief_survives_a_bad_update_trial_and_exits(tmp_path, monkeypatch, capsys):
+    oracle = _small_oracle(tmp_path)
+    chief = _ChiefThread(oracle, monkeypatch)
+    client = _RawClient(chief.port)
+    try:
+        # The issue's case: an unknown trial id.
+        assert client.refused("UpdateTrial", trial_id="nope",
+                              metrics={"val_accuracy": 0.999}) == (
+            "NOT_FOUND", "no trial 'nope' in this search")
+        trial_id, lease = client.create("worker-1")
+        assert trial_id == "0" and lease
+        # A call that raises inside keras-tuner's @synchronized update_trial (no objective):
+        # that client gets the error, the oracle's lock is released.
+        code, details = client.refused("UpdateTrial", lease=lease, trial_id="0",
+                                       metrics={"loss": 1.0})
+        assert code == "INVALID_ARGUMENT" and details.startswith("UpdateTrial failed: ")
+        for trial_id, score in (("0", 0.5), ("1", 0.7)):
+            if trial_id == "1":
+                assert client.create("worker-1")[0] == "1"
+            lease = client.leases[trial_id]
+            client.call("UpdateTrial", lease=lease, trial_id=trial_id,
+                        metrics={"val_accuracy": score})
+            client.end(trial_id, lease)
+        assert _status(client.call("CreateTrial", tuner_id="worker-1").trial) == "STOPPED"
+    finally:
+        client.close()
+    assert chief.exited(timeout=60), "the chief did not exit after the last trial"
+    assert {t: oracle.trials[t].score for t in oracle.trials} == {"0": 0.5, "1": 0.7}
+    err = capsys.readouterr().err
+    assert "refused UpdateTrial from " in err and "no trial 'nope'" in err
+
+
+def test_chief_token_and_leases_refuse_forged_reports(tmp_path, monkeypatch, capsys):
+    token = "s3cret-Token_42"
+    oracle = _small_oracle(tmp_path)
+    chief = _ChiefThread(oracle, monkeypatch, token=token)
+    a, b = _RawClient(chief.port, token), _RawClient(chief.port, token)
+    anonymous, wrong = _RawClient(chief.port), _RawClient(chief.port, token + "x")
+    try:
+        assert anonymous.refused("GetSpace")[0] == "UNAUTHENTICATED"
+        assert wrong.refused("CreateTrial", tuner_id="thief") == (
+            "UNAUTHENTICATED", "wrong token")
+        assert a.create("worker-a")[0] == "0" and b.create("worker-b")[0] == "1"
+        # b reports a's trial: without a lease, with its own lease, and an EndTrial.
+        forged = {"trial_id": "0", "metrics": {"val_accuracy": 0.999}}
+        assert b.refused("UpdateTrial", **forged) == (
+            "PERMISSION_DENIED", "trial '0' was not handed to this client")
+        assert b.refused("UpdateTrial", lease=b.leases["1"], **forged)[0] == "PERMISSION_DENIED"
+        # a's own lease, without the token.
+        assert anonymous.refused("UpdateTrial", lease=a.leases["0"], **forged)[0] == (
+            "UNAUTHENTICATED")
+        import grpc
+
+        with pytest.raises(grpc.RpcError) as info:
+            b.end("0", b.leases["1"])
+        assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        # a itself may not change the hyperparameters it was given.
+        a.call("UpdateTrial", lease=a.leases["0"], trial_id="0", metrics={"val_accuracy": 0.5})
+        given = oracle.trials["0"].hyperparameters.values["units"]
+        with pytest.raises(grpc.RpcError) as info:
+            a.end("0", a.leases["0"], units=64 if given != 64 else 8)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "other values of units" in info.value.details()
+        a.end("0", a.leases["0"])
+        # A finished trial takes no more reports, even with its lease.
+        assert a.refused("UpdateTrial", lease=a.leases["0"], **forged)[0] == "PERMISSION_DENIED"
+        b.call("UpdateTrial", lease=b.leases["1"], trial_id="1", metrics={"val_accuracy": 0.6})
+        b.end("1", b.leases["1"])
+        for client, tuner_id in ((a, "worker-a"), (b, "worker-b")):
+            assert _status(client.call("CreateTrial", tuner_id=tuner_id).trial) == "STOPPED"
+    finally:
+        for client in (a, b, anonymous, wrong):
+            client.close()
+    assert chief.exited(timeout=60), "the chief did not exit after the last trial"
+    assert [(t.trial_id, t.score) for t in oracle.get_best_trials(2)] == [("1", 0.6), ("0", 0.5)]
+    err = capsys.readouterr().err
+    assert err.count("tune.py: chief: refused ") == 8 and token not in err
+
+
+def _pop_tuner_env():
+    for name in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"):
+        os.environ.pop(name, None)
+
+
+def test_chief_with_a_token_and_tune_py_workers(signs_dir, tmp_path, monkeypatch, capsys):
+    token = "e2e-token-123"
+    port = _free_port()
+    directory = tmp_path / "tuning"
+    common = _argv(signs_dir, directory, "--search-space", _space_file(tmp_path),
+                   "--import", "tests.test_tuning", trials=2)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT),
+           "CUDA_VISIBLE_DEVICES": "", "KERASCNN_TUNER_TOKEN": token}
+    env.pop("KERASTUNER_TUNER_ID", None)
+    monkeypatch.delenv("KERASCNN_TUNER_TOKEN", raising=False)
+    log = open(tmp_path / "chief.log", "w")
+    chief = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "tune.py"), *common,
+                              "--chief", f"127.0.0.1:{port}", "--verbose", "1"],
+                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        forger = _RawClient(port)
+        assert forger.refused("CreateTrial", tuner_id="worker-x")[0] == "UNAUTHENTICATED"
+        forger.close()
+        insider = _RawClient(port, token)
+        assert insider.refused("UpdateTrial", trial_id="nope",
+                               metrics={"val_accuracy": 0.999})[0] == "NOT_FOUND"
+        insider.close()
+        worker = [*common, "--worker", "1", "--chief", f"127.0.0.1:{port}",
+                  "--oracle-timeout", "120"]
+        try:
+            assert main(worker + ["--auth-token", "not-the-token"]) == 1
+            assert capsys.readouterr().err.strip().splitlines()[-1] == (
+                f"tune.py: the oracle at 127.0.0.1:{port} refused the call (UNAUTHENTICATED: "
+                "wrong token); give every worker the chief's token (--auth-token or "
+                "KERASCNN_TUNER_TOKEN).")
+            assert main(worker + ["--auth-token", token]) == 0
+        finally:
+            _pop_tuner_env()
+        code = chief.wait(timeout=120)
+    finally:
+        if chief.poll() is None:
+            chief.kill()
+        log.close()
+    output = (tmp_path / "chief.log").read_text()
+    assert code == 0, output[-3000:]
+    assert "(token required)" in output and output.count("tune.py: chief: refused ") == 3
+    project = directory / "tiny_test"
+    assert [r["status"] for r in _trials(project)] == ["COMPLETED"] * 2
+    assert token not in (project / "search.json").read_text()
+    assert (project / ".kerascnn-search").is_file()
+
+
+@pytest.mark.parametrize("name", ["ABSOLUTE", "..", ".", "a/b", "../escape", ""])
+def test_project_name_is_one_directory_name(signs_dir, tmp_path, capsys, name):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "precious.txt").write_text("keep me")
+    if name == "ABSOLUTE":
+        name = str(victim)
+    argv = _argv(signs_dir, tmp_path / "t", "--project-name", name, "--overwrite")
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("tune.py: error: --project-name must be a single directory name (no path "
+                   f"separator, not '.' or '..'); got {name!r}.")
+    assert (victim / "precious.txt").read_text() == "keep me"
+    assert not (tmp_path / "t").exists()
+
+
+def test_overwrite_deletes_only_a_marked_search(signs_dir, tmp_path, capsys):
+    from kerascnn.tuning.cli import parse_config
+    from kerascnn.tuning.search import SearchError, validate
+
+    project = tmp_path / "t" / "tiny_test"
+    project.mkdir(parents=True)
+    (project / "precious.txt").write_text("keep me")
+    argv = _argv(signs_dir, tmp_path / "t", "--overwrite")
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"tune.py: error: --overwrite: {project} is not a tune.py search (no .kerascnn-search "
+        "or search.json); refusing to delete it.")
+    assert sorted(os.listdir(project)) == ["precious.txt"]
+    # A search.json that is not a search's is no proof either.
+    (project / "search.json").write_text(json.dumps({"name": "my notes"}))
+    with pytest.raises(SearchError, match="is not a tune.py search"):
+        validate(parse_config(argv))
+    # The search.json of an older tune.py (before the marker) or the marker itself is.
+    (project / "search.json").write_text(json.dumps(
+        {"family": "tiny_test", "tuner": "random", "search_space": {}}))
+    validate(parse_config(argv))
+    (project / "search.json").unlink()
+    (project / ".kerascnn-search").write_text("")
+    validate(parse_config(argv))
+    # A symbolic link is never deleted.
+    link = tmp_path / "t" / "linked"
+    link.symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    with pytest.raises(SearchError, match=r"--overwrite: .*linked is a symbolic link"):
+        validate(parse_config(argv + ["--project-name", "linked"]))
+    assert sorted(os.listdir(project)) == [".kerascnn-search", "precious.txt"]
+
+
+def test_auth_token_checks(signs_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("KERASCNN_TUNER_TOKEN", raising=False)
+    assert main(_argv(signs_dir, tmp_path / "t", "--auth-token", "abc")) == 2
+    assert capsys.readouterr().err.strip() == (
+        "tune.py: error: --auth-token needs --chief HOST:PORT (it guards the oracle).")
+    monkeypatch.setenv("KERASCNN_TUNER_TOKEN", "")
+    assert main(_argv(signs_dir, tmp_path / "t", "--chief", "127.0.0.1:1")) == 2
+    assert capsys.readouterr().err.strip() == (
+        "tune.py: error: KERASCNN_TUNER_TOKEN must be a non-empty token of printable ASCII "
+        "characters without spaces.")
+    assert main(_argv(signs_dir, tmp_path / "t", "--chief", "127.0.0.1:1",
+                      "--auth-token", "two words")) == 2
+    assert "--auth-token must be a non-empty token" in capsys.readouterr().err
+    assert not (tmp_path / "t").exists()

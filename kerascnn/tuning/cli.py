@@ -22,7 +22,7 @@ SEARCHED = ("optimizer", "learning_rate", "weight_decay", "label_smoothing", "au
             "batch_size")
 _SEARCH_FIELDS = {"family", "tuner", "max_trials", "directory", "project_name", "overwrite",
                   "train_subset", "val_subset", "distribution", "retrain", "chief", "worker",
-                  "oracle_timeout", "bind_any", "imports", "verbose"}
+                  "oracle_timeout", "bind_any", "auth_token", "imports", "verbose"}
 
 
 def build_parser() -> OneLineParser:
@@ -56,7 +56,11 @@ def build_parser() -> OneLineParser:
                    help="alone: run the oracle there; with --worker: the oracle to work for")
     g.add_argument("--worker", default=None, metavar="ID", help="run trials for --chief")
     g.add_argument("--bind-any", action="store_true",
-                   help="let the chief bind a non-loopback HOST (no authentication!)")
+                   help="let the chief bind a non-loopback HOST (unencrypted; set a token)")
+    g.add_argument("--auth-token", default=None, metavar="TOKEN",
+                   help="shared secret of the chief and its workers, checked on every oracle "
+                        "call (default: $KERASCNN_TUNER_TOKEN, which other users cannot see "
+                        "in the process list)")
     g.add_argument("--oracle-timeout", type=float, default=DEFAULTS.oracle_timeout,
                    help="seconds a worker waits for each oracle call")
     return p

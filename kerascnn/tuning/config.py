@@ -20,7 +20,7 @@ OBJECTIVE = "val_accuracy"
 # Settings that may change between a search and its resumption.
 _RESUME_FREE = {"max_trials", "overwrite", "verbose", "chief", "worker", "oracle_timeout",
                 "retrain", "directory", "project_name", "distribution", "imports",
-                "bind_any", "fit"}
+                "bind_any", "auth_token", "fit"}
 # FitConfig fields that a search does not use (the trials' own choices and fit.py's run).
 _FIT_UNUSED = {"model", "output_dir", "resume", "overwrite", "verbose", "recipe", "strategy",
                "model_kwargs", "optimizer", "learning_rate", "weight_decay",
@@ -49,6 +49,7 @@ class SearchConfig:
     worker: str | None = None
     oracle_timeout: float = 60.0
     bind_any: bool = False
+    auth_token: str | None = None  # default: $KERASCNN_TUNER_TOKEN (never saved)
     imports: tuple = ()
     verbose: int = 1
 

@@ -11,40 +11,71 @@ keras-tuner reads three environment variables, set here from the flags:
 ``KERASTUNER_TUNER_ID`` (``chief`` or ``worker-ID``), ``KERASTUNER_ORACLE_IP``
 and ``KERASTUNER_ORACLE_PORT``.
 
-Security: the oracle's gRPC server has no authentication and no encryption;
-anyone who reaches the port can read the search and send it results. It binds
-127.0.0.1 unless ``--bind-any`` is given (then it binds HOST). On several
-machines keep it on 127.0.0.1 and give each worker machine an SSH tunnel::
+Security: the oracle's gRPC server has no encryption. It binds 127.0.0.1
+unless ``--bind-any`` is given (then it binds HOST). With a shared token
+(``--auth-token TOKEN`` or, better, since a command line is visible to every
+local user, the environment variable ``KERASCNN_TUNER_TOKEN``) on the chief
+and on every worker, the chief refuses (UNAUTHENTICATED) every call that does
+not carry it; the token travels in the gRPC metadata (in clear text: keep the
+port on loopback, an SSH tunnel or a private network) and is compared in
+constant time. With or without a token, the chief accepts a trial's results
+(UpdateTrial/EndTrial) only from the client it handed that trial to:
+CreateTrial returns a random lease for the trial in the call's trailing
+metadata, the worker sends it back with its reports, and a report without the
+trial's current lease is refused (PERMISSION_DENIED); a trial handed out again
+(its worker restarted with the same ``--worker ID``) gets a new lease (so a
+token holder asking under another worker's ID takes that worker's trial, and
+the genuine worker is refused: loudly, the token is the trust boundary). A
+call that fails in the oracle (an unknown trial id, a report without the
+objective) is answered with an error to that client only and logged in one
+line; the oracle's lock is released, so the search goes on and the chief exits
+when it is done. On several machines keep the chief on 127.0.0.1 and give
+each worker machine an SSH tunnel::
 
+    chief$   export KERASCNN_TUNER_TOKEN=$(openssl rand -hex 16)
     chief$   python scripts/tune.py --chief 127.0.0.1:8000 ...
     worker$  ssh -N -L 8000:127.0.0.1:8000 chief-host &
+    worker$  export KERASCNN_TUNER_TOKEN=...   # the chief's token
     worker$  python scripts/tune.py --worker 1 --chief 127.0.0.1:8000 ...
 
 or bind a private-network address behind a firewall that admits only the
-workers (``--chief 10.0.0.5:8000 --bind-any``).
+workers (``--chief 10.0.0.5:8000 --bind-any``). Only ``tune.py`` workers send
+leases: a plain keras-tuner worker cannot report to this chief.
 
 Failures: a worker that dies loses only its current trial; started again
 with the same ``--worker ID`` it runs that trial again (the oracle keeps it as
 that worker's ongoing trial), and finished trials stay in the oracle. A chief
-started again reloads the oracle from disk. Every oracle call of a worker
+started again reloads the oracle from disk and hands the trials that were
+running out again; a worker still running one of them is refused its report
+(its lease is gone) and exits 1: start it again. Every oracle call of a worker
 times out after ``--oracle-timeout`` seconds (keras-tuner's own limit is an
 hour) with a one-line error.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import hmac
 import ipaddress
 import os
+import secrets
 import sys
+import threading
 import time
 
 from kerascnn.tuning.errors import OracleUnavailable, SearchError
 
-__all__ = ["parse_address", "configure", "serve_oracle", "oracle_timeout",
-           "OracleUnavailable"]
+__all__ = ["parse_address", "configure", "serve_oracle", "oracle_timeout", "auth_token",
+           "authorize_client", "GuardedServicer", "OracleUnavailable", "TOKEN_ENV"]
 
 _ENV = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
+TOKEN_ENV = "KERASCNN_TUNER_TOKEN"
+# gRPC metadata keys (lower case, as gRPC requires).
+TOKEN_KEY = "x-kerascnn-token"
+LEASE_KEY = "x-kerascnn-lease"
+_REPORTS = ("UpdateTrial", "EndTrial")
+_END_STATUSES = ("COMPLETED", "INVALID", "FAILED")
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -88,26 +119,220 @@ def configure(config) -> str:
     return role
 
 
+def auth_token(config) -> str | None:
+    """The shared token: ``config.auth_token``, else ``$KERASCNN_TUNER_TOKEN``, else None.
+
+    Raises SearchError for an empty token or one that gRPC metadata cannot carry
+    (printable ASCII without spaces); the message never shows the token.
+    """
+
+    token = getattr(config, "auth_token", None)
+    source = "--auth-token"
+    if token is None:
+        token, source = os.environ.get(TOKEN_ENV), TOKEN_ENV
+    if token is None:
+        return None
+    if not token or not all(33 <= ord(c) <= 126 for c in token):
+        raise SearchError(f"{source} must be a non-empty token of printable ASCII characters "
+                          "without spaces.")
+    return token
+
+
+class _Refused(Exception):
+    def __init__(self, code_name: str, message: str):
+        super().__init__(message)
+        self.code_name = code_name
+        self.message = message
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return f"{type(error).__name__}: {text}"[:300]
+
+
+@contextlib.contextmanager
+def _oracle_lock(oracle):
+    """Holds keras-tuner's lock of ``oracle`` (the one its ``@synchronized``
+    methods take) and always releases it.
+
+    ``@synchronized`` keeps the lock when the wrapped method raises; the oracle
+    methods called inside this block see the lock as their thread's and do not
+    touch it, so an exception in them can no longer leave it taken (which kept
+    the chief's ``exit_chief`` waiting forever).
+    """
+    from keras_tuner.src.engine import oracle as oracle_module
+
+    name = threading.current_thread().name
+    if oracle_module.THREADS[oracle] == name:  # already ours
+        yield
+        return
+    lock = oracle_module.LOCKS[oracle]
+    lock.acquire()
+    oracle_module.THREADS[oracle] = name
+    try:
+        yield
+    finally:
+        oracle_module.THREADS[oracle] = None
+        lock.release()
+
+
+class GuardedServicer:
+    """keras-tuner's ``OracleServicer`` behind a guard.
+
+    Every call: checks the shared token (if one is set), then, holding the
+    oracle's lock, checks that a report (UpdateTrial/EndTrial) carries the
+    lease of a trial this chief handed out and that is still running, and runs
+    keras-tuner's servicer method. Any failure is answered to that client
+    alone with a gRPC error and logged in one line; the chief goes on.
+    """
+
+    def __init__(self, oracle, token: str | None = None, log=None):
+        from keras_tuner.src.distribute.oracle_chief import OracleServicer
+
+        self.oracle = oracle
+        self._inner = OracleServicer(oracle)
+        self._token = token.encode("ascii") if token else None
+        self._leases: dict[str, tuple[str, str]] = {}  # trial id -> (tuner id, lease)
+        self._log = log if log is not None else sys.stderr
+
+    @property
+    def stop_triggered(self) -> bool:
+        return self._inner.stop_triggered
+
+    def GetSpace(self, request, context):  # gRPC method names
+        return self._call("GetSpace", request, context)
+
+    def UpdateSpace(self, request, context):
+        return self._call("UpdateSpace", request, context)
+
+    def CreateTrial(self, request, context):
+        return self._call("CreateTrial", request, context)
+
+    def UpdateTrial(self, request, context):
+        return self._call("UpdateTrial", request, context)
+
+    def EndTrial(self, request, context):
+        return self._call("EndTrial", request, context)
+
+    def GetTrial(self, request, context):
+        return self._call("GetTrial", request, context)
+
+    def GetBestTrials(self, request, context):
+        return self._call("GetBestTrials", request, context)
+
+    def _call(self, method, request, context):
+        import grpc
+
+        try:
+            metadata = {k: v for k, v in (context.invocation_metadata() or ())
+                        if isinstance(v, str)}
+            self._authenticate(metadata)
+            with _oracle_lock(self.oracle):
+                self._check(method, request, metadata)
+                response = getattr(self._inner, method)(request, context)
+                self._after(method, request, response, context)
+            return response
+        except _Refused as e:
+            code, message = getattr(grpc.StatusCode, e.code_name), e.message
+        except Exception as e:  # the chief survives any bad call
+            code = (grpc.StatusCode.INVALID_ARGUMENT
+                    if isinstance(e, (KeyError, ValueError, TypeError))
+                    else grpc.StatusCode.INTERNAL)
+            message = f"{method} failed: {_one_line(e)}"
+        message = message[:300]
+        print(f"tune.py: chief: refused {method} from {context.peer()}: {message}",
+              file=self._log, flush=True)
+        context.abort(code, message)
+
+    def _authenticate(self, metadata) -> None:
+        if self._token is None:
+            return
+        given = metadata.get(TOKEN_KEY)
+        if given is None:
+            raise _Refused("UNAUTHENTICATED", "no token; this chief requires the shared token "
+                                              f"(--auth-token or {TOKEN_ENV})")
+        if not hmac.compare_digest(given.encode("utf-8", "replace"), self._token):
+            raise _Refused("UNAUTHENTICATED", "wrong token")
+
+    def _check(self, method, request, metadata) -> None:
+        if method == "CreateTrial" and not request.tuner_id:
+            raise _Refused("INVALID_ARGUMENT", "CreateTrial needs a tuner_id")
+        if method not in _REPORTS:
+            return
+        if method == "UpdateTrial":
+            trial_id = request.trial_id
+        else:
+            from keras_tuner.src.engine import trial as trial_module
+
+            trial = trial_module.Trial.from_proto(request.trial)
+            trial_id = trial.trial_id
+        if trial_id not in self.oracle.trials:
+            raise _Refused("NOT_FOUND", f"no trial {trial_id!r} in this search")
+        lease = metadata.get(LEASE_KEY)
+        held = self._leases.get(trial_id)
+        if (held is None or lease is None
+                or not hmac.compare_digest(lease.encode("utf-8", "replace"),
+                                           held[1].encode("ascii"))):
+            raise _Refused("PERMISSION_DENIED",
+                           f"trial {trial_id!r} was not handed to this client")
+        running = self.oracle.ongoing_trials.get(held[0])
+        if running is None or running.trial_id != trial_id:
+            raise _Refused("PERMISSION_DENIED", f"trial {trial_id!r} is not running")
+        if method == "EndTrial":
+            self._check_end(trial)
+
+    def _check_end(self, trial) -> None:
+        if trial.status not in _END_STATUSES:
+            raise _Refused("INVALID_ARGUMENT", f"EndTrial status must be one of "
+                                               f"{', '.join(_END_STATUSES)}; got {trial.status}")
+        handed = self.oracle.trials[trial.trial_id].hyperparameters.values
+        reported = trial.hyperparameters.values
+        changed = sorted(k for k, v in handed.items() if k in reported and reported[k] != v)
+        if changed:
+            raise _Refused("INVALID_ARGUMENT", f"trial {trial.trial_id!r} reports other values "
+                                               f"of {', '.join(changed)} than it was given")
+
+    def _after(self, method, request, response, context) -> None:
+        if method == "CreateTrial":
+            running = self.oracle.ongoing_trials.get(request.tuner_id)
+            if running is not None and running.trial_id == response.trial.trial_id:
+                lease = secrets.token_hex(16)  # a new one on every hand-out
+                self._leases[running.trial_id] = (request.tuner_id, lease)
+                context.set_trailing_metadata(((LEASE_KEY, lease),))
+        elif method == "EndTrial":
+            trial_id = request.trial.trial_id
+            if not any(t.trial_id == trial_id for t in self.oracle.ongoing_trials.values()):
+                self._leases.pop(trial_id, None)
+
+
 def serve_oracle(oracle, config, verbose=1, poll_seconds=0.2) -> None:
     """Runs the oracle's gRPC server until every trial is handed out and finished.
 
     keras-tuner's own loop polls every 20 s once the last trial is handed out;
-    this one polls every ``poll_seconds``.
+    this one polls every ``poll_seconds``. The oracle is served through a
+    :class:`GuardedServicer` (token, leases, errors answered and logged).
     """
     from concurrent import futures
 
     import grpc
     from keras_tuner.src import protos
-    from keras_tuner.src.distribute.oracle_chief import OracleServicer, exit_chief
+    from keras_tuner.src.distribute.oracle_chief import exit_chief
 
     host = os.environ["KERASTUNER_ORACLE_IP"]
     port = os.environ["KERASTUNER_ORACLE_PORT"]
+    token = auth_token(config)
     if not _is_loopback(host):
-        print(f"tune.py: warning: the oracle listens on {host}:{port} without authentication; "
-              "admit only the workers (firewall, private network or SSH tunnels).",
-              file=sys.stderr)
+        if token is None:
+            print(f"tune.py: warning: the oracle listens on {host}:{port} without "
+                  "authentication; admit only the workers (firewall, private network or SSH "
+                  "tunnels) or set a shared token (--auth-token / KERASCNN_TUNER_TOKEN).",
+                  file=sys.stderr)
+        else:
+            print(f"tune.py: warning: the oracle listens on {host}:{port} unencrypted (the "
+                  "token travels in clear text); admit only the workers (firewall, private "
+                  "network or SSH tunnels).", file=sys.stderr)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
-    servicer = OracleServicer(oracle)
+    servicer = GuardedServicer(oracle, token=token)
     protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
     try:
         bound = server.add_insecure_port(f"{host}:{port}")
@@ -118,7 +343,8 @@ def serve_oracle(oracle, config, verbose=1, poll_seconds=0.2) -> None:
                                 "address).")
     server.start()
     if verbose:
-        print(f"oracle serving on {host}:{port}", flush=True)
+        print(f"oracle serving on {host}:{port}"
+              + (" (token required)" if token is not None else ""), flush=True)
     try:
         while True:
             time.sleep(poll_seconds)
@@ -128,6 +354,57 @@ def serve_oracle(oracle, config, verbose=1, poll_seconds=0.2) -> None:
         server.stop(grace=2)
         # end_trial saves the oracle before it forgets the ongoing trial: save the final state.
         oracle.save()
+
+
+def _client_interceptor(token: str | None):
+    import grpc
+
+    class _Details(collections.namedtuple(
+            "_Details", ("method", "timeout", "metadata", "credentials", "wait_for_ready",
+                         "compression")), grpc.ClientCallDetails):
+        pass
+
+    class _Credentials(grpc.UnaryUnaryClientInterceptor):
+        """Adds the token to every call and a trial's lease to its reports; keeps
+        the lease CreateTrial returns."""
+
+        def __init__(self):
+            self.leases: dict[str, str] = {}
+
+        def intercept_unary_unary(self, continuation, details, request):
+            method = details.method.rsplit("/", 1)[-1]
+            metadata = list(details.metadata or ())
+            if token is not None:
+                metadata.append((TOKEN_KEY, token))
+            trial_id = (request.trial_id if method == "UpdateTrial"
+                        else request.trial.trial_id if method == "EndTrial" else None)
+            if trial_id in self.leases:
+                metadata.append((LEASE_KEY, self.leases[trial_id]))
+            call = continuation(_Details(details.method, details.timeout, metadata,
+                                         details.credentials, details.wait_for_ready,
+                                         details.compression), request)
+            if method == "CreateTrial" and call.code() == grpc.StatusCode.OK:
+                lease = dict(call.trailing_metadata() or ()).get(LEASE_KEY)
+                if lease is not None:
+                    self.leases[call.result().trial.trial_id] = lease
+            return call
+
+    return _Credentials()
+
+
+def authorize_client(client, config) -> None:
+    """Makes keras-tuner's ``OracleClient`` ``client`` (a worker's
+    ``tuner.oracle``) send the shared token with every call and each trial's
+    lease with its reports."""
+    import grpc
+    from keras_tuner.src import protos
+
+    token = auth_token(config)
+    host = os.environ["KERASTUNER_ORACLE_IP"]
+    port = os.environ["KERASTUNER_ORACLE_PORT"]
+    channel = grpc.intercept_channel(grpc.insecure_channel(f"{host}:{port}"),
+                                     _client_interceptor(token))
+    client.stub = protos.get_service_grpc().OracleStub(channel)
 
 
 @contextlib.contextmanager
@@ -143,10 +420,19 @@ def oracle_timeout(config):
         yield
     except grpc.RpcError as e:
         code = e.code() if hasattr(e, "code") else None
-        what = ("did not answer within "
-                f"{config.oracle_timeout:g} s" if code == grpc.StatusCode.DEADLINE_EXCEEDED
-                else f"failed ({getattr(code, 'name', code)}: "
-                     f"{(e.details() if hasattr(e, 'details') else '') or ''})".rstrip())
+        details = " ".join(((e.details() if hasattr(e, "details") else "") or "").split())
+        if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+            what = f"did not answer within {config.oracle_timeout:g} s"
+        elif code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED,
+                      grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+            hint = {grpc.StatusCode.UNAUTHENTICATED: "; give every worker the chief's token "
+                                                     f"(--auth-token or {TOKEN_ENV})",
+                    grpc.StatusCode.PERMISSION_DENIED: "; if the chief was restarted, start "
+                                                       "this worker again"}.get(code, "")
+            raise OracleUnavailable(f"the oracle at {config.chief} refused the call "
+                                    f"({code.name}: {details}){hint}.") from None
+        else:
+            what = f"failed ({getattr(code, 'name', code)}: {details})".rstrip()
         raise OracleUnavailable(
             f"the oracle at {config.chief} {what}; start the chief first "
             "(tune.py --chief HOST:PORT) or raise --oracle-timeout.") from None

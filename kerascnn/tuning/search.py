@@ -47,6 +47,8 @@ __all__ = ["SearchConfig", "SearchError", "SearchFailed", "run_search", "validat
            "TUNERS", "DISTRIBUTIONS", "OBJECTIVE", "ranked_table"]
 
 OUTPUT_FILES = ("trials.csv", "best_hyperparameters.json", "best_model.keras")
+# Written into every project directory a search starts: --overwrite deletes only such a directory.
+MARKER = ".kerascnn-search"
 
 
 def validate(config: SearchConfig):
@@ -83,6 +85,10 @@ def validate(config: SearchConfig):
         raise SearchError("--worker ID needs --chief HOST:PORT (the oracle to work for).")
     if config.chief is not None:
         distributed.parse_address(config.chief)  # raises SearchError
+        distributed.auth_token(config)  # raises SearchError
+    elif config.auth_token is not None:
+        raise SearchError("--auth-token needs --chief HOST:PORT (it guards the oracle).")
+    _check_project_name(config.project_name)
     if config.worker is not None and (not str(config.worker) or "chief" in str(config.worker)):
         raise SearchError(f"--worker ID must be a non-empty name without 'chief'; "
                           f"got {config.worker!r}.")
@@ -100,12 +106,45 @@ def validate(config: SearchConfig):
     return hypermodel, identity
 
 
+def _check_project_name(name) -> None:
+    """A project name is one directory name inside ``--directory``."""
+    if name is None:
+        return
+    separators = [c for c in (os.sep, os.altsep, "/") if c]
+    if (not name or name in (".", "..") or os.path.isabs(name) or "\0" in name
+            or any(c in name for c in separators)):
+        raise SearchError(f"--project-name must be a single directory name (no path separator, "
+                          f"not '.' or '..'); got {name!r}.")
+
+
+def _is_search_directory(path) -> bool:
+    """Whether ``path`` holds our marker file, or the search.json of a tune.py
+    search (written by versions before the marker)."""
+    if os.path.isfile(os.path.join(path, MARKER)):
+        return True
+    import json
+
+    try:
+        with open(os.path.join(path, "search.json"), encoding="utf-8") as f:
+            saved = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(saved, dict) and {"family", "tuner", "search_space"} <= set(saved)
+
+
 def _check_directory(config: SearchConfig, identity: dict) -> None:
     project = config.project_dir
-    if config.overwrite or not os.path.exists(project):
-        return
+    if config.overwrite and os.path.islink(project):
+        raise SearchError(f"--overwrite: {project} is a symbolic link; refusing to delete it.")
     if os.path.exists(project) and not os.path.isdir(project):
         raise SearchError(f"{project} exists and is not a directory.")
+    if not os.path.exists(project):
+        return
+    if config.overwrite:
+        if os.listdir(project) and not _is_search_directory(project):
+            raise SearchError(f"--overwrite: {project} is not a tune.py search (no {MARKER} or "
+                              "search.json); refusing to delete it.")
+        return
     saved_path = os.path.join(project, "search.json")
     if not os.path.exists(saved_path):
         if os.listdir(project):
@@ -170,9 +209,11 @@ def run_search(config: SearchConfig) -> dict:
     hypermodel.replicas = strategies.num_replicas(strategy) if strategy is not None else 1
 
     project = config.project_dir
-    if config.overwrite and role != "worker" and os.path.isdir(project):
-        shutil.rmtree(project)
     if role != "worker":
+        if config.overwrite and os.path.isdir(project) and _is_search_directory(project):
+            shutil.rmtree(project)  # validate() refused any other non-empty directory
+        if not os.path.exists(os.path.join(project, MARKER)):
+            atomic_write(os.path.join(project, MARKER), "a kerascnn tune.py search\n")
         write_json_atomic(os.path.join(project, "search.json"), identity)
 
     tuner = _make_tuner(config, hypermodel, strategy)
@@ -182,6 +223,7 @@ def run_search(config: SearchConfig) -> dict:
         tuner.save()
         distributed.serve_oracle(tuner.oracle, config, verbose=config.verbose)
     elif role == "worker":
+        distributed.authorize_client(tuner.oracle, config)  # token and leases
         with distributed.oracle_timeout(config):
             tuner.search(epochs=config.epochs, verbose=config.verbose)
         return {"role": "worker", "project_dir": project}

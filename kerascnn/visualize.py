@@ -19,9 +19,10 @@ model's output is a softmax (a ``Dense(..., activation="softmax")``, ``Activatio
 or ``Softmax`` layer), as both papers use; a model with several outputs is explained through
 its first. The maps come back at the input resolution as NumPy arrays.
 
-Backends: Grad-CAM and saliency need gradients and use TensorFlow's ``tf.GradientTape``
-(TensorFlow backend only; other backends raise ValueError). Occlusion, feature maps and
-filters run forward passes only and work on every Keras 3 backend.
+Backends: Grad-CAM and saliency need gradients: ``tf.GradientTape`` on the TensorFlow backend,
+``jax.grad`` on JAX (where Grad-CAM differentiates the part of the model after the chosen
+layer, so that part may not reuse earlier tensors); other backends raise ValueError.
+Occlusion, feature maps and filters run forward passes only and work on every backend.
 
 :func:`overlay` and :func:`save_grid` write PNGs atomically with matplotlib's Agg canvas
 (no pyplot, no global state).
@@ -82,9 +83,9 @@ def _score_head(model):
         def logits(x, layer=layer):
             y = keras.ops.matmul(x, layer.kernel)
             return y + layer.bias if layer.bias is not None else y
-        return layer.input, logits, True
+        return _layer_input(model, layer), logits, True
     if (kind == "Activation" and _is_softmax(layer.activation)) or kind in _SOFTMAX_LAYERS:
-        return layer.input, lambda x: x, True
+        return _layer_input(model, layer), lambda x: x, True
     return out, lambda x: x, False
 
 
@@ -159,6 +160,27 @@ def _layer(model, layer_name):
     )
 
 
+def _node_of(model, layer):
+    """The call of ``layer`` in ``model``'s own graph (a nested model's ``layer.output`` is
+    the tensor inside it, not the one its call made in the outer graph)."""
+    graph = getattr(model, "_functional", None) or model
+    for nodes in getattr(graph, "_nodes_by_depth", {}).values():
+        for node in nodes:
+            if node.operation is layer:
+                return node
+    return None
+
+
+def _layer_output(model, layer):
+    node = _node_of(model, layer)
+    return node.outputs[0] if node is not None else layer.output
+
+
+def _layer_input(model, layer):
+    node = _node_of(model, layer)
+    return node.input_tensors[0] if node is not None else layer.input
+
+
 def _output_shape(layer):
     try:
         return tuple(layer.output.shape)
@@ -199,16 +221,73 @@ def _spatial_layer(model, layer_name):
     return layer
 
 
-def _require_tensorflow(what: str):
+def _backend(what: str) -> str:
     backend = keras.backend.backend()
-    if backend != "tensorflow":
+    if backend not in ("tensorflow", "jax"):
         raise ValueError(
-            f"{what} computes gradients with TensorFlow; the Keras backend is {backend!r} "
-            "(set KERAS_BACKEND=tensorflow)."
+            f"{what} computes gradients with TensorFlow or JAX; the Keras backend is "
+            f"{backend!r} (set KERAS_BACKEND=tensorflow or jax)."
         )
-    import tensorflow as tf
+    return backend
 
-    return tf
+
+def _pick(scores, idx):
+    """sum_i scores[i, idx[i]], differentiable on the active backend."""
+    one_hot = keras.ops.one_hot(keras.ops.convert_to_tensor(idx, "int32"), scores.shape[-1])
+    return keras.ops.sum(scores * keras.ops.cast(one_hot, scores.dtype))
+
+
+def _targets(indices, scores, start, size):
+    if indices is not None:
+        return indices[start:start + size]
+    return np.argmax(keras.ops.convert_to_numpy(scores), axis=-1)
+
+
+def _input_gradients(backend, probe, score_fn, batch, indices, start):
+    """d score[idx] / d input for one batch (numpy), on TensorFlow or JAX."""
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        batch = tf.constant(batch)
+        with tf.GradientTape() as tape:
+            tape.watch(batch)
+            scores = score_fn(probe(batch, training=False))
+            target = _pick(scores, _targets(indices, scores, start, len(batch)))
+        return tape.gradient(target, batch).numpy()
+    import jax
+
+    scores = score_fn(probe(batch, training=False))
+    idx = _targets(indices, scores, start, len(batch))
+    grads = jax.grad(lambda x: _pick(score_fn(probe(x, training=False)), idx))(batch)
+    return np.asarray(grads)
+
+
+def _feature_gradients(backend, model, layer, fetch, score_fn, batch, indices, start):
+    """(A, d score[idx] / d A) for one batch (numpy), A the layer's feature maps."""
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        probe = keras.Model(model.inputs[0], [_layer_output(model, layer), fetch])
+        with tf.GradientTape() as tape:
+            features, fetched = probe(tf.constant(batch), training=False)
+            scores = score_fn(fetched)
+            target = _pick(scores, _targets(indices, scores, start, len(batch)))
+        return features.numpy(), tape.gradient(target, features).numpy()
+    import jax
+
+    try:
+        head = keras.Model(_layer_output(model, layer), fetch)
+    except ValueError:
+        raise ValueError(
+            f"On the JAX backend grad_cam needs a layer after which the model uses no earlier "
+            f"tensor (a skip connection passes around layer {layer.name!r}); choose a later "
+            "layer, such as the default one, or use the TensorFlow backend."
+        ) from None
+    features = keras.Model(model.inputs[0], _layer_output(model, layer))(batch, training=False)
+    scores = score_fn(head(features, training=False))
+    idx = _targets(indices, scores, start, len(batch))
+    grads = jax.grad(lambda a: _pick(score_fn(head(a, training=False)), idx))(features)
+    return np.asarray(features), np.asarray(grads)
 
 
 def _normalise(maps: np.ndarray) -> np.ndarray:
@@ -223,8 +302,8 @@ def grad_cam(model, images, class_index=None, layer_name=None, batch_size=32) ->
     """Grad-CAM heat maps (Selvaraju et al. 2017, "Grad-CAM").
 
     Args:
-        model: a Functional or Sequential classifier with one image input (TensorFlow
-            backend).
+        model: a Functional or Sequential classifier with one image input (TensorFlow or
+            JAX backend).
         images: (N, H, W, C) or one (H, W, C) array, as the model takes them.
         class_index: the class to explain: None (each image's predicted class), an int, or
             one index per image.
@@ -239,33 +318,27 @@ def grad_cam(model, images, class_index=None, layer_name=None, batch_size=32) ->
 
     Raises:
         ValueError: unknown layer, a layer without a 4-D output, a class index out of range,
-            images of the wrong shape, or a backend other than TensorFlow.
+            images of the wrong shape, or a backend other than TensorFlow and JAX (on JAX, a
+            layer that a skip connection passes around).
     """
     _check_single_input(model)
     layer = _spatial_layer(model, layer_name)
-    tf = _require_tensorflow("grad_cam")
+    backend = _backend("grad_cam")
     images = _as_batch(images, model)
     fetch, score_fn, _ = _score_head(model)
-    probe = keras.Model(model.inputs, [layer.output, fetch])
-    height, width = images.shape[1:3]
     indices = None if class_index is None else _class_indices(
         model, class_index, len(images), None)
+    height, width = images.shape[1:3]
     maps = []
     for start in range(0, len(images), batch_size):
-        batch = tf.constant(images[start:start + batch_size])
-        with tf.GradientTape() as tape:
-            features, fetched = probe(batch, training=False)
-            scores = score_fn(fetched)
-            if indices is None:
-                idx = np.argmax(keras.ops.convert_to_numpy(scores), axis=-1)
-            else:
-                idx = indices[start:start + batch_size]
-            target = tf.reduce_sum(tf.gather(scores, idx, axis=1, batch_dims=1))
-        grads = tape.gradient(target, features)
-        weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
-        cam = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1, keepdims=True))
-        cam = tf.image.resize(cam, (height, width), method="bilinear")
-        maps.append(cam.numpy()[..., 0])
+        batch = images[start:start + batch_size]
+        features, grads = _feature_gradients(backend, model, layer, fetch, score_fn, batch,
+                                             indices, start)
+        weights = grads.mean(axis=(1, 2), keepdims=True)
+        cam = np.maximum((weights * features).sum(axis=-1, keepdims=True), 0)
+        cam = keras.ops.image.resize(cam.astype("float32"), (height, width),
+                                     interpolation="bilinear", antialias=False)
+        maps.append(keras.ops.convert_to_numpy(cam)[..., 0])
     return _normalise(np.concatenate(maps, axis=0))
 
 
@@ -274,8 +347,8 @@ def saliency(model, images, class_index=None, batch_size=32) -> np.ndarray:
     Networks").
 
     Args:
-        model: a Functional or Sequential classifier with one image input (TensorFlow
-            backend).
+        model: a Functional or Sequential classifier with one image input (TensorFlow or
+            JAX backend).
         images: (N, H, W, C) or one (H, W, C) array, as the model takes them.
         class_index: None (each image's predicted class), an int, or one index per image.
         batch_size: images per gradient computation.
@@ -286,28 +359,20 @@ def saliency(model, images, class_index=None, batch_size=32) -> np.ndarray:
 
     Raises:
         ValueError: a class index out of range, images of the wrong shape, or a backend
-            other than TensorFlow.
+            other than TensorFlow and JAX.
     """
     _check_single_input(model)
-    tf = _require_tensorflow("saliency")
+    backend = _backend("saliency")
     images = _as_batch(images, model)
     fetch, score_fn, _ = _score_head(model)
-    probe = keras.Model(model.inputs, fetch)
+    probe = keras.Model(model.inputs[0], fetch)
     indices = None if class_index is None else _class_indices(
         model, class_index, len(images), None)
     maps = []
     for start in range(0, len(images), batch_size):
-        batch = tf.constant(images[start:start + batch_size])
-        with tf.GradientTape() as tape:
-            tape.watch(batch)
-            scores = score_fn(probe(batch, training=False))
-            if indices is None:
-                idx = np.argmax(keras.ops.convert_to_numpy(scores), axis=-1)
-            else:
-                idx = indices[start:start + batch_size]
-            target = tf.reduce_sum(tf.gather(scores, idx, axis=1, batch_dims=1))
-        grads = tape.gradient(target, batch)
-        maps.append(np.abs(grads.numpy()).max(axis=-1))
+        grads = _input_gradients(backend, probe, score_fn, images[start:start + batch_size],
+                                 indices, start)
+        maps.append(np.abs(grads).max(axis=-1))
     return _normalise(np.concatenate(maps, axis=0))
 
 
@@ -406,7 +471,7 @@ def feature_maps(model, image, layer_name) -> np.ndarray:
             f"outputs shape {shape or 'unknown'}."
         )
     image = _as_image(image, model)
-    probe = keras.Model(model.inputs, layer.output)
+    probe = keras.Model(model.inputs[0], _layer_output(model, layer))
     out = probe.predict(image[None], verbose=0)
     return np.asarray(out, dtype="float32")[0]
 

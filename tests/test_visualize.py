@@ -134,6 +134,22 @@ def test_script_writes_gradcam_pngs_only_under_out(trained, tmp_path, monkeypatc
     errors = [line for line in stderr.splitlines() if "broken.png" in line]
     assert len(errors) == 1 and errors[0].startswith("visualize.py: cannot read ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["images", "out"]
+    script, model_path = _script(), str(trained["path"])
+    for method, extra in [("saliency", []), ("occlusion", ["--class-index", "1"]),
+                          ("feature_maps", ["--layer", "conv2"])]:
+        assert script.main(["--model-path", model_path, "--method", method, "--out", str(out),
+                            *extra, str(images / "img0.png")]) == 0
+    assert script.main(["--model-path", model_path, "--method", "filters", "--layer", "conv1",
+                        "--out", str(out)]) == 0
+    assert script.main(["--model-path", model_path, "--method", "gradcam", "--class-index", "9",
+                        "--out", str(out), str(images / "img0.png")]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "visualize.py: error: class_index 9 is out of range: model 'squares' has 5 classes "
+        "(0..4).")
+    assert sorted(p.name for p in out.iterdir()) == [
+        "filters_conv1.png", "img0_feature_maps.png", "img0_gradcam.png", "img0_occlusion.png",
+        "img0_saliency.png", "img1_gradcam.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["images", "out"]
 
 
 def test_script_argument_errors_are_one_line(tmp_path):
@@ -199,6 +215,11 @@ def test_grad_cam_of_a_known_model():
     np.testing.assert_allclose(viz.grad_cam(model, x, 0)[0], x[0, ..., 0] / 16, rtol=1e-6)
     # class 1: weights (0, 1/16) on -x -> no positive evidence: zeros
     np.testing.assert_array_equal(viz.grad_cam(model, x, 1)[0], np.zeros((4, 4)))
+    # a model with several outputs is explained through its first
+    aux = L.Dense(1, name="aux")(model.layers[-2].output)
+    two = keras.Model(model.inputs[0], [model.output, aux])
+    np.testing.assert_allclose(viz.grad_cam(two, x, 0), viz.grad_cam(model, x, 0), rtol=1e-6)
+    np.testing.assert_allclose(viz.saliency(two, x, 0), viz.saliency(model, x, 0), rtol=1e-6)
     # one (H, W, C) image is a batch of one; the default class is the predicted one (1 here)
     assert viz.grad_cam(model, -x[0]).shape == (1, 4, 4)
     np.testing.assert_allclose(viz.grad_cam(model, -x[0])[0], x[0, ..., 0] / 16, rtol=1e-6)
@@ -265,3 +286,36 @@ def test_figures_are_written_atomically(tmp_path):
                                          r"image; got \(4, 4\)\.$"):
         viz.overlay(image, heat[:4, :4], tmp_path / "bad.png")
     assert not (tmp_path / "bad.png").exists()
+
+
+def test_exact_answers_on_the_jax_backend():
+    """The exact-answer tests above, rerun in a process with KERAS_BACKEND=jax (jax.grad)."""
+    pytest.importorskip("jax")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("runs from the TensorFlow-backend session")
+    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(pathlib.Path(
+            __file__)), "-k", "known_model or linear_model or feature_maps or errors"],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "7 passed" in result.stdout
+
+
+def test_default_layer_of_registered_and_nested_models():
+    import kerascnn
+    from kerascnn.utils import receptive_field
+
+    images = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    model = kerascnn.create_model("resnet20_cifar")
+    assert viz.default_layer(model) == receptive_field(model)[-1]["layer"]
+    maps = viz.grad_cam(model, images / 255.0)
+    assert maps.shape == (2, 32, 32) and maps.min() >= 0 and maps.max() <= 1
+    # a backbone called as one layer (transfer learning) is the default layer as a whole
+    base = kerascnn.create_model("resnet20_cifar", include_top=False, input_shape=(32, 32, 3))
+    inp = keras.Input((32, 32, 3))
+    h = base(L.Rescaling(1 / 255.0)(inp))
+    out = L.Dense(3, activation="softmax")(L.GlobalAveragePooling2D()(h))
+    nested = keras.Model(inp, out)
+    assert viz.default_layer(nested) == base.name
+    assert viz.grad_cam(nested, images, class_index=[0, 2]).shape == (2, 32, 32)

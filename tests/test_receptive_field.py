@@ -126,3 +126,14 @@ def test_non_image_model_is_an_error():
     inp = keras.Input((10,))
     with pytest.raises(ValueError, match=r"needs a model whose input is an image batch \(4-D\)"):
         receptive_field(keras.Model(inp, L.Dense(2)(inp), name="mlp"))
+
+
+@pytest.mark.parametrize("name,options", [("densenet40_cifar", {"memory_efficient": True}),
+                                          ("resnet50", {"stochastic_depth": 0.5})])
+def test_fused_and_stochastic_layers_keep_the_plain_field(name, options):
+    # ConcatNormReLUConv (concatenation + 'same' conv) and StochasticDepth (a residual branch
+    # inside one layer) must give the field of the plain graph.
+    plain = receptive_field(kerascnn.create_model(name))[-1]
+    fused = receptive_field(kerascnn.create_model(name, **options))[-1]
+    for key in ("receptive_field", "stride", "start", "output_size"):
+        assert fused[key] == plain[key]

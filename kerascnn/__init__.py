@@ -21,8 +21,8 @@ import sys
 
 __version__ = "0.2.0"
 
-__all__ = ["applications", "create_model", "list_models", "model_info", "transfer_weights",
-           "__version__"]
+__all__ = ["applications", "create_model", "list_models", "model_info", "models_table",
+           "transfer_weights", "visualize", "__version__"]
 
 # Public names -> (module, attribute or None for the module itself), imported on first use.
 _LAZY = {
@@ -31,6 +31,8 @@ _LAZY = {
     "list_models": ("kerascnn.registry", "list_models"),
     "model_info": ("kerascnn.registry", "model_info"),
     "transfer_weights": ("kerascnn.utils.transfer", "transfer_weights"),
+    "models_table": ("kerascnn.utils.table", "models_table"),
+    "visualize": ("kerascnn.visualize", None),
 }
 
 _SUBMODULES = ("blocks", "cli", "data", "layers", "registry", "training", "tuning", "utils")

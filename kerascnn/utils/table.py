@@ -1,0 +1,154 @@
+"""The model table as data: parameters, MACs and receptive field of every registered model.
+
+Building all registered models takes minutes, so the table is computed once and shipped in
+the package (``kerascnn/models_table.json``); :func:`models_table` reads it, which is instant.
+Regenerate the file after adding or changing an architecture::
+
+    python -m kerascnn.utils.table --update          # rebuilds every model (minutes on CPU)
+    python -m kerascnn.utils.table                   # prints the table from the cache
+    python -m kerascnn.utils.table --check lenet5    # compares cached rows with fresh ones
+
+Each row is computed from the model as ``kerascnn.create_model(name)`` builds it (its default
+input size and classes, no weights): ``params`` is keras' ``count_params()``, ``macs`` is
+:func:`kerascnn.utils.count_macs` (one image), ``receptive_field`` / ``stride`` are those of
+the last spatial layer (before global pooling or Flatten) from
+:func:`kerascnn.utils.receptive_field`, square in every registered model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import sys
+
+__all__ = ["models_table", "compute_row", "update_cache", "format_table", "CACHE_PATH"]
+
+CACHE_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "models_table.json")
+FIELDS = ("name", "family", "params", "macs", "receptive_field", "stride",
+          "last_spatial_layer", "input_size")
+
+
+def _square(pair, what, name):
+    if pair[0] != pair[1]:
+        raise ValueError(f"{name}: the {what} of its last spatial layer is not square: {pair}.")
+    return int(pair[0])
+
+
+def compute_row(name: str) -> dict:
+    """Builds the registered model ``name`` and measures its row of the table (slow)."""
+    import keras
+
+    from kerascnn.registry import get_spec
+    from kerascnn.utils.macs import count_macs
+    from kerascnn.utils.receptive_field import receptive_field
+
+    spec = get_spec(name)
+    model = spec.build(input_shape=tuple(spec.default_input_shape))
+    try:
+        last = receptive_field(model)[-1]
+        return {
+            "name": name,
+            "family": spec.family,
+            "params": int(model.count_params()),
+            "macs": int(count_macs(model)),
+            "receptive_field": _square(last["receptive_field"], "receptive field", name),
+            "stride": _square(last["stride"], "stride", name),
+            "last_spatial_layer": last["layer"],
+            "input_size": [int(d) for d in spec.default_input_shape],
+        }
+    finally:
+        del model
+        keras.backend.clear_session()
+
+
+@functools.lru_cache(maxsize=1)
+def _cache() -> dict:
+    if not os.path.exists(CACHE_PATH):
+        return {}
+    with open(CACHE_PATH, encoding="utf-8") as f:
+        return {row["name"]: row for row in json.load(f)["models"]}
+
+
+def models_table(pattern: str = "*") -> list[dict]:
+    """One row per registered model matching ``pattern`` (fnmatch), from the shipped cache.
+
+    Each row: ``name``, ``family``, ``params`` (keras ``count_params()`` of the default
+    build), ``macs`` (multiply-accumulates of one image at ``input_size``), ``receptive_field``
+    and ``stride`` (input pixels) of ``last_spatial_layer``, and ``input_size`` (height,
+    width, channels). A registered model missing from the cache is computed on the spot
+    (slow); run ``python -m kerascnn.utils.table --update`` to refresh the cache.
+
+    Example:
+        >>> [r["receptive_field"] for r in models_table("vgg16")]  # doctest: +SKIP
+        [212]
+    """
+    from kerascnn.registry import list_models
+
+    cache = _cache()
+    return [dict(cache[n]) if n in cache else compute_row(n) for n in list_models(pattern)]
+
+
+def update_cache(names=None, path: str = CACHE_PATH, log=None) -> list[dict]:
+    """Recomputes the rows of ``names`` (all registered models by default) and writes them."""
+    from kerascnn.registry import list_models
+    from kerascnn.utils.io import write_json_atomic
+
+    names = list_models() if names is None else list(names)
+    rows = []
+    for name in names:
+        rows.append(compute_row(name))
+        if log:
+            log(f"{name}: {rows[-1]['params']} params, {rows[-1]['macs']} MACs, "
+                f"receptive field {rows[-1]['receptive_field']}")
+    write_json_atomic(path, {
+        "about": "kerascnn.models_table() cache; regenerate with "
+                 "`python -m kerascnn.utils.table --update`",
+        "models": rows,
+    })
+    _cache.cache_clear()
+    return rows
+
+
+def format_table(rows) -> str:
+    """A plain-text table of :func:`models_table` rows (MACs as multiply-accumulates)."""
+    from kerascnn.utils.macs import format_macs
+
+    header = ("model", "family", "params", "MACs", "RF", "stride", "input")
+    lines = [header]
+    for r in rows:
+        lines.append((r["name"], r["family"], f"{r['params'] / 1e6:.2f} M", format_macs(r["macs"]),
+                      str(r["receptive_field"]), str(r["stride"]),
+                      "x".join(str(d) for d in r["input_size"])))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip()
+                     for line in lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m kerascnn.utils.table",
+        description="Print kerascnn's model table, or regenerate its cache.")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--update", action="store_true",
+                       help="rebuild every registered model and rewrite the cache (minutes)")
+    group.add_argument("--check", nargs="+", metavar="NAME",
+                       help="compare the cached rows of these models with fresh computations")
+    parser.add_argument("--pattern", default="*", help="fnmatch pattern of the models to print")
+    args = parser.parse_args(argv)
+    if args.update:
+        update_cache(log=lambda line: print(line, flush=True))
+        return 0
+    if args.check:
+        cache = _cache()
+        stale = [n for n in args.check if cache.get(n) != compute_row(n)]
+        for name in stale:
+            print(f"{name}: cached row differs from a fresh computation", file=sys.stderr)
+        return 1 if stale else 0
+    print(format_table(models_table(args.pattern)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -61,9 +61,16 @@ def _model_path(path):
 
     run_dir = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
     metrics = {}
-    if os.path.isfile(os.path.join(run_dir, "metrics.json")):
-        with open(os.path.join(run_dir, "metrics.json")) as f:
-            metrics = json.load(f)
+    metrics_path = os.path.join(run_dir, "metrics.json")
+    if os.path.isfile(metrics_path):
+        try:
+            with open(metrics_path, encoding="utf-8") as f:
+                metrics = json.load(f)
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{metrics_path} is unreadable ({type(e).__name__}); pass the "
+                             "model file itself (--model-path RUN/best.keras)") from None
+        if not isinstance(metrics, dict):
+            raise ValueError(f"{metrics_path} is not a kerascnn metrics file")
     if os.path.isdir(path):
         path = os.path.join(path, metrics.get("model_file", "model.keras"))
     return path, metrics
@@ -71,7 +78,11 @@ def _model_path(path):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    path, metrics = _model_path(args.model_path)
+    try:
+        path, metrics = _model_path(args.model_path)
+    except ValueError as e:
+        print(f"evaluate.py: error: {e}.", file=sys.stderr)
+        return 2
     if not os.path.isfile(path):
         print(f"evaluate.py: error: no model file {path}", file=sys.stderr)
         return 2
@@ -86,7 +97,13 @@ def main(argv=None):
     from kerascnn.training.report import score
     from kerascnn.utils.io import write_json_atomic
 
-    model = keras.saving.load_model(path, compile=False)
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as e:  # noqa: BLE001  (zip, h5 and deserialization errors alike)
+        print(f"evaluate.py: error: cannot load {path}: {type(e).__name__}: "
+              f"{str(e).splitlines()[0][:160] if str(e) else 'unreadable'} (a truncated or "
+              "foreign file?)", file=sys.stderr)
+        return 2
     prep = preprocessing_of(model)
     if prep is None:
         print(f"evaluate.py: error: {path} has no preprocessing layers (it was not saved by "

@@ -1,27 +1,45 @@
-"""Callbacks of a training run: epoch timing, NaN guard, crash-safe checkpoints.
+"""Callbacks of a training run: NaN guard, crash-safe checkpoints.
 
 :class:`RunCheckpoint` writes, at the end of every epoch, one directory
 ``checkpoints/epoch-NNNN/`` holding the full training state (model and optimizer
-variables) and ``state.json`` (epoch, history rows so far, best validation
-score, epoch times). The directory is written under a temporary name and
-renamed into place, so a run killed at any moment leaves only complete
-checkpoints; the last two are kept. The best model by validation accuracy is
-written to ``best.keras`` the same way (temp file + rename).
+variables, ``training.weights.h5``) and, written last, ``state.json`` (epoch,
+history rows so far, best validation score, epoch times, and the SHA-256 of the
+weights file and of ``best.keras``). The directory is written under a temporary
+name and renamed into place, so a run killed at any moment leaves only complete
+checkpoints; the last two are kept. :func:`restore_checkpoint` verifies a
+checkpoint before trusting it and falls back to the older one. The best model
+by validation accuracy is written to ``best.keras`` the same way (temp file +
+rename).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import shutil
 import time
+import warnings
 
 import keras
 
 from kerascnn.utils.io import atomic_path
 
-__all__ = ["NaNGuard", "RunCheckpoint", "latest_checkpoint", "load_checkpoint"]
+__all__ = ["NaNGuard", "RunCheckpoint", "latest_checkpoint", "load_checkpoint",
+           "restore_checkpoint", "checkpoints", "file_sha256", "DamagedCheckpoint"]
+
+
+class DamagedCheckpoint(ValueError):
+    """A checkpoint whose files are missing, truncated or do not match their checksum."""
+
+
+def file_sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 class NaNGuard(keras.callbacks.TerminateOnNaN):
@@ -43,31 +61,79 @@ class NaNGuard(keras.callbacks.TerminateOnNaN):
         super().on_batch_end(batch, logs)
 
 
-def _checkpoint_dirs(directory):
+def checkpoints(directory) -> list:
+    """``[(epoch, path)]`` of the checkpoint directories, oldest first."""
     if not os.path.isdir(directory):
         return []
     found = []
     for name in os.listdir(directory):
-        if name.startswith("epoch-") and os.path.isfile(os.path.join(directory, name,
-                                                                     "state.json")):
-            found.append((int(name.split("-")[1]), os.path.join(directory, name)))
+        if name.startswith("epoch-") and name[6:].isdigit():
+            found.append((int(name[6:]), os.path.join(directory, name)))
     return sorted(found)
 
 
 def latest_checkpoint(directory):
-    """``(epoch, path)`` of the newest complete checkpoint, or None."""
-    found = _checkpoint_dirs(directory)
+    """``(epoch, path)`` of the newest checkpoint that has its state file, or None."""
+    found = [c for c in checkpoints(directory)
+             if os.path.isfile(os.path.join(c[1], "state.json"))]
     return found[-1] if found else None
 
 
+def _read_state(path) -> dict:
+    try:
+        with open(os.path.join(path, "state.json"), encoding="utf-8") as f:
+            state = json.load(f)
+    except FileNotFoundError:
+        raise DamagedCheckpoint("no state.json") from None
+    except (OSError, ValueError) as e:
+        raise DamagedCheckpoint(f"state.json is unreadable ({type(e).__name__})") from None
+    if not isinstance(state, dict) or not isinstance(state.get("epoch"), int):
+        raise DamagedCheckpoint("state.json lacks the epoch")
+    weights = os.path.join(path, "training.weights.h5")
+    if not os.path.isfile(weights):
+        raise DamagedCheckpoint("no training.weights.h5")
+    expected = state.get("weights_sha256")
+    if expected is not None and file_sha256(weights) != expected:
+        raise DamagedCheckpoint("training.weights.h5 does not match its checksum")
+    return state
+
+
 def load_checkpoint(model, path) -> dict:
-    """Restores model and optimizer variables; returns the saved state dict."""
-    with open(os.path.join(path, "state.json")) as f:
-        state = json.load(f)
+    """Restores model and optimizer variables; returns the saved state dict.
+
+    Raises:
+        DamagedCheckpoint: missing or unreadable files, or a checksum mismatch.
+    """
+    state = _read_state(path)
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
-    model.load_weights(os.path.join(path, "training.weights.h5"))
+    try:
+        model.load_weights(os.path.join(path, "training.weights.h5"))
+    except ValueError as e:
+        if "shape" in str(e) or "expected" in str(e).lower():
+            raise  # another network: not damage, the caller says so
+        raise DamagedCheckpoint(f"training.weights.h5 is unreadable "
+                                f"({str(e).splitlines()[0][:120]})") from None
+    except OSError as e:
+        raise DamagedCheckpoint(f"training.weights.h5 is unreadable "
+                                f"({str(e).splitlines()[0][:120]})") from None
     return state
+
+
+def restore_checkpoint(model, directory):
+    """Loads the newest checkpoint that verifies; returns ``(epoch, path, state)`` or None.
+
+    A damaged checkpoint (truncated or random weights file, empty or truncated
+    state.json, checksum mismatch) is skipped with a one-line warning naming it,
+    and the older one is tried.
+    """
+    for epoch, path in reversed(checkpoints(directory)):
+        try:
+            return epoch, path, load_checkpoint(model, path)
+        except DamagedCheckpoint as e:
+            warnings.warn(f"checkpoint {path} is damaged ({e}); trying the one before it.",
+                          stacklevel=2)
+    return None
 
 
 class RunCheckpoint(keras.callbacks.Callback):
@@ -92,6 +158,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.best = state.get("best")
         self.best_epoch = state.get("best_epoch")
         self.train_seconds = list(state.get("train_seconds", []))
+        self.best_sha256 = state.get("best_sha256")
         self._timer_start = None
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -114,13 +181,19 @@ class RunCheckpoint(keras.callbacks.Callback):
             if self.write_best:
                 with atomic_path(os.path.join(self.run_dir, "best.keras")) as tmp:
                     self.model.save(tmp)
+                    self.best_sha256 = file_sha256(tmp)
         self._save(epoch + 1)
         if self.on_epoch is not None:
             self.on_epoch(self)
 
+    def forget_best(self) -> None:
+        """best.keras was lost: the next validation score becomes the best."""
+        self.best = self.best_epoch = self.best_sha256 = None
+
     def state(self, epoch):
         return {"epoch": epoch, "history": self.history, "best": self.best,
-                "best_epoch": self.best_epoch, "train_seconds": self.train_seconds}
+                "best_epoch": self.best_epoch, "best_sha256": self.best_sha256,
+                "train_seconds": self.train_seconds}
 
     def _save(self, epoch):
         os.makedirs(self.directory, exist_ok=True)
@@ -128,12 +201,18 @@ class RunCheckpoint(keras.callbacks.Callback):
         tmp = os.path.join(self.directory, f".tmp-epoch-{epoch:04d}-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         os.makedirs(tmp)
-        self.model.save_weights(os.path.join(tmp, "training.weights.h5"))
-        with open(os.path.join(tmp, "state.json"), "w") as f:
-            json.dump(self.state(epoch), f)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            weights = os.path.join(tmp, "training.weights.h5")
+            self.model.save_weights(weights)
+            state = {**self.state(epoch), "weights_sha256": file_sha256(weights)}
+            with open(os.path.join(tmp, "state.json"), "w") as f:  # last: it vouches
+                json.dump(state, f)
+                f.flush()
+                os.fsync(f.fileno())
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
-        for _, old in _checkpoint_dirs(self.directory)[:-self.keep]:
+        for _, old in checkpoints(self.directory)[:-self.keep]:
             shutil.rmtree(old, ignore_errors=True)

@@ -2,8 +2,8 @@
 
 Every bad command line gets one line on stderr saying what was wrong and what is
 allowed, exit status 2, and nothing is written. A run whose loss becomes NaN
-exits with status 1 and keeps its last good checkpoint; Ctrl-C exits with status
-130 after one line saying how to resume.
+exits with status 1 and keeps its last good checkpoint, as does a full disk;
+Ctrl-C exits with status 130 after one line saying how to resume.
 """
 
 from __future__ import annotations
@@ -89,13 +89,14 @@ def main(argv=None) -> int:
     from kerascnn.training.config import TrainingFailed
     from kerascnn.training.report import summary_line
     from kerascnn.training.run import run
+    from kerascnn.training.rundir import DiskFull
 
     try:
         metrics = run(config)
     except (ConfigError, DataError) as e:
         print(f"fit.py: error: {e}", file=sys.stderr)
         return 2
-    except TrainingFailed as e:
+    except (TrainingFailed, DiskFull) as e:
         print(f"fit.py: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import time
 
@@ -178,8 +179,23 @@ def check_settings(config: FitConfig) -> None:
         raise ConfigError(f"--classes must be at least 2; got {config.classes}.")
     if config.image_size is not None and config.image_size < 1:
         raise ConfigError(f"--image-size must be a positive integer; got {config.image_size}.")
-    if not config.learning_rate > 0:
+    if not config.learning_rate > 0 or not math.isfinite(config.learning_rate):
         raise ConfigError(f"--learning-rate must be positive; got {config.learning_rate}.")
+    floats = (("--weight-decay", config.weight_decay), ("--momentum", config.momentum),
+              ("--rho", config.rho), ("--clipnorm", config.clipnorm),
+              ("--decay-rate", config.decay_rate), ("--decay-epochs", config.decay_epochs),
+              ("--warmup-epochs", config.warmup_epochs),
+              ("--aux-loss-weight", config.aux_loss_weight), ("--epsilon", config.epsilon))
+    for flag, value in floats:
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise ConfigError(f"{flag} must be a finite number >= 0; got {value}.")
+    if config.clipnorm is not None and config.clipnorm == 0:
+        raise ConfigError("--clipnorm must be positive (leave it out for no clipping); got 0.")
+    if not 0 <= config.seed < 2 ** 32:
+        raise ConfigError(f"--seed must be in 0..{2 ** 32 - 1}; got {config.seed}.")
+    if config.lr_base_batch < 1:
+        raise ConfigError(f"--lr-base-batch must be a positive integer; got "
+                          f"{config.lr_base_batch}.")
     choices = (("--optimizer", config.optimizer, OPTIMIZERS),
                ("--schedule", config.schedule, SCHEDULES),
                ("--precision", config.precision, PRECISIONS),
@@ -190,8 +206,6 @@ def check_settings(config: FitConfig) -> None:
     for flag, value, allowed in choices:
         if value not in allowed:
             raise ConfigError(f"{flag} {value!r} is not one of: {', '.join(allowed)}.")
-    if config.weight_decay < 0:
-        raise ConfigError(f"--weight-decay must be >= 0; got {config.weight_decay}.")
     if not 0 <= config.label_smoothing < 1:
         raise ConfigError(f"--label-smoothing must be in [0, 1); got {config.label_smoothing}.")
     if not 0 <= config.val_fraction < 1:
@@ -219,19 +233,71 @@ def _has_gpu() -> bool:
     return bool(tf.config.list_logical_devices("GPU"))
 
 
+# Settings that change the network or its data: a checkpoint cannot continue under others.
+STRUCTURAL = ("model", "model_kwargs", "image_size", "dataset", "data_dir", "classes",
+              "precision")
+
+
+def _check_writable(directory) -> None:
+    """``directory`` (or its nearest existing ancestor) must be a writable directory."""
+    path = os.path.abspath(directory)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ConfigError(f"--output-dir {directory} exists and is not a directory.")
+    while not os.path.exists(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    if not os.path.isdir(path):
+        raise ConfigError(f"--output-dir {directory}: {path} is a file, not a directory.")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"--output-dir {directory}: {path} is not writable (read-only file "
+                          "system or no permission); choose another directory.")
+
+
 def check_run_directory(config: FitConfig) -> None:
-    """Refuses an ``--output-dir`` that holds another run, or a finished one."""
+    """Refuses an ``--output-dir`` that cannot be written, holds another run (or a
+    finished one), or, with ``--overwrite``, is not a kerascnn run directory."""
+    from kerascnn.training.rundir import MARKER, is_run_directory
+
+    _check_writable(config.output_dir)
     existing = [f for f in RUN_FILES if os.path.exists(os.path.join(config.output_dir, f))]
-    if not existing or config.overwrite:
+    if not existing:
+        return
+    if config.overwrite:
+        if not is_run_directory(config.output_dir):
+            raise ConfigError(
+                f"--overwrite: {config.output_dir} is not a kerascnn run directory (no {MARKER} "
+                "or run_config.json of a run); refusing to delete anything in it.")
         return
     saved = os.path.join(config.output_dir, "run_config.json")
     finished = os.path.exists(os.path.join(config.output_dir, "metrics.json"))
-    if config.resume and os.path.exists(saved):
+    differs = identity_differences(saved, run_identity(config))
+    if config.resume:
+        unreadable = differs == ["run_config.json"]
+        if unreadable or differs is None:
+            return  # continue with this command's settings
+        structural = [k for k in differs if k in STRUCTURAL]
+        if structural:
+            with open(saved, encoding="utf-8") as f:
+                before = json.load(f)
+            now = run_identity(config)
+            key = structural[0]
+            raise ConfigError(
+                f"--resume: this command's {key} is {now.get(key)!r} but the run in "
+                f"{config.output_dir} has {before.get(key)!r}; its checkpoint cannot continue "
+                "with another network or data (differs in: " + ", ".join(structural) + ").")
         return
-    if not finished and identity_differences(saved, run_identity(config)) is None:
+    if not finished and differs is None:
         return  # the same command again: resume
+    if differs == ["run_config.json"] and not finished:
+        raise ConfigError(
+            f"--output-dir {config.output_dir} holds a run whose run_config.json is missing or "
+            "unreadable; pass --resume to continue it with this command's settings, or "
+            "--overwrite to start over.")
     what = "a finished run" if finished else "a different run"
+    detail = "" if finished or not differs else f"; differs in: {', '.join(differs)}"
     raise ConfigError(
-        f"--output-dir {config.output_dir} already holds {what} ({', '.join(existing)}); "
-        "choose another directory, or pass --overwrite to start over"
+        f"--output-dir {config.output_dir} already holds {what} ({', '.join(existing)}"
+        f"{detail}); choose another directory, or pass --overwrite to start over"
         + ("" if finished else " or --resume to continue it") + ".")

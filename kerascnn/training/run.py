@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 import shutil
 import time
@@ -27,7 +28,13 @@ import time
 import keras
 
 from kerascnn.training import strategy as strategies
-from kerascnn.training.callbacks import NaNGuard, RunCheckpoint, latest_checkpoint, load_checkpoint
+from kerascnn.training.callbacks import (
+    NaNGuard,
+    RunCheckpoint,
+    file_sha256,
+    latest_checkpoint,
+    restore_checkpoint,
+)
 from kerascnn.training.config import (
     RUN_FILES,
     ConfigError,
@@ -39,6 +46,7 @@ from kerascnn.training.config import (
 from kerascnn.training.data import TrainingData, prepare_data
 from kerascnn.training.model import build_model
 from kerascnn.training.report import report, write_progress
+from kerascnn.training.rundir import DiskFull, RunLock, clean_stale, is_disk_full, write_marker
 from kerascnn.utils.io import write_json_atomic
 
 __all__ = ["RunState", "run", "fit_and_report", "start_run"]
@@ -57,6 +65,7 @@ class RunState:
     checkpoint: RunCheckpoint
     initial_epoch: int = 0
     chief: bool = True
+    lock: RunLock | None = None
     wall_start: float = dataclasses.field(default_factory=time.perf_counter)
 
     @property
@@ -76,8 +85,33 @@ def run(config: FitConfig) -> dict:
     Raises:
         ConfigError, DataError: bad configuration or data (nothing written).
         TrainingFailed: the loss became NaN/inf (last good checkpoint kept).
+        DiskFull: a file could not be written (the previous checkpoint is intact).
     """
-    return fit_and_report(start_run(config))
+    lock = None
+    try:
+        state = start_run(config)
+        lock = state.lock
+        return fit_and_report(state)
+    except OSError as e:
+        if is_disk_full(e):
+            raise DiskFull(_disk_full_message(e, config)) from None
+        raise
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _disk_full_message(error, config) -> str:
+    path = getattr(error, "filename", None) or config.output_dir
+    last = latest_checkpoint(os.path.join(config.output_dir, "checkpoints"))
+    need = ""
+    if last is not None:
+        size = os.path.getsize(os.path.join(last[1], "training.weights.h5"))
+        need = f" (a checkpoint needs about {size / 2 ** 20:.0f} MiB, best.keras as much again)"
+    kept = (f"the checkpoint of epoch {last[0]} is intact" if last
+            else "no checkpoint had been written")
+    return (f"no space left on the device writing {path}{need}; {kept}: free some space "
+            "and run the same command again to resume.")
 
 
 def start_run(config: FitConfig) -> RunState:
@@ -86,6 +120,20 @@ def start_run(config: FitConfig) -> RunState:
     info = validate(config)
     # Before any TensorFlow op: MultiWorkerMirroredStrategy must configure the runtime.
     strategy = strategies.get_strategy(config.strategy)
+    chief = strategies.is_chief(strategy)
+    # Every worker does the same work (collective ops must match); workers other
+    # than the chief write into their own sub-directory.
+    run_dir = config.output_dir if chief else os.path.join(
+        config.output_dir, f"worker-{strategies.task_index()}")
+    lock = RunLock(run_dir).acquire()
+    try:
+        return _start(config, info, strategy, chief, run_dir, lock, wall_start)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _start(config, info, strategy, chief, run_dir, lock, wall_start) -> RunState:
     if config.deterministic:
         import tensorflow as tf
 
@@ -102,35 +150,83 @@ def start_run(config: FitConfig) -> RunState:
                                 replicas=strategies.num_replicas(strategy))
         except TypeError as e:
             raise ConfigError(f"Bad model arguments for {config.model}: {e}") from None
+    check_memory(model, config)
 
-    if config.overwrite and os.path.isdir(config.output_dir):
+    if config.overwrite:  # check_run_directory proved it is a kerascnn run directory
         for name in RUN_FILES:
-            path = os.path.join(config.output_dir, name)
+            path = os.path.join(run_dir, name)
             if os.path.isdir(path):
                 shutil.rmtree(path)
             elif os.path.exists(path):
                 os.unlink(path)
-    chief = strategies.is_chief(strategy)
-    # Every worker does the same work (collective ops must match); workers other
-    # than the chief write into their own sub-directory.
-    run_dir = config.output_dir if chief else os.path.join(
-        config.output_dir, f"worker-{strategies.task_index()}")
-    os.makedirs(run_dir, exist_ok=True)
+    clean_stale(run_dir)
 
     initial_epoch, saved = 0, {}
-    found = latest_checkpoint(os.path.join(run_dir, "checkpoints"))
-    if found is not None and not config.overwrite:
-        initial_epoch, path = found
-        saved = load_checkpoint(model, path)
-        if config.verbose:
-            print(f"Resuming {config.model} from {path} (epoch {initial_epoch}).")
+    if not config.overwrite:
+        try:
+            found = restore_checkpoint(model, os.path.join(run_dir, "checkpoints"))
+        except ValueError as e:
+            raise ConfigError(
+                f"The checkpoint in {run_dir} does not fit {config.model} as this command builds "
+                f"it ({str(e).splitlines()[0][:160]}); pass --overwrite to start over.") from None
+        if found is not None:
+            initial_epoch, path, saved = found
+            if config.verbose:
+                print(f"Resuming {config.model} from {path} (epoch {initial_epoch}).")
+    saved = _check_best(run_dir, saved, config.verbose)
+    write_marker(run_dir)
     write_json_atomic(os.path.join(run_dir, "run_config.json"), run_identity(config))
     state = RunState(config, data, model, strategy, run_dir, size, checkpoint=None,
-                     initial_epoch=initial_epoch, chief=chief, wall_start=wall_start)
+                     initial_epoch=initial_epoch, chief=chief, wall_start=wall_start, lock=lock)
     state.checkpoint = RunCheckpoint(
         run_dir, monitor=state.monitor if data.has("val") else None, state=saved,
         guard=NaNGuard(), on_epoch=lambda ckpt: write_progress(ckpt, run_dir))
     return state
+
+
+def _check_best(run_dir, saved: dict, verbose) -> dict:
+    """A resumed run's best.keras must be the one its checkpoint names (checksum)."""
+    if not saved or saved.get("best_epoch") is None:
+        return saved
+    path = os.path.join(run_dir, "best.keras")
+    expected = saved.get("best_sha256")
+    ok = os.path.isfile(path) and (expected is None or file_sha256(path) == expected)
+    if ok:
+        return saved
+    import warnings
+
+    warnings.warn(f"{path} (epoch {saved['best_epoch']}) is missing or damaged; the best "
+                  "epoch is chosen again from the epochs still to run.", stacklevel=2)
+    return {**saved, "best": None, "best_epoch": None, "best_sha256": None}
+
+
+def check_memory(model, config) -> None:
+    """Refuses a batch whose activations cannot fit in this machine's memory."""
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return
+    import keras
+
+    values = 0
+    for layer in model.layers:
+        try:
+            outputs = keras.tree.flatten(layer.output)
+        except (AttributeError, ValueError):  # a layer used several times: not counted
+            continue
+        for tensor in outputs:
+            shape = tuple(tensor.shape[1:])
+            if None not in shape:
+                values += int(math.prod(shape))
+    # float32 activations kept for the backward pass, and their gradients
+    need = values * 4 * 2 * config.batch_size
+    if need > max(available, total // 2):
+        raise ConfigError(
+            f"--image-size {config.image_size} with --batch-size {config.batch_size}: one "
+            f"training step of {config.model} needs about {need / 2 ** 30:.1f} GiB for its "
+            f"activations, and this machine has {available / 2 ** 30:.1f} GiB free; lower "
+            "--image-size or --batch-size.")
 
 
 def _fit_context(model, strategy):

@@ -10,11 +10,18 @@ import tempfile
 __all__ = ["atomic_write", "write_json_atomic", "atomic_path"]
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yields a temporary path beside ``path``; renames it onto ``path`` on success.
 
-    On any exception the temporary file is removed and ``path`` is untouched.
+    On any exception the temporary file is removed and ``path`` is untouched. The
+    file gets the permissions ``open`` gives a new file under the user's umask.
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
@@ -22,6 +29,7 @@ def atomic_path(path):
     base, ext = os.path.splitext(os.path.basename(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=f".tmp{ext}", dir=directory)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 -> what open() would have made
     try:
         yield tmp
         with open(tmp, "rb+") as f:

@@ -1,0 +1,150 @@
+"""The run directory as a resource: ownership marker, exclusive lock, leftovers, space.
+
+* :data:`MARKER` (``.kerascnn-run``) is written into every run directory fit.py
+  starts; ``--overwrite`` deletes files only in a directory that it (or the
+  ``run_config.json`` of an older kerascnn) proves is a kerascnn run.
+* :class:`RunLock` (``.kerascnn-run.lock``, holding the pid, host and start
+  time) makes one fit.py at a time own a directory; the lock of a dead process
+  on this host is taken over with a message.
+* :func:`clean_stale` removes the temporary files a killed run left.
+* :class:`DiskFull`: a write that failed for lack of space, with one line naming
+  the path and the space needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import glob
+import json
+import os
+import shutil
+import socket
+import sys
+import time
+
+from kerascnn.training.config import ConfigError
+
+__all__ = ["MARKER", "LOCK", "RunLock", "is_run_directory", "clean_stale", "DiskFull",
+           "is_disk_full", "write_marker"]
+
+MARKER = ".kerascnn-run"
+LOCK = ".kerascnn-run.lock"
+
+
+class DiskFull(RuntimeError):
+    """A file could not be written for lack of space (one-line message)."""
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether ``error`` (an OSError, or h5py's wrapping of one) means "no space left"."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(error)
+    return "No space left" in text or "errno = 28" in text or "Disk quota" in text
+
+
+def is_run_directory(path) -> bool:
+    """Whether ``path`` holds our marker, or the run_config.json of an older kerascnn run."""
+    if os.path.isfile(os.path.join(path, MARKER)):
+        return True
+    try:
+        with open(os.path.join(path, "run_config.json"), encoding="utf-8") as f:
+            saved = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(saved, dict) and {"model", "dataset", "seed"} <= set(saved)
+
+
+def write_marker(run_dir) -> None:
+    path = os.path.join(run_dir, MARKER)
+    if not os.path.exists(path):
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("a kerascnn fit.py run directory\n")
+
+
+def clean_stale(run_dir) -> list[str]:
+    """Removes the temporary files and checkpoint directories a killed run left
+    (``checkpoints/.tmp-epoch-*``, ``.NAME.*.tmp*`` beside the files); returns them."""
+    removed = []
+    patterns = [os.path.join(glob.escape(run_dir), "checkpoints", ".tmp-epoch-*"),
+                os.path.join(glob.escape(run_dir), ".*.tmp*")]
+    for pattern in patterns:
+        for path in glob.glob(pattern):
+            if os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RunLock:
+    """An exclusive lock on a run directory (a lock file created with O_EXCL)."""
+
+    def __init__(self, run_dir):
+        self.path = os.path.join(run_dir, LOCK)
+        self.held = False
+
+    def _holder(self):
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    def acquire(self) -> RunLock:
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        me = {"pid": os.getpid(), "host": socket.gethostname(),
+              "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self._holder()
+                if holder is None:  # being written, or damaged: look again
+                    time.sleep(0.2)
+                    holder = self._holder()
+                if holder is None or (holder.get("host") == me["host"]
+                                      and not _alive(int(holder.get("pid", -1)))):
+                    who = f"process {holder['pid']}" if holder else "an unknown process"
+                    print(f"fit.py: taking over the stale lock of {who}, which is no "
+                          f"longer running ({self.path}).", file=sys.stderr)
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(self.path)
+                    continue
+                raise ConfigError(
+                    f"--output-dir {os.path.dirname(self.path)} is in use by process "
+                    f"{holder.get('pid')} on {holder.get('host')} (since "
+                    f"{holder.get('started')}); wait for it to finish or choose another "
+                    "directory.") from None
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(me, f)
+            self.held = True
+            return self
+        raise ConfigError(f"Cannot take the lock {self.path}: it keeps changing.")
+
+    def release(self) -> None:
+        if self.held:
+            holder = self._holder()
+            if holder is None or holder.get("pid") == os.getpid():
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path)
+            self.held = False
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()

@@ -68,6 +68,7 @@ class DatasetInfo:
     image_shape: tuple  # (H, W, C); H and W None when the images vary in size
     split_sizes: dict
     skipped: list = dataclasses.field(default_factory=list)
+    pixels: str = "uint8"  # what the pixels were read as (Source.pixels)
 
     @property
     def num_classes(self) -> int:
@@ -142,7 +143,7 @@ def split_validation(source: Source, fraction: float = 0.1, seed: int = 0) -> So
     splits["train"] = (x[train], y[train])
     splits["val"] = (x[val], y[val])
     return Source(source.name, splits, source.class_names, skipped=source.skipped,
-                  unsplit=source.unsplit)
+                  unsplit=source.unsplit, pixels=source.pixels)
 
 
 def source_kind(name, data_dir=None) -> str:
@@ -250,7 +251,8 @@ def load(source, data_dir=None, *, val_fraction: float = 0.1, seed: int = 0,
     else:
         arrays = dict(split_validation(data, val_fraction, seed).splits)
     info = DatasetInfo(data.name, kind, data.class_names, data.image_shape,
-                       {k: int(len(v[1])) for k, v in arrays.items()}, data.skipped)
+                       {k: int(len(v[1])) for k, v in arrays.items()}, data.skipped,
+                       data.pixels)
     _check_required(info, require, data.unsplit)
     return Data(info, arrays=arrays)
 

@@ -119,7 +119,8 @@ def _at(array, mask) -> tuple[int, tuple, str]:
 
 
 def _pixel_scale(x, where, key):
-    """``"uint8"``, ``"int"``, ``"[0, 1]"``, ``"[0, 255]"`` or None (no pixels); raises on bad values."""
+    """``"uint8"``, ``"int"``, ``"[0, 1]"``, ``"[0, 255]"`` or None (no pixels); raises
+    :class:`BadValues` on values that are not pixels."""
     if x.dtype == np.uint8:
         return "uint8"
     if x.dtype.kind not in "iuf":

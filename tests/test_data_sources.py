@@ -135,7 +135,8 @@ def test_h5_course_layout(shared_data, signs_dir, tmp_path):
     np.testing.assert_array_equal(np.bincount(source.splits["test"][1]), np.bincount(jpeg))
     with h5py.File(tmp_path / "train_signs.h5", "a") as f:
         f["train_set_y"][0] = 7
-    with pytest.raises(DataError, match="train labels span 0..7, out of range for 6 classes"):
+    with pytest.raises(DataError, match=r"train_signs\.h5: train_set_y\[0\] = 7 is out of "
+                                        r"range for 6 classes \(0-5\) named in list_classes"):
         read_path(tmp_path)
 
 

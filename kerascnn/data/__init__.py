@@ -28,7 +28,9 @@ from kerascnn.data.pipeline import EpochCounter, channel_stats, make_dataset
 from kerascnn.data.sources import (
     FASHION_MNIST_CLASSES,
     FASHION_MNIST_DIR,
+    BadValues,
     DataError,
+    LabelOutOfRange,
     MissingSplit,
     Source,
     UnknownDataset,
@@ -38,7 +40,8 @@ from kerascnn.data.sources import (
 )
 from kerascnn.data.tfds import tfds_is_prepared
 
-__all__ = ["DATASETS", "DataError", "UnknownDataset", "MissingSplit", "Source", "Data",
+__all__ = ["DATASETS", "DataError", "UnknownDataset", "MissingSplit", "BadValues",
+           "LabelOutOfRange", "Source", "Data",
            "DatasetInfo", "load", "load_source", "make_dataset", "channel_stats",
            "EpochCounter", "read_idx", "load_idx_dataset", "load_signs", "load_npz",
            "read_path", "split_validation", "source_kind"]
@@ -68,6 +71,7 @@ class DatasetInfo:
     image_shape: tuple  # (H, W, C); H and W None when the images vary in size
     split_sizes: dict
     skipped: list = dataclasses.field(default_factory=list)
+    pixels: str = "uint8"  # what the pixels were read as (Source.pixels)
 
     @property
     def num_classes(self) -> int:
@@ -142,7 +146,7 @@ def split_validation(source: Source, fraction: float = 0.1, seed: int = 0) -> So
     splits["train"] = (x[train], y[train])
     splits["val"] = (x[val], y[val])
     return Source(source.name, splits, source.class_names, skipped=source.skipped,
-                  unsplit=source.unsplit)
+                  unsplit=source.unsplit, pixels=source.pixels)
 
 
 def source_kind(name, data_dir=None) -> str:
@@ -238,7 +242,12 @@ def load(source, data_dir=None, *, val_fraction: float = 0.1, seed: int = 0,
         A :class:`Data`: in memory for local and built-in sets, streamed for TFDS.
 
     Raises:
-        DataError: unknown name, missing split (:class:`MissingSplit`), unreadable data.
+        DataError: unknown name, missing split (:class:`MissingSplit`), unreadable data,
+            pixels or labels that cannot be read as meant (:class:`BadValues`: NaN, values
+            outside 0..255, fractional labels), a label outside the classes of the train
+            split or of the data's own class list (:class:`LabelOutOfRange`), a class with
+            no readable image. Float pixels are read as [0, 1] or [0, 255] by their largest
+            value, with a warning and ``info.pixels`` saying which.
     """
     name = os.fspath(source)
     kind = source_kind(name, data_dir)
@@ -250,7 +259,8 @@ def load(source, data_dir=None, *, val_fraction: float = 0.1, seed: int = 0,
     else:
         arrays = dict(split_validation(data, val_fraction, seed).splits)
     info = DatasetInfo(data.name, kind, data.class_names, data.image_shape,
-                       {k: int(len(v[1])) for k, v in arrays.items()}, data.skipped)
+                       {k: int(len(v[1])) for k, v in arrays.items()}, data.skipped,
+                       data.pixels)
     _check_required(info, require, data.unsplit)
     return Data(info, arrays=arrays)
 

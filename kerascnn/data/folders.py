@@ -15,9 +15,14 @@
 
 Bad data: a file that is not a decodable image is skipped and counted in
 ``Source.skipped`` (``strict=True`` stops with its name instead); an empty class
-folder, a label out of range, images of mixed sizes (without ``image_size``)
-and a missing split stop with a one-line :class:`DataError` naming the file or
-folder. Images are decoded in parallel threads.
+folder, a class (folder or label) none of whose files is a readable image, a
+label out of range, images of mixed sizes (without ``image_size``) and a missing
+split stop with a one-line :class:`DataError` naming the file or folder. The
+classes are the class folders of ``train/`` or, for label-prefixed files, the
+given class list, else 0..(largest train label): a stray ``7_extra.jpg`` in
+``test/`` beside train labels 0-5 is refused by name, never an 8th class. Arrays
+(npz, idx, h5) are checked as :mod:`kerascnn.data.sources` says. Images are
+decoded in parallel threads.
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ from kerascnn.data.sources import (
     DataError,
     Source,
     _read_h5,
+    check_classes,
+    checked_source,
+    class_list,
     load_idx_dataset,
     load_npz,
 )
@@ -88,7 +96,7 @@ def _resize_center_crop(image, resizer):
 
 
 def _decode_all(entries, strict, image_size, where, workers=8):
-    """Decodes [(path, label)] in threads; returns (images, labels, skipped)."""
+    """Decodes [(path, label)] in threads; returns (images, labels, paths, skipped)."""
     paths = [p for p, _ in entries]
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         decoded = list(pool.map(_decode, paths))
@@ -125,7 +133,7 @@ def _decode_all(entries, strict, image_size, where, workers=8):
                 "(--image-size) to resize them on reading."
             )
         out.append(image)
-    return np.stack(out), np.asarray(labels, np.int64), skipped
+    return np.stack(out), np.asarray(labels, np.int64), [p for p, _ in images], skipped
 
 
 def _list_files(folder):
@@ -172,6 +180,22 @@ def _entries_class_folders(folder, class_names):
     return entries
 
 
+def _check_no_class_lost(entries, labels, skipped, folder, class_names):
+    """Refuses a class whose files were all skipped as unreadable."""
+    lost = sorted(set(label for _, label in entries) - set(labels.tolist()))
+    if not lost:
+        return
+    files = [p for p, label in entries if label == lost[0]]
+    reason = dict(skipped).get(files[0], "unreadable")
+    example = f"e.g. {os.path.basename(files[0])}: {reason}"
+    if class_names is not None:
+        raise DataError(f"Class folder {os.path.dirname(files[0])}: none of its {len(files)} "
+                        f"file(s) is a readable image ({example}); remove the folder or add "
+                        "readable images.")
+    raise DataError(f"{folder}: none of the {len(files)} file(s) of label {lost[0]} is a "
+                    f"readable image ({example}); remove them or add readable images.")
+
+
 def _entries_label_prefixed(folder, strict):
     entries, skipped = [], []
     files = _list_files(folder)
@@ -201,7 +225,7 @@ def read_image_folder(root, *, strict=False, image_size=None, num_classes=None,
     by_class = bool(_class_subfolders(train_dir))
     if by_class:
         class_names = tuple(_class_subfolders(train_dir))
-    splits, skipped = {}, []
+    splits, paths, skipped = {}, {}, []
     for split, folder in splits_dirs.items():
         if by_class:
             entries = _entries_class_folders(folder, class_names)
@@ -210,20 +234,21 @@ def read_image_folder(root, *, strict=False, image_size=None, num_classes=None,
             skipped += bad
         if not entries:
             raise DataError(f"No image files in {folder}.")
-        x, y, bad = _decode_all(entries, strict, image_size, folder)
+        x, y, paths[split], bad = _decode_all(entries, strict, image_size, folder)
         skipped += bad
+        _check_no_class_lost(entries, y, bad, folder, class_names if by_class else None)
         splits[split] = (x, y)
-    if not by_class:
-        top = max(int(y.max()) for _, y in splits.values()) + 1
-        if class_names is None:
-            class_names = tuple(str(i) for i in range(num_classes or top))
-        limit = len(class_names)
-        for split, folder in splits_dirs.items():
-            y = splits[split][1]
-            if int(y.max()) >= limit:
-                bad = [p for p, lab in _entries_label_prefixed(folder, False)[0] if lab >= limit]
-                raise DataError(f"{bad[0] if bad else folder}: label {int(y.max())} is out of "
-                                f"range for {limit} classes (0-{limit - 1}).")
+    if by_class:
+        names, origin = class_list(
+            {}, class_names, f"of the class folders of {os.path.basename(train_dir)}/")
+    elif class_names is not None or num_classes is not None:
+        names, origin = class_list({}, class_names or range(num_classes),
+                                   f"of {name}" if class_names and name else None)
+    else:
+        names, origin = class_list({s: v[1] for s, v in splits.items()})
+    check_classes({s: v[1] for s, v in splits.items()}, len(names), origin,
+                  lambda split, i, label: f"{paths[split][i]}: label {label}", root)
+    class_names = names
     if skipped:
         warnings.warn(f"{len(skipped)} unreadable or non-image file(s) skipped under {root}, "
                       f"e.g. {skipped[0][0]} ({skipped[0][1]}).", stacklevel=2)
@@ -239,38 +264,30 @@ def read_h5_folder(root, *, name=None, num_classes=None) -> Source:
     """The course's layout: ``train_*.h5`` and ``test_*.h5`` (``{split}_set_x/y``)."""
     import h5py
 
-    splits, class_names = {}, None
+    raw, class_names, origin = {}, None, None
     for split in ("train", "val", "test"):
         files = sorted(glob.glob(os.path.join(glob.escape(root), f"{split}_*.h5")))
         if len(files) > 1:
             raise DataError(f"{root} has several {split}_*.h5 files: "
                             f"{', '.join(os.path.basename(f) for f in files)}.")
         if files:
-            splits[split] = _read_h5(files[0], split)
+            raw[split] = (*_read_h5(files[0], split), f"{split}_set_x", f"{split}_set_y",
+                          files[0])
             try:
                 with h5py.File(files[0], "r") as f:
                     if "list_classes" in f and class_names is None:
                         class_names = tuple(
                             c.decode() if isinstance(c, bytes) else str(c)
                             for c in f["list_classes"][:])
+                        origin = f"named in list_classes of {os.path.basename(files[0])}"
             except OSError:
                 pass
-    if not splits:
+    if not raw:
         raise DataError(f"{root} has no train_*.h5, val_*.h5 or test_*.h5 file.")
-    top = max(int(y.max()) for _, y in splits.values()) + 1
-    if class_names is None:
-        class_names = tuple(str(i) for i in range(num_classes or top))
-    _check_labels(splits, len(class_names), root)
-    return Source(name or os.path.basename(os.path.normpath(root)), splits, class_names)
-
-
-def _check_labels(splits, num_classes, where):
-    for split, (x, y) in splits.items():
-        if len(y) and (int(y.min()) < 0 or int(y.max()) >= num_classes):
-            raise DataError(f"{where}: {split} labels span {int(y.min())}..{int(y.max())}, out "
-                            f"of range for {num_classes} classes (0-{num_classes - 1}).")
-        if len(x) != len(y):
-            raise DataError(f"{where}: {split} has {len(x)} images but {len(y)} labels.")
+    if class_names is None and num_classes is not None:
+        class_names, origin = range(num_classes), None
+    return checked_source(name or os.path.basename(os.path.normpath(root)), raw, root,
+                          class_names, origin)
 
 
 def _h5_files(folder):
@@ -289,9 +306,7 @@ def read_path(path, *, strict=False, image_size=None) -> Source:
         raise DataError(f"No such file or folder: {path}.")
     if os.path.isfile(path):
         if path.endswith(".npz"):
-            source = load_npz(path)
-            _check_labels(source.splits, source.num_classes, path)
-            return source
+            return load_npz(path)
         if "-idx" in os.path.basename(path) and "ubyte" in path:
             path = os.path.dirname(path) or "."
         elif path.endswith(".h5"):
@@ -302,10 +317,8 @@ def read_path(path, *, strict=False, image_size=None) -> Source:
     name = os.path.basename(os.path.normpath(path))
     if _has_idx(path):
         fashion = "fashion" in path.lower()
-        source = load_idx_dataset(name.replace("-", "_"), path,
-                                  FASHION_MNIST_CLASSES if fashion else None)
-        _check_labels(source.splits, source.num_classes, path)
-        return source
+        return load_idx_dataset(name.replace("-", "_"), path,
+                                FASHION_MNIST_CLASSES if fashion else None)
     if _h5_files(path) and not _split_folders(path):
         return read_h5_folder(path, name=name)
     npz = glob.glob(os.path.join(glob.escape(path), "*.npz"))
@@ -330,14 +343,14 @@ def load_signs(data_dir, *, strict=False, image_size=None) -> Source:
     if os.path.isdir(os.path.join(data_dir, "train_signs")):
         return read_image_folder(data_dir, strict=strict, image_size=image_size,
                                  class_names=SIGNS_CLASSES, name="signs")
-    splits = {}
+    raw = {}
     for split in ("train", "val", "test"):
         h5 = os.path.join(data_dir, f"{split}_signs.h5")
         if os.path.isfile(h5):
-            splits[split] = _read_h5(h5, split)
+            raw[split] = (*_read_h5(h5, split), f"{split}_set_x", f"{split}_set_y", h5)
     for required in ("train", "test"):
-        if required not in splits:
+        if required not in raw:
             raise DataError(
                 f"{data_dir} has no {required}_signs/ folder or {required}_signs.h5 file."
             )
-    return Source("signs", splits, SIGNS_CLASSES)
+    return checked_source("signs", raw, data_dir, SIGNS_CLASSES, "of signs")

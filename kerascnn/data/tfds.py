@@ -84,11 +84,16 @@ def _keys(builder):
 
 
 def tfds_info(builder):
-    """(class names, image shape, {split: size})."""
-    _, label = _keys(builder)
+    """(class names, image shape, {split: size}); refuses images that are not uint8 (their
+    pixels would be read as 0..255 without a scale)."""
+    image, label = _keys(builder)
     names = tuple(builder.info.features[label].names)
-    image, _ = _keys(builder)
     shape = tuple(builder.info.features[image].shape)
+    dtype = builder.info.features[image].dtype
+    dtype = np.dtype(getattr(dtype, "as_numpy_dtype", dtype))
+    if dtype != np.uint8:
+        raise DataError(f"TFDS data set {builder.name!r} has {dtype} images; only uint8 images "
+                        "(pixels 0..255) are read.")
     sizes = {}
     for split in ("train", "val", "test"):
         found = _split_name(builder, split)
@@ -127,7 +132,7 @@ def read_tfds(name: str, data_dir=None) -> Source:
         for x, y in tfds_dataset(builder, split).batch(4096).as_numpy_iterator():
             xs.append(x)
             ys.append(y)
-        splits[split] = (np.concatenate(xs).astype(np.uint8), np.concatenate(ys))
+        splits[split] = (np.concatenate(xs), np.concatenate(ys).astype(np.int64))
     if "train" not in splits:
         raise DataError(f"TFDS data set {name!r} has no train split.")
     return Source(name, splits, names)

@@ -157,11 +157,13 @@ def prepare_data(config, *, require=("train", "test"), train_subset=None,
         raise ConfigError(
             f"--classes {config.classes} disagrees with {config.dataset}, which has "
             f"{data.info.num_classes} classes.")
-    for split, arrays in data.arrays.items():
-        y = arrays[1]
-        if len(y) and (y.min() < 0 or y.max() >= data.info.num_classes):
-            raise DataError(f"{config.dataset} {split} split has labels outside "
-                            f"0..{data.info.num_classes - 1}.")
+    for split, arrays in data.arrays.items():  # the readers checked; a last guard
+        outside = (arrays[1] < 0) | (arrays[1] >= data.info.num_classes)
+        if outside.any():
+            index = int(np.argmax(outside))
+            raise DataError(f"{config.dataset}: {split} label {int(arrays[1][index])} (index "
+                            f"{index}) is outside the {data.info.num_classes} classes "
+                            f"(0-{data.info.num_classes - 1}).")
     if train_subset is not None or val_subset is not None:
         data = subset(data, {"train": train_subset, "val": val_subset}, config.seed)
     plan = config.augment_plan

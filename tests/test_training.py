@@ -121,8 +121,11 @@ def test_output_dir_with_a_different_run_is_refused(signs_dir, tmp_path, capsys)
     (out / "run_config.json").write_text(json.dumps({"model": "something_else"}))
     rc = main(["--model", SMALL_MODEL, "--output-dir", str(out)])
     assert rc == 2
-    assert "already holds a different run (run_config.json); choose another directory, or " \
-           "pass --overwrite to start over or --resume to continue it." in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"--output-dir {out} already holds a different run (run_config.json; differs in: " \
+           "aug" in err  # the keys listed, sorted
+    assert "; choose another directory, or pass --overwrite to start over or --resume to " \
+           "continue it." in err
 
 
 # --------------------------------------------------------------------------- outputs, resume, NaN

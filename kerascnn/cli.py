@@ -85,12 +85,15 @@ def add_data_arguments(p, defaults, *, subsets=False):
     return d
 
 
-def add_training_arguments(p, defaults, *, searched=()):
-    """The training flags of fit.py; tune.py leaves out those it searches (``searched``)."""
+def add_training_arguments(p, defaults, *, searched=(), run=True):
+    """The training flags of fit.py; tune.py leaves out those it searches (``searched``)
+    and those of a run's epoch selection (``run=False``: --monitor, --early-stopping)."""
     from kerascnn.data.plan import AUGMENTATIONS, PRESETS
     from kerascnn.training.config import (
+        CLASS_WEIGHTS,
         JIT_COMPILE,
         LR_SCALINGS,
+        MONITORS,
         OPTIMIZERS,
         PRECISIONS,
         SCHEDULES,
@@ -140,6 +143,22 @@ def add_training_arguments(p, defaults, *, searched=()):
         help="XLA; auto leaves it to Keras (off on CPU and under tf.distribute)")
     add("--deterministic", action="store_true",
         help="op determinism: a repeated or resumed CPU run gives identical weights")
+    add("--class-weight", default=defaults.class_weight, choices=CLASS_WEIGHTS,
+        help="balanced: weight each class's loss by n / (classes x its count)")
+    add("--bn-momentum", type=float, default=defaults.bn_momentum,
+        help="momentum of every BatchNormalization layer (default: the model's, 0.99 in "
+             "keras; 0.9 lets the statistics follow a short run)")
+    add("--precise-bn", type=int, default=defaults.precise_bn,
+        help="recompute the BatchNormalization statistics over this many training images "
+             "before each evaluation (pycls' precise BN); default: 512 when an epoch has "
+             "fewer than 100 steps, else off; 0: off")
+    if run:
+        add("--monitor", default=defaults.monitor, choices=MONITORS,
+            help="what picks best.keras: val_accuracy (ties: lower val_loss, then the later "
+                 "epoch), val_loss (ties: the later epoch), or auto: val_loss when the "
+                 "validation split has fewer than 200 images, else val_accuracy")
+        add("--early-stopping", type=int, default=defaults.early_stopping, metavar="PATIENCE",
+            help="stop after PATIENCE epochs without a better monitored score")
     return t
 
 

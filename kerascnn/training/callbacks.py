@@ -27,7 +27,8 @@ import keras
 from kerascnn.utils.io import atomic_path
 
 __all__ = ["NaNGuard", "RunCheckpoint", "latest_checkpoint", "load_checkpoint",
-           "restore_checkpoint", "checkpoints", "file_sha256", "DamagedCheckpoint"]
+           "restore_checkpoint", "checkpoints", "file_sha256", "DamagedCheckpoint",
+           "PreciseBatchNorm", "recompute_batchnorm"]
 
 
 class DamagedCheckpoint(ValueError):
@@ -137,18 +138,23 @@ def restore_checkpoint(model, directory):
 
 
 class RunCheckpoint(keras.callbacks.Callback):
-    """Per-epoch crash-safe checkpoints, history and the best model.
+    """Per-epoch crash-safe checkpoints, history, the best model and early stopping.
+
+    Early stopping counts from the checkpointed best epoch: keras' ``EarlyStopping``
+    keeps its counter in memory, so a resumed run would wait longer.
 
     keras' ``BackupAndRestore`` restores the weights but not our (seed, epoch) data
     order's epoch nor the history and best score, so a resumed run would differ;
     this one gives bit-identical resumption (with ``--deterministic``)."""
 
     def __init__(self, run_dir, *, monitor="val_accuracy", state=None, guard=None, keep=2,
-                 on_epoch=None, write_best=True):
+                 on_epoch=None, write_best=True, patience=None):
         super().__init__()
         self.run_dir = run_dir
         self.directory = os.path.join(run_dir, "checkpoints")
         self.monitor = monitor
+        self.patience = patience
+        self.stopped_early = None
         self.guard = guard
         self.keep = keep
         self.on_epoch = on_epoch
@@ -175,9 +181,9 @@ class RunCheckpoint(keras.callbacks.Callback):
         end = self._last_batch or time.perf_counter()
         self.train_seconds.append(round(end - (self._timer_start or end), 4))
         self.history.append({"epoch": epoch + 1, **logs})
-        value = logs.get(self.monitor)
-        if value is not None and (self.best is None or value > self.best):
-            self.best, self.best_epoch = value, epoch + 1
+        value = self._score(logs)
+        if value is not None and (self.best is None or value >= self._key(self.best)):
+            self.best, self.best_epoch = self._stored(value), epoch + 1
             if self.write_best:
                 with atomic_path(os.path.join(self.run_dir, "best.keras")) as tmp:
                     self.model.save(tmp)
@@ -185,6 +191,36 @@ class RunCheckpoint(keras.callbacks.Callback):
         self._save(epoch + 1)
         if self.on_epoch is not None:
             self.on_epoch(self)
+        if (self.patience and self.best_epoch is not None
+                and epoch + 1 - self.best_epoch >= self.patience):
+            self.stopped_early = epoch + 1
+            self.model.stop_training = True
+
+    # The best epoch: the highest score; ties go to the later epoch. val_accuracy ties
+    # are broken by the lower val_loss first. Scores are stored as a number (the
+    # monitored value) plus, for accuracy, the loss: [accuracy, -loss].
+    def _score(self, logs):
+        if self.monitor is None or self.monitor not in logs:
+            return None
+        if self.monitor.endswith("loss"):
+            return (-logs[self.monitor],)
+        return (logs[self.monitor], -logs.get("val_loss", 0.0))
+
+    def _key(self, stored):
+        if isinstance(stored, (int, float)):  # a checkpoint of an older version
+            return (stored, -math.inf) if not self.monitor.endswith("loss") else (-stored,)
+        return tuple(stored)
+
+    def _stored(self, score):
+        return list(score)
+
+    @property
+    def best_value(self):
+        """The monitored value of the best epoch (accuracy, or loss)."""
+        if self.best is None:
+            return None
+        key = self._key(self.best)
+        return -key[0] if self.monitor.endswith("loss") else key[0]
 
     def forget_best(self) -> None:
         """best.keras was lost: the next validation score becomes the best."""
@@ -216,3 +252,42 @@ class RunCheckpoint(keras.callbacks.Callback):
         os.replace(tmp, final)
         for _, old in checkpoints(self.directory)[:-self.keep]:
             shutil.rmtree(old, ignore_errors=True)
+
+
+class PreciseBatchNorm(keras.callbacks.Callback):
+    """Recomputes every BatchNormalization layer's moving statistics from a fixed set
+    of training images before each evaluation (pycls' "precise BN", Wu & Johnson 2021,
+    "Rethinking BatchNorm"): the average of the batch statistics of ``images`` in
+    training mode, so that validation reflects the current weights instead of moving
+    averages that lag behind them on short epochs.
+    """
+
+    def __init__(self, images, batch_size=64):
+        super().__init__()
+        self.images = images
+        self.batch_size = batch_size
+
+    def on_test_begin(self, logs=None):
+        recompute_batchnorm(self.model, self.images, self.batch_size)
+
+
+def recompute_batchnorm(model, images, batch_size=64) -> int:
+    """Sets each BatchNormalization layer's moving mean and variance to the average of
+    its batch statistics over ``images`` (forward passes in training mode); returns the
+    number of layers updated."""
+    import numpy as np
+
+    layers = [layer for layer in model._flatten_layers(include_self=False, recursive=True)
+              if isinstance(layer, keras.layers.BatchNormalization)]
+    if not layers or len(images) == 0:
+        return 0
+    momenta = [layer.momentum for layer in layers]
+    try:
+        for i, start in enumerate(range(0, len(images), batch_size)):
+            for layer in layers:  # running average: batch i weighs 1/(i+1)
+                layer.momentum = i / (i + 1)
+            model(np.asarray(images[start:start + batch_size], np.float32), training=True)
+    finally:
+        for layer, momentum in zip(layers, momenta):
+            layer.momentum = momentum
+    return len(layers)

@@ -21,7 +21,7 @@ from kerascnn.training.recipes import RECIPES
 __all__ = ["FitConfig", "ConfigError", "TrainingFailed", "apply_recipe", "validate",
            "check_settings", "run_identity", "identity_differences", "check_run_directory", "default_output_dir",
            "PRECISIONS", "OPTIMIZERS", "SCHEDULES", "STRATEGIES", "LR_SCALINGS",
-           "WEIGHT_DECAY_MODES", "JIT_COMPILE", "AUX_LOSS_WEIGHT", "RUN_FILES"]
+           "WEIGHT_DECAY_MODES", "JIT_COMPILE", "MONITORS", "CLASS_WEIGHTS", "SMALL_VAL", "AUX_LOSS_WEIGHT", "RUN_FILES"]
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
@@ -30,13 +30,17 @@ STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 LR_SCALINGS = ("none", "linear")
 WEIGHT_DECAY_MODES = ("l2", "decoupled")
 JIT_COMPILE = ("auto", "on", "off")
+MONITORS = ("auto", "val_accuracy", "val_loss")
+CLASS_WEIGHTS = ("none", "balanced")
+# Below this many validation images, --monitor auto ranks epochs by validation loss.
+SMALL_VAL = 200
 # Default loss weight of each auxiliary classifier (GoogLeNet, Inception v3).
 AUX_LOSS_WEIGHT = 0.3
 # What a run directory holds (fit.py --overwrite removes exactly these).
 RUN_FILES = ("metrics.json", "history.csv", "model.keras", "best.keras", "checkpoints",
              "run_config.json", "logs", "curves.png", "confusion.png")
 # Settings that may differ between a run and its resumption.
-_RESUME_FREE = {"epochs", "verbose", "resume", "overwrite", "output_dir"}
+_RESUME_FREE = {"epochs", "verbose", "resume", "overwrite", "output_dir", "early_stopping"}
 
 
 class ConfigError(ValueError):
@@ -83,6 +87,11 @@ class FitConfig:
     output_dir: str | None = None  # default: runs/<model>_<dataset>_<time>
     strategy: str = "auto"
     val_fraction: float = 0.1
+    monitor: str = "auto"  # val_accuracy | val_loss | auto (val_loss on a small val split)
+    early_stopping: int | None = None  # patience in epochs
+    class_weight: str = "none"  # none | balanced
+    bn_momentum: float | None = None  # BatchNormalization momentum (None: the model's)
+    precise_bn: int | None = None  # images for precise BN statistics (None: auto, 0: off)
     model_kwargs: dict = dataclasses.field(default_factory=dict)
     recipe: str | None = None
     resume: bool = False
@@ -193,6 +202,14 @@ def check_settings(config: FitConfig) -> None:
         raise ConfigError("--clipnorm must be positive (leave it out for no clipping); got 0.")
     if not 0 <= config.seed < 2 ** 32:
         raise ConfigError(f"--seed must be in 0..{2 ** 32 - 1}; got {config.seed}.")
+    if config.early_stopping is not None and config.early_stopping < 1:
+        raise ConfigError(f"--early-stopping must be a positive number of epochs; got "
+                          f"{config.early_stopping}.")
+    if config.bn_momentum is not None and not 0 <= config.bn_momentum < 1:
+        raise ConfigError(f"--bn-momentum must be in [0, 1); got {config.bn_momentum}.")
+    if config.precise_bn is not None and config.precise_bn < 0:
+        raise ConfigError(f"--precise-bn must be a number of images >= 0 (0: off); got "
+                          f"{config.precise_bn}.")
     if config.lr_base_batch < 1:
         raise ConfigError(f"--lr-base-batch must be a positive integer; got "
                           f"{config.lr_base_batch}.")
@@ -202,7 +219,9 @@ def check_settings(config: FitConfig) -> None:
                ("--lr-scaling", config.lr_scaling, LR_SCALINGS),
                ("--weight-decay-mode", config.weight_decay_mode, WEIGHT_DECAY_MODES),
                ("--strategy", config.strategy, STRATEGIES),
-               ("--jit-compile", config.jit_compile, JIT_COMPILE))
+               ("--jit-compile", config.jit_compile, JIT_COMPILE),
+               ("--monitor", config.monitor, MONITORS),
+               ("--class-weight", config.class_weight, CLASS_WEIGHTS))
     for flag, value, allowed in choices:
         if value not in allowed:
             raise ConfigError(f"{flag} {value!r} is not one of: {', '.join(allowed)}.")

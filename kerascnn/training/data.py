@@ -128,6 +128,27 @@ class TrainingData:
             return make_dataset(*images, **common)
         return make_dataset(images, size_hint=self.info.split_sizes[split], **common)
 
+    def class_weights(self) -> dict:
+        """``{class: n / (classes x count)}`` over the training splits (absent classes: 1)."""
+        labels = np.concatenate([self.labels(s) for s in self.train_splits])
+        counts = np.bincount(labels, minlength=self.num_classes)
+        n, k = len(labels), self.num_classes
+        return {c: (n / (k * counts[c]) if counts[c] else 1.0) for c in range(k)}
+
+    def bn_images(self, count: int) -> np.ndarray:
+        """The first ``count`` training images (raw pixels, float32), for precise BN
+        statistics; images of varying size are resized to ``image_size``."""
+        if self.data.in_memory:
+            images = self._train_arrays()[0][:count]
+        else:
+            stream = self.data.split("train").take(count)
+            if None in self.image_shape[:2]:
+                ds = make_dataset(stream, batch_size=count, size_hint=count,
+                                  image_size=(self.image_size, self.image_size))
+                return np.concatenate([x.numpy() for x, _ in ds])
+            images = np.concatenate([x for x, _ in stream.batch(count).as_numpy_iterator()])
+        return images.astype(np.float32)
+
     def labels(self, split) -> np.ndarray:
         """The labels of ``split``, in the order of :meth:`eval_dataset`."""
         images = self.data.split(split)

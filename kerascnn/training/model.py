@@ -32,7 +32,7 @@ from kerascnn.layers.channels import ChannelConversion
 from kerascnn.training import strategy as strategies
 from kerascnn.training.optim import apply_l2, make_optimizer, make_schedule
 
-__all__ = ["build_model", "make_loss", "add_preprocessing", "preprocessing_of",
+__all__ = ["build_model", "make_loss", "add_preprocessing", "preprocessing_of", "set_bn_momentum",
            "PRECISION_POLICIES", "PREPROCESSING_PREFIX"]
 
 PRECISION_POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
@@ -127,6 +127,16 @@ def _accepts(constructor, argument) -> bool:
     return argument in parameters
 
 
+def set_bn_momentum(model, momentum: float) -> int:
+    """Sets the momentum of every BatchNormalization layer; returns how many."""
+    count = 0
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = float(momentum)
+            count += 1
+    return count
+
+
 def preprocessing_of(model) -> dict | None:
     """What a saved model's preprocessing layers do, or None for a model without them.
 
@@ -205,6 +215,8 @@ def build_model(config, data=None, *, size=None, classes=None, steps_per_epoch=1
             model = _float32_outputs(model)
     finally:
         keras.mixed_precision.set_global_policy("float32")
+    if getattr(config, "bn_momentum", None) is not None:
+        set_bn_momentum(model, config.bn_momentum)
     if not compile:
         return model
     if replicas > 1:

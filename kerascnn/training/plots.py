@@ -18,8 +18,10 @@ def _pyplot():
     return plt
 
 
-def plot_curves(history_rows, path) -> None:
-    """Loss and accuracy per epoch, training and validation."""
+def plot_curves(history_rows, path, best_epoch=None) -> None:
+    """Loss and accuracy per epoch, training and validation; the best epoch marked."""
+    from matplotlib.ticker import MaxNLocator
+
     plt = _pyplot()
     epochs = [row["epoch"] for row in history_rows]
     keys = sorted({k for row in history_rows for k in row if k != "epoch"})
@@ -29,7 +31,11 @@ def plot_curves(history_rows, path) -> None:
             if key.endswith(metric):
                 ax.plot(epochs, [row.get(key, np.nan) for row in history_rows], marker="o",
                         label=key)
+        if best_epoch is not None:
+            ax.axvline(best_epoch, color="gray", linestyle="--", linewidth=1,
+                       label=f"best.keras (epoch {best_epoch})")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(metric)
         if ax.lines:
             ax.legend(fontsize=7)
@@ -40,21 +46,26 @@ def plot_curves(history_rows, path) -> None:
 
 
 def plot_confusion(cm, class_names, path, title="test confusion matrix") -> None:
+    """The confusion matrix normalised by row (each true class sums to 1), with the
+    counts written in the cells."""
     plt = _pyplot()
     n = len(class_names)
     size = max(4, 0.45 * n + 2)
+    totals = cm.sum(axis=1, keepdims=True)
+    rates = np.divide(cm, totals, out=np.zeros(cm.shape, float), where=totals > 0)
     fig, ax = plt.subplots(figsize=(size, size))
-    ax.imshow(cm, cmap="Blues")
+    ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(n), class_names, rotation=60, ha="right", fontsize=7)
     ax.set_yticks(range(n), class_names, fontsize=7)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(title)
+    ax.set_title(f"{title} (rows sum to 100%)")
     if n <= 20:
         for i in range(n):
             for j in range(n):
-                ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=7,
-                        color="white" if cm[i, j] > cm.max() / 2 else "black")
+                ax.text(j, i, f"{int(cm[i, j])}\n{rates[i, j]:.0%}", ha="center",
+                        va="center", fontsize=6,
+                        color="white" if rates[i, j] > 0.5 else "black")
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=90)

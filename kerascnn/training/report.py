@@ -43,7 +43,20 @@ def history_csv(rows) -> str:
 
 def write_progress(checkpoint, run_dir) -> None:
     atomic_write(os.path.join(run_dir, "history.csv"), history_csv(checkpoint.history))
-    plot_curves(checkpoint.history, os.path.join(run_dir, "curves.png"))
+    plot_curves(checkpoint.history, os.path.join(run_dir, "curves.png"),
+                best_epoch=checkpoint.best_epoch)
+
+
+def _at_best(checkpoint, key):
+    """``key``'s value in the history row of the best epoch (None without one)."""
+    for row in checkpoint.history:
+        if row["epoch"] == checkpoint.best_epoch:
+            value = row.get(key)
+            if value is None:  # auxiliary heads: val_<main>_accuracy
+                value = next((v for k, v in row.items()
+                              if k.startswith("val_") and k.endswith("_accuracy")), None)
+            return value
+    return None
 
 
 def core_params(model) -> tuple[int, int]:
@@ -133,7 +146,12 @@ def report(state) -> dict:
         "model_file": model_file,
         "evaluated": evaluated,
         "best_epoch": checkpoint.best_epoch,
-        "best_val_accuracy": checkpoint.best,
+        "monitor": checkpoint.monitor,
+        "best_val_score": checkpoint.best_value,
+        "best_val_accuracy": _at_best(checkpoint, "val_accuracy"),
+        "stopped_early_at": checkpoint.stopped_early,
+        "precise_bn_images": state.precise_bn_images,
+        "class_weight": config.class_weight,
         "test_accuracy": result["accuracy"],
         "test_loss": result["loss"],
         "train_images_per_sec": float(data.train_size / statistics.median(steady)),

@@ -30,6 +30,7 @@ import keras
 from kerascnn.training import strategy as strategies
 from kerascnn.training.callbacks import (
     NaNGuard,
+    PreciseBatchNorm,
     RunCheckpoint,
     file_sha256,
     latest_checkpoint,
@@ -37,6 +38,7 @@ from kerascnn.training.callbacks import (
 )
 from kerascnn.training.config import (
     RUN_FILES,
+    SMALL_VAL,
     ConfigError,
     FitConfig,
     TrainingFailed,
@@ -49,7 +51,13 @@ from kerascnn.training.report import report, write_progress
 from kerascnn.training.rundir import DiskFull, RunLock, clean_stale, is_disk_full, write_marker
 from kerascnn.utils.io import write_json_atomic
 
-__all__ = ["RunState", "run", "fit_and_report", "start_run"]
+__all__ = ["RunState", "run", "fit_and_report", "start_run", "PRECISE_BN_IMAGES",
+           "PRECISE_BN_BELOW_STEPS"]
+
+# --precise-bn auto: recompute the BN statistics over this many training images before
+# each evaluation when an epoch has fewer steps than PRECISE_BN_BELOW_STEPS.
+PRECISE_BN_IMAGES = 512
+PRECISE_BN_BELOW_STEPS = 100
 
 
 @dataclasses.dataclass
@@ -73,10 +81,30 @@ class RunState:
         return len(self.model.outputs)
 
     @property
-    def monitor(self) -> str:
-        if self.num_outputs == 1:
-            return "val_accuracy"
+    def monitor(self) -> str | None:
+        """The validation log that picks best.keras (None without a validation split)."""
+        if not self.data.has("val"):
+            return None
+        kind = self.config.monitor
+        if kind == "auto":
+            kind = "val_loss" if self.data.info.split_sizes["val"] < SMALL_VAL else "val_accuracy"
+        if kind == "val_loss" or self.num_outputs == 1:
+            return kind
         return f"val_{self.model.output_names[0]}_accuracy"
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return -(-self.data.train_size // self.config.batch_size)
+
+    @property
+    def precise_bn_images(self) -> int:
+        if self.config.precise_bn is not None:
+            return self.config.precise_bn
+        # auto: short epochs, one TensorFlow device (the case it was measured on)
+        if (keras.backend.backend() != "tensorflow"
+                or strategies.num_replicas(self.strategy) > 1):
+            return 0
+        return PRECISE_BN_IMAGES if self.steps_per_epoch < PRECISE_BN_BELOW_STEPS else 0
 
 
 def run(config: FitConfig) -> dict:
@@ -140,8 +168,6 @@ def _start(config, info, strategy, chief, run_dir, lock, wall_start) -> RunState
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.seed)
     data = prepare_data(config)
-    if config.verbose:
-        print(f"data: {data.summary()}")
     size = data.model_size(info["min_input_size"])
     steps_per_epoch = -(-data.train_size // config.batch_size)
     with strategies.scope(strategy):
@@ -151,6 +177,9 @@ def _start(config, info, strategy, chief, run_dir, lock, wall_start) -> RunState
         except TypeError as e:
             raise ConfigError(f"Bad model arguments for {config.model}: {e}") from None
     check_memory(model, config)
+    if config.class_weight == "balanced" and len(model.outputs) > 1:
+        raise ConfigError("--class-weight balanced needs a model with one output; "
+                          f"{config.model} has {len(model.outputs)}.")
 
     if config.overwrite:  # check_run_directory proved it is a kerascnn run directory
         for name in RUN_FILES:
@@ -179,9 +208,34 @@ def _start(config, info, strategy, chief, run_dir, lock, wall_start) -> RunState
     state = RunState(config, data, model, strategy, run_dir, size, checkpoint=None,
                      initial_epoch=initial_epoch, chief=chief, wall_start=wall_start, lock=lock)
     state.checkpoint = RunCheckpoint(
-        run_dir, monitor=state.monitor if data.has("val") else None, state=saved,
-        guard=NaNGuard(), on_epoch=lambda ckpt: write_progress(ckpt, run_dir))
+        run_dir, monitor=state.monitor, state=saved, guard=NaNGuard(),
+        on_epoch=lambda ckpt: write_progress(ckpt, run_dir), patience=config.early_stopping)
+    if config.verbose or not data.has("val") or data.info.split_sizes["val"] < SMALL_VAL:
+        for line in _advice(state):
+            print(f"fit.py: {line}")
     return state
+
+
+def _advice(state) -> list[str]:
+    """What a user should know about the data before training (one line each)."""
+    lines = []
+    data, config = state.data, state.config
+    if config.verbose:
+        lines.append(f"data: {data.summary()}; the network sees {state.size}x{state.size}")
+    if not data.has("val"):
+        lines.append("no validation split (--val-fraction 0): best.keras is not chosen; "
+                     "the final model is scored.")
+    elif data.info.split_sizes["val"] < SMALL_VAL:
+        n = data.info.split_sizes["val"]
+        lines.append(f"the validation split has only {n} images (accuracy moves in steps of "
+                     f"{1 / n:.3f}); best.keras is ranked by {state.monitor}"
+                     + ("" if config.monitor != "auto" else " (--monitor auto)")
+                     + ": raise --val-fraction for a more reliable choice.")
+    if state.precise_bn_images and config.verbose:
+        lines.append(f"BatchNormalization statistics are recomputed over "
+                     f"{state.precise_bn_images} training images before each evaluation "
+                     f"({state.steps_per_epoch} steps an epoch; --precise-bn 0 turns it off).")
+    return lines
 
 
 def _check_best(run_dir, saved: dict, verbose) -> dict:
@@ -242,6 +296,10 @@ def fit_and_report(state: RunState) -> dict:
     config, data, checkpoint = state.config, state.data, state.checkpoint
     one_hot = config.one_hot
     callbacks = [checkpoint.guard, checkpoint]
+    if state.precise_bn_images and data.has("val"):
+        callbacks.insert(0, PreciseBatchNorm(data.bn_images(state.precise_bn_images),
+                                             batch_size=min(64, config.batch_size)))
+    class_weight = data.class_weights() if config.class_weight == "balanced" else None
     if keras.backend.backend() == "tensorflow":
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(state.run_dir, "logs"),
                                                      write_graph=False, profile_batch=0))
@@ -257,7 +315,7 @@ def fit_and_report(state: RunState) -> dict:
             state.model.fit(train, validation_data=val, epochs=config.epochs,
                             initial_epoch=state.initial_epoch,
                             callbacks=[counter.callback()] + callbacks,
-                            verbose=config.verbose,
+                            verbose=config.verbose, class_weight=class_weight,
                             shuffle=False)  # the pipeline shuffles, by (seed, epoch)
     guard = checkpoint.guard
     if guard.failed_at is not None:

@@ -46,7 +46,7 @@ def build_parser() -> OneLineParser:
     p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
                    help="import MODULE first (it may register more models)")
     add_data_arguments(p, DEFAULTS.fit, subsets=True)
-    t = add_training_arguments(p, DEFAULTS.fit, searched=SEARCHED)
+    t = add_training_arguments(p, DEFAULTS.fit, searched=SEARCHED, run=False)
     t.add_argument("--distribution", default=DEFAULTS.distribution, choices=DISTRIBUTIONS,
                    help="mirrored: every trial on all local GPUs (MirroredStrategy)")
     t.add_argument("--verbose", type=int, default=DEFAULTS.verbose, choices=(0, 1, 2))

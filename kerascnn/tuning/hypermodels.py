@@ -42,6 +42,7 @@ import numpy as np
 
 from kerascnn import registry
 from kerascnn.data.plan import PRESETS, parse_augment
+from kerascnn.training.callbacks import PreciseBatchNorm
 from kerascnn.training.config import OPTIMIZERS, FitConfig
 from kerascnn.training.model import build_model, preprocessing_of
 from kerascnn.tuning.errors import SearchSpaceError
@@ -231,10 +232,14 @@ class CNNHyperModel(kt.HyperModel):
         if self.data.has("val") and "val" not in self.data.train_splits:
             val = self.data.eval_dataset("val", batch_size=config.batch_size, size=size,
                                          one_hot=config.one_hot)
+        extra = []
+        if config.precise_bn and val is not None:
+            extra.append(PreciseBatchNorm(self.data.bn_images(config.precise_bn)))
+        class_weight = self.data.class_weights() if config.class_weight == "balanced" else None
         history = model.fit(train, validation_data=val, epochs=epochs,
                             initial_epoch=initial_epoch,
-                            callbacks=[counter.callback()] + list(callbacks or []),
-                            verbose=verbose,
+                            callbacks=[counter.callback()] + extra + list(callbacks or []),
+                            verbose=verbose, class_weight=class_weight,
                             shuffle=False)  # the pipeline shuffles, by (seed, epoch)
         logs = history.history
         key = "val_accuracy" if "val_accuracy" in logs else "accuracy"

@@ -1,0 +1,114 @@
+"""Small data: precise BatchNorm statistics, the best epoch's ranking, early stopping,
+class weights, and the run's advice about a small validation split."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from kerascnn.training.callbacks import RunCheckpoint, recompute_batchnorm
+from kerascnn.training.cli import main
+
+
+def test_recompute_batchnorm_gives_the_average_batch_statistics():
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((6, 6, 2))
+    conv = keras.layers.Conv2D(3, 3, padding="same", use_bias=False)
+    bn = keras.layers.BatchNormalization(momentum=0.99)
+    model = keras.Model(inp, bn(conv(inp)))
+    images = np.random.RandomState(1).rand(40, 6, 6, 2).astype(np.float32) * 5
+    assert recompute_batchnorm(model, images, batch_size=10) == 1
+    features = np.asarray(conv(images)).reshape(4, -1, 3)  # 4 batches of 10 images
+    np.testing.assert_allclose(bn.moving_mean.numpy(), features.mean(axis=(0, 1)), rtol=1e-4)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), features.var(axis=1).mean(axis=0),
+                               rtol=1e-4)
+    assert bn.momentum == 0.99  # restored
+
+
+class _Model:
+    stop_training = False
+
+
+def _ranking(monitor, rows, patience=None):
+    ckpt = RunCheckpoint("/nonexistent", monitor=monitor, write_best=False, patience=patience)
+    ckpt._save = lambda epoch: None
+    ckpt.set_model(_Model())
+    for epoch, logs in enumerate(rows):
+        ckpt.on_epoch_begin(epoch)
+        ckpt.on_epoch_end(epoch, logs)
+        if ckpt.model.stop_training:
+            break
+    return ckpt
+
+
+def test_best_epoch_ties_go_to_lower_loss_then_the_later_epoch():
+    rows = [{"val_accuracy": 0.5, "val_loss": 1.0}, {"val_accuracy": 0.7, "val_loss": 0.9},
+            {"val_accuracy": 0.7, "val_loss": 0.8}, {"val_accuracy": 0.7, "val_loss": 0.8},
+            {"val_accuracy": 0.6, "val_loss": 0.5}]
+    ckpt = _ranking("val_accuracy", rows)
+    assert ckpt.best_epoch == 4 and ckpt.best_value == 0.7
+    ckpt = _ranking("val_loss", rows)
+    assert ckpt.best_epoch == 5 and ckpt.best_value == 0.5
+    ckpt = _ranking("val_loss", rows[:4])
+    assert ckpt.best_epoch == 4  # 0.8 twice: the later epoch
+
+
+def test_early_stopping_counts_from_the_checkpointed_best_epoch():
+    rows = [{"val_accuracy": a, "val_loss": 1.0} for a in (0.5, 0.8, 0.7, 0.7, 0.9, 0.6)]
+    ckpt = _ranking("val_accuracy", rows, patience=2)
+    assert ckpt.best_epoch == 2 and ckpt.stopped_early == 4 and len(ckpt.history) == 4
+    resumed = RunCheckpoint("/nonexistent", monitor="val_accuracy", write_best=False,
+                            patience=2, state=ckpt.state(3))
+    assert resumed.best_epoch == 2 and resumed.best_value == 0.8
+
+
+@pytest.fixture(scope="module")
+def squares(tmp_path_factory):
+    """An easy, unbalanced 2-class set: a bright square or none, on noise (24x24)."""
+    rng = np.random.RandomState(0)
+    y = (rng.rand(700) < 0.25).astype(np.int64)  # one image in four is class 1
+    x = rng.randint(0, 100, (700, 24, 24, 3)).astype(np.uint8)
+    for i in np.flatnonzero(y):
+        r, c = rng.randint(0, 16, 2)
+        x[i, r:r + 8, c:c + 8] = 250
+    path = tmp_path_factory.mktemp("squares") / "squares.npz"
+    np.savez(path, x_train=x[:600], y_train=y[:600], x_test=x[600:], y_test=y[600:])
+    return path, y[:600]
+
+
+def test_class_weights_are_balanced(squares):
+    from kerascnn.training.config import FitConfig
+    from kerascnn.training.data import prepare_data
+
+    path, y = squares
+    data = prepare_data(FitConfig(dataset=str(path), val_fraction=0.2))
+    train_labels = data.labels("train")
+    counts = np.bincount(train_labels)
+    weights = data.class_weights()
+    assert weights == {c: len(train_labels) / (2 * counts[c]) for c in (0, 1)}
+    assert weights[1] > 1 > weights[0]
+
+
+def test_a_small_run_uses_precise_bn_and_ranks_by_loss(squares, tmp_path, capsys):
+    path, _ = squares
+    out = tmp_path / "run"
+    code = main(["--model", "resnet20_cifar", "--dataset", str(path), "--epochs", "3",
+                 "--batch-size", "32", "--val-fraction", "0.2", "--class-weight", "balanced",
+                 "--output-dir", str(out), "--verbose", "0"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert ("fit.py: the validation split has only 120 images (accuracy moves in steps of "
+            "0.008); best.keras is ranked by val_loss (--monitor auto): raise --val-fraction "
+            "for a more reliable choice.") in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["monitor"] == "val_loss" and metrics["precise_bn_images"] == 512
+    assert metrics["class_weight"] == "balanced"
+    history = [json.loads(json.dumps(r)) for r in
+               __import__("csv").DictReader((out / "history.csv").open())]
+    losses = [float(r["val_loss"]) for r in history]
+    assert metrics["best_epoch"] == 1 + int(np.argmin(losses))
+    # precise BN: validation follows training from the first epochs (the majority class
+    # alone scores 0.75)
+    assert max(float(r["val_accuracy"]) for r in history) > 0.9, history
+    assert metrics["test_accuracy"] > 0.9

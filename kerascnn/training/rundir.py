@@ -96,6 +96,7 @@ class RunLock:
     def __init__(self, run_dir):
         self.path = os.path.join(run_dir, LOCK)
         self.held = False
+        self.created = False  # the directory did not exist: removed again if left empty
 
     def _holder(self):
         try:
@@ -105,7 +106,9 @@ class RunLock:
             return None
 
     def acquire(self) -> RunLock:
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        directory = os.path.dirname(self.path)
+        self.created = not os.path.exists(directory)
+        os.makedirs(directory, exist_ok=True)
         me = {"pid": os.getpid(), "host": socket.gethostname(),
               "started": time.strftime("%Y-%m-%d %H:%M:%S")}
         for _ in range(3):
@@ -136,12 +139,17 @@ class RunLock:
         raise ConfigError(f"Cannot take the lock {self.path}: it keeps changing.")
 
     def release(self) -> None:
+        """Removes the lock file, and the directory when this lock created it and nothing
+        else was written there (a refused start leaves no trace)."""
         if self.held:
             holder = self._holder()
             if holder is None or holder.get("pid") == os.getpid():
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.path)
             self.held = False
+            if self.created:
+                with contextlib.suppress(OSError):  # not empty: something was written
+                    os.rmdir(os.path.dirname(self.path))
 
     def __enter__(self):
         return self.acquire()

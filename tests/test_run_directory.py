@@ -6,6 +6,7 @@ seconds an epoch, through ``kerascnn.training.cli.main`` (exit status, stderr)."
 import errno
 import json
 import os
+import pathlib
 import socket
 import stat
 import subprocess
@@ -273,3 +274,54 @@ def test_evaluate_refuses_damaged_files_in_one_line(small_npz, tmp_path, capsys)
     assert info.value.code == 2
     assert "argument --batch-size: expected a positive integer, got '0'" in \
         capsys.readouterr().err
+
+
+@pytest.fixture
+def mount_point(tmp_path):
+    """A mount point under tmp_path, unmounted afterwards (tests skip where mounting is
+    not allowed)."""
+    point = tmp_path / "mnt"
+    point.mkdir()
+    mounted = []
+
+    def mount(*args):
+        done = subprocess.run(["mount", *args, str(point)], capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount here: {done.stderr.strip()}")
+        mounted.append(point)
+        return point
+
+    yield mount
+    for p in mounted:
+        subprocess.run(["umount", "-l", str(p)], capture_output=True)
+
+
+def test_read_only_output_dir(small_npz, tmp_path, capsys, mount_point):
+    source = tmp_path / "src"
+    source.mkdir()
+    point = mount_point("--bind", str(source))
+    done = subprocess.run(["mount", "-o", "remount,ro,bind", str(point)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip("cannot remount read-only here")
+    assert main(_argv(small_npz, point / "run")) == 2
+    assert _err(capsys) == [f"fit.py: error: --output-dir {point / 'run'}: {point} is not "
+                            "writable (read-only file system or no permission); choose another "
+                            "directory."]
+
+
+def test_a_real_full_disk(small_npz, tmp_path, capsys, mount_point):
+    # 9 MiB: the first epoch's checkpoint (weights and Adam's slots) and best.keras (the
+    # same, about 3.4 MiB each) fit, the second epoch's files do not
+    point = mount_point("-t", "tmpfs", "-o", "size=9m", "tmpfs")
+    out = point / "run"
+    code = main(_argv(small_npz, out, epochs=3))
+    err = _err(capsys)
+    assert code == 1, err
+    assert len(err) == 1 and err[0].startswith("fit.py: no space left on the device writing ")
+    assert "run the same command again to resume." in err[0]
+    last = latest_checkpoint(out / "checkpoints")
+    assert last is not None and "is intact" in err[0]
+    state = json.loads((pathlib.Path(last[1]) / "state.json").read_text())
+    assert state["epoch"] == last[0]
+    assert not list((out / "checkpoints").glob(".tmp-*"))
+    assert not (out / ".kerascnn-run.lock").exists()

@@ -83,14 +83,37 @@ def _interrupted(config) -> str:
             f"(with --output-dir {where}) to resume.")
 
 
+def _quiet_disk_full(previous):
+    """h5py reports the files it could not close on a full disk as "Exception ignored"
+    tracebacks; the run says so in its own line instead."""
+    from kerascnn.training.rundir import is_disk_full
+
+    def hook(unraisable):
+        if unraisable.exc_value is not None and is_disk_full(unraisable.exc_value):
+            return
+        previous(unraisable)
+
+    return hook
+
+
 def main(argv=None) -> int:
     config = parse_config(argv)
+    if config.output_dir and "TF_CONFIG" not in os.environ:  # a busy directory: say so at once
+        from kerascnn.training.rundir import RunLock
+
+        try:
+            RunLock(config.output_dir).check()
+        except ConfigError as e:
+            print(f"fit.py: error: {e}", file=sys.stderr)
+            return 2
     from kerascnn.data import DataError
     from kerascnn.training.config import TrainingFailed
     from kerascnn.training.report import summary_line
     from kerascnn.training.run import run
     from kerascnn.training.rundir import DiskFull
 
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = _quiet_disk_full(previous_hook)
     try:
         metrics = run(config)
     except (ConfigError, DataError) as e:
@@ -102,6 +125,8 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(_interrupted(config), file=sys.stderr)
         return 130
+    finally:
+        sys.unraisablehook = previous_hook
     print(summary_line(metrics))
     print(f"results in {config.output_dir}: best.keras model.keras history.csv metrics.json "
           "curves.png confusion.png logs/ checkpoints/")

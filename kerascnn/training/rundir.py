@@ -105,6 +105,22 @@ class RunLock:
         except (OSError, ValueError):
             return None
 
+    def check(self) -> None:
+        """Raises the refusal at once when a live process holds the lock (no waiting, no
+        import of Keras: the command line calls it first)."""
+        holder = self._holder()
+        if holder is None:
+            return
+        if holder.get("host") == socket.gethostname() and not _alive(int(holder.get("pid", -1))):
+            return  # stale: acquire() takes it over
+        raise self._refusal(holder)
+
+    def _refusal(self, holder) -> ConfigError:
+        return ConfigError(
+            f"--output-dir {os.path.dirname(self.path)} is in use by process "
+            f"{holder.get('pid')} on {holder.get('host')} (since {holder.get('started')}); "
+            "wait for it to finish or choose another directory.")
+
     def acquire(self) -> RunLock:
         directory = os.path.dirname(self.path)
         self.created = not os.path.exists(directory)
@@ -127,11 +143,7 @@ class RunLock:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(self.path)
                     continue
-                raise ConfigError(
-                    f"--output-dir {os.path.dirname(self.path)} is in use by process "
-                    f"{holder.get('pid')} on {holder.get('host')} (since "
-                    f"{holder.get('started')}); wait for it to finish or choose another "
-                    "directory.") from None
+                raise self._refusal(holder) from None
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 json.dump(me, f)
             self.held = True

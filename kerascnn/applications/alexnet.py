@@ -28,6 +28,7 @@ from kerascnn.applications.common import (
     build_input,
     channel_axis,
     check_arguments,
+    check_rate,
     classifier_head,
     dense_classifier,
     finish_model,
@@ -68,8 +69,7 @@ def _alexnet(variant, include_top, weights, input_tensor, input_shape, pooling, 
     check_arguments(weights, include_top, classes, pooling, classifier_activation)
     if groups not in (1, 2):
         raise ValueError(f"`groups` must be 1 or 2; got groups={groups!r}.")
-    if not (isinstance(dropout, (int, float)) and 0 <= dropout < 1):
-        raise ValueError(f"`dropout` must be a rate in [0, 1); got dropout={dropout!r}.")
+    check_rate(dropout, "dropout")
     use_lrn = config["lrn"] if lrn is None else bool(lrn)
     img_input = build_input(input_tensor, input_shape, default_shape=config["input"],
                             min_size=config["min_size"], include_top=include_top,

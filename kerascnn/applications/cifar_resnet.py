@@ -39,6 +39,7 @@ from kerascnn.applications.common import (
     build_input,
     channel_axis,
     check_arguments,
+    check_positive_int,
     classifier_head,
     finish_model,
 )
@@ -54,11 +55,6 @@ WRN_PAPER = ("Wide Residual Networks", 2016)
 RESNEXT_PAPER = ("Aggregated Residual Transformations for Deep Neural Networks", 2017)
 
 _BLOCKS = {"normal": "basic", "basic": "basic", "bottleneck": "bottleneck"}
-
-
-def _positive_int(value, argument):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"`{argument}` must be a positive integer; got {argument}={value!r}.")
 
 
 def CifarResNet(
@@ -113,15 +109,15 @@ def CifarResNet(
         A ``keras.Model``.
     """
     check_arguments(weights, include_top, classes, pooling, classifier_activation)
-    _positive_int(n, "n")
-    _positive_int(num_filters, "num_filters")
-    _positive_int(width, "width")
-    _positive_int(cardinality, "cardinality")
+    check_positive_int(n, "n")
+    check_positive_int(num_filters, "num_filters")
+    check_positive_int(width, "width")
+    check_positive_int(cardinality, "cardinality")
     if block not in _BLOCKS:
         raise ValueError(f"`block` must be 'normal' or 'bottleneck'; got block={block!r}.")
     kind = _BLOCKS[block]
     if bottleneck_width is not None:
-        _positive_int(bottleneck_width, "bottleneck_width")
+        check_positive_int(bottleneck_width, "bottleneck_width")
     if kind == "basic" and (cardinality != 1 or bottleneck_width is not None):
         raise ValueError("`cardinality` and `bottleneck_width` need block='bottleneck'.")
     if not isinstance(preact, bool):

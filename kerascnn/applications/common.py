@@ -21,6 +21,14 @@ import os
 import keras
 from keras import layers
 
+from kerascnn.blocks.common import (  # noqa: F401  (re-exported for the families)
+    BN_EPSILON,
+    channel_axis,
+    check_positive_int,
+    check_positive_ints,
+    check_rate,
+)
+
 __all__ = [
     "check_arguments",
     "build_input",
@@ -29,16 +37,12 @@ __all__ = [
     "keras_cache_file",
     "channel_axis",
     "BN_EPSILON",
+    "check_positive_int",
+    "check_positive_ints",
+    "check_rate",
 ]
 
-# keras.applications' BatchNormalization epsilon (ResNet, DenseNet, ...).
-BN_EPSILON = 1.001e-5
-
 _POOLINGS = (None, "avg", "max")
-
-
-def channel_axis() -> int:
-    return -1 if keras.config.image_data_format() == "channels_last" else 1
 
 
 def check_arguments(weights, include_top, classes, pooling, classifier_activation,
@@ -57,8 +61,8 @@ def check_arguments(weights, include_top, classes, pooling, classifier_activatio
         )
     if not isinstance(include_top, bool):
         raise ValueError(f"`include_top` must be True or False; got include_top={include_top!r}.")
-    if include_top and (isinstance(classes, bool) or not isinstance(classes, int) or classes < 1):
-        raise ValueError(f"`classes` must be a positive integer; got classes={classes!r}.")
+    if include_top:
+        check_positive_int(classes, "classes")
     if weights == "imagenet" and include_top and classes != 1000:
         raise ValueError(
             "With weights='imagenet' and include_top=True, `classes` must be 1000; "

@@ -48,6 +48,8 @@ from kerascnn.applications.common import (
     build_input,
     channel_axis,
     check_arguments,
+    check_positive_int,
+    check_rate,
     classifier_head,
     finish_model,
     keras_twin_loader,
@@ -74,8 +76,7 @@ _BLOCKS = ("dense", "dense_fast")
 
 
 def _check_options(growth_rate, compression, block, memory_efficient, dropout_rate):
-    if isinstance(growth_rate, bool) or not isinstance(growth_rate, int) or growth_rate < 1:
-        raise ValueError(f"`growth_rate` must be a positive integer; got growth_rate={growth_rate!r}.")
+    check_positive_int(growth_rate, "growth_rate")
     if isinstance(compression, bool) or not isinstance(compression, (int, float)) or \
             not 0.0 < compression <= 1.0:
         raise ValueError(f"`compression` must be in (0, 1]; got compression={compression!r}.")
@@ -83,9 +84,7 @@ def _check_options(growth_rate, compression, block, memory_efficient, dropout_ra
         raise ValueError(f"`block` must be 'dense' or 'dense_fast'; got block={block!r}.")
     if not isinstance(memory_efficient, bool):
         raise ValueError(f"`memory_efficient` must be True or False; got {memory_efficient!r}.")
-    if isinstance(dropout_rate, bool) or not isinstance(dropout_rate, (int, float)) or \
-            not 0.0 <= dropout_rate < 1.0:
-        raise ValueError(f"`dropout_rate` must be in [0, 1); got dropout_rate={dropout_rate!r}.")
+    check_rate(dropout_rate, "dropout_rate")
 
 
 def DenseNet(
@@ -143,8 +142,7 @@ def DenseNet(
         raise ValueError("weights='imagenet' needs block='dense' and dropout_rate=0.")
     if init_channels is None:
         init_channels = 2 * growth_rate
-    if isinstance(init_channels, bool) or not isinstance(init_channels, int) or init_channels < 1:
-        raise ValueError(f"`init_channels` must be a positive integer; got {init_channels!r}.")
+    check_positive_int(init_channels, "init_channels")
     fast = block == "dense_fast"
     axis = channel_axis()
     if stem == "imagenet":

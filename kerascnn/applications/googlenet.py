@@ -28,7 +28,8 @@ from kerascnn.applications.common import (
     finish_model,
 )
 from kerascnn.blocks.auxiliary import googlenet_aux_head
-from kerascnn.blocks.inception import bn_inception_module, conv_bn, inception_v1
+from kerascnn.blocks.common import conv_bn
+from kerascnn.blocks.inception import bn_inception_module, inception_v1
 from kerascnn.layers.lrn import LocalResponseNormalization
 from kerascnn.registry import register_model
 

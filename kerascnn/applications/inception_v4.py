@@ -34,6 +34,7 @@ from kerascnn.applications.common import (
     build_input,
     channel_axis,
     check_arguments,
+    check_rate,
     finish_model,
     keras_twin_loader,
 )
@@ -77,8 +78,7 @@ def _start(weights, include_top, classes, pooling, classifier_activation, input_
            input_shape, dropout, imagenet=False):
     check_arguments(weights, include_top, classes, pooling, classifier_activation,
                     imagenet_available=imagenet)
-    if not (isinstance(dropout, (int, float)) and 0 <= dropout < 1):
-        raise ValueError(f"`dropout` must be a rate in [0, 1); got dropout={dropout!r}.")
+    check_rate(dropout, "dropout")
     return build_input(input_tensor, input_shape, default_shape=(299, 299, 3),
                        min_size=MIN_SIZE, include_top=include_top, weights=weights)
 

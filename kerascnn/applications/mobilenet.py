@@ -20,6 +20,7 @@ from kerascnn.applications.common import (
     build_input,
     channel_axis,
     check_arguments,
+    check_positive_int,
     finish_model,
     load_keras_twin_weights,
 )
@@ -74,9 +75,7 @@ def MobileNet(include_top=True, weights=None, input_tensor=None, input_shape=Non
                     imagenet_available=True)
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha <= 0:
         raise ValueError(f"`alpha` must be a positive number; got alpha={alpha!r}.")
-    if isinstance(depth_multiplier, bool) or not isinstance(depth_multiplier, int) or \
-            depth_multiplier < 1:
-        raise ValueError(f"`depth_multiplier` must be a positive integer; got {depth_multiplier!r}.")
+    check_positive_int(depth_multiplier, "depth_multiplier")
     if weights == "imagenet" and (alpha not in _IMAGENET_ALPHAS or depth_multiplier != 1):
         raise ValueError("With weights='imagenet', `alpha` must be one of 0.25, 0.5, 0.75, 1.0 "
                          f"and depth_multiplier 1; got alpha={alpha!r}, "

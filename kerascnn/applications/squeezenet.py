@@ -26,7 +26,12 @@ from __future__ import annotations
 
 from keras import layers
 
-from kerascnn.applications.common import build_input, check_arguments, finish_model
+from kerascnn.applications.common import (
+    build_input,
+    check_arguments,
+    check_rate,
+    finish_model,
+)
 from kerascnn.blocks.fire import fire_module
 from kerascnn.registry import register_model
 
@@ -70,8 +75,7 @@ def SqueezeNet(version="1_0", include_top=True, weights=None, input_tensor=None,
         raise ValueError(f"`version` must be '1_0' or '1_1'; got version={version!r}.")
     if bypass not in (None, "simple", "complex"):
         raise ValueError(f"`bypass` must be None, 'simple' or 'complex'; got bypass={bypass!r}.")
-    if not 0.0 <= dropout_rate < 1.0:
-        raise ValueError(f"`dropout_rate` must be in [0, 1); got dropout_rate={dropout_rate!r}.")
+    check_rate(dropout_rate, "dropout_rate")
     spec = VERSIONS[version]
     img_input = build_input(input_tensor, input_shape, default_shape=(224, 224, 3),
                             min_size=32, include_top=include_top,

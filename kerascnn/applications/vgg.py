@@ -37,6 +37,7 @@ from keras import layers
 from kerascnn.applications.common import (
     build_input,
     check_arguments,
+    check_rate,
     classifier_head,
     dense_classifier,
     finish_model,
@@ -87,8 +88,7 @@ def VGG(config, include_top=True, weights=None, input_tensor=None, input_shape=N
         raise ValueError(f"`config` must be one of A, B, C, D, E; got config={config!r}.")
     check_arguments(weights, include_top, classes, pooling, classifier_activation,
                     imagenet_available=keras_twin is not None)
-    if not (isinstance(dropout, (int, float)) and 0 <= dropout < 1):
-        raise ValueError(f"`dropout` must be a rate in [0, 1); got dropout={dropout!r}.")
+    check_rate(dropout, "dropout")
     if not isinstance(fully_convolutional, bool):
         raise ValueError("`fully_convolutional` must be True or False; "
                          f"got fully_convolutional={fully_convolutional!r}.")

@@ -5,9 +5,9 @@ from kerascnn.blocks.se import se_block
 
 __all__ = ["identity_block", "convolutional_block"]
 from kerascnn.blocks.auxiliary import googlenet_aux_head, inception_v3_aux_head  # noqa: E402
+from kerascnn.blocks.common import conv_bn  # noqa: E402
 from kerascnn.blocks.inception import (  # noqa: E402
     bn_inception_module,
-    conv_bn,
     inception_naive,
     inception_resnet_a,
     inception_resnet_b,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from keras import layers
 
-from kerascnn.blocks.inception import conv_bn
+from kerascnn.blocks.common import conv_bn
 
 __all__ = ["googlenet_aux_head", "inception_v3_aux_head"]
 

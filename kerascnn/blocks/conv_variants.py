@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from keras import layers
 
-from kerascnn.applications.common import BN_EPSILON, channel_axis
+from kerascnn.blocks.common import BN_EPSILON, channel_axis, check_positive_int
 
 __all__ = ["asymmetric_conv", "small_kernel_stack", "depthwise_separable_conv"]
 
@@ -26,10 +26,8 @@ def _post(x, name, batch_norm, activation):
 
 
 def _check(filters, n, what="n"):
-    if isinstance(filters, bool) or not isinstance(filters, int) or filters < 1:
-        raise ValueError(f"`filters` must be a positive integer; got filters={filters!r}.")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"`{what}` must be a positive integer; got {what}={n!r}.")
+    check_positive_int(filters, "filters")
+    check_positive_int(n, what)
 
 
 def asymmetric_conv(x, filters, n, *, name="asym", batch_norm=False, activation="relu",

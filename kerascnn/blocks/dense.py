@@ -28,16 +28,11 @@ from __future__ import annotations
 
 from keras import layers
 
-from kerascnn.applications.common import BN_EPSILON, channel_axis
+from kerascnn.blocks.common import BN_EPSILON, channel_axis, check_positive_int, check_rate
 from kerascnn.layers.affine import Affine
 from kerascnn.layers.dense import ConcatNormReLUConv
 
 __all__ = ["dense_block", "dense_fast_block", "transition", "dense_features", "norm_relu"]
-
-
-def _check_positive_int(value, what):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"`{what}` must be a positive integer; got {what}={value!r}.")
 
 
 def _as_list(x):
@@ -98,10 +93,9 @@ def dense_features(x, num_layers, growth_rate, bottleneck=False, *, name="dense"
     keras.applications graph); the list then holds the running concatenation
     as its single element.
     """
-    _check_positive_int(num_layers, "num_layers")
-    _check_positive_int(growth_rate, "growth_rate")
-    if not 0.0 <= dropout_rate < 1.0:
-        raise ValueError(f"`dropout_rate` must be in [0, 1); got dropout_rate={dropout_rate!r}.")
+    check_positive_int(num_layers, "num_layers")
+    check_positive_int(growth_rate, "growth_rate")
+    check_rate(dropout_rate, "dropout_rate")
     features = _as_list(x)
     if not memory_efficient:
         features = [_concat(features, f"{name}_input_concat")]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from keras import layers
 
-from kerascnn.applications.common import channel_axis
+from kerascnn.blocks.common import channel_axis, check_positive_ints
 
 __all__ = ["fire_module"]
 
@@ -34,9 +34,7 @@ def fire_module(x, s1x1, e1x1, e3x3, *, name="fire", bypass=None):
     Returns:
         Output tensor with ``e1x1 + e3x3`` channels.
     """
-    for value, what in ((s1x1, "s1x1"), (e1x1, "e1x1"), (e3x3, "e3x3")):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"`{what}` must be a positive integer; got {what}={value!r}.")
+    check_positive_ints(s1x1=s1x1, e1x1=e1x1, e3x3=e3x3)
     if bypass not in _BYPASS:
         raise ValueError(f"`bypass` must be None, 'simple' or 'complex'; got bypass={bypass!r}.")
     channels_in = x.shape[channel_axis()]

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from keras import layers
 
-from kerascnn.applications.common import channel_axis
+from kerascnn.blocks.common import INCEPTION_BN_EPSILON, channel_axis, check_positive_ints, conv_bn
 from kerascnn.layers.scale import CustomScaleLayer
 
 __all__ = [
@@ -56,44 +56,8 @@ __all__ = [
     "xception_exit_flow",
 ]
 
-# keras' BatchNormalization default, used by keras' Inception v3, Inception-ResNet-v2,
-# Xception and by the TF-slim Inception v4.
-INCEPTION_BN_EPSILON = 1e-3
-
-
-def conv_bn(x, filters, kernel_size, strides=1, padding="same", *, name, use_bias=False,
-            batch_norm=True, bn_scale=False, epsilon=INCEPTION_BN_EPSILON, activation="relu"):
-    """Convolution, optional BatchNormalization, optional activation.
-
-    Args:
-        x: input tensor.
-        filters, kernel_size, strides, padding: as ``keras.layers.Conv2D``.
-        name: the convolution's name; BN and activation get ``_bn`` / ``_relu``.
-        use_bias: convolution bias (False before BN in the Inception v3+ line).
-        batch_norm: add BatchNormalization.
-        bn_scale: learn BN's gamma (keras' Inception v3 / Inception-ResNet-v2
-            use ``scale=False``; Inception v4 and BN-Inception learn it).
-        epsilon: BN epsilon.
-        activation: activation name or None.
-    """
-    x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=use_bias,
-                      name=name)(x)
-    if batch_norm:
-        x = layers.BatchNormalization(axis=channel_axis(), scale=bn_scale, epsilon=epsilon,
-                                      name=f"{name}_bn")(x)
-    if activation is not None:
-        x = layers.Activation(activation, name=f"{name}_relu")(x)
-    return x
-
-
 def _concat(branches, name):
     return layers.Concatenate(axis=channel_axis(), name=name)(branches)
-
-
-def _positive(**values):
-    for key, value in values.items():
-        if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
-            raise ValueError(f"`{key}` must be a positive integer; got {key}={value!r}.")
 
 
 # --------------------------------------------------------------------------- GoogLeNet
@@ -105,7 +69,7 @@ def inception_naive(x, f1, f3, f5, *, name="inception"):
     Every branch keeps the resolution; the pooled input passes through unchanged,
     so the output has ``f1 + f3 + f5 + C_in`` channels.
     """
-    _positive(f1=f1, f3=f3, f5=f5)
+    check_positive_ints(f1=f1, f3=f3, f5=f5)
     b1 = layers.Conv2D(f1, 1, padding="same", activation="relu", name=f"{name}_1x1")(x)
     b3 = layers.Conv2D(f3, 3, padding="same", activation="relu", name=f"{name}_3x3")(x)
     b5 = layers.Conv2D(f5, 5, padding="same", activation="relu", name=f"{name}_5x5")(x)
@@ -122,7 +86,7 @@ def inception_v1(x, f1, f3r, f3, f5r, f5, pool_proj, *, name="inception", batch_
     of the paper's Table 1. Convolutions have biases and ReLU; ``batch_norm``
     adds BN after each one.
     """
-    _positive(f1=f1, f3r=f3r, f3=f3, f5r=f5r, f5=f5, pool_proj=pool_proj)
+    check_positive_ints(f1=f1, f3r=f3r, f3=f3, f5r=f5r, f5=f5, pool_proj=pool_proj)
     kw = dict(use_bias=True, batch_norm=batch_norm, bn_scale=True, epsilon=epsilon)
     b1 = conv_bn(x, f1, 1, name=f"{name}_1x1", **kw)
     b3 = conv_bn(x, f3r, 1, name=f"{name}_3x3_reduce", **kw)
@@ -145,7 +109,7 @@ def bn_inception_module(x, f1, f3r, f3, fd3r, fd3, pool_proj, *, pool="avg", str
     convolution of each 3x3 branch has stride 2 and the max pooled input passes
     through. Every convolution is followed by BN and ReLU.
     """
-    _positive(f3r=f3r, f3=f3, fd3r=fd3r, fd3=fd3)
+    check_positive_ints(f3r=f3r, f3=f3, fd3r=fd3r, fd3=fd3)
     if pool not in ("avg", "max"):
         raise ValueError(f"`pool` must be 'avg' or 'max'; got pool={pool!r}.")
     if strides not in (1, 2):
@@ -156,7 +120,7 @@ def bn_inception_module(x, f1, f3r, f3, fd3r, fd3, pool_proj, *, pool="avg", str
             f"`f1` and `pool_proj` must be 0; got f1={f1}, pool_proj={pool_proj}."
         )
     if strides == 1:
-        _positive(f1=f1, pool_proj=pool_proj)
+        check_positive_ints(f1=f1, pool_proj=pool_proj)
     kw = dict(use_bias=use_bias, bn_scale=True, epsilon=epsilon)
     branches = []
     if strides == 1:
@@ -204,7 +168,7 @@ def inception_v3_a(x, pool_filters, *, name="mixed0"):
     Branches: 1x1 64; 1x1 48 -> 5x5 64; 1x1 64 -> 3x3 96 -> 3x3 96; 3x3 average
     pool -> 1x1 ``pool_filters`` (32 in mixed0, 64 in mixed1-2).
     """
-    _positive(pool_filters=pool_filters)
+    check_positive_ints(pool_filters=pool_filters)
     b1 = _v3(x, 64, 1, f"{name}_1x1")
     b5 = _v3(x, 48, 1, f"{name}_5x5_reduce")
     b5 = _v3(b5, 64, 5, f"{name}_5x5")
@@ -234,7 +198,7 @@ def inception_v3_b(x, f7, *, name="mixed4"):
     -> 1x7 -> 7x1 -> 1x7 192; 3x3 average pool -> 1x1 192. ``f7`` is 128, 160,
     160, 192 in mixed4..mixed7.
     """
-    _positive(f7=f7)
+    check_positive_ints(f7=f7)
     b1 = _v3(x, 192, 1, f"{name}_1x1")
     b7 = _v3(x, f7, 1, f"{name}_7x7_reduce")
     b7 = _v3(b7, f7, (1, 7), f"{name}_1x7")
@@ -331,7 +295,7 @@ def reduction_a(x, k, l, m, n, *, name="reduction_a", bn_scale=True):  # noqa: E
     pool V. Inception-v4 uses (192, 224, 256, 384), Inception-ResNet-v1 (192,
     192, 256, 384), keras' Inception-ResNet-v2 (256, 256, 384, 384).
     """
-    _positive(k=k, l=l, m=m, n=n)
+    check_positive_ints(k=k, l=l, m=m, n=n)
     kw = dict(bn_scale=bn_scale)
     b0 = conv_bn(x, n, 3, strides=2, padding="valid", name=f"{name}_3x3", **kw)
     b1 = conv_bn(x, k, 1, name=f"{name}_3x3dbl_reduce", **kw)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from keras import layers
 
+from kerascnn.blocks.common import check_positive_int
+
 __all__ = ["nin_block"]
 
 
@@ -31,8 +33,7 @@ def nin_block(x, filters, kernel_size, strides=1, *, padding="same", mlp_filters
     Returns:
         Output tensor.
     """
-    if not (isinstance(filters, int) and filters >= 1):
-        raise ValueError(f"`filters` must be a positive integer; got filters={filters!r}.")
+    check_positive_int(filters, "filters")
     mlp_filters = [filters, filters] if mlp_filters is None else list(mlp_filters)
     if isinstance(padding, int):
         if padding:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from kerascnn.applications.common import BN_EPSILON, channel_axis
+from kerascnn.blocks.common import BN_EPSILON, channel_axis, check_positive_int
 from kerascnn.blocks.se import se_block
 from kerascnn.layers.stochastic_depth import (
     StochasticDepth,
@@ -96,11 +96,6 @@ def block_letters(num_blocks: int) -> list[str]:
     if num_blocks <= 26:
         return [chr(ord("a") + i) for i in range(num_blocks)]
     return ["a"] + [f"b{i}" for i in range(1, num_blocks)]
-
-
-def _positive_int(value, argument):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"`{argument}` must be a positive integer; got {argument}={value!r}.")
 
 
 def _conv(x, filters, kernel_size, stride, *, groups=1, use_bias, explicit_padding, name,
@@ -186,10 +181,10 @@ def residual_block(
         The block's output tensor (``filters`` channels).
     """
     n = block_namer(names)
-    _positive_int(filters, "filters")
-    _positive_int(stride, "stride")
-    _positive_int(kernel_size, "kernel_size")
-    _positive_int(groups, "groups")
+    check_positive_int(filters, "filters")
+    check_positive_int(stride, "stride")
+    check_positive_int(kernel_size, "kernel_size")
+    check_positive_int(groups, "groups")
     if block not in BLOCK_TYPES:
         raise ValueError(f"`block` must be 'basic' or 'bottleneck'; got block={block!r}.")
     if shortcut not in SHORTCUTS:
@@ -208,8 +203,8 @@ def residual_block(
     if block == "bottleneck":
         bottleneck_filters = bottleneck_filters or max(1, filters // 4)
         reduce_filters = reduce_filters or bottleneck_filters
-        _positive_int(bottleneck_filters, "bottleneck_filters")
-        _positive_int(reduce_filters, "reduce_filters")
+        check_positive_int(bottleneck_filters, "bottleneck_filters")
+        check_positive_int(reduce_filters, "reduce_filters")
         if bottleneck_filters % groups or reduce_filters % groups:
             raise ValueError(
                 f"`groups`={groups} must divide the bottleneck widths "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from keras import layers
 
-from kerascnn.applications.common import channel_axis
+from kerascnn.blocks.common import channel_axis
 
 __all__ = ["se_block"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from keras import layers
 
-from kerascnn.applications.common import BN_EPSILON, channel_axis
+from kerascnn.blocks.common import BN_EPSILON, channel_axis, check_positive_ints
 
 __all__ = ["vgg_block"]
 
@@ -35,10 +35,7 @@ def vgg_block(x, num_convs, filters, *, name="block", kernel_sizes=None, batch_n
     Returns:
         The pooled output tensor.
     """
-    if not (isinstance(num_convs, int) and num_convs >= 1):
-        raise ValueError(f"`num_convs` must be a positive integer; got num_convs={num_convs!r}.")
-    if not (isinstance(filters, int) and filters >= 1):
-        raise ValueError(f"`filters` must be a positive integer; got filters={filters!r}.")
+    check_positive_ints(num_convs=num_convs, filters=filters)
     kernel_sizes = list(kernel_sizes) if kernel_sizes is not None else [3] * num_convs
     if len(kernel_sizes) != num_convs:
         raise ValueError(

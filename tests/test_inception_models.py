@@ -126,8 +126,12 @@ def test_inception_v4_and_resnet_v1_layout():
     assert v1.get_layer("reduction_b").output.shape == (None, 8, 8, 1792)
     assert {f"block35_{i}_scale" for i in range(1, 6)} <= names and "block35_6_scale" not in names
     assert "block17_10_scale" in names and "block17_11_scale" not in names
-    assert "block8_5_ac" not in names and "block8_4_ac" in names  # the last C block is linear
-    assert v1.get_layer("block8_5_scale").scale == 1.0
+    # Figure 18: five C modules, each as figure 13 (scaled sum then ReLU); no sixth linear one.
+    assert {f"block8_{i}_ac" for i in range(1, 6)} <= names and "block8_6_scale" not in names
+    assert [v1.get_layer(f"block8_{i}_scale").scale for i in range(1, 6)] == [0.2] * 5
+    assert v1.layers[-1].name == "block8_5_ac"
+    # 1,599,808 parameters more would be the sixth C module of the TF-slim-derived versions.
+    assert _trainable(v1) == 22742808 - (1792 * 1000 + 1000)
 
 
 TWINS = {  # keras constructor, minimum input size

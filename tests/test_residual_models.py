@@ -105,6 +105,10 @@ def test_v2_layer_names_follow_keras():
 def test_cifar_patterns_and_seed_flags():
     assert {"resnet20_cifar", "resnet110_cifar", "resnet20_cifar_b", "wrn28_10_cifar",
             "preact_resnet164_cifar", "resnext29_8x64d_cifar"} <= set(kerascnn.list_models())
+    # The pre-activation paper's CIFAR table: 110 (basic), 164 and 1001 (bottleneck, 9n+2).
+    assert {"preact_resnet110_cifar", "preact_resnet1001_cifar"} <= set(kerascnn.list_models())
+    deep = kerascnn.model_info("preact_resnet1001_cifar")["kwargs"]
+    assert (deep["n"], deep["block"], deep["preact"]) == (111, "bottleneck", True)
     info = kerascnn.model_info("resnet44_cifar")
     assert info["kwargs"]["n"] == 7 and info["default_input_shape"] == (32, 32, 3)
     for bad in ("resnet21_cifar", "resnet2_cifar", "wrn27_10_cifar", "preact_resnet19_cifar"):

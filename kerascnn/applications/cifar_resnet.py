@@ -22,6 +22,7 @@ resnet{6n+2}_cifar            post-activation basic, option A       resnet20: 26
 resnet{6n+2}_cifar_b          post-activation basic, option B       resnet20: 272,474; resnet110: 1,730,714
 preact_resnet{6n+2}_cifar     pre-activation basic, option B
 preact_resnet164_cifar        pre-activation bottleneck, n=18, B    1,703,258
+preact_resnet1001_cifar       pre-activation bottleneck, n=111, B   10,328,602
 wrn{6n+4}_{k}_cifar           pre-activation basic, width k, B      wrn28_10: 36,479,194
 resnext29_8x64d_cifar         post-activation bottleneck, 64 stem,
                               C=8, d=64, option B                   34,426,698
@@ -210,11 +211,14 @@ register_pattern(r"preact_resnet([1-9][0-9]*)_cifar", _preact_cifar,
 register_pattern(r"wrn([1-9][0-9]*)_([1-9][0-9]*)_cifar", _wrn_cifar,
                  examples=("wrn16_8_cifar", "wrn28_10_cifar", "wrn40_4_cifar"))
 
-register_model("preact_resnet164_cifar", CifarResNet, family="preact_resnet_cifar",
-               paper=PREACT_PAPER,
-               convention="pre-activation bottleneck, 9n+2 with n=18, outputs 64/128/256, "
-                          "projection where the shape changes",
-               n=18, num_filters=16, block="bottleneck", preact=True, shortcut="B", **_CIFAR)
+# The pre-activation paper's bottleneck CIFAR networks (its tables 2 and 3): 9n+2 layers.
+for _depth in (164, 1001):
+    register_model(f"preact_resnet{_depth}_cifar", CifarResNet, family="preact_resnet_cifar",
+                   paper=PREACT_PAPER,
+                   convention=f"pre-activation bottleneck, 9n+2 with n={(_depth - 2) // 9}, "
+                              "outputs 64/128/256, projection where the shape changes",
+                   n=(_depth - 2) // 9, num_filters=16, block="bottleneck", preact=True,
+                   shortcut="B", **_CIFAR)
 register_model("resnext29_8x64d_cifar", CifarResNet, family="resnext_cifar", paper=RESNEXT_PAPER,
                convention="ResNeXt-29 (8x64d): 64-filter stem, post-activation bottlenecks, "
                           "outputs 256/512/1024, grouped widths 512/1024/2048, option B",

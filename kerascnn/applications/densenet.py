@@ -22,9 +22,23 @@ dense blocks with transitions (BN-ReLU-Conv1x1-AvgPool) between them, BN-ReLU,
 global average pooling and the classifier.
 
 * ``densenet{L}_cifar``: (L-4)/3 layers BN-ReLU-Conv3x3 per block, 16 initial
-  channels, no compression (densenet40_cifar: k=12, 1,019,722 parameters);
+  channels, no compression;
 * ``densenet_bc{L}_cifar``: (L-4)/6 bottleneck layers per block, 2k initial
-  channels, theta=0.5 (densenet_bc100_cifar: 769,162; L=190 k=40: 25,624,430).
+  channels, theta=0.5;
+* ``..._k{k}_cifar`` names any growth rate (``densenet100_k24_cifar``).
+
+A name without ``_k`` is the network the paper's table 2 reports at that depth:
+
+====================== ===== ==== ============== =============
+name                    L     k    paper          trainable
+====================== ===== ==== ============== =============
+densenet40_cifar        40    12   1.0 M          1,019,722
+densenet100_cifar       100   12   7.0 M          6,979,642
+densenet100_k24_cifar   100   24   27.2 M         27,249,082
+densenet_bc100_cifar    100   12   0.8 M          769,162
+densenet_bc250_cifar    250   24   15.3 M         15,324,406
+densenet_bc190_cifar    190   40   25.6 M         25,624,430
+====================== ===== ==== ============== =============
 
 ``block="dense_fast"`` builds seed 000's variant (Affine instead of the
 consumers' BatchNormalization, one scale/offset-free BN per new feature map;
@@ -346,24 +360,36 @@ for _depth, _ctor in ((121, DenseNet121), (169, DenseNet169), (201, DenseNet201)
     )
 
 
-def _cifar_factory(bc):
-    def factory(match):
-        depth = int(match.group(1))
-        per = 6 if bc else 3
-        if depth < 4 + per or (depth - 4) % per:
-            return None
-        name = f"densenet_bc{depth}_cifar" if bc else f"densenet{depth}_cifar"
-        convention = ("DenseNet-BC: bottleneck layers, theta=0.5, 2k initial channels, k=12"
-                      if bc else "DenseNet: no bottleneck, no compression, 16 initial channels, "
-                                 "k=12")
-        return make_spec(name, DenseNetCIFAR, family="densenet", paper=PAPER,
-                         default_input_shape=(32, 32, 3), min_input_size=4,
-                         convention=convention, depth=depth, bc=bc)
-    return factory
+# The growth rate each CIFAR depth has in the paper's table 2, (bc, depth): k. A name
+# without ``_k`` is the paper's network of that depth (the first row where a depth has
+# two: DenseNet L=100 is k=12, its k=24 row is ``densenet100_k24_cifar``); a depth
+# the table lacks uses the paper's base growth rate, 12.
+CIFAR_GROWTH_RATES = {
+    (False, 40): 12,
+    (False, 100): 12,
+    (True, 100): 12,
+    (True, 250): 24,
+    (True, 190): 40,
+}
+CIFAR_TABLE_NAMES = ("densenet40_cifar", "densenet100_cifar", "densenet100_k24_cifar",
+                     "densenet_bc100_cifar", "densenet_bc250_cifar", "densenet_bc190_cifar")
 
 
-register_pattern(r"densenet(\d+)_cifar", _cifar_factory(False),
-                 examples=("densenet40_cifar", "densenet100_cifar"))
-register_pattern(r"densenet_bc(\d+)_cifar", _cifar_factory(True),
-                 examples=("densenet_bc100_cifar", "densenet_bc190_cifar",
-                           "densenet_bc250_cifar"))
+def _cifar_factory(match):
+    bc, depth = bool(match.group(1)), int(match.group(2))
+    per = 6 if bc else 3
+    if depth < 4 + per or (depth - 4) % per:
+        return None
+    k = int(match.group(3)) if match.group(3) else CIFAR_GROWTH_RATES.get((bc, depth), 12)
+    if k < 1:
+        return None
+    convention = (f"DenseNet-BC: bottleneck layers, theta=0.5, 2k initial channels, k={k}"
+                  if bc else "DenseNet: no bottleneck, no compression, 16 initial channels, "
+                             f"k={k}")
+    return make_spec(match.group(0), DenseNetCIFAR, family="densenet", paper=PAPER,
+                     default_input_shape=(32, 32, 3), min_input_size=4,
+                     convention=convention, depth=depth, bc=bc, growth_rate=k)
+
+
+register_pattern(r"densenet(_bc)?([1-9][0-9]*)(?:_k([1-9][0-9]*))?_cifar", _cifar_factory,
+                 examples=CIFAR_TABLE_NAMES)

@@ -1,6 +1,6 @@
 """Inception v4 and Inception-ResNet v1 / v2 (Szegedy, Ioffe, Vanhoucke & Alemi,
 "Inception-v4, Inception-ResNet and the Impact of Residual Connections on
-Learning", AAAI 2017; seed 002 part 2 §4.4).
+Learning", AAAI 2017).
 
 =================== ======================================================= ==============
 name                 layout                                                  trainable
@@ -10,7 +10,7 @@ inception_v4         v4 stem, 4 x A, Reduction-A (192, 224, 256, 384),       42,
                      no conv bias, dropout 0.2
 inception_resnet_v1  v1 stem (-> 35x35x256), 5 x A (scale 0.17),             22,742,808
                      Reduction-A (192, 192, 256, 384), 10 x B (0.1),
-                     Reduction-B, 5 x C (0.2, the last linear), dropout 0.2
+                     Reduction-B, 5 x C (0.2), dropout 0.2
 inception_resnet_v2  keras.applications.InceptionResNetV2: 10 x A (0.17),    55,813,192
                      Reduction-A (256, 256, 384, 384), 20 x B (0.1),
                      Reduction-B, 10 x C (0.2, the last linear), 1x1 1536
@@ -18,11 +18,22 @@ inception_resnet_v2  keras.applications.InceptionResNetV2: 10 x A (0.17),    55,
 
 The residual modules project their concatenated branches back to the input
 width with a linear 1x1 convolution and add ``scale * residual`` to the input
-(seed 002 §4.4.2: scaling stabilises wide residual Inception networks).
+(section 3.3: scaling stabilises wide residual Inception networks).
 Inception-ResNet-v2 is keras' graph exactly (``count_params()`` 55,873,736,
-``weights="imagenet"`` reads keras' file); Inception-ResNet-v1 uses the same
-conventions (no conv bias, BN without scale) with the paper's v1 widths and
-block counts.
+``weights="imagenet"`` reads keras' file: 10/20/10 modules, the released
+TF-slim model, where the paper's figure 18 draws 5/10/5).
+
+Inception-ResNet-v1 is the paper's network: the stem of figure 14, modules of
+figures 10, 11 and 13, Reduction-A with table 1's (k, l, m, n) = (192, 192, 256,
+384), Reduction-B of figure 12, and figure 18's 5 x A, 10 x B, 5 x C, average
+pooling, dropout (keep 0.8) and the classifier. Independent implementations
+derived from TF-slim (FaceNet's) append a sixth, unscaled C module without ReLU
+(about 1.6 M parameters more, 7 %); figure 18 has five, every one of them with
+the ReLU of figure 13. What the paper leaves open follows keras' Inception-ResNet-
+v2: no convolution bias and BN without scale (epsilon 1e-3) after every
+non-linear-projection convolution, the linear 1x1 projection with a bias and no
+BN (the paper puts BN "on top of the traditional layers, but not on top of the
+summations"), scales 0.17 / 0.1 / 0.2 (the paper: "between 0.1 and 0.3").
 """
 
 from __future__ import annotations
@@ -151,10 +162,9 @@ def InceptionResNetV1(include_top=True, weights=None, input_tensor=None, input_s
                                name=f"block17_{i}")
     x = inception_resnet_reduction_b(x, filters=((256, 384), (256, 256), (256, 256, 256)),
                                      name="reduction_b")
-    for i in range(1, 6):
-        last = i == 5
-        x = inception_resnet_c(x, 1.0 if last else scales[2], filters=(192, (192, 192, 192)),
-                               activation=None if last else "relu", name=f"block8_{i}")
+    for i in range(1, 6):  # figure 18: five C modules, each as figure 13 (scaled sum, ReLU)
+        x = inception_resnet_c(x, scales[2], filters=(192, (192, 192, 192)),
+                               name=f"block8_{i}")
     x = _head(x, include_top, pooling, classes, classifier_activation, dropout)
     return finish_model(img_input, input_tensor, x, name, weights)
 
@@ -209,8 +219,9 @@ register_model("inception_v4", InceptionV4, family="inception", paper=PAPER,
                convention="BN with scale (eps 1e-3), no conv bias, dropout 0.2")
 register_model("inception_resnet_v1", InceptionResNetV1, family="inception", paper=PAPER,
                default_input_shape=(299, 299, 3), min_input_size=MIN_SIZE,
-               convention="paper v1 widths and 5/10/5 blocks, scales 0.17/0.1/0.2; no conv "
-                          "bias, BN without scale as keras' Inception-ResNet-v2")
+               convention="paper figures 10-14 and 18: 5/10/5 modules, scales 0.17/0.1/0.2, "
+                          "ReLU after every sum; no conv bias, BN without scale, biased "
+                          "linear projections as keras' Inception-ResNet-v2")
 register_model("inception_resnet_v2", InceptionResNetV2, family="inception", paper=PAPER,
                default_input_shape=(299, 299, 3), min_input_size=MIN_SIZE,
                keras_twin="InceptionResNetV2",

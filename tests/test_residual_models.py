@@ -112,7 +112,11 @@ def test_wrn_and_preact_structure():
     assert model.get_layer("stage1_block1_0_conv").filters == 32  # 16 -> 16k projection
     assert model.get_layer("stage3_block2_2_conv").filters == 128
     assert "stage1_block1_preact_bn" not in {la.name for la in model.layers}  # seed 000 `first`
-    assert model.get_layer("post_bn") is not None
+    # Pre-activation: the last block's sum goes through BN-ReLU before the pooling.
+    assert model.get_layer("post_bn").gamma.shape == (128,)
+    post_bn = model.get_layer("post_bn")._inbound_nodes[0].parent_nodes[0].operation.name
+    relu = model.get_layer("post_relu")._inbound_nodes[0].parent_nodes[0].operation.name
+    assert (post_bn, relu) == ("stage3_block2_out", "post_bn")
 
 
 def test_se_ratio_on_any_model():

@@ -193,3 +193,19 @@ def test_xception_imagenet_weights_from_keras_cache(tmp_path, monkeypatch):
     x = np.random.RandomState(1).rand(1, 71, 71, 3).astype("float32")
     np.testing.assert_allclose(np.asarray(ours(x, training=False)),
                                np.asarray(twin(x, training=False)), atol=1e-5)
+
+
+def test_bn_inception_pooling_per_module():
+    # Batch Normalization paper, the Inception table: average pooling with a projection in
+    # 3a-3b, 4a-4d and 5a, max pooling in 5b and in the stride-2 pass-through modules 3c, 4e.
+    model = kerascnn.create_model("bn_inception", include_top=False, input_shape=(224, 224, 3))
+    kinds = {m: type(model.get_layer(f"inception_{m}_pool")).__name__
+             for m in ("3a", "3b", "3c", "4a", "4b", "4c", "4d", "4e", "5a", "5b")}
+    assert kinds == {"3a": "AveragePooling2D", "3b": "AveragePooling2D", "3c": "MaxPooling2D",
+                     "4a": "AveragePooling2D", "4b": "AveragePooling2D",
+                     "4c": "AveragePooling2D", "4d": "AveragePooling2D", "4e": "MaxPooling2D",
+                     "5a": "AveragePooling2D", "5b": "MaxPooling2D"}
+    assert model.get_layer("inception_3c_pool").strides == (2, 2)
+    assert model.get_layer("inception_5b_pool").strides == (1, 1)
+    assert {"inception_3c_pool_proj", "inception_4e_pool_proj"}.isdisjoint(
+        {layer.name for layer in model.layers})

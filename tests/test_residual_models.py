@@ -119,6 +119,25 @@ def test_wrn_and_preact_structure():
     assert (post_bn, relu) == ("stage3_block2_out", "post_bn")
 
 
+def _parents(model, layer_name):
+    return [n.operation.name for n in model.get_layer(layer_name)._inbound_nodes[0].parent_nodes]
+
+
+def test_se_recalibrates_the_residual_branch_before_the_addition():
+    # SENet figure 3: the SE block scales the residual branch, then the identity is added.
+    model = kerascnn.create_model("se_resnet50", include_top=False, input_shape=(64, 64, 3))
+    assert _parents(model, "res2b_se_scale") == ["bn2b_branch2c", "res2b_se_reshape"]
+    assert _parents(model, "res2b") == ["res2b_se_scale", "res2a_relu"]
+    assert _parents(model, "res2b_relu") == ["res2b"]
+    # With random weights the excitation is not the identity: the block output depends on it.
+    randomize_weights(model)
+    x = np.random.default_rng(0).normal(size=(1, 64, 64, 3)).astype("float32")
+    probe = keras.Model(model.input, [model.get_layer("bn2b_branch2c").output,
+                                      model.get_layer("res2b_se_scale").output])
+    branch, scaled = (np.asarray(t) for t in probe(x))
+    assert not np.allclose(branch, scaled)
+
+
 def test_se_ratio_on_any_model():
     plain = _trainable(kerascnn.create_model("resnet20_cifar"))
     se = _trainable(kerascnn.create_model("resnet20_cifar", se_ratio=4))

@@ -3,12 +3,12 @@ Residual Learning for Image Recognition", 2015, section 4.2), their
 pre-activation versions (He et al., "Identity Mappings in Deep Residual
 Networks", 2016), Wide ResNets (Zagoruyko & Komodakis, "Wide Residual
 Networks", 2016) and ResNeXt-29 (Xie et al., 2017), all one constructor:
-seed 000's ``model(shape, n, num_filters, num_classes, width, block)``.
+the Lasagne CIFAR recipe's ``model(shape, n, num_filters, num_classes, width, block)``.
 
 A 3x3 convolution of ``num_filters`` filters + BN + ReLU, then three stages of
 ``n`` residual blocks (the second and third start with a stride-2 transition),
 then (pre-activation only) BN + ReLU, global average pooling and the classifier.
-Stage widths follow seed 000's ``n_filters`` table, ``num_filters * width *
+Stage widths follow the Lasagne CIFAR recipe's ``n_filters`` table, ``num_filters * width *
 (1, 2, 4)``; a bottleneck block outputs 4x that width around a 3x3 of the
 table's width (or ``cardinality * bottleneck_width * (1, 2, 4)`` grouped
 channels, ResNeXt).
@@ -41,6 +41,7 @@ from kerascnn.applications.common import (
     channel_axis,
     check_arguments,
     check_positive_int,
+    check_positive_ints,
     classifier_head,
     finish_model,
 )
@@ -79,10 +80,10 @@ def CifarResNet(
     stochastic_depth=None,
     stochastic_depth_mode="batch",
 ):
-    """Instantiates a three-stage residual network for small images (seed 000).
+    """Instantiates a three-stage residual network for small images.
 
     The depth is ``6n + 2`` with basic blocks and ``9n + 2`` with bottleneck
-    blocks. Seed 000's ``train.py --n=18 --num_filters=16 --width=4
+    blocks. the Lasagne CIFAR recipe's ``train.py --n=18 --num_filters=16 --width=4
     --block=bottleneck`` is ``CifarResNet(n=18, num_filters=16, width=4,
     block="bottleneck", preact=True, shortcut="B")``.
 
@@ -96,9 +97,9 @@ def CifarResNet(
         block: ``"normal"`` (two 3x3 convolutions) or ``"bottleneck"`` (1x1,
             3x3, 1x1 with 4x wider outputs).
         preact: False for He et al. 2015 post-activation blocks, True for full
-            pre-activation blocks and a final BN-ReLU (seed 000, He et al. 2016).
+            pre-activation blocks and a final BN-ReLU (He et al. 2016).
         shortcut: ``"A"`` (zero-padding identity, He et al.'s CIFAR nets),
-            ``"B"`` (projection on transitions, seed 000) or ``"C"``.
+            ``"B"`` (projection on transitions) or ``"C"``.
         cardinality: groups of the bottleneck's 3x3 (ResNeXt ``C``).
         bottleneck_width: ResNeXt ``d``, channels per group at the first stage
             (None: ``num_filters * width``, one group).
@@ -110,10 +111,7 @@ def CifarResNet(
         A ``keras.Model``.
     """
     check_arguments(weights, include_top, classes, pooling, classifier_activation)
-    check_positive_int(n, "n")
-    check_positive_int(num_filters, "num_filters")
-    check_positive_int(width, "width")
-    check_positive_int(cardinality, "cardinality")
+    check_positive_ints(n=n, num_filters=num_filters, width=width, cardinality=cardinality)
     if block not in _BLOCKS:
         raise ValueError(f"`block` must be 'normal' or 'bottleneck'; got block={block!r}.")
     kind = _BLOCKS[block]

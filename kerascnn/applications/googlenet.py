@@ -13,9 +13,10 @@ auxiliary classifiers on (4a) and (4d) (13,378,280 in all) and the model returns
 released model (BVLC GoogLeNet: local size 5, alpha 1e-4, beta 0.75, k 1, in
 Caffe's convention where alpha is divided by the window), not AlexNet's.
 
-BN-Inception follows the Inception v2 table of the Batch Normalization paper (5x5 replaced by two 3x3,
-stride-2 modules 3c and 4e instead of the pooling layers, average or max
-pooling in the modules, BN after every convolution): 11,295,240 parameters.
+BN-Inception follows the Inception v2 table of the Batch Normalization paper
+(5x5 replaced by two 3x3, stride-2 modules 3c and 4e instead of the pooling
+layers, average or max pooling in the modules, BN after every convolution):
+11,295,240 parameters.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from kerascnn.applications.common import (
 )
 from kerascnn.blocks.auxiliary import googlenet_aux_head
 from kerascnn.blocks.common import conv_bn
-from kerascnn.blocks.inception import bn_inception_module, inception_v1
+from kerascnn.blocks.googlenet import bn_inception_module, inception_v1
 from kerascnn.layers.lrn import GOOGLENET_LRN, LocalResponseNormalization
 from kerascnn.registry import register_model
 
@@ -53,7 +54,8 @@ GOOGLENET_TABLE = {
     "5a": (256, 160, 320, 32, 128, 128),
     "5b": (384, 192, 384, 48, 128, 128),
 }
-# Seed's Inception v2 table: #1x1, #3x3 reduce, #3x3, double #3x3 reduce, double #3x3,
+# The Batch Normalization paper's Inception table: #1x1, #3x3 reduce, #3x3,
+# double #3x3 reduce, double #3x3,
 # pool, pool proj, stride.
 BN_INCEPTION_TABLE = {
     "3a": (64, 64, 64, 64, 96, "avg", 32, 1),
@@ -120,13 +122,7 @@ def GoogLeNet(include_top=True, weights=None, input_tensor=None, input_shape=Non
         if aux_logits and module in ("4a", "4d"):
             aux.append(googlenet_aux_head(x, classes, classifier_activation,
                                           name=f"aux{len(aux) + 1}"))
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        if dropout:
-            x = layers.Dropout(dropout, name="dropout")(x)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = classifier_head(x, False, pooling, classes, classifier_activation)
+    x = classifier_head(x, include_top, pooling, classes, classifier_activation, dropout=dropout)
     return finish_model(img_input, input_tensor, [x] + aux if aux else x, name, weights)
 
 

@@ -46,16 +46,17 @@ from kerascnn.applications.common import (
     channel_axis,
     check_arguments,
     check_rate,
+    classifier_head,
     finish_model,
     keras_twin_loader,
 )
-from kerascnn.blocks.inception import (
-    conv_bn,
+from kerascnn.blocks.common import conv_bn
+from kerascnn.blocks.inception_v3 import inception_v3_stem
+from kerascnn.blocks.inception_v4 import (
     inception_resnet_a,
     inception_resnet_b,
     inception_resnet_c,
     inception_resnet_reduction_b,
-    inception_v3_stem,
     inception_v4_a,
     inception_v4_b,
     inception_v4_c,
@@ -70,19 +71,6 @@ __all__ = ["InceptionV4", "InceptionResNetV1", "InceptionResNetV2"]
 PAPER = ("Inception-v4, Inception-ResNet and the Impact of Residual Connections on Learning",
          2016)
 MIN_SIZE = 75
-
-
-def _head(x, include_top, pooling, classes, classifier_activation, dropout):
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        if dropout:
-            x = layers.Dropout(dropout, name="dropout")(x)
-        return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    if pooling == "avg":
-        return layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    if pooling == "max":
-        return layers.GlobalMaxPooling2D(name="max_pool")(x)
-    return x
 
 
 def _start(weights, include_top, classes, pooling, classifier_activation, input_tensor,
@@ -125,7 +113,8 @@ def InceptionV4(include_top=True, weights=None, input_tensor=None, input_shape=N
     x = inception_v4_reduction_b(x, name="reduction_b")
     for i in range(3):
         x = inception_v4_c(x, name=f"inception_c{i + 1}")
-    x = _head(x, include_top, pooling, classes, classifier_activation, dropout)
+    x = classifier_head(x, include_top, pooling, classes, classifier_activation,
+                        dropout=dropout)
     return finish_model(img_input, input_tensor, x, name, weights)
 
 
@@ -165,7 +154,8 @@ def InceptionResNetV1(include_top=True, weights=None, input_tensor=None, input_s
     for i in range(1, 6):  # figure 18: five C modules, each as figure 13 (scaled sum, ReLU)
         x = inception_resnet_c(x, scales[2], filters=(192, (192, 192, 192)),
                                name=f"block8_{i}")
-    x = _head(x, include_top, pooling, classes, classifier_activation, dropout)
+    x = classifier_head(x, include_top, pooling, classes, classifier_activation,
+                        dropout=dropout)
     return finish_model(img_input, input_tensor, x, name, weights)
 
 
@@ -201,7 +191,7 @@ def InceptionResNetV2(include_top=True, weights=None, input_tensor=None, input_s
         x = inception_resnet_c(x, 0.2, name=f"block8_{i}")
     x = inception_resnet_c(x, 1.0, activation=None, name="block8_10")
     x = conv_bn(x, 1536, 1, name="conv_7b")
-    x = _head(x, include_top, pooling, classes, classifier_activation, 0)
+    x = classifier_head(x, include_top, pooling, classes, classifier_activation)
 
     imagenet_loader = keras_twin_loader(
         keras.applications.InceptionResNetV2, "inception_resnet_v2", include_top,

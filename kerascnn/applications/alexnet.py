@@ -40,10 +40,10 @@ from kerascnn.applications.common import (
     dense_classifier,
     finish_model,
 )
+from kerascnn.applications.variants import Variant, register_variants
 from kerascnn.layers.lrn import ALEXNET_LRN, LocalResponseNormalization
-from kerascnn.registry import register_model
 
-__all__ = ["AlexNet", "AlexNetOWT", "ZFNet"]
+__all__ = ["AlexNetFamily"]  # and one constructor per row of VARIANTS (register_variants)
 
 _LRN_ORDERS = ("before_pool", "after_pool")
 
@@ -72,8 +72,12 @@ CONFIGS = {
 }
 
 
-def _alexnet(variant, include_top, weights, input_tensor, input_shape, pooling, classes,
-             classifier_activation, name, groups=1, dropout=0.5, lrn=None, lrn_order=None):
+def AlexNetFamily(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                  pooling=None, classes=1000, classifier_activation="softmax", name="alexnet",
+                  variant="alexnet", groups=1, dropout=0.5, lrn=None, lrn_order=None):
+    """Builds AlexNet, its one-weird-trick variant or ZFNet (``variant``, a CONFIGS key)."""
+    if variant not in CONFIGS:
+        raise ValueError(f"`variant` must be one of {', '.join(CONFIGS)}; got variant={variant!r}.")
     config = CONFIGS[variant]
     check_arguments(weights, include_top, classes, pooling, classifier_activation)
     if groups not in (1, 2):
@@ -111,17 +115,22 @@ def _alexnet(variant, include_top, weights, input_tensor, input_shape, pooling, 
     return finish_model(img_input, input_tensor, x, name, weights)
 
 
-_ARGS_DOC = """
+_DOC = """Instantiates {summary}.
+
+    {title} ({year}).
+
     Args:
         include_top: include the three fully connected layers (the input must then
             have the default size: the last pooled map is flattened).
-        weights: None or a path to a weights file (no ImageNet weights).
+        weights: {weights} (no ImageNet weights).
         input_tensor: optional Keras tensor to use as image input.
-        input_shape: optional (height, width, channels).
+        input_shape: optional (height, width, channels); default {input}, minimum
+            {min_size}x{min_size} without the top.
         pooling: None, ``"avg"`` or ``"max"`` when ``include_top=False``.
         classes: number of classes.
         classifier_activation: activation of the classifier (None for logits).
         name: model name.
+        groups: 2 for the two-GPU grouped conv2/4/5 (1: full connectivity; AlexNet).
         dropout: dropout rate before fc7 and the classifier (0.5; 0 removes it).
         lrn: override the variant's local response normalization (None keeps it).
         lrn_order: ``"before_pool"`` (conv, LRN, pool: AlexNet's paper, the
@@ -130,55 +139,26 @@ _ARGS_DOC = """
 
     Returns:
         A ``keras.Model``.
-"""
+    """
 
+VARIANTS = (
+    Variant("alexnet", "AlexNet", dict(variant="alexnet"), PAPER,
+            "paper channels 96-256-384-384-256, full connectivity (groups=2 for the two-GPU "
+            "split), LRN before pooling (section 3.5), biases, no BN",
+            default_input=CONFIGS["alexnet"]["input"], min_size=CONFIGS["alexnet"]["min_size"],
+            summary="AlexNet (96-256-384-384-256, 227x227 input)"),
+    Variant("alexnet_owt", "AlexNetOWT", dict(variant="alexnet_owt"), OWT_PAPER,
+            "torchvision layout 64-192-384-256-256, no LRN",
+            default_input=CONFIGS["alexnet_owt"]["input"],
+            min_size=CONFIGS["alexnet_owt"]["min_size"],
+            summary='the single-tower AlexNet of "One weird trick" (64-192-384-256-256, no LRN)'),
+    Variant("zfnet", "ZFNet", dict(variant="zfnet"), ZF_PAPER,
+            "paper: 7x7/2 and 5x5/2 first convolutions, LRN after pooling (figure 3), biases",
+            default_input=CONFIGS["zfnet"]["input"], min_size=CONFIGS["zfnet"]["min_size"],
+            summary="ZFNet (7x7/2 first convolution, 5x5/2 second)"),
+)
 
-def AlexNet(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
-            classes=1000, classifier_activation="softmax", name="alexnet", groups=1, dropout=0.5,
-            lrn=None, lrn_order=None):
-    return _alexnet("alexnet", include_top, weights, input_tensor, input_shape, pooling, classes,
-                    classifier_activation, name, groups=groups, dropout=dropout, lrn=lrn,
-                    lrn_order=lrn_order)
-
-
-AlexNet.__doc__ = """Instantiates AlexNet (96-256-384-384-256, 227x227 input, minimum 67x67
-    without the top).
-""" + _ARGS_DOC.replace("        dropout:", "        groups: 2 for the two-GPU grouped conv2/4/5 (1: full connectivity).\n"
-                        "        dropout:")
-
-
-def AlexNetOWT(include_top=True, weights=None, input_tensor=None, input_shape=None,
-               pooling=None, classes=1000, classifier_activation="softmax", name="alexnet_owt",
-               dropout=0.5, lrn=None, lrn_order=None):
-    return _alexnet("alexnet_owt", include_top, weights, input_tensor, input_shape, pooling,
-                    classes, classifier_activation, name, dropout=dropout, lrn=lrn,
-                    lrn_order=lrn_order)
-
-
-AlexNetOWT.__doc__ = """Instantiates the single-tower AlexNet of "One weird trick"
-    (64-192-384-256-256, no LRN, 224x224 input, minimum 63x63 without the top).
-""" + _ARGS_DOC
-
-
-def ZFNet(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
-          classes=1000, classifier_activation="softmax", name="zfnet", dropout=0.5, lrn=None,
-          lrn_order=None):
-    return _alexnet("zfnet", include_top, weights, input_tensor, input_shape, pooling, classes,
-                    classifier_activation, name, dropout=dropout, lrn=lrn, lrn_order=lrn_order)
-
-
-ZFNet.__doc__ = """Instantiates ZFNet (7x7/2 first convolution, 5x5/2 second, 224x224 input,
-    minimum 53x53 without the top).
-""" + _ARGS_DOC
-
-for _name, _ctor, _paper, _conv in (
-    ("alexnet", AlexNet, PAPER, "paper channels 96-256-384-384-256, full connectivity "
-                                "(groups=2 for the two-GPU split), LRN before pooling (section "
-                                "3.5), biases, no BN"),
-    ("alexnet_owt", AlexNetOWT, OWT_PAPER, "torchvision layout 64-192-384-256-256, no LRN"),
-    ("zfnet", ZFNet, ZF_PAPER, "paper: 7x7/2 and 5x5/2 first convolutions, LRN after "
-                               "pooling (figure 3), biases"),
-):
-    register_model(_name, _ctor, family="alexnet", paper=_paper,
-                   default_input_shape=CONFIGS[_name]["input"],
-                   min_input_size=CONFIGS[_name]["min_size"], convention=_conv)
+register_variants(AlexNetFamily, VARIANTS[:1], family="alexnet", doc=_DOC, namespace=globals(),
+                  options=("groups", "dropout", "lrn", "lrn_order"))
+register_variants(AlexNetFamily, VARIANTS[1:], family="alexnet", doc=_DOC, namespace=globals(),
+                  options=("dropout", "lrn", "lrn_order"))

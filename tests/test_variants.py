@@ -12,7 +12,8 @@ from kerascnn import registry
 from kerascnn.applications.variants import Variant
 
 APPLICATIONS = pathlib.Path(kerascnn.__file__).parent / "applications"
-TABLE_FAMILIES = ("alexnet", "resnet", "resnet_v2", "vgg", "densenet", "squeezenet", "shufflenet")
+TABLE_FAMILIES = ("alexnet", "inception_v4", "resnet", "resnet_v2", "vgg", "densenet", "squeezenet",
+                  "shufflenet")
 
 
 def _tables():

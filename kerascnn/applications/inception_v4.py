@@ -50,6 +50,7 @@ from kerascnn.applications.common import (
     finish_model,
     keras_twin_loader,
 )
+from kerascnn.applications.variants import Variant, register_variants
 from kerascnn.blocks.common import conv_bn
 from kerascnn.blocks.inception_v3 import inception_v3_stem
 from kerascnn.blocks.inception_v4 import (
@@ -64,9 +65,8 @@ from kerascnn.blocks.inception_v4 import (
     inception_v4_stem,
     reduction_a,
 )
-from kerascnn.registry import register_model
 
-__all__ = ["InceptionV4", "InceptionResNetV1", "InceptionResNetV2"]
+__all__ = []  # one constructor per row of VARIANTS (register_variants)
 
 PAPER = ("Inception-v4, Inception-ResNet and the Impact of Residual Connections on Learning",
          2016)
@@ -82,26 +82,11 @@ def _start(weights, include_top, classes, pooling, classifier_activation, input_
                        min_size=MIN_SIZE, include_top=include_top, weights=weights)
 
 
-_ARGS = """
-    Args:
-        include_top: include the global average pooling{drop} and the classifier.
-        weights: None, a weights file path{imagenet}.
-        input_tensor: optional Keras tensor to use as image input.
-        input_shape: optional (height, width, channels); default (299, 299, 3),
-            at least 75x75.
-        pooling: None, ``"avg"`` or ``"max"`` when ``include_top=False``.
-        classes: number of classes.
-        classifier_activation: activation of the classifier (None for logits).
-        name: model name.{extra}
-
-    Returns:
-        A ``keras.Model``.
-"""
 
 
-def InceptionV4(include_top=True, weights=None, input_tensor=None, input_shape=None,
-                pooling=None, classes=1000, classifier_activation="softmax",
-                name="inception_v4", dropout=0.2):
+def _inception_v4(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                   pooling=None, classes=1000, classifier_activation="softmax",
+                   name="inception_v4", dropout=0.2):
     img_input = _start(weights, include_top, classes, pooling, classifier_activation,
                        input_tensor, input_shape, dropout)
     x = inception_v4_stem(img_input)
@@ -118,11 +103,6 @@ def InceptionV4(include_top=True, weights=None, input_tensor=None, input_shape=N
     return finish_model(img_input, input_tensor, x, name, weights)
 
 
-InceptionV4.__doc__ = "Instantiates Inception v4.\n" + _ARGS.format(
-    drop=", dropout", imagenet="",
-    extra="\n        dropout: dropout rate before the classifier (0.2: keep 0.8).")
-
-
 def _inception_resnet_v1_stem(x):
     """3x3/2 32 V, 3x3 32 V, 3x3 64, 3x3/2 max pool V, 1x1 80, 3x3 192 V, 3x3/2 256 V."""
     x = conv_bn(x, 32, 3, strides=2, padding="valid", name="stem_conv1")
@@ -134,9 +114,9 @@ def _inception_resnet_v1_stem(x):
     return conv_bn(x, 256, 3, strides=2, padding="valid", name="stem_conv6")
 
 
-def InceptionResNetV1(include_top=True, weights=None, input_tensor=None, input_shape=None,
-                      pooling=None, classes=1000, classifier_activation="softmax",
-                      name="inception_resnet_v1", dropout=0.2, scales=(0.17, 0.1, 0.2)):
+def _inception_resnet_v1(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                          pooling=None, classes=1000, classifier_activation="softmax",
+                          name="inception_resnet_v1", dropout=0.2, scales=(0.17, 0.1, 0.2)):
     img_input = _start(weights, include_top, classes, pooling, classifier_activation,
                        input_tensor, input_shape, dropout)
     if len(scales) != 3:
@@ -159,15 +139,9 @@ def InceptionResNetV1(include_top=True, weights=None, input_tensor=None, input_s
     return finish_model(img_input, input_tensor, x, name, weights)
 
 
-InceptionResNetV1.__doc__ = "Instantiates Inception-ResNet-v1 (the paper's widths).\n" + \
-    _ARGS.format(drop=", dropout", imagenet="",
-                 extra="\n        dropout: dropout rate before the classifier (0.2)."
-                       "\n        scales: residual scaling of the A, B and C modules.")
-
-
-def InceptionResNetV2(include_top=True, weights=None, input_tensor=None, input_shape=None,
-                      pooling=None, classes=1000, classifier_activation="softmax",
-                      name="inception_resnet_v2"):
+def _inception_resnet_v2(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                          pooling=None, classes=1000, classifier_activation="softmax",
+                          name="inception_resnet_v2"):
     img_input = _start(weights, include_top, classes, pooling, classifier_activation,
                        input_tensor, input_shape, 0, imagenet=True)
     x = inception_v3_stem(img_input)
@@ -200,19 +174,45 @@ def InceptionResNetV2(include_top=True, weights=None, input_tensor=None, input_s
     return finish_model(img_input, input_tensor, x, name, weights, imagenet_loader)
 
 
-InceptionResNetV2.__doc__ = "Instantiates Inception-ResNet-v2 (keras.applications layout).\n" \
-    + _ARGS.format(drop="", imagenet=', or "imagenet" (the keras file, never downloaded)',
-                   extra="")
+_DOC = """Instantiates {summary}.
 
-register_model("inception_v4", InceptionV4, family="inception", paper=PAPER,
-               default_input_shape=(299, 299, 3), min_input_size=MIN_SIZE,
-               convention="BN with scale (eps 1e-3), no conv bias, dropout 0.2")
-register_model("inception_resnet_v1", InceptionResNetV1, family="inception", paper=PAPER,
-               default_input_shape=(299, 299, 3), min_input_size=MIN_SIZE,
-               convention="paper figures 10-14 and 18: 5/10/5 modules, scales 0.17/0.1/0.2, "
-                          "ReLU after every sum; no conv bias, BN without scale, biased "
-                          "linear projections as keras' Inception-ResNet-v2")
-register_model("inception_resnet_v2", InceptionResNetV2, family="inception", paper=PAPER,
-               default_input_shape=(299, 299, 3), min_input_size=MIN_SIZE,
-               keras_twin="InceptionResNetV2",
-               convention="= keras.applications.InceptionResNetV2 (10/20/10 blocks)")
+    {title} ({year}).
+
+    Args:
+        include_top: include the global average pooling, the dropout (Inception v4,
+            Inception-ResNet-v1) and the classifier.
+        weights: {weights}.
+        input_tensor: optional Keras tensor to use as image input.
+        input_shape: optional (height, width, channels); default {input},
+            at least {min_size}x{min_size}.
+        pooling: None, ``"avg"`` or ``"max"`` when ``include_top=False``.
+        classes: number of classes.
+        classifier_activation: activation of the classifier (None for logits).
+        name: model name.
+        dropout: (Inception v4, Inception-ResNet-v1) dropout rate before the
+            classifier (0.2: the paper's keep probability 0.8).
+        scales: (Inception-ResNet-v1) residual scaling of the A, B and C modules.
+
+    Returns:
+        A ``keras.Model``.
+    """
+
+_INPUT = dict(default_input=(299, 299, 3), min_size=MIN_SIZE)
+
+VARIANTS = (
+    Variant("inception_v4", "InceptionV4", {}, PAPER,
+            "BN with scale (eps 1e-3), no conv bias, dropout 0.2", builder=_inception_v4,
+            options=("dropout",), summary="Inception v4 (figures 3-9)", **_INPUT),
+    Variant("inception_resnet_v1", "InceptionResNetV1", {}, PAPER,
+            "paper figures 10-14 and 18: 5/10/5 modules, scales 0.17/0.1/0.2, ReLU after "
+            "every sum; no conv bias, BN without scale, biased linear projections as keras' "
+            "Inception-ResNet-v2", builder=_inception_resnet_v1, options=("dropout", "scales"),
+            summary="Inception-ResNet-v1 (the paper's network, figures 10-14 and 18)", **_INPUT),
+    Variant("inception_resnet_v2", "InceptionResNetV2", {}, PAPER,
+            "= keras.applications.InceptionResNetV2 (10/20/10 blocks)",
+            keras_twin="InceptionResNetV2", weights="inception_resnet_v2",
+            builder=_inception_resnet_v2, options=(),
+            summary="Inception-ResNet-v2 (keras.applications' layout)", **_INPUT),
+)
+
+register_variants(None, VARIANTS, family="inception", doc=_DOC, namespace=globals())

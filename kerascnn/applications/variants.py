@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+from typing import Callable
 
 import keras
 
@@ -46,6 +47,9 @@ class Variant:
         min_size: smallest height and width the network accepts.
         classes: default number of classes.
         summary: one line for the docstring (the layout in the paper's words).
+        builder: this variant's builder, where a family's networks are built by more
+            than one (None: the builder given to :func:`register_variants`).
+        options: this variant's own options (None: the family's).
     """
 
     name: str
@@ -59,6 +63,8 @@ class Variant:
     min_size: int = 32
     classes: int = 1000
     summary: str = ""
+    builder: Callable | None = None
+    options: tuple | None = None
 
 
 _WEIGHTS_DOC = {
@@ -121,7 +127,8 @@ def register_variants(builder, variants, *, family, doc: str, namespace: dict,
 
     Args:
         builder: the family's builder; called with the keras.applications
-            arguments, the variant's ``arguments`` and the caller's options.
+            arguments, the variant's ``arguments`` and the caller's options (a
+            variant's own ``builder`` wins).
         variants: the family's table of :class:`Variant` records.
         family: the registry family (a string, or a callable of the variant).
         doc: the docstring template; ``str.format`` fields: ``constructor``,
@@ -140,7 +147,9 @@ def register_variants(builder, variants, *, family, doc: str, namespace: dict,
     constructors = {}
     exported = namespace.setdefault("__all__", [])
     for variant in variants:
-        constructor = _make_constructor(builder, variant, tuple(options), twin_arguments)
+        constructor = _make_constructor(
+            variant.builder or builder, variant,
+            tuple(options if variant.options is None else variant.options), twin_arguments)
         constructor.__module__ = namespace.get("__name__", constructor.__module__)
         constructor.__doc__ = _doc(variant, doc)
         register_model(

@@ -36,9 +36,11 @@ __all__ = [
     "model_info",
     "get_spec",
     "reference_rows",
+    "derived_rows",
 ]
 
 _REFERENCE_CSV = os.path.join(os.path.dirname(__file__), "param_counts.csv")
+_DERIVED_CSV = os.path.join(os.path.dirname(__file__), "derived_param_counts.csv")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,17 +207,32 @@ def reference_rows() -> dict[str, dict]:
         return {row["model"]: row for row in csv.DictReader(f)}
 
 
+@functools.lru_cache(maxsize=1)
+def derived_rows() -> dict[str, dict]:
+    """Counts of the registered names the reference table lacks, by model.
+
+    Each row has the reference table's columns (``model``, ``input``, ``classes``,
+    ``kwargs``, ``trainable_params``) and a ``source``: the independent
+    implementation or the closed form the count was checked against.
+    """
+    with open(_DERIVED_CSV, newline="", encoding="utf-8") as f:
+        return {row["model"]: row for row in csv.DictReader(f)}
+
+
 def model_info(name: str) -> dict:
     """Metadata of a registered model.
 
     Returns a dict with ``name``, ``family``, ``paper`` (``title``,
     ``year``), ``default_input_shape``, ``min_input_size``,
-    ``reference_params`` (the trainable count of the reference table, or
-    None), ``reference_keras_params`` (keras ``count_params()`` where the
-    table has it), ``convention``, ``keras_twin`` and ``kwargs``.
+    ``reference_params`` (the trainable count of the reference table, else of
+    the derived table, else None), ``reference_source`` (``"reference table"``,
+    the derived row's source, or None), ``reference_keras_params`` (keras
+    ``count_params()`` where the reference table has it), ``convention``,
+    ``keras_twin`` and ``kwargs``.
     """
     spec = get_spec(name)
     row = reference_rows().get(spec.name)
+    derived = None if row else derived_rows().get(spec.name)
 
     def _int(value):
         return int(value) if value not in (None, "") else None
@@ -226,7 +243,10 @@ def model_info(name: str) -> dict:
         "paper": dict(spec.paper),
         "default_input_shape": spec.default_input_shape,
         "min_input_size": spec.min_input_size,
-        "reference_params": _int(row["trainable_params"]) if row else None,
+        "reference_params": _int((row or derived)["trainable_params"]) if row or derived
+        else None,
+        "reference_source": "reference table" if row else (derived["source"] if derived
+                                                           else None),
         "reference_keras_params": _int(row["keras_total_params"]) if row else None,
         "convention": spec.convention or (row["convention"] if row else ""),
         "keras_twin": spec.keras_twin,

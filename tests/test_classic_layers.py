@@ -6,7 +6,7 @@ import pytest
 
 from kerascnn.blocks.nin import nin_block
 from kerascnn.blocks.vgg import vgg_block
-from kerascnn.layers.lrn import LocalResponseNormalization
+from kerascnn.layers.lrn import ALEXNET_LRN, GOOGLENET_LRN, LocalResponseNormalization
 
 
 def test_lrn_hand_computed_small_window():
@@ -29,6 +29,26 @@ def test_lrn_hand_computed_paper_defaults():
     np.testing.assert_allclose(y, expected, rtol=1e-6)
 
 
+def test_lrn_caffe_convention_divides_alpha_by_the_window():
+    # BVLC GoogLeNet: local_size 5, alpha 1e-4, beta 0.75, k 1; Caffe scales by alpha / n.
+    a = [10.0, 20.0, 30.0, 40.0, 50.0, 60.0]
+    sums = [100 + 400 + 900, 100 + 400 + 900 + 1600, 100 + 400 + 900 + 1600 + 2500,
+            400 + 900 + 1600 + 2500 + 3600, 900 + 1600 + 2500 + 3600, 1600 + 2500 + 3600]
+    x = np.array(a, dtype="float32").reshape(1, 1, 1, 6) * 10
+    caffe = np.asarray(LocalResponseNormalization(**GOOGLENET_LRN)(x)).ravel()
+    expected = [10 * ai / (1 + 1e-4 / 5 * 100 * s) ** 0.75 for ai, s in zip(a, sums)]
+    np.testing.assert_allclose(caffe, expected, rtol=1e-6)
+    plain = np.asarray(LocalResponseNormalization(n=5, k=1.0, alpha=1e-4)(x)).ravel()
+    assert np.all(plain < caffe)  # the same alpha on the plain sum normalizes five times harder
+    assert ALEXNET_LRN == dict(n=5, k=2.0, alpha=1e-4, beta=0.75, alpha_per_window=False)
+
+
+def test_lrn_rejects_a_non_boolean_convention():
+    with pytest.raises(ValueError, match=r"`alpha_per_window` must be True or False; "
+                                         r"got alpha_per_window='caffe'\."):
+        LocalResponseNormalization(alpha_per_window="caffe")
+
+
 def test_lrn_channels_first_axis_and_config_roundtrip(tmp_path):
     x = np.random.RandomState(0).rand(2, 6, 3, 3).astype("float32")
     first = np.asarray(LocalResponseNormalization(axis=1)(x))
@@ -36,12 +56,14 @@ def test_lrn_channels_first_axis_and_config_roundtrip(tmp_path):
     np.testing.assert_allclose(first, np.transpose(last, (0, 3, 1, 2)), rtol=1e-6)
 
     inputs = keras.Input((4, 4, 8))
-    model = keras.Model(inputs, LocalResponseNormalization(n=3, alpha=2e-4, name="lrn")(inputs))
+    model = keras.Model(inputs, LocalResponseNormalization(n=3, alpha=2e-4, alpha_per_window=True,
+                                                           name="lrn")(inputs))
     path = tmp_path / "lrn.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)
     layer = loaded.get_layer("lrn")
-    assert (layer.n, layer.alpha, layer.k, layer.beta) == (3, 2e-4, 2.0, 0.75)
+    assert (layer.n, layer.alpha, layer.k, layer.beta, layer.alpha_per_window) == \
+        (3, 2e-4, 2.0, 0.75, True)
     z = np.random.RandomState(1).rand(1, 4, 4, 8).astype("float32") * 50
     np.testing.assert_allclose(loaded.predict(z, verbose=0), model.predict(z, verbose=0))
 

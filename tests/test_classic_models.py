@@ -9,6 +9,7 @@ import pytest
 import kerascnn
 from kerascnn.applications import AlexNet, LeNet5, NiN, NiNCIFAR
 from kerascnn.applications.vgg import VGG11, dense_to_fully_convolutional
+from tests._weights import randomize_weights
 
 
 def _trainable(model):
@@ -30,14 +31,46 @@ def test_lenet5_layers_and_activation_option():
 def test_alexnet_groups_and_paper_shapes():
     model = AlexNet(classes=10)
     shapes = {layer.name: layer.output.shape for layer in model.layers}
-    assert shapes["conv1"] == (None, 55, 55, 96) and shapes["lrn1"] == (None, 27, 27, 96)
-    assert shapes["lrn2"] == (None, 13, 13, 256) and shapes["pool5"] == (None, 6, 6, 256)
+    assert shapes["conv1"] == (None, 55, 55, 96) and shapes["lrn1"] == (None, 55, 55, 96)
+    assert shapes["lrn2"] == (None, 27, 27, 256) and shapes["pool5"] == (None, 6, 6, 256)
     # The two-GPU split: conv2/4/5 see half the input channels.
     grouped = AlexNet(groups=2)
     assert grouped.get_layer("conv2").kernel.shape == (5, 5, 48, 256)
     assert grouped.get_layer("conv3").kernel.shape == (3, 3, 256, 384)
     assert grouped.count_params() == 62378344 - (307200 + 663552 + 442368)
     assert "lrn1" not in {layer.name for layer in AlexNet(lrn=False).layers}
+
+
+def _inbound(model, layer_name):
+    return model.get_layer(layer_name)._inbound_nodes[0].parent_nodes[0].operation.name
+
+
+def test_lrn_order_is_each_papers():
+    # AlexNet section 3.5: conv, LRN, pool; ZFNet figure 3 and CaffeNet: conv, pool, LRN.
+    alexnet = AlexNet(include_top=False)
+    assert [_inbound(alexnet, n) for n in ("lrn1", "pool1", "lrn2", "pool2")] == \
+        ["conv1", "lrn1", "conv2", "lrn2"]
+    caffe = AlexNet(include_top=False, lrn_order="after_pool")
+    assert [_inbound(caffe, n) for n in ("pool1", "lrn1", "conv2", "pool2", "lrn2")] == \
+        ["conv1", "pool1", "lrn1", "conv2", "pool2"]
+    zf = kerascnn.create_model("zfnet", include_top=False)
+    assert [_inbound(zf, n) for n in ("pool1", "lrn1")] == ["conv1", "pool1"]
+    lrn = alexnet.get_layer("lrn1")
+    assert (lrn.n, lrn.k, lrn.alpha, lrn.beta, lrn.alpha_per_window) == (5, 2.0, 1e-4, 0.75, False)
+    with pytest.raises(ValueError, match=r"`lrn_order` must be None, 'before_pool' or "
+                                         r"'after_pool'; got lrn_order='first'\."):
+        AlexNet(lrn_order="first")
+
+
+def test_googlenet_lrn_is_bvlc_googlenets():
+    model = kerascnn.create_model("googlenet", include_top=False, input_shape=(64, 64, 3))
+    for name, source in (("lrn1", "pool1"), ("lrn2", "conv2_relu")):
+        layer = model.get_layer(name)
+        assert (layer.n, layer.k, layer.alpha, layer.beta, layer.alpha_per_window) == \
+            (5, 1.0, 1e-4, 0.75, True)
+        assert _inbound(model, name) == source
+    vgg = kerascnn.create_model("vgg11_lrn", include_top=False, input_shape=(32, 32, 3))
+    assert vgg.get_layer("block1_lrn").k == 2.0 and not vgg.get_layer("block1_lrn").alpha_per_window
 
 
 def test_zfnet_and_owt_shapes():
@@ -136,10 +169,13 @@ def vgg_pair(request):
 def test_vgg_keras_twin_transfer_equal_outputs(vgg_pair):
     src, dst = vgg_pair
     assert dst.count_params() == src.count_params()
-    x = np.random.RandomState(0).uniform(0, 255, (1, 224, 224, 3)).astype("float32")
+    x = np.random.RandomState(0).uniform(0, 1, (1, 224, 224, 3)).astype("float32")
+    randomize_weights(src)  # random biases too: a bias mix-up must change the output
     assert np.abs(src.predict(x, verbose=0) - dst.predict(x, verbose=0)).max() > 1e-3
     assert kerascnn.transfer_weights(src, dst) == len([w for w in src.layers if w.weights])
-    assert np.abs(src.predict(x, verbose=0) - dst.predict(x, verbose=0)).max() < 1e-5
+    expected = src.predict(x, verbose=0)
+    tolerance = 1e-5 * max(1.0, float(np.abs(expected).max()))
+    assert np.abs(expected - dst.predict(x, verbose=0)).max() < tolerance
 
 
 def test_nin_models():
@@ -150,5 +186,10 @@ def test_nin_models():
     cifar = NiNCIFAR()
     assert _trainable(cifar) == 966986
     assert cifar.get_layer("final_conv").output.shape == (None, 8, 8, 10)
+    # The NiN head: the last mlpconv has one map per class, global average pooling, softmax.
+    logits = NiNCIFAR(classifier_activation=None)
+    randomize_weights(logits)
     x = np.random.RandomState(0).rand(2, 32, 32, 3).astype("float32")
-    np.testing.assert_allclose(cifar.predict(x, verbose=0).sum(axis=1), [1, 1], rtol=1e-5)
+    maps = np.asarray(keras.Model(logits.input, logits.get_layer("final_conv").output)(x))
+    np.testing.assert_allclose(np.asarray(logits(x)), maps.mean(axis=(1, 2)), rtol=1e-4,
+                               atol=1e-5)

@@ -79,9 +79,18 @@ def test_seed000_flags_build_densenet40():
 
 
 def test_registry_patterns():
-    assert kerascnn.model_info("densenet_bc250_cifar")["kwargs"] == {"depth": 250, "bc": True}
-    assert "densenet40_cifar" in kerascnn.list_models("densenet*")
-    for bad in ("densenet41_cifar", "densenet_bc42_cifar"):
+    # A name without _k is the paper's table 2 network of that depth.
+    assert kerascnn.model_info("densenet_bc250_cifar")["kwargs"] == \
+        {"depth": 250, "bc": True, "growth_rate": 24}
+    assert kerascnn.model_info("densenet_bc190_cifar")["kwargs"]["growth_rate"] == 40
+    assert kerascnn.model_info("densenet100_cifar")["kwargs"]["growth_rate"] == 12
+    assert kerascnn.model_info("densenet100_k24_cifar")["kwargs"] == \
+        {"depth": 100, "bc": False, "growth_rate": 24}
+    assert kerascnn.model_info("densenet_bc52_cifar")["kwargs"]["growth_rate"] == 12
+    assert {"densenet40_cifar", "densenet100_cifar", "densenet100_k24_cifar",
+            "densenet_bc100_cifar", "densenet_bc190_cifar",
+            "densenet_bc250_cifar"} <= set(kerascnn.list_models("densenet*"))
+    for bad in ("densenet41_cifar", "densenet_bc42_cifar", "densenet40_k0_cifar"):
         with pytest.raises(ValueError, match="Unknown model"):
             kerascnn.create_model(bad)
 

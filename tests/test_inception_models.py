@@ -8,14 +8,10 @@ import pytest
 
 import kerascnn
 from kerascnn.applications import GoogLeNet, InceptionV3
-from kerascnn.blocks.inception import (
-    bn_inception_module,
-    inception_naive,
-    inception_resnet_a,
-    inception_v1,
-    reduction_a,
-)
+from kerascnn.blocks.googlenet import bn_inception_module, inception_naive, inception_v1
+from kerascnn.blocks.inception_v4 import inception_resnet_a, reduction_a
 from kerascnn.layers.scale import CustomScaleLayer
+from tests._weights import randomize_weights, swap_two_batch_norms
 
 
 def _trainable(model):
@@ -126,8 +122,12 @@ def test_inception_v4_and_resnet_v1_layout():
     assert v1.get_layer("reduction_b").output.shape == (None, 8, 8, 1792)
     assert {f"block35_{i}_scale" for i in range(1, 6)} <= names and "block35_6_scale" not in names
     assert "block17_10_scale" in names and "block17_11_scale" not in names
-    assert "block8_5_ac" not in names and "block8_4_ac" in names  # the last C block is linear
-    assert v1.get_layer("block8_5_scale").scale == 1.0
+    # Figure 18: five C modules, each as figure 13 (scaled sum then ReLU); no sixth linear one.
+    assert {f"block8_{i}_ac" for i in range(1, 6)} <= names and "block8_6_scale" not in names
+    assert [v1.get_layer(f"block8_{i}_scale").scale for i in range(1, 6)] == [0.2] * 5
+    assert v1.layers[-1].name == "block8_5_ac"
+    # 1,599,808 parameters more would be the sixth C module of the TF-slim-derived versions.
+    assert _trainable(v1) == 22742808 - (1792 * 1000 + 1000)
 
 
 TWINS = {  # keras constructor, minimum input size
@@ -165,9 +165,12 @@ def test_keras_twin_transfer_equal_outputs(twin_pair):
     src, dst, size = twin_pair
     assert src.count_params() == dst.count_params()
     x = np.random.RandomState(0).uniform(-1, 1, (2, size, size, 3)).astype("float32")
+    randomize_weights(src)  # with fresh BN statistics a BN or bias mix-up changes nothing
     assert _max_diff(src, dst, x) > 1e-5  # independent initialisations fail the check
     assert kerascnn.transfer_weights(src, dst) == len([w for w in src.layers if w.weights])
-    assert _max_diff(src, dst, x) < 1e-5
+    assert _max_diff(src, dst, x) < 1e-4 * max(1.0, float(np.abs(np.asarray(src(x))).max()))
+    swap_two_batch_norms(dst)  # the check sees a BN mix-up
+    assert _max_diff(src, dst, x) > 1e-3
 
 
 def test_xception_imagenet_weights_from_keras_cache(tmp_path, monkeypatch):
@@ -185,3 +188,19 @@ def test_xception_imagenet_weights_from_keras_cache(tmp_path, monkeypatch):
     x = np.random.RandomState(1).rand(1, 71, 71, 3).astype("float32")
     np.testing.assert_allclose(np.asarray(ours(x, training=False)),
                                np.asarray(twin(x, training=False)), atol=1e-5)
+
+
+def test_bn_inception_pooling_per_module():
+    # Batch Normalization paper, the Inception table: average pooling with a projection in
+    # 3a-3b, 4a-4d and 5a, max pooling in 5b and in the stride-2 pass-through modules 3c, 4e.
+    model = kerascnn.create_model("bn_inception", include_top=False, input_shape=(224, 224, 3))
+    kinds = {m: type(model.get_layer(f"inception_{m}_pool")).__name__
+             for m in ("3a", "3b", "3c", "4a", "4b", "4c", "4d", "4e", "5a", "5b")}
+    assert kinds == {"3a": "AveragePooling2D", "3b": "AveragePooling2D", "3c": "MaxPooling2D",
+                     "4a": "AveragePooling2D", "4b": "AveragePooling2D",
+                     "4c": "AveragePooling2D", "4d": "AveragePooling2D", "4e": "MaxPooling2D",
+                     "5a": "AveragePooling2D", "5b": "MaxPooling2D"}
+    assert model.get_layer("inception_3c_pool").strides == (2, 2)
+    assert model.get_layer("inception_5b_pool").strides == (1, 1)
+    assert {"inception_3c_pool_proj", "inception_4e_pool_proj"}.isdisjoint(
+        {layer.name for layer in model.layers})

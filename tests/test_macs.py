@@ -279,3 +279,29 @@ def test_unshared_convolutions_count_as_a_convolution():
     for layer in (LocallyConnected2D(5, 3, strides=2), TiledConv2D(5, 3, tile_size=2, strides=2)):
         # 3x3 output positions x 5 filters x 3x3 taps x 4 channels
         assert count_macs(keras.Model(inputs, layer(inputs))) == 3 * 3 * 5 * 9 * 4
+
+
+# The papers' published multiply-adds at the default input size: (registry name, constructor
+# arguments, our exact count, the paper's figure, relative tolerance). The papers round; the
+# tolerance is 2 % except where a paper gives one significant digit more loosely.
+PAPER_MACS = [
+    ("vgg16", {}, 15_470_264_320, 15.5 * G, 0.02),  # VGG-16: 15.5 G
+    ("googlenet", {}, 1_582_671_872, 1.5 * G, 0.06),  # GoogLeNet: "1.5 billion multiply-adds"
+    ("inception_v3", {}, 5_713_216_096, 5.7 * G, 0.02),
+    ("resnet50", {}, 3_857_973_248, 3.8 * G, 0.02),  # ResNet table 1 (stride on the 1x1)
+    ("resnext50_32x4d", {}, 4_230_479_872, 4.2 * G, 0.02),  # ResNeXt table 1
+    ("densenet121", {}, 2_834_161_664, 2.9 * G, 0.03),  # DenseNet figure 3
+    ("shufflenet_g3", {}, 137_460_672, 140e6, 0.02),  # ShuffleNet table 2: 1x, g=3, 140 M
+    ("mobilenet", {}, 568_740_352, 569e6, 0.02),  # MobileNet table 8: 569 M
+    ("xception", {}, 8_357_403_496, 8.4 * G, 0.02),
+    ("senet154", {}, 20_688_363_520, 20.7 * G, 0.02),  # SENet table: 20.7 G
+    ("alexnet", {"groups": 2}, 724_406_816, 0.72 * G, 0.02),  # the two-GPU grouped AlexNet
+]
+
+
+@pytest.mark.parametrize("name, kwargs, exact, figure, tol", PAPER_MACS,
+                         ids=[row[0] for row in PAPER_MACS])
+def test_macs_match_the_papers(name, kwargs, exact, figure, tol):
+    macs = count_macs(kerascnn.create_model(name, **kwargs))
+    assert macs == exact
+    assert _close(macs, figure, tol)

@@ -46,8 +46,10 @@ def test_model_info_fields():
 
 
 def test_model_info_without_reference_row():
-    # resnet152 has a reference row; a pattern-free name without a row returns None.
-    assert kerascnn.model_info("resnet152")["reference_params"] == 60268520
+    # A pattern name that is not listed (ResNet-38 is in no paper's table) has no row.
+    info = kerascnn.model_info("resnet38_cifar")
+    assert (info["reference_params"], info["reference_source"]) == (None, None)
+    assert "resnet38_cifar" not in kerascnn.list_models()
 
 
 def test_register_rejects_duplicates_and_bad_names():

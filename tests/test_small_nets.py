@@ -7,6 +7,7 @@ import pytest
 import kerascnn
 from kerascnn.applications.shufflenet import shufflenet_unit
 from kerascnn.blocks import fire_module
+from tests._weights import randomize_weights
 
 
 def _trainable(model):
@@ -108,10 +109,39 @@ def test_shufflenet_unit_shapes_and_shuffle():
     assert out.shape == (1, 4, 4, 480)
 
 
+def _parent(model, layer_name):
+    return model.get_layer(layer_name)._inbound_nodes[0].parent_nodes[0].operation.name
+
+
+def test_shufflenet_shuffle_sits_between_the_grouped_1x1_and_the_depthwise_conv():
+    # ShuffleNet figure 2(b)/(c): GConv1x1-BN-ReLU, channel shuffle, DWConv3x3-BN, GConv1x1-BN.
+    x = keras.Input((8, 8, 240))
+    model = keras.Model(x, shufflenet_unit(x, 240, 3, name="u"))
+    assert _parent(model, "u_shuffle") == "u_compress_relu"
+    assert _parent(model, "u_dw_pad") == "u_shuffle"
+    # With an input that is not constant, the shuffle output is the ReLU output with its
+    # channels read group by group: channel i * g + j of the result is j * (C / g) + i.
+    probe = keras.Model(x, [model.get_layer("u_compress_relu").output,
+                            model.get_layer("u_shuffle").output])
+    randomize_weights(model)
+    inputs = np.random.default_rng(0).normal(size=(2, 8, 8, 240)).astype("float32")
+    before, after = (np.asarray(t) for t in probe(inputs))
+    channels = before.shape[-1]  # 60 = 3 groups of 20
+    order = np.arange(channels).reshape(3, channels // 3).T.ravel()
+    assert not np.allclose(before, after)
+    np.testing.assert_array_equal(after, before[..., order])
+
+
 def test_shufflenet_forward_small_input():
-    model = kerascnn.create_model("shufflenet_g8", input_shape=(32, 32, 3), classes=4)
-    out = np.asarray(model(np.zeros((2, 32, 32, 3), "float32")))
+    model = kerascnn.create_model("shufflenet_g8", input_shape=(32, 32, 3), classes=4,
+                                  classifier_activation=None)
+    randomize_weights(model)
+    images = np.random.default_rng(1).normal(size=(2, 32, 32, 3)).astype("float32")
+    out = np.asarray(model(images))
     assert out.shape == (2, 4)
-    np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-5)
+    # The head is global average pooling and a linear classifier.
+    pooled = np.asarray(keras.Model(model.input, model.get_layer("avg_pool").output)(images))
+    kernel, bias = model.get_layer("predictions").get_weights()
+    np.testing.assert_allclose(out, pooled @ kernel + bias, rtol=1e-4, atol=1e-4)
     with pytest.raises(ValueError, match=r"`groups` must be one of 1, 2, 3, 4, 8; got groups=5\."):
         kerascnn.applications.ShuffleNet(groups=5)

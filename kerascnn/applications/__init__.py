@@ -46,10 +46,18 @@ from kerascnn.applications.densenet import (  # noqa: E402
 __all__ += ["DenseNet121", "DenseNet161", "DenseNet169", "DenseNet201", "DenseNet264",
             "DenseNetCIFAR"]
 from kerascnn.applications.mobilenet import MobileNet  # noqa: E402
-from kerascnn.applications.shufflenet import ShuffleNet  # noqa: E402
+from kerascnn.applications.shufflenet import (  # noqa: E402
+    ShuffleNet,
+    ShuffleNetG1,
+    ShuffleNetG2,
+    ShuffleNetG3,
+    ShuffleNetG4,
+    ShuffleNetG8,
+)
 from kerascnn.applications.squeezenet import SqueezeNet1_0, SqueezeNet1_1  # noqa: E402
 
-__all__ += ["MobileNet", "ShuffleNet", "SqueezeNet1_0", "SqueezeNet1_1"]
+__all__ += ["MobileNet", "ShuffleNet", "ShuffleNetG1", "ShuffleNetG2", "ShuffleNetG3",
+            "ShuffleNetG4", "ShuffleNetG8", "SqueezeNet1_0", "SqueezeNet1_1"]
 
 from kerascnn.applications.cifar_resnet import CifarResNet  # noqa: E402
 from kerascnn.applications.resnet import (  # noqa: E402

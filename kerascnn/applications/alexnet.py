@@ -1,12 +1,19 @@
 """AlexNet (Krizhevsky, Sutskever & Hinton, "ImageNet Classification with Deep
-Convolutional Neural Networks", NIPS 2012; seed 002 part 2 §2), its one-weird-
-trick variant and ZFNet (Zeiler & Fergus, "Visualizing and Understanding
-Convolutional Networks", ECCV 2014; seed 003).
+Convolutional Neural Networks", NIPS 2012), its one-weird-trick variant and
+ZFNet (Zeiler & Fergus, "Visualizing and Understanding Convolutional Networks",
+ECCV 2014).
 
 Five convolutions and three fully connected layers; ReLU everywhere, 3x3/2
-overlapping max pooling, local response normalization after the first two
-pooled convolutions (seed's table order: conv, pool, LRN), dropout 0.5 before
-the second and third fully connected layers.
+overlapping max pooling, local response normalization (AlexNet's constants
+``k=2, n=5, alpha=1e-4, beta=0.75``) on the first two convolutions, dropout 0.5
+before the second and third fully connected layers.
+
+Where the normalization sits is each paper's own (``lrn_order``): AlexNet's
+section 3.5 applies it before pooling ("max-pooling layers ... follow both
+response-normalization layers"), so ``alexnet`` is conv, LRN, pool by default;
+ZFNet's figure 3 normalizes the pooled maps, so ``zfnet`` is conv, pool, LRN (the
+order of Caffe's CaffeNet, also offered for AlexNet with
+``lrn_order="after_pool"``). The order changes no parameter count.
 
 ============ ======= ===================================== ========= ==============
 name          input   convolutions (filters kernel/stride)  LRN       trainable
@@ -33,44 +40,55 @@ from kerascnn.applications.common import (
     dense_classifier,
     finish_model,
 )
-from kerascnn.layers.lrn import LocalResponseNormalization
-from kerascnn.registry import register_model
+from kerascnn.applications.variants import Variant, register_variants
+from kerascnn.layers.lrn import ALEXNET_LRN, LocalResponseNormalization
 
-__all__ = ["AlexNet", "AlexNetOWT", "ZFNet"]
+__all__ = ["AlexNetFamily"]  # and one constructor per row of VARIANTS (register_variants)
+
+_LRN_ORDERS = ("before_pool", "after_pool")
 
 PAPER = ("ImageNet Classification with Deep Convolutional Neural Networks", 2012)
 OWT_PAPER = ("One weird trick for parallelizing convolutional neural networks", 2014)
 ZF_PAPER = ("Visualizing and Understanding Convolutional Networks", 2013)
 
 # (filters, kernel, stride, explicit zero padding or "same", max-pool padding after
-# it or None, LRN after the pooling, grouped by the two-GPU split)
+# it or None, LRN on this convolution, grouped by the two-GPU split)
 CONFIGS = {
     "alexnet": dict(
-        input=(227, 227, 3), min_size=67, lrn=True,
+        input=(227, 227, 3), min_size=67, lrn=True, lrn_order="before_pool",
         convs=[(96, 11, 4, 0, "valid", True, False), (256, 5, 1, "same", "valid", True, True),
                (384, 3, 1, "same", None, False, False), (384, 3, 1, "same", None, False, True),
                (256, 3, 1, "same", "valid", False, True)]),
     "alexnet_owt": dict(
-        input=(224, 224, 3), min_size=63, lrn=False,
+        input=(224, 224, 3), min_size=63, lrn=False, lrn_order="after_pool",
         convs=[(64, 11, 4, 2, "valid", False, False), (192, 5, 1, "same", "valid", False, False),
                (384, 3, 1, "same", None, False, False), (256, 3, 1, "same", None, False, False),
                (256, 3, 1, "same", "valid", False, False)]),
     "zfnet": dict(
-        input=(224, 224, 3), min_size=53, lrn=True,
+        input=(224, 224, 3), min_size=53, lrn=True, lrn_order="after_pool",
         convs=[(96, 7, 2, 1, "same", True, False), (256, 5, 2, 0, "same", True, False),
                (384, 3, 1, "same", None, False, False), (384, 3, 1, "same", None, False, False),
                (256, 3, 1, "same", "valid", False, False)]),
 }
 
 
-def _alexnet(variant, include_top, weights, input_tensor, input_shape, pooling, classes,
-             classifier_activation, name, groups=1, dropout=0.5, lrn=None):
+def AlexNetFamily(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                  pooling=None, classes=1000, classifier_activation="softmax", name="alexnet",
+                  variant="alexnet", groups=1, dropout=0.5, lrn=None, lrn_order=None):
+    """Builds AlexNet, its one-weird-trick variant or ZFNet (``variant``, a CONFIGS key)."""
+    if variant not in CONFIGS:
+        raise ValueError(f"`variant` must be one of {', '.join(CONFIGS)}; got variant={variant!r}.")
     config = CONFIGS[variant]
     check_arguments(weights, include_top, classes, pooling, classifier_activation)
     if groups not in (1, 2):
         raise ValueError(f"`groups` must be 1 or 2; got groups={groups!r}.")
     check_rate(dropout, "dropout")
     use_lrn = config["lrn"] if lrn is None else bool(lrn)
+    if lrn_order is None:
+        lrn_order = config["lrn_order"]
+    if lrn_order not in _LRN_ORDERS:
+        raise ValueError("`lrn_order` must be None, 'before_pool' or 'after_pool'; "
+                         f"got lrn_order={lrn_order!r}.")
     img_input = build_input(input_tensor, input_shape, default_shape=config["input"],
                             min_size=config["min_size"], include_top=include_top,
                             weights=weights, fixed_size=True)
@@ -83,10 +101,12 @@ def _alexnet(variant, include_top, weights, input_tensor, input_shape, pooling, 
         x = layers.Conv2D(filters, kernel, strides=stride, padding=pad,
                           groups=groups if grouped else 1, activation="relu",
                           name=f"conv{i}")(x)
+        if norm and use_lrn and lrn_order == "before_pool":
+            x = LocalResponseNormalization(**ALEXNET_LRN, axis=channel_axis(), name=f"lrn{i}")(x)
         if pool is not None:
             x = layers.MaxPooling2D(3, strides=2, padding=pool, name=f"pool{i}")(x)
-        if norm and use_lrn:
-            x = LocalResponseNormalization(axis=channel_axis(), name=f"lrn{i}")(x)
+        if norm and use_lrn and lrn_order == "after_pool":
+            x = LocalResponseNormalization(**ALEXNET_LRN, axis=channel_axis(), name=f"lrn{i}")(x)
     if include_top:
         x = dense_classifier(x, classes, classifier_activation, names=("fc6", "fc7"),
                              dropout=dropout)
@@ -95,66 +115,50 @@ def _alexnet(variant, include_top, weights, input_tensor, input_shape, pooling, 
     return finish_model(img_input, input_tensor, x, name, weights)
 
 
-_ARGS_DOC = """
+_DOC = """Instantiates {summary}.
+
+    {title} ({year}).
+
     Args:
         include_top: include the three fully connected layers (the input must then
             have the default size: the last pooled map is flattened).
-        weights: None or a path to a weights file (no ImageNet weights).
+        weights: {weights} (no ImageNet weights).
         input_tensor: optional Keras tensor to use as image input.
-        input_shape: optional (height, width, channels).
+        input_shape: optional (height, width, channels); default {input}, minimum
+            {min_size}x{min_size} without the top.
         pooling: None, ``"avg"`` or ``"max"`` when ``include_top=False``.
         classes: number of classes.
         classifier_activation: activation of the classifier (None for logits).
         name: model name.
+        groups: 2 for the two-GPU grouped conv2/4/5 (1: full connectivity; AlexNet).
         dropout: dropout rate before fc7 and the classifier (0.5; 0 removes it).
         lrn: override the variant's local response normalization (None keeps it).
+        lrn_order: ``"before_pool"`` (conv, LRN, pool: AlexNet's paper, the
+            ``alexnet`` default) or ``"after_pool"`` (conv, pool, LRN: ZFNet's paper,
+            the ``zfnet`` default); None keeps the variant's.
 
     Returns:
         A ``keras.Model``.
-"""
+    """
 
+VARIANTS = (
+    Variant("alexnet", "AlexNet", dict(variant="alexnet"), PAPER,
+            "paper channels 96-256-384-384-256, full connectivity (groups=2 for the two-GPU "
+            "split), LRN before pooling (section 3.5), biases, no BN",
+            default_input=CONFIGS["alexnet"]["input"], min_size=CONFIGS["alexnet"]["min_size"],
+            summary="AlexNet (96-256-384-384-256, 227x227 input)"),
+    Variant("alexnet_owt", "AlexNetOWT", dict(variant="alexnet_owt"), OWT_PAPER,
+            "torchvision layout 64-192-384-256-256, no LRN",
+            default_input=CONFIGS["alexnet_owt"]["input"],
+            min_size=CONFIGS["alexnet_owt"]["min_size"],
+            summary='the single-tower AlexNet of "One weird trick" (64-192-384-256-256, no LRN)'),
+    Variant("zfnet", "ZFNet", dict(variant="zfnet"), ZF_PAPER,
+            "paper: 7x7/2 and 5x5/2 first convolutions, LRN after pooling (figure 3), biases",
+            default_input=CONFIGS["zfnet"]["input"], min_size=CONFIGS["zfnet"]["min_size"],
+            summary="ZFNet (7x7/2 first convolution, 5x5/2 second)"),
+)
 
-def AlexNet(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
-            classes=1000, classifier_activation="softmax", name="alexnet", groups=1, dropout=0.5,
-            lrn=None):
-    return _alexnet("alexnet", include_top, weights, input_tensor, input_shape, pooling, classes,
-                    classifier_activation, name, groups=groups, dropout=dropout, lrn=lrn)
-
-
-AlexNet.__doc__ = """Instantiates AlexNet (96-256-384-384-256, 227x227 input, minimum 67x67
-    without the top).
-""" + _ARGS_DOC.replace("        dropout:", "        groups: 2 for the two-GPU grouped conv2/4/5 (1: full connectivity).\n"
-                        "        dropout:")
-
-
-def AlexNetOWT(include_top=True, weights=None, input_tensor=None, input_shape=None,
-               pooling=None, classes=1000, classifier_activation="softmax", name="alexnet_owt",
-               dropout=0.5, lrn=None):
-    return _alexnet("alexnet_owt", include_top, weights, input_tensor, input_shape, pooling,
-                    classes, classifier_activation, name, dropout=dropout, lrn=lrn)
-
-
-AlexNetOWT.__doc__ = """Instantiates the single-tower AlexNet of "One weird trick"
-    (64-192-384-256-256, no LRN, 224x224 input, minimum 63x63 without the top).
-""" + _ARGS_DOC
-
-
-def ZFNet(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
-          classes=1000, classifier_activation="softmax", name="zfnet", dropout=0.5, lrn=None):
-    return _alexnet("zfnet", include_top, weights, input_tensor, input_shape, pooling, classes,
-                    classifier_activation, name, dropout=dropout, lrn=lrn)
-
-
-ZFNet.__doc__ = """Instantiates ZFNet (7x7/2 first convolution, 5x5/2 second, 224x224 input,
-    minimum 53x53 without the top).
-""" + _ARGS_DOC
-
-for _name, _ctor, _paper, _conv in (
-    ("alexnet", AlexNet, PAPER, "paper channels 96-256-384-384-256, full connectivity "
-                                "(groups=2 for the two-GPU split), LRN, biases, no BN"),
-    ("alexnet_owt", AlexNetOWT, OWT_PAPER, "torchvision layout 64-192-384-256-256, no LRN"),
-    ("zfnet", ZFNet, ZF_PAPER, "paper: 7x7/2 and 5x5/2 first convolutions, LRN, biases"),
-):
-    register_model(_name, _ctor, family="alexnet", paper=_paper,
-                   default_input_shape=CONFIGS[_name]["input"],
-                   min_input_size=CONFIGS[_name]["min_size"], convention=_conv)
+register_variants(AlexNetFamily, VARIANTS[:1], family="alexnet", doc=_DOC, namespace=globals(),
+                  options=("groups", "dropout", "lrn", "lrn_order"))
+register_variants(AlexNetFamily, VARIANTS[1:], family="alexnet", doc=_DOC, namespace=globals(),
+                  options=("dropout", "lrn", "lrn_order"))

@@ -3,12 +3,12 @@ Residual Learning for Image Recognition", 2015, section 4.2), their
 pre-activation versions (He et al., "Identity Mappings in Deep Residual
 Networks", 2016), Wide ResNets (Zagoruyko & Komodakis, "Wide Residual
 Networks", 2016) and ResNeXt-29 (Xie et al., 2017), all one constructor:
-seed 000's ``model(shape, n, num_filters, num_classes, width, block)``.
+the Lasagne CIFAR recipe's ``model(shape, n, num_filters, num_classes, width, block)``.
 
 A 3x3 convolution of ``num_filters`` filters + BN + ReLU, then three stages of
 ``n`` residual blocks (the second and third start with a stride-2 transition),
 then (pre-activation only) BN + ReLU, global average pooling and the classifier.
-Stage widths follow seed 000's ``n_filters`` table, ``num_filters * width *
+Stage widths follow the Lasagne CIFAR recipe's ``n_filters`` table, ``num_filters * width *
 (1, 2, 4)``; a bottleneck block outputs 4x that width around a 3x3 of the
 table's width (or ``cardinality * bottleneck_width * (1, 2, 4)`` grouped
 channels, ResNeXt).
@@ -22,6 +22,7 @@ resnet{6n+2}_cifar            post-activation basic, option A       resnet20: 26
 resnet{6n+2}_cifar_b          post-activation basic, option B       resnet20: 272,474; resnet110: 1,730,714
 preact_resnet{6n+2}_cifar     pre-activation basic, option B
 preact_resnet164_cifar        pre-activation bottleneck, n=18, B    1,703,258
+preact_resnet1001_cifar       pre-activation bottleneck, n=111, B   10,328,602
 wrn{6n+4}_{k}_cifar           pre-activation basic, width k, B      wrn28_10: 36,479,194
 resnext29_8x64d_cifar         post-activation bottleneck, 64 stem,
                               C=8, d=64, option B                   34,426,698
@@ -40,6 +41,7 @@ from kerascnn.applications.common import (
     channel_axis,
     check_arguments,
     check_positive_int,
+    check_positive_ints,
     classifier_head,
     finish_model,
 )
@@ -78,10 +80,10 @@ def CifarResNet(
     stochastic_depth=None,
     stochastic_depth_mode="batch",
 ):
-    """Instantiates a three-stage residual network for small images (seed 000).
+    """Instantiates a three-stage residual network for small images.
 
     The depth is ``6n + 2`` with basic blocks and ``9n + 2`` with bottleneck
-    blocks. Seed 000's ``train.py --n=18 --num_filters=16 --width=4
+    blocks. the Lasagne CIFAR recipe's ``train.py --n=18 --num_filters=16 --width=4
     --block=bottleneck`` is ``CifarResNet(n=18, num_filters=16, width=4,
     block="bottleneck", preact=True, shortcut="B")``.
 
@@ -95,9 +97,9 @@ def CifarResNet(
         block: ``"normal"`` (two 3x3 convolutions) or ``"bottleneck"`` (1x1,
             3x3, 1x1 with 4x wider outputs).
         preact: False for He et al. 2015 post-activation blocks, True for full
-            pre-activation blocks and a final BN-ReLU (seed 000, He et al. 2016).
+            pre-activation blocks and a final BN-ReLU (He et al. 2016).
         shortcut: ``"A"`` (zero-padding identity, He et al.'s CIFAR nets),
-            ``"B"`` (projection on transitions, seed 000) or ``"C"``.
+            ``"B"`` (projection on transitions) or ``"C"``.
         cardinality: groups of the bottleneck's 3x3 (ResNeXt ``C``).
         bottleneck_width: ResNeXt ``d``, channels per group at the first stage
             (None: ``num_filters * width``, one group).
@@ -109,10 +111,7 @@ def CifarResNet(
         A ``keras.Model``.
     """
     check_arguments(weights, include_top, classes, pooling, classifier_activation)
-    check_positive_int(n, "n")
-    check_positive_int(num_filters, "num_filters")
-    check_positive_int(width, "width")
-    check_positive_int(cardinality, "cardinality")
+    check_positive_ints(n=n, num_filters=num_filters, width=width, cardinality=cardinality)
     if block not in _BLOCKS:
         raise ValueError(f"`block` must be 'normal' or 'bottleneck'; got block={block!r}.")
     kind = _BLOCKS[block]
@@ -210,11 +209,14 @@ register_pattern(r"preact_resnet([1-9][0-9]*)_cifar", _preact_cifar,
 register_pattern(r"wrn([1-9][0-9]*)_([1-9][0-9]*)_cifar", _wrn_cifar,
                  examples=("wrn16_8_cifar", "wrn28_10_cifar", "wrn40_4_cifar"))
 
-register_model("preact_resnet164_cifar", CifarResNet, family="preact_resnet_cifar",
-               paper=PREACT_PAPER,
-               convention="pre-activation bottleneck, 9n+2 with n=18, outputs 64/128/256, "
-                          "projection where the shape changes",
-               n=18, num_filters=16, block="bottleneck", preact=True, shortcut="B", **_CIFAR)
+# The pre-activation paper's bottleneck CIFAR networks (its tables 2 and 3): 9n+2 layers.
+for _depth in (164, 1001):
+    register_model(f"preact_resnet{_depth}_cifar", CifarResNet, family="preact_resnet_cifar",
+                   paper=PREACT_PAPER,
+                   convention=f"pre-activation bottleneck, 9n+2 with n={(_depth - 2) // 9}, "
+                              "outputs 64/128/256, projection where the shape changes",
+                   n=(_depth - 2) // 9, num_filters=16, block="bottleneck", preact=True,
+                   shortcut="B", **_CIFAR)
 register_model("resnext29_8x64d_cifar", CifarResNet, family="resnext_cifar", paper=RESNEXT_PAPER,
                convention="ResNeXt-29 (8x64d): 64-filter stem, post-activation bottlenecks, "
                           "outputs 256/512/1024, grouped widths 512/1024/2048, option B",

@@ -141,10 +141,27 @@ def build_input(input_tensor, input_shape, *, default_shape, min_size, include_t
 
 
 def classifier_head(x, include_top, pooling, classes, classifier_activation,
-                    name: str = "predictions", pool_name: str = "avg_pool"):
-    """Global average pooling + Dense classifier, or the ``pooling`` option."""
+                    name: str = "predictions", pool_name: str = "avg_pool", dropout=None,
+                    dense: bool = True):
+    """The head every family shares: global average pooling, optional dropout, the Dense
+    classifier; or, without the top, the ``pooling`` option.
+
+    Args:
+        dropout: a rate for a ``Dropout`` layer named ``dropout`` between the pooling and
+            the classifier (GoogLeNet 0.4, Inception v4 0.2, SENet-154 0.2); None or 0:
+            none.
+        dense: False for networks whose last convolution already has one map per class
+            (NiN, SqueezeNet): the pooled maps go through ``classifier_activation`` only
+            (a layer named ``name``; none when it is None).
+    """
     if include_top:
         x = layers.GlobalAveragePooling2D(name=pool_name)(x)
+        if dropout:
+            x = layers.Dropout(dropout, name="dropout")(x)
+        if not dense:
+            if classifier_activation is None:
+                return x
+            return layers.Activation(classifier_activation, name=name)(x)
         return layers.Dense(classes, activation=classifier_activation, name=name)(x)
     if pooling == "avg":
         return layers.GlobalAveragePooling2D(name="avg_pool")(x)

@@ -1,5 +1,5 @@
 """DenseNet (Huang et al., "Densely Connected Convolutional Networks", CVPR
-2017; arXiv 1608.06993), seed 002 §8, seed 004, seed 000.
+2017; arXiv 1608.06993).
 
 ImageNet models (DenseNet-BC, k=32 unless said, theta=0.5, 7x7/2 stem with 2k
 channels, 3x3/2 max pooling, four dense blocks, BN-ReLU, global average
@@ -22,17 +22,31 @@ dense blocks with transitions (BN-ReLU-Conv1x1-AvgPool) between them, BN-ReLU,
 global average pooling and the classifier.
 
 * ``densenet{L}_cifar``: (L-4)/3 layers BN-ReLU-Conv3x3 per block, 16 initial
-  channels, no compression (densenet40_cifar: k=12, 1,019,722 parameters);
+  channels, no compression;
 * ``densenet_bc{L}_cifar``: (L-4)/6 bottleneck layers per block, 2k initial
-  channels, theta=0.5 (densenet_bc100_cifar: 769,162; L=190 k=40: 25,624,430).
+  channels, theta=0.5;
+* ``..._k{k}_cifar`` names any growth rate (``densenet100_k24_cifar``).
 
-``block="dense_fast"`` builds seed 000's variant (Affine instead of the
+A name without ``_k`` is the network the paper's table 2 reports at that depth:
+
+====================== ===== ==== ============== =============
+name                    L     k    paper          trainable
+====================== ===== ==== ============== =============
+densenet40_cifar        40    12   1.0 M          1,019,722
+densenet100_cifar       100   12   7.0 M          6,979,642
+densenet100_k24_cifar   100   24   27.2 M         27,249,082
+densenet_bc100_cifar    100   12   0.8 M          769,162
+densenet_bc250_cifar    250   24   15.3 M         15,324,406
+densenet_bc190_cifar    190   40   25.6 M         25,624,430
+====================== ===== ==== ============== =============
+
+``block="dense_fast"`` builds the Lasagne recipe's variant (Affine instead of the
 consumers' BatchNormalization, one scale/offset-free BN per new feature map;
-same trainable count). Seed 000's command-line flags are accepted: ``n``
+same trainable count). The Lasagne CIFAR recipe's command-line flags are accepted: ``n``
 (depth L = 3n+1, so ``--n=13`` is DenseNet-40), ``num_filters`` (initial
 channels), ``block`` and ``growth_rate``.
 
-``memory_efficient=True`` (seed 002 §8.4, every DenseNet) recomputes each
+``memory_efficient=True`` (Pleiss et al., every DenseNet) recomputes each
 layer's concatenation, BN and ReLU (and the bottleneck 1x1 convolution) during
 backpropagation; outputs and gradients are those of the plain model with the
 same weights (:func:`copy_weights_by_name` copies them between the two).
@@ -40,7 +54,6 @@ same weights (:func:`copy_weights_by_name` copies them between the two).
 
 from __future__ import annotations
 
-import keras
 from keras import layers
 
 from kerascnn.applications.common import (
@@ -54,13 +67,14 @@ from kerascnn.applications.common import (
     finish_model,
     keras_twin_loader,
 )
+from kerascnn.applications.variants import Variant, register_variants
 from kerascnn.blocks.dense import _as_list, dense_features, transition
 from kerascnn.layers.affine import Affine
 from kerascnn.layers.dense import ConcatNormReLUConv
-from kerascnn.registry import make_spec, register_model, register_pattern
+from kerascnn.registry import make_spec, register_pattern
 
-__all__ = ["DenseNet", "DenseNet121", "DenseNet169", "DenseNet201", "DenseNet161",
-           "DenseNet264", "DenseNetCIFAR", "copy_weights_by_name"]
+# and one constructor per row of VARIANTS (register_variants)
+__all__ = ["DenseNet", "DenseNetCIFAR", "copy_weights_by_name"]
 
 PAPER = ("Densely Connected Convolutional Networks", 2017)
 
@@ -120,7 +134,7 @@ def DenseNet(
         init_channels: channels of the stem convolution (default 2k).
         stem: ``"imagenet"`` (7x7/2 conv, BN, ReLU, 3x3/2 max pool) or
             ``"cifar"`` (one 3x3 conv).
-        block: ``"dense"`` or seed 000's ``"dense_fast"``.
+        block: ``"dense"`` or the Lasagne CIFAR recipe's ``"dense_fast"``.
         memory_efficient: recompute concat-BN-ReLU(-Conv1x1) in backward.
         dropout_rate: dropout after each convolution of the blocks/transitions.
         keras_twin: the identical keras.applications constructor (ImageNet
@@ -191,61 +205,50 @@ def DenseNet(
     x = classifier_head(x, include_top, pooling, classes, classifier_activation)
 
     imagenet_loader = keras_twin_loader(
-        getattr(keras.applications, keras_twin) if keras_twin else None, weights_file,
-        include_top, classes=classes,
+        keras_twin, weights_file, include_top, classes=classes,
         classifier_activation=classifier_activation, pooling=pooling)
 
     return finish_model(img_input, input_tensor, x, name, weights, imagenet_loader)
 
 
-def _imagenet_variant(depth):
-    blocks, k, twin, weights_file = IMAGENET[depth]
-    doc_name = f"DenseNet{depth}"
+_IMAGENET_CONVENTION = ("DenseNet-BC k={k}, theta=0.5, keras.applications graph (no conv biases, "
+                        "BN epsilon 1.001e-5)")
 
-    def constructor(include_top=True, weights=None, input_tensor=None, input_shape=None,
-                    pooling=None, classes=1000, classifier_activation="softmax",
-                    name=f"densenet{depth}", memory_efficient=False, block="dense",
-                    dropout_rate=0.0):
-        return DenseNet(blocks, include_top=include_top, weights=weights,
-                        input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
-                        classes=classes, classifier_activation=classifier_activation,
-                        name=name, growth_rate=k, bottleneck=True, compression=0.5,
-                        stem="imagenet", block=block, memory_efficient=memory_efficient,
-                        dropout_rate=dropout_rate, keras_twin=twin, weights_file=weights_file)
+VARIANTS = tuple(
+    Variant(f"densenet{depth}", f"DenseNet{depth}",
+            dict(blocks=blocks, growth_rate=k, bottleneck=True, compression=0.5,
+                 stem="imagenet"),
+            PAPER, _IMAGENET_CONVENTION.format(k=k), keras_twin=twin, weights=weights_file,
+            summary=f"DenseNet-{depth} (DenseNet-BC, k={k}, theta=0.5, {blocks} layers per "
+                    "dense block)")
+    for depth, (blocks, k, twin, weights_file) in IMAGENET.items()
+)
 
-    constructor.__name__ = doc_name
-    constructor.__qualname__ = doc_name
-    weights_doc = ("None (random), a weights file path, or ``\"imagenet\"`` (keras.applications' "
-                   "file, read from the Keras cache; never downloaded)." if twin else
-                   "None (random) or a weights file path (no ImageNet weights).")
-    constructor.__doc__ = f"""Instantiates DenseNet-{depth} (DenseNet-BC, k={k}, theta=0.5).
+_DOC = """Instantiates {summary}.
 
-    Huang et al., "Densely Connected Convolutional Networks", CVPR 2017.
+    Huang et al., "{title}", CVPR {year}.
 
     Args:
         include_top: whether to include the global-pool + Dense classifier.
-        weights: {weights_doc}
+        weights: {weights}.
         input_tensor: optional Keras tensor to use as image input.
-        input_shape: optional (height, width, channels); default (224, 224, 3).
+        input_shape: optional (height, width, channels); default {input}.
         pooling: None, ``"avg"`` or ``"max"`` when ``include_top=False``.
         classes: number of classes of the classifier.
         classifier_activation: activation of the classifier (None for logits).
         name: model name.
-        memory_efficient: recompute concat-BN-ReLU-Conv1x1 in backward (§8.4).
-        block: ``"dense"`` or seed 000's ``"dense_fast"``.
+        memory_efficient: recompute concat-BN-ReLU-Conv1x1 in backward (Pleiss et al.,
+            "Memory-Efficient Implementation of DenseNets").
+        block: ``"dense"`` or ``"dense_fast"`` (Affine-normalised consumers, one
+            scale/offset-free BN per new feature map).
         dropout_rate: dropout after each convolution.
 
     Returns:
-        A ``keras.Model`` with {blocks} layers per dense block.
+        A ``keras.Model``.
     """
-    return constructor
 
-
-DenseNet121 = _imagenet_variant(121)
-DenseNet169 = _imagenet_variant(169)
-DenseNet201 = _imagenet_variant(201)
-DenseNet161 = _imagenet_variant(161)
-DenseNet264 = _imagenet_variant(264)
+register_variants(DenseNet, VARIANTS, family="densenet", doc=_DOC, namespace=globals(),
+                  twin_arguments=True, options=("memory_efficient", "block", "dropout_rate"))
 
 
 def DenseNetCIFAR(include_top=True, weights=None, input_tensor=None, input_shape=None,
@@ -269,14 +272,14 @@ def DenseNetCIFAR(include_top=True, weights=None, input_tensor=None, input_shape
             channels) instead of DenseNet (16 initial channels, no compression).
         compression: theta (default 0.5 with ``bc``, else 1.0).
         init_channels: channels of the first convolution.
-        block: ``"dense"`` or seed 000's ``"dense_fast"``.
+        block: ``"dense"`` or the Lasagne CIFAR recipe's ``"dense_fast"``.
         memory_efficient: recompute concat-BN-ReLU(-Conv1x1) in backward (§8.4).
         dropout_rate: dropout after each convolution (0.2 in the paper without
             augmentation).
-        n: seed 000's ``--n``: depth L = 3n+1 (``n=13``: DenseNet-40); overrides
+        n: the Lasagne CIFAR recipe's ``--n``: depth L = 3n+1 (``n=13``: DenseNet-40); overrides
             ``depth``.
-        num_filters: seed 000's ``--num_filters``: the initial channels.
-        width: seed 000's ``--width``; DenseNet's width is its growth rate, so
+        num_filters: the Lasagne CIFAR recipe's ``--num_filters``: the initial channels.
+        width: the Lasagne CIFAR recipe's ``--width``; DenseNet's width is its growth rate, so
             only 1 is accepted.
 
     Returns:
@@ -336,34 +339,36 @@ def copy_weights_by_name(src, dst):
 
 
 # ---------------------------------------------------------------- registration
-for _depth, _ctor in ((121, DenseNet121), (169, DenseNet169), (201, DenseNet201),
-                      (161, DenseNet161), (264, DenseNet264)):
-    register_model(
-        f"densenet{_depth}", _ctor, family="densenet", paper=PAPER,
-        default_input_shape=(224, 224, 3), min_input_size=32, keras_twin=IMAGENET[_depth][2],
-        convention=f"DenseNet-BC k={IMAGENET[_depth][1]}, theta=0.5, keras.applications graph "
-                   "(no conv biases, BN epsilon 1.001e-5)",
-    )
+# The growth rate each CIFAR depth has in the paper's table 2, (bc, depth): k. A name
+# without ``_k`` is the paper's network of that depth (the first row where a depth has
+# two: DenseNet L=100 is k=12, its k=24 row is ``densenet100_k24_cifar``); a depth
+# the table lacks uses the paper's base growth rate, 12.
+CIFAR_GROWTH_RATES = {
+    (False, 40): 12,
+    (False, 100): 12,
+    (True, 100): 12,
+    (True, 250): 24,
+    (True, 190): 40,
+}
+CIFAR_TABLE_NAMES = ("densenet40_cifar", "densenet100_cifar", "densenet100_k24_cifar",
+                     "densenet_bc100_cifar", "densenet_bc250_cifar", "densenet_bc190_cifar")
 
 
-def _cifar_factory(bc):
-    def factory(match):
-        depth = int(match.group(1))
-        per = 6 if bc else 3
-        if depth < 4 + per or (depth - 4) % per:
-            return None
-        name = f"densenet_bc{depth}_cifar" if bc else f"densenet{depth}_cifar"
-        convention = ("DenseNet-BC: bottleneck layers, theta=0.5, 2k initial channels, k=12"
-                      if bc else "DenseNet: no bottleneck, no compression, 16 initial channels, "
-                                 "k=12")
-        return make_spec(name, DenseNetCIFAR, family="densenet", paper=PAPER,
-                         default_input_shape=(32, 32, 3), min_input_size=4,
-                         convention=convention, depth=depth, bc=bc)
-    return factory
+def _cifar_factory(match):
+    bc, depth = bool(match.group(1)), int(match.group(2))
+    per = 6 if bc else 3
+    if depth < 4 + per or (depth - 4) % per:
+        return None
+    k = int(match.group(3)) if match.group(3) else CIFAR_GROWTH_RATES.get((bc, depth), 12)
+    if k < 1:
+        return None
+    convention = (f"DenseNet-BC: bottleneck layers, theta=0.5, 2k initial channels, k={k}"
+                  if bc else "DenseNet: no bottleneck, no compression, 16 initial channels, "
+                             f"k={k}")
+    return make_spec(match.group(0), DenseNetCIFAR, family="densenet", paper=PAPER,
+                     default_input_shape=(32, 32, 3), min_input_size=4,
+                     convention=convention, depth=depth, bc=bc, growth_rate=k)
 
 
-register_pattern(r"densenet(\d+)_cifar", _cifar_factory(False),
-                 examples=("densenet40_cifar", "densenet100_cifar"))
-register_pattern(r"densenet_bc(\d+)_cifar", _cifar_factory(True),
-                 examples=("densenet_bc100_cifar", "densenet_bc190_cifar",
-                           "densenet_bc250_cifar"))
+register_pattern(r"densenet(_bc)?([1-9][0-9]*)(?:_k([1-9][0-9]*))?_cifar", _cifar_factory,
+                 examples=CIFAR_TABLE_NAMES)

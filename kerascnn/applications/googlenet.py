@@ -1,7 +1,7 @@
 """GoogLeNet / Inception v1 (Szegedy et al., "Going Deeper with Convolutions",
 CVPR 2015) and BN-Inception / Inception v2 (Ioffe & Szegedy, "Batch
 Normalization: Accelerating Deep Network Training by Reducing Internal Covariate
-Shift", ICML 2015); seed 002 part 2 §4.1-4.2, seeds 003 and 004.
+Shift", ICML 2015).
 
 GoogLeNet follows the paper's Table 1: 7x7/2 convolution, 3x3/2 max pooling,
 LRN, 1x1 64 and 3x3 192 convolutions, LRN, max pooling, inception (3a)-(3b),
@@ -9,11 +9,14 @@ max pooling, (4a)-(4e), max pooling, (5a)-(5b), 7x7 average pooling, dropout 0.4
 and the linear classifier; convolutions have biases, no BN, the 5x5 branch is a
 real 5x5 convolution: 6,998,552 parameters. ``aux_logits=True`` adds the two
 auxiliary classifiers on (4a) and (4d) (13,378,280 in all) and the model returns
-``[main, aux1, aux2]``.
+``[main, aux1, aux2]``. The two LRN layers use the constants of the authors'
+released model (BVLC GoogLeNet: local size 5, alpha 1e-4, beta 0.75, k 1, in
+Caffe's convention where alpha is divided by the window), not AlexNet's.
 
-BN-Inception follows the seed's Inception v2 table (5x5 replaced by two 3x3,
-stride-2 modules 3c and 4e instead of the pooling layers, average or max
-pooling in the modules, BN after every convolution): 11,295,240 parameters.
+BN-Inception follows the Inception v2 table of the Batch Normalization paper
+(5x5 replaced by two 3x3, stride-2 modules 3c and 4e instead of the pooling
+layers, average or max pooling in the modules, BN after every convolution):
+11,295,240 parameters.
 """
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ from kerascnn.applications.common import (
 )
 from kerascnn.blocks.auxiliary import googlenet_aux_head
 from kerascnn.blocks.common import conv_bn
-from kerascnn.blocks.inception import bn_inception_module, inception_v1
-from kerascnn.layers.lrn import LocalResponseNormalization
+from kerascnn.blocks.googlenet import bn_inception_module, inception_v1
+from kerascnn.layers.lrn import GOOGLENET_LRN, LocalResponseNormalization
 from kerascnn.registry import register_model
 
 __all__ = ["GoogLeNet", "BNInception"]
@@ -51,7 +54,8 @@ GOOGLENET_TABLE = {
     "5a": (256, 160, 320, 32, 128, 128),
     "5b": (384, 192, 384, 48, 128, 128),
 }
-# Seed's Inception v2 table: #1x1, #3x3 reduce, #3x3, double #3x3 reduce, double #3x3,
+# The Batch Normalization paper's Inception table: #1x1, #3x3 reduce, #3x3,
+# double #3x3 reduce, double #3x3,
 # pool, pool proj, stride.
 BN_INCEPTION_TABLE = {
     "3a": (64, 64, 64, 64, 96, "avg", 32, 1),
@@ -103,11 +107,11 @@ def GoogLeNet(include_top=True, weights=None, input_tensor=None, input_shape=Non
     x = conv_bn(img_input, 64, 7, strides=2, name="conv1", **kw)
     x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)
     if lrn:
-        x = LocalResponseNormalization(axis=channel_axis(), name="lrn1")(x)
+        x = LocalResponseNormalization(**GOOGLENET_LRN, axis=channel_axis(), name="lrn1")(x)
     x = conv_bn(x, 64, 1, name="conv2_reduce", **kw)
     x = conv_bn(x, 192, 3, name="conv2", **kw)
     if lrn:
-        x = LocalResponseNormalization(axis=channel_axis(), name="lrn2")(x)
+        x = LocalResponseNormalization(**GOOGLENET_LRN, axis=channel_axis(), name="lrn2")(x)
     x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool2")(x)
     aux = []
     for module, filters in GOOGLENET_TABLE.items():
@@ -118,20 +122,14 @@ def GoogLeNet(include_top=True, weights=None, input_tensor=None, input_shape=Non
         if aux_logits and module in ("4a", "4d"):
             aux.append(googlenet_aux_head(x, classes, classifier_activation,
                                           name=f"aux{len(aux) + 1}"))
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        if dropout:
-            x = layers.Dropout(dropout, name="dropout")(x)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = classifier_head(x, False, pooling, classes, classifier_activation)
+    x = classifier_head(x, include_top, pooling, classes, classifier_activation, dropout=dropout)
     return finish_model(img_input, input_tensor, [x] + aux if aux else x, name, weights)
 
 
 def BNInception(include_top=True, weights=None, input_tensor=None, input_shape=None,
                 pooling=None, classes=1000, classifier_activation="softmax",
                 name="bn_inception", use_bias=True):
-    """Instantiates BN-Inception (Inception v2, the seed's table).
+    """Instantiates BN-Inception (Inception v2, the Batch Normalization paper's table).
 
     Args:
         include_top: include the global average pooling and the classifier.

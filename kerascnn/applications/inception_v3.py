@@ -1,5 +1,5 @@
 """Inception v3 (Szegedy et al., "Rethinking the Inception Architecture for
-Computer Vision", CVPR 2016; seed 002 part 2 §4.3).
+Computer Vision", CVPR 2016).
 
 The stem's 7x7 convolution becomes three 3x3 (and a 1x1 80 / 3x3 192 pair), then
 three 35x35 modules A (5x5 and a factorised double 3x3), a grid reduction to
@@ -26,7 +26,7 @@ from kerascnn.applications.common import (
     keras_twin_loader,
 )
 from kerascnn.blocks.auxiliary import inception_v3_aux_head
-from kerascnn.blocks.inception import (
+from kerascnn.blocks.inception_v3 import (
     inception_v3_a,
     inception_v3_b,
     inception_v3_c,

@@ -1,6 +1,6 @@
 """Inception v4 and Inception-ResNet v1 / v2 (Szegedy, Ioffe, Vanhoucke & Alemi,
 "Inception-v4, Inception-ResNet and the Impact of Residual Connections on
-Learning", AAAI 2017; seed 002 part 2 §4.4).
+Learning", AAAI 2017).
 
 =================== ======================================================= ==============
 name                 layout                                                  trainable
@@ -10,7 +10,7 @@ inception_v4         v4 stem, 4 x A, Reduction-A (192, 224, 256, 384),       42,
                      no conv bias, dropout 0.2
 inception_resnet_v1  v1 stem (-> 35x35x256), 5 x A (scale 0.17),             22,742,808
                      Reduction-A (192, 192, 256, 384), 10 x B (0.1),
-                     Reduction-B, 5 x C (0.2, the last linear), dropout 0.2
+                     Reduction-B, 5 x C (0.2), dropout 0.2
 inception_resnet_v2  keras.applications.InceptionResNetV2: 10 x A (0.17),    55,813,192
                      Reduction-A (256, 256, 384, 384), 20 x B (0.1),
                      Reduction-B, 10 x C (0.2, the last linear), 1x1 1536
@@ -18,11 +18,22 @@ inception_resnet_v2  keras.applications.InceptionResNetV2: 10 x A (0.17),    55,
 
 The residual modules project their concatenated branches back to the input
 width with a linear 1x1 convolution and add ``scale * residual`` to the input
-(seed 002 §4.4.2: scaling stabilises wide residual Inception networks).
+(section 3.3: scaling stabilises wide residual Inception networks).
 Inception-ResNet-v2 is keras' graph exactly (``count_params()`` 55,873,736,
-``weights="imagenet"`` reads keras' file); Inception-ResNet-v1 uses the same
-conventions (no conv bias, BN without scale) with the paper's v1 widths and
-block counts.
+``weights="imagenet"`` reads keras' file: 10/20/10 modules, the released
+TF-slim model, where the paper's figure 18 draws 5/10/5).
+
+Inception-ResNet-v1 is the paper's network: the stem of figure 14, modules of
+figures 10, 11 and 13, Reduction-A with table 1's (k, l, m, n) = (192, 192, 256,
+384), Reduction-B of figure 12, and figure 18's 5 x A, 10 x B, 5 x C, average
+pooling, dropout (keep 0.8) and the classifier. Independent implementations
+derived from TF-slim (FaceNet's) append a sixth, unscaled C module without ReLU
+(about 1.6 M parameters more, 7 %); figure 18 has five, every one of them with
+the ReLU of figure 13. What the paper leaves open follows keras' Inception-ResNet-
+v2: no convolution bias and BN without scale (epsilon 1e-3) after every
+non-linear-projection convolution, the linear 1x1 projection with a bias and no
+BN (the paper puts BN "on top of the traditional layers, but not on top of the
+summations"), scales 0.17 / 0.1 / 0.2 (the paper: "between 0.1 and 0.3").
 """
 
 from __future__ import annotations
@@ -35,16 +46,18 @@ from kerascnn.applications.common import (
     channel_axis,
     check_arguments,
     check_rate,
+    classifier_head,
     finish_model,
     keras_twin_loader,
 )
-from kerascnn.blocks.inception import (
-    conv_bn,
+from kerascnn.applications.variants import Variant, register_variants
+from kerascnn.blocks.common import conv_bn
+from kerascnn.blocks.inception_v3 import inception_v3_stem
+from kerascnn.blocks.inception_v4 import (
     inception_resnet_a,
     inception_resnet_b,
     inception_resnet_c,
     inception_resnet_reduction_b,
-    inception_v3_stem,
     inception_v4_a,
     inception_v4_b,
     inception_v4_c,
@@ -52,26 +65,12 @@ from kerascnn.blocks.inception import (
     inception_v4_stem,
     reduction_a,
 )
-from kerascnn.registry import register_model
 
-__all__ = ["InceptionV4", "InceptionResNetV1", "InceptionResNetV2"]
+__all__ = []  # one constructor per row of VARIANTS (register_variants)
 
 PAPER = ("Inception-v4, Inception-ResNet and the Impact of Residual Connections on Learning",
          2016)
 MIN_SIZE = 75
-
-
-def _head(x, include_top, pooling, classes, classifier_activation, dropout):
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        if dropout:
-            x = layers.Dropout(dropout, name="dropout")(x)
-        return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    if pooling == "avg":
-        return layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    if pooling == "max":
-        return layers.GlobalMaxPooling2D(name="max_pool")(x)
-    return x
 
 
 def _start(weights, include_top, classes, pooling, classifier_activation, input_tensor,
@@ -83,26 +82,11 @@ def _start(weights, include_top, classes, pooling, classifier_activation, input_
                        min_size=MIN_SIZE, include_top=include_top, weights=weights)
 
 
-_ARGS = """
-    Args:
-        include_top: include the global average pooling{drop} and the classifier.
-        weights: None, a weights file path{imagenet}.
-        input_tensor: optional Keras tensor to use as image input.
-        input_shape: optional (height, width, channels); default (299, 299, 3),
-            at least 75x75.
-        pooling: None, ``"avg"`` or ``"max"`` when ``include_top=False``.
-        classes: number of classes.
-        classifier_activation: activation of the classifier (None for logits).
-        name: model name.{extra}
-
-    Returns:
-        A ``keras.Model``.
-"""
 
 
-def InceptionV4(include_top=True, weights=None, input_tensor=None, input_shape=None,
-                pooling=None, classes=1000, classifier_activation="softmax",
-                name="inception_v4", dropout=0.2):
+def _inception_v4(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                   pooling=None, classes=1000, classifier_activation="softmax",
+                   name="inception_v4", dropout=0.2):
     img_input = _start(weights, include_top, classes, pooling, classifier_activation,
                        input_tensor, input_shape, dropout)
     x = inception_v4_stem(img_input)
@@ -114,13 +98,9 @@ def InceptionV4(include_top=True, weights=None, input_tensor=None, input_shape=N
     x = inception_v4_reduction_b(x, name="reduction_b")
     for i in range(3):
         x = inception_v4_c(x, name=f"inception_c{i + 1}")
-    x = _head(x, include_top, pooling, classes, classifier_activation, dropout)
+    x = classifier_head(x, include_top, pooling, classes, classifier_activation,
+                        dropout=dropout)
     return finish_model(img_input, input_tensor, x, name, weights)
-
-
-InceptionV4.__doc__ = "Instantiates Inception v4.\n" + _ARGS.format(
-    drop=", dropout", imagenet="",
-    extra="\n        dropout: dropout rate before the classifier (0.2: keep 0.8).")
 
 
 def _inception_resnet_v1_stem(x):
@@ -134,9 +114,9 @@ def _inception_resnet_v1_stem(x):
     return conv_bn(x, 256, 3, strides=2, padding="valid", name="stem_conv6")
 
 
-def InceptionResNetV1(include_top=True, weights=None, input_tensor=None, input_shape=None,
-                      pooling=None, classes=1000, classifier_activation="softmax",
-                      name="inception_resnet_v1", dropout=0.2, scales=(0.17, 0.1, 0.2)):
+def _inception_resnet_v1(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                          pooling=None, classes=1000, classifier_activation="softmax",
+                          name="inception_resnet_v1", dropout=0.2, scales=(0.17, 0.1, 0.2)):
     img_input = _start(weights, include_top, classes, pooling, classifier_activation,
                        input_tensor, input_shape, dropout)
     if len(scales) != 3:
@@ -151,23 +131,17 @@ def InceptionResNetV1(include_top=True, weights=None, input_tensor=None, input_s
                                name=f"block17_{i}")
     x = inception_resnet_reduction_b(x, filters=((256, 384), (256, 256), (256, 256, 256)),
                                      name="reduction_b")
-    for i in range(1, 6):
-        last = i == 5
-        x = inception_resnet_c(x, 1.0 if last else scales[2], filters=(192, (192, 192, 192)),
-                               activation=None if last else "relu", name=f"block8_{i}")
-    x = _head(x, include_top, pooling, classes, classifier_activation, dropout)
+    for i in range(1, 6):  # figure 18: five C modules, each as figure 13 (scaled sum, ReLU)
+        x = inception_resnet_c(x, scales[2], filters=(192, (192, 192, 192)),
+                               name=f"block8_{i}")
+    x = classifier_head(x, include_top, pooling, classes, classifier_activation,
+                        dropout=dropout)
     return finish_model(img_input, input_tensor, x, name, weights)
 
 
-InceptionResNetV1.__doc__ = "Instantiates Inception-ResNet-v1 (the paper's widths).\n" + \
-    _ARGS.format(drop=", dropout", imagenet="",
-                 extra="\n        dropout: dropout rate before the classifier (0.2)."
-                       "\n        scales: residual scaling of the A, B and C modules.")
-
-
-def InceptionResNetV2(include_top=True, weights=None, input_tensor=None, input_shape=None,
-                      pooling=None, classes=1000, classifier_activation="softmax",
-                      name="inception_resnet_v2"):
+def _inception_resnet_v2(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                          pooling=None, classes=1000, classifier_activation="softmax",
+                          name="inception_resnet_v2"):
     img_input = _start(weights, include_top, classes, pooling, classifier_activation,
                        input_tensor, input_shape, 0, imagenet=True)
     x = inception_v3_stem(img_input)
@@ -191,7 +165,7 @@ def InceptionResNetV2(include_top=True, weights=None, input_tensor=None, input_s
         x = inception_resnet_c(x, 0.2, name=f"block8_{i}")
     x = inception_resnet_c(x, 1.0, activation=None, name="block8_10")
     x = conv_bn(x, 1536, 1, name="conv_7b")
-    x = _head(x, include_top, pooling, classes, classifier_activation, 0)
+    x = classifier_head(x, include_top, pooling, classes, classifier_activation)
 
     imagenet_loader = keras_twin_loader(
         keras.applications.InceptionResNetV2, "inception_resnet_v2", include_top,
@@ -200,18 +174,45 @@ def InceptionResNetV2(include_top=True, weights=None, input_tensor=None, input_s
     return finish_model(img_input, input_tensor, x, name, weights, imagenet_loader)
 
 
-InceptionResNetV2.__doc__ = "Instantiates Inception-ResNet-v2 (keras.applications layout).\n" \
-    + _ARGS.format(drop="", imagenet=', or "imagenet" (the keras file, never downloaded)',
-                   extra="")
+_DOC = """Instantiates {summary}.
 
-register_model("inception_v4", InceptionV4, family="inception", paper=PAPER,
-               default_input_shape=(299, 299, 3), min_input_size=MIN_SIZE,
-               convention="BN with scale (eps 1e-3), no conv bias, dropout 0.2")
-register_model("inception_resnet_v1", InceptionResNetV1, family="inception", paper=PAPER,
-               default_input_shape=(299, 299, 3), min_input_size=MIN_SIZE,
-               convention="paper v1 widths and 5/10/5 blocks, scales 0.17/0.1/0.2; no conv "
-                          "bias, BN without scale as keras' Inception-ResNet-v2")
-register_model("inception_resnet_v2", InceptionResNetV2, family="inception", paper=PAPER,
-               default_input_shape=(299, 299, 3), min_input_size=MIN_SIZE,
-               keras_twin="InceptionResNetV2",
-               convention="= keras.applications.InceptionResNetV2 (10/20/10 blocks)")
+    {title} ({year}).
+
+    Args:
+        include_top: include the global average pooling, the dropout (Inception v4,
+            Inception-ResNet-v1) and the classifier.
+        weights: {weights}.
+        input_tensor: optional Keras tensor to use as image input.
+        input_shape: optional (height, width, channels); default {input},
+            at least {min_size}x{min_size}.
+        pooling: None, ``"avg"`` or ``"max"`` when ``include_top=False``.
+        classes: number of classes.
+        classifier_activation: activation of the classifier (None for logits).
+        name: model name.
+        dropout: (Inception v4, Inception-ResNet-v1) dropout rate before the
+            classifier (0.2: the paper's keep probability 0.8).
+        scales: (Inception-ResNet-v1) residual scaling of the A, B and C modules.
+
+    Returns:
+        A ``keras.Model``.
+    """
+
+_INPUT = dict(default_input=(299, 299, 3), min_size=MIN_SIZE)
+
+VARIANTS = (
+    Variant("inception_v4", "InceptionV4", {}, PAPER,
+            "BN with scale (eps 1e-3), no conv bias, dropout 0.2", builder=_inception_v4,
+            options=("dropout",), summary="Inception v4 (figures 3-9)", **_INPUT),
+    Variant("inception_resnet_v1", "InceptionResNetV1", {}, PAPER,
+            "paper figures 10-14 and 18: 5/10/5 modules, scales 0.17/0.1/0.2, ReLU after "
+            "every sum; no conv bias, BN without scale, biased linear projections as keras' "
+            "Inception-ResNet-v2", builder=_inception_resnet_v1, options=("dropout", "scales"),
+            summary="Inception-ResNet-v1 (the paper's network, figures 10-14 and 18)", **_INPUT),
+    Variant("inception_resnet_v2", "InceptionResNetV2", {}, PAPER,
+            "= keras.applications.InceptionResNetV2 (10/20/10 blocks)",
+            keras_twin="InceptionResNetV2", weights="inception_resnet_v2",
+            builder=_inception_resnet_v2, options=(),
+            summary="Inception-ResNet-v2 (keras.applications' layout)", **_INPUT),
+)
+
+register_variants(None, VARIANTS, family="inception", doc=_DOC, namespace=globals())

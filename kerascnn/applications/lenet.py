@@ -1,7 +1,7 @@
 """LeNet-5 (LeCun et al., "Gradient-Based Learning Applied to Document
-Recognition", Proc. IEEE 1998; seed 002 part 2 §1).
+Recognition", Proc. IEEE 1998).
 
-The seed's layer table on a 32x32x1 input:
+The paper's layer table on a 32x32x1 input:
 
 ====== ========= ====== ====== ========== ==========
 layer   kernel    maps   stride  input      output
@@ -16,7 +16,7 @@ OUTPUT  -         10     -       84         10
 ====== ========= ====== ====== ========== ==========
 
 C3 is fully connected to S2 (no connection table), S2/S4 are average pooling
-without weights, the activation is the seed's sigmoid (``activation=`` to change,
+without weights, the activation is the paper's sigmoid (``activation=`` to change,
 e.g. ``"relu"`` or ``"tanh"``) and the output a softmax instead of the original
 Euclidean RBF units: 61,706 parameters with 10 classes.
 """
@@ -56,7 +56,7 @@ def LeNet5(include_top=True, weights=None, input_tensor=None, input_shape=None, 
         classes: number of output units (10 digits by default).
         classifier_activation: activation of the output layer (None for logits).
         name: model name.
-        activation: activation of C1, C3, C5 and F6 (``"sigmoid"`` as the seed).
+        activation: activation of C1, C3, C5 and F6 (``"sigmoid"`` as the paper).
 
     Returns:
         A ``keras.Model``.
@@ -81,5 +81,5 @@ def LeNet5(include_top=True, weights=None, input_tensor=None, input_shape=None, 
 
 register_model("lenet5", LeNet5, family="lenet", paper=PAPER, default_input_shape=DEFAULT_SHAPE,
                min_input_size=MIN_SIZE,
-               convention="seed 002 table: C3 fully connected, average-pooling S2/S4 without "
+               convention="paper table: C3 fully connected, average-pooling S2/S4 without "
                           "weights, sigmoid activations, softmax output")

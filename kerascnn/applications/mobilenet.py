@@ -1,6 +1,6 @@
 """MobileNet v1 (Howard et al., "MobileNets: Efficient Convolutional Neural
 Networks for Mobile Vision Applications", 2017), built from depthwise
-separable convolutions (seed 002 §3.8).
+separable convolutions (Howard et al., "MobileNets", 2017).
 
 A 3x3/2 convolution, then 13 blocks depthwise 3x3 -> BN -> ReLU6 -> pointwise
 1x1 -> BN -> ReLU6 (filters 64, 128, 128, 256, 256, 512 x6, 1024, 1024 times
@@ -21,9 +21,11 @@ from kerascnn.applications.common import (
     channel_axis,
     check_arguments,
     check_positive_int,
+    classifier_head,
     finish_model,
     load_keras_twin_weights,
 )
+from kerascnn.blocks.mobilenet import KERAS_MOBILENET_NAMES, depthwise_separable_conv
 from kerascnn.registry import register_model
 
 __all__ = ["MobileNet"]
@@ -38,20 +40,11 @@ _IMAGENET_ALPHAS = {1.0: "1_0", 0.75: "7_5", 0.5: "5_0", 0.25: "2_5"}
 
 
 def _depthwise_separable(x, filters, alpha, depth_multiplier, strides, block_id):
-    axis = channel_axis()
-    filters = int(filters * alpha)
-    if strides == 1:
-        padding = "same"
-    else:
-        x = layers.ZeroPadding2D(((0, 1), (0, 1)), name=f"conv_pad_{block_id}")(x)
-        padding = "valid"
-    x = layers.DepthwiseConv2D(3, padding=padding, depth_multiplier=depth_multiplier,
-                               strides=strides, use_bias=False, name=f"conv_dw_{block_id}")(x)
-    x = layers.BatchNormalization(axis=axis, name=f"conv_dw_{block_id}_bn")(x)
-    x = layers.ReLU(6.0, name=f"conv_dw_{block_id}_relu")(x)
-    x = layers.Conv2D(filters, 1, padding="same", use_bias=False, name=f"conv_pw_{block_id}")(x)
-    x = layers.BatchNormalization(axis=axis, name=f"conv_pw_{block_id}_bn")(x)
-    return layers.ReLU(6.0, name=f"conv_pw_{block_id}_relu")(x)
+    """keras.applications.MobileNet's block: ReLU6, BN epsilon 1e-3, keras' names."""
+    return depthwise_separable_conv(
+        x, int(filters * alpha), 3, strides=strides, depth_multiplier=depth_multiplier,
+        activation="relu6", bn_epsilon=1e-3, pad_bottom_right=True,
+        names={part: form.format(id=block_id) for part, form in KERAS_MOBILENET_NAMES.items()})
 
 
 def MobileNet(include_top=True, weights=None, input_tensor=None, input_shape=None,
@@ -95,10 +88,8 @@ def MobileNet(include_top=True, weights=None, input_tensor=None, input_shape=Non
         x = layers.Conv2D(classes, 1, padding="same", name="conv_preds")(x)
         x = layers.Reshape((classes,), name="reshape_2")(x)
         x = layers.Activation(classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
+    else:  # keras.applications.MobileNet's top above is its own (1x1 conv, reshape)
+        x = classifier_head(x, False, pooling, classes, classifier_activation)
 
     def imagenet_loader(model):
         rows = model.input.shape[1]

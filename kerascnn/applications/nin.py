@@ -1,4 +1,4 @@
-"""Network in Network (Lin, Chen & Yan, "Network In Network", ICLR 2014; seed 004 §7.3).
+"""Network in Network (Lin, Chen & Yan, "Network In Network", ICLR 2014).
 
 ``nin``: d2l's ImageNet model, four NiN blocks (96 11x11/4, 256 5x5 pad 2,
 384 3x3 pad 1, then ``classes`` 3x3 pad 1), 3x3/2 max pooling after the first
@@ -28,15 +28,6 @@ from kerascnn.registry import register_model
 __all__ = ["NiN", "NiNCIFAR"]
 
 PAPER = ("Network In Network", 2013)
-
-
-def _head(x, include_top, pooling, classes, classifier_activation):
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        if classifier_activation is not None:
-            x = layers.Activation(classifier_activation, name="predictions")(x)
-        return x
-    return classifier_head(x, False, pooling, classes, classifier_activation)
 
 
 def NiN(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
@@ -72,7 +63,7 @@ def NiN(include_top=True, weights=None, input_tensor=None, input_shape=None, poo
         if dropout:
             x = layers.Dropout(dropout, name="dropout")(x)
         x = nin_block(x, classes, 3, 1, padding=1, name="nin4")
-    x = _head(x, include_top, pooling, classes, classifier_activation)
+    x = classifier_head(x, include_top, pooling, classes, classifier_activation, dense=False)
     return finish_model(img_input, input_tensor, x, name, weights)
 
 
@@ -110,7 +101,7 @@ def NiNCIFAR(include_top=True, weights=None, input_tensor=None, input_shape=None
     x = nin_block(x, 192, 3, mlp_filters=(192,), name="stage3")
     if include_top:
         x = layers.Conv2D(classes, 1, activation="relu", name="final_conv")(x)
-    x = _head(x, include_top, pooling, classes, classifier_activation)
+    x = classifier_head(x, include_top, pooling, classes, classifier_activation, dense=False)
     return finish_model(img_input, input_tensor, x, name, weights)
 
 

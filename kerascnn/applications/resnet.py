@@ -13,11 +13,11 @@ classifier. Stage ``i`` (0..3) has ``planes = 64 * 2**i``; a basic block outputs
 Wide ResNet-50-2 doubles it, ResNeXt 32x4d has 32 groups of 4 channels at
 stage 0).
 
-Seed 001's ResNet-50 and its deeper siblings keep keras.applications' layout
-(convolution biases, stride on the first 1x1, Caffe layer names
-``res2a_branch2a``), so they are identical to their keras twins. The other
-variants follow the torch convention of the reference table (no convolution
-bias, stride on the 3x3).
+ResNet-50 (the network of the Keras ResNet-50 tutorial) and its deeper siblings keep
+keras.applications' layout (convolution biases, stride on the first 1x1, Caffe
+layer names ``res2a_branch2a``), so they are identical to their keras twins.
+The other variants follow the torch convention of the reference table (no
+convolution bias, stride on the 3x3).
 
 ========================= ================ ===================================
 name                       blocks/stage     trainable parameters (1000 classes)
@@ -42,7 +42,6 @@ senet154                   3, 8, 36, 3      115,088,984
 
 from __future__ import annotations
 
-import keras
 from keras import layers
 
 from kerascnn.applications.common import (
@@ -54,6 +53,7 @@ from kerascnn.applications.common import (
     finish_model,
     keras_twin_loader,
 )
+from kerascnn.applications.variants import Variant, register_variants
 from kerascnn.blocks.residual import (
     BLOCK_TYPES,
     SHORTCUTS,
@@ -61,75 +61,70 @@ from kerascnn.blocks.residual import (
     depth_schedule,
     residual_block,
 )
-from kerascnn.registry import register_model
 
-__all__ = ["ResNet", "ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152",
-           "WideResNet50_2", "WideResNet101_2", "ResNeXt50_32x4d", "ResNeXt101_32x8d",
-           "ResNeXt101_64x4d", "SEResNet50", "SEResNet101", "SEResNet152",
-           "SEResNeXt50_32x4d", "SENet154"]
+__all__ = ["ResNet"]  # and one constructor per row of VARIANTS (register_variants)
 
 PAPER = ("Deep Residual Learning for Image Recognition", 2015)
 WRN_PAPER = ("Wide Residual Networks", 2016)
 RESNEXT_PAPER = ("Aggregated Residual Transformations for Deep Neural Networks", 2017)
 SENET_PAPER = ("Squeeze-and-Excitation Networks", 2018)
 
-# Seed 001's stage table (F1, F2, F3 of the bottleneck blocks), kept for reference.
+# The Keras ResNet-50 tutorial's stage table (F1, F2, F3 of the bottleneck blocks).
 STAGE_FILTERS = ([64, 64, 256], [128, 128, 512], [256, 256, 1024], [512, 512, 2048])
 
 _KERAS_V1 = dict(block="bottleneck", use_bias=True, stride_in="1x1")
 _TORCH_BOTTLENECK = dict(block="bottleneck", use_bias=False, stride_in="3x3")
 
-# name -> (public constructor name, paper, builder arguments, keras twin, registry convention)
-VARIANTS = {
-    "resnet18": ("ResNet18", PAPER, dict(blocks_per_stage=(2, 2, 2, 2), block="basic"), None,
-                 "basic blocks, no conv bias, option B projections (torchvision)"),
-    "resnet34": ("ResNet34", PAPER, dict(blocks_per_stage=(3, 4, 6, 3), block="basic"), None,
-                 "basic blocks, no conv bias, option B projections (torchvision)"),
-    "resnet50": ("ResNet50", PAPER, dict(blocks_per_stage=(3, 4, 6, 3), **_KERAS_V1), "ResNet50",
-                 "bottleneck v1 as keras.applications (conv biases, option B projections, "
-                 "stride on the first 1x1)"),
-    "resnet101": ("ResNet101", PAPER, dict(blocks_per_stage=(3, 4, 23, 3), **_KERAS_V1),
-                  "ResNet101", "bottleneck v1 as keras.applications"),
-    "resnet152": ("ResNet152", PAPER, dict(blocks_per_stage=(3, 8, 36, 3), **_KERAS_V1),
-                  "ResNet152", "bottleneck v1 as keras.applications"),
-    "wide_resnet50_2": ("WideResNet50_2", WRN_PAPER,
-                        dict(blocks_per_stage=(3, 4, 6, 3), width_per_group=128,
-                             **_TORCH_BOTTLENECK), None,
-                        "bottleneck width x2 (torchvision), no conv bias"),
-    "wide_resnet101_2": ("WideResNet101_2", WRN_PAPER,
-                         dict(blocks_per_stage=(3, 4, 23, 3), width_per_group=128,
-                              **_TORCH_BOTTLENECK), None,
-                         "bottleneck width x2 (torchvision), no conv bias"),
-    "resnext50_32x4d": ("ResNeXt50_32x4d", RESNEXT_PAPER,
-                        dict(blocks_per_stage=(3, 4, 6, 3), groups=32, width_per_group=4,
-                             **_TORCH_BOTTLENECK), None, "C=32, d=4, grouped 3x3 (torchvision)"),
-    "resnext101_32x8d": ("ResNeXt101_32x8d", RESNEXT_PAPER,
-                         dict(blocks_per_stage=(3, 4, 23, 3), groups=32, width_per_group=8,
-                              **_TORCH_BOTTLENECK), None, "C=32, d=8 (torchvision)"),
-    "resnext101_64x4d": ("ResNeXt101_64x4d", RESNEXT_PAPER,
-                         dict(blocks_per_stage=(3, 4, 23, 3), groups=64, width_per_group=4,
-                              **_TORCH_BOTTLENECK), None, "C=64, d=4 (torchvision)"),
-    "se_resnet50": ("SEResNet50", SENET_PAPER,
-                    dict(blocks_per_stage=(3, 4, 6, 3), se_ratio=16, block="bottleneck",
-                         stride_in="1x1"), None,
-                    "SE r=16 on every bottleneck, no conv bias, stride on the first 1x1"),
-    "se_resnet101": ("SEResNet101", SENET_PAPER,
-                     dict(blocks_per_stage=(3, 4, 23, 3), se_ratio=16, block="bottleneck",
-                          stride_in="1x1"), None, "SE r=16, no conv bias"),
-    "se_resnet152": ("SEResNet152", SENET_PAPER,
-                     dict(blocks_per_stage=(3, 8, 36, 3), se_ratio=16, block="bottleneck",
-                          stride_in="1x1"), None, "SE r=16, no conv bias"),
-    "se_resnext50_32x4d": ("SEResNeXt50_32x4d", SENET_PAPER,
-                           dict(blocks_per_stage=(3, 4, 6, 3), se_ratio=16, groups=32,
-                                width_per_group=4, **_TORCH_BOTTLENECK), None,
-                           "SE r=16, C=32, d=4"),
-    "senet154": ("SENet154", SENET_PAPER,
-                 dict(blocks_per_stage=(3, 8, 36, 3), se_ratio=16, groups=64, width_per_group=4,
-                      first_width_ratio=0.5, stem="deep", downsample_kernel_size=3,
-                      dropout=0.2, **_TORCH_BOTTLENECK), None,
-                 "SE r=16, C=64, 3-conv stem, 3x3 projections, first 1x1 at half the "
-                 "grouped width, dropout 0.2 (as the authors' released model)"),
-}
+_KERAS = "bottleneck v1 as keras.applications"
+_SE = "SE r=16, no conv bias"
+
+VARIANTS = (
+    Variant("resnet18", "ResNet18", dict(blocks_per_stage=(2, 2, 2, 2), block="basic"), PAPER,
+            "basic blocks, no conv bias, option B projections (torchvision)"),
+    Variant("resnet34", "ResNet34", dict(blocks_per_stage=(3, 4, 6, 3), block="basic"), PAPER,
+            "basic blocks, no conv bias, option B projections (torchvision)"),
+    Variant("resnet50", "ResNet50", dict(blocks_per_stage=(3, 4, 6, 3), **_KERAS_V1), PAPER,
+            _KERAS + " (conv biases, option B projections, stride on the first 1x1)",
+            keras_twin="ResNet50", weights="resnet50"),
+    Variant("resnet101", "ResNet101", dict(blocks_per_stage=(3, 4, 23, 3), **_KERAS_V1), PAPER,
+            _KERAS, keras_twin="ResNet101", weights="resnet101"),
+    Variant("resnet152", "ResNet152", dict(blocks_per_stage=(3, 8, 36, 3), **_KERAS_V1), PAPER,
+            _KERAS, keras_twin="ResNet152", weights="resnet152"),
+    Variant("wide_resnet50_2", "WideResNet50_2",
+            dict(blocks_per_stage=(3, 4, 6, 3), width_per_group=128, **_TORCH_BOTTLENECK),
+            WRN_PAPER, "bottleneck width x2 (torchvision), no conv bias"),
+    Variant("wide_resnet101_2", "WideResNet101_2",
+            dict(blocks_per_stage=(3, 4, 23, 3), width_per_group=128, **_TORCH_BOTTLENECK),
+            WRN_PAPER, "bottleneck width x2 (torchvision), no conv bias"),
+    Variant("resnext50_32x4d", "ResNeXt50_32x4d",
+            dict(blocks_per_stage=(3, 4, 6, 3), groups=32, width_per_group=4,
+                 **_TORCH_BOTTLENECK), RESNEXT_PAPER, "C=32, d=4, grouped 3x3 (torchvision)"),
+    Variant("resnext101_32x8d", "ResNeXt101_32x8d",
+            dict(blocks_per_stage=(3, 4, 23, 3), groups=32, width_per_group=8,
+                 **_TORCH_BOTTLENECK), RESNEXT_PAPER, "C=32, d=8 (torchvision)"),
+    Variant("resnext101_64x4d", "ResNeXt101_64x4d",
+            dict(blocks_per_stage=(3, 4, 23, 3), groups=64, width_per_group=4,
+                 **_TORCH_BOTTLENECK), RESNEXT_PAPER, "C=64, d=4 (torchvision)"),
+    Variant("se_resnet50", "SEResNet50",
+            dict(blocks_per_stage=(3, 4, 6, 3), se_ratio=16, block="bottleneck",
+                 stride_in="1x1"), SENET_PAPER,
+            "SE r=16 on every bottleneck, no conv bias, stride on the first 1x1"),
+    Variant("se_resnet101", "SEResNet101",
+            dict(blocks_per_stage=(3, 4, 23, 3), se_ratio=16, block="bottleneck",
+                 stride_in="1x1"), SENET_PAPER, _SE),
+    Variant("se_resnet152", "SEResNet152",
+            dict(blocks_per_stage=(3, 8, 36, 3), se_ratio=16, block="bottleneck",
+                 stride_in="1x1"), SENET_PAPER, _SE),
+    Variant("se_resnext50_32x4d", "SEResNeXt50_32x4d",
+            dict(blocks_per_stage=(3, 4, 6, 3), se_ratio=16, groups=32, width_per_group=4,
+                 **_TORCH_BOTTLENECK), SENET_PAPER, "SE r=16, C=32, d=4"),
+    Variant("senet154", "SENet154",
+            dict(blocks_per_stage=(3, 8, 36, 3), se_ratio=16, groups=64, width_per_group=4,
+                 first_width_ratio=0.5, stem="deep", downsample_kernel_size=3, dropout=0.2,
+                 **_TORCH_BOTTLENECK), SENET_PAPER,
+            "SE r=16, C=64, 3-conv stem, 3x3 projections, first 1x1 at half the grouped "
+            "width, dropout 0.2 (as the authors' released model)"),
+)
 
 
 def _stem(x, kind, use_bias):
@@ -215,7 +210,7 @@ def ResNet(
         stochastic_depth: None (off), True (``p_L = 0.5``) or ``p_L``, the
             survival probability of the last block (linear decay from 1).
         stochastic_depth_mode: ``"batch"`` or ``"sample"`` (drop path).
-        use_bias: convolution biases (True in keras.applications and seed 001).
+        use_bias: convolution biases (True in keras.applications).
         stride_in: ``"1x1"`` (Caffe/keras v1) or ``"3x3"`` (torchvision).
         first_width_ratio: width of the first 1x1 relative to the 3x3 (0.5 in
             SENet-154).
@@ -266,13 +261,8 @@ def ResNet(
                 shortcut_kernel_size=downsample_kernel_size if i > 0 else 1,
             )
 
-    if include_top and dropout:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = layers.Dropout(dropout, name="dropout")(x)
-        x = layers.Dense(classes, activation=classifier_activation, name=f"fc{classes}")(x)
-    else:
-        x = classifier_head(x, include_top, pooling, classes, classifier_activation,
-                            name=f"fc{classes}")
+    x = classifier_head(x, include_top, pooling, classes, classifier_activation,
+                        name=f"fc{classes}", dropout=dropout)
 
     imagenet_loader = keras_twin_loader(keras_twin, weights_file, include_top, classes=classes,
                                         classifier_activation=classifier_activation,
@@ -281,37 +271,16 @@ def ResNet(
     return finish_model(img_input, input_tensor, x, name, weights, imagenet_loader)
 
 
-def _variant(name, doc_name, paper, arguments, twin):
-    twin_constructor = getattr(keras.applications, twin) if twin else None
+_DOC = """Instantiates {constructor} ({title}, {year}).
 
-    def constructor(include_top=True, weights=None, input_tensor=None, input_shape=None,
-                    pooling=None, classes=1000, classifier_activation="softmax", name=name,
-                    shortcut="B", se_ratio=arguments.get("se_ratio"), stochastic_depth=None,
-                    stochastic_depth_mode="batch"):
-        options = dict(arguments)
-        options["se_ratio"] = se_ratio
-        return ResNet(include_top=include_top, weights=weights, input_tensor=input_tensor,
-                      input_shape=input_shape, pooling=pooling, classes=classes,
-                      classifier_activation=classifier_activation, name=name,
-                      shortcut=shortcut, stochastic_depth=stochastic_depth,
-                      stochastic_depth_mode=stochastic_depth_mode, keras_twin=twin_constructor,
-                      weights_file=name if twin else None, **options)
-
-    constructor.__name__ = doc_name
-    constructor.__qualname__ = doc_name
-    weights_doc = ('None (random), a weights file path, or ``"imagenet"`` (keras.applications\' '
-                   "file, read from the Keras cache; never downloaded)") if twin else \
-        "None (random) or a weights file path"
-    constructor.__doc__ = f"""Instantiates {doc_name} ({paper[0]}, {paper[1]}).
-
-    Blocks per stage {arguments['blocks_per_stage']}; see :func:`ResNet` for the layout.
+    {summary}; see :func:`ResNet` for the layout.
 
     Args:
         include_top: whether to include the global-pool + Dense classifier.
-        weights: {weights_doc}.
+        weights: {weights}.
         input_tensor: optional Keras tensor to use as image input.
-        input_shape: optional (height, width, channels); default (224, 224, 3),
-            minimum 32x32.
+        input_shape: optional (height, width, channels); default {input},
+            minimum {min_size}x{min_size}.
         pooling: None, ``"avg"`` or ``"max"`` when ``include_top=False``.
         classes: number of classes of the classifier.
         classifier_activation: activation of the classifier (None for logits).
@@ -326,7 +295,6 @@ def _variant(name, doc_name, paper, arguments, twin):
     Returns:
         A ``keras.Model``.
     """
-    return constructor
 
 
 def _family(name):
@@ -337,27 +305,6 @@ def _family(name):
     return "resnet"
 
 
-_CONSTRUCTORS = {}
-for _name, (_doc_name, _paper, _arguments, _twin, _convention) in VARIANTS.items():
-    _CONSTRUCTORS[_name] = _variant(_name, _doc_name, _paper, _arguments, _twin)
-    register_model(
-        _name, _CONSTRUCTORS[_name], family=_family(_name), paper=_paper,
-        default_input_shape=(224, 224, 3), min_input_size=32, keras_twin=_twin,
-        convention=_convention,
-    )
-
-ResNet18 = _CONSTRUCTORS["resnet18"]
-ResNet34 = _CONSTRUCTORS["resnet34"]
-ResNet50 = _CONSTRUCTORS["resnet50"]
-ResNet101 = _CONSTRUCTORS["resnet101"]
-ResNet152 = _CONSTRUCTORS["resnet152"]
-WideResNet50_2 = _CONSTRUCTORS["wide_resnet50_2"]
-WideResNet101_2 = _CONSTRUCTORS["wide_resnet101_2"]
-ResNeXt50_32x4d = _CONSTRUCTORS["resnext50_32x4d"]
-ResNeXt101_32x8d = _CONSTRUCTORS["resnext101_32x8d"]
-ResNeXt101_64x4d = _CONSTRUCTORS["resnext101_64x4d"]
-SEResNet50 = _CONSTRUCTORS["se_resnet50"]
-SEResNet101 = _CONSTRUCTORS["se_resnet101"]
-SEResNet152 = _CONSTRUCTORS["se_resnet152"]
-SEResNeXt50_32x4d = _CONSTRUCTORS["se_resnext50_32x4d"]
-SENet154 = _CONSTRUCTORS["senet154"]
+register_variants(ResNet, VARIANTS, family=lambda v: _family(v.name), doc=_DOC,
+                  namespace=globals(), twin_arguments=True,
+                  options=("shortcut", "se_ratio", "stochastic_depth", "stochastic_depth_mode"))

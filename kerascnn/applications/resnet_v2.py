@@ -1,5 +1,5 @@
 """ResNet v2, full pre-activation (He et al., "Identity Mappings in Deep Residual
-Networks", ECCV 2016; seed 002 section 6.1).
+Networks", ECCV 2016).
 
 Blocks are BN-ReLU-conv (section 6.1.3 (e)); nothing follows the addition, and a
 final BN-ReLU precedes the pooling. The layout is keras.applications' ResNetV2
@@ -21,7 +21,6 @@ resnet200_v2    3, 24, 36, 3     64,726,120 (64,894,440)
 
 from __future__ import annotations
 
-import keras
 from keras import layers
 
 from kerascnn.applications.common import (
@@ -34,20 +33,26 @@ from kerascnn.applications.common import (
     keras_twin_loader,
 )
 from kerascnn.applications.resnet import check_family_arguments
+from kerascnn.applications.variants import Variant, register_variants
 from kerascnn.blocks.residual import depth_schedule, residual_block
-from kerascnn.registry import register_model
 
-__all__ = ["ResNetV2", "ResNet50V2", "ResNet101V2", "ResNet152V2", "ResNet200V2"]
+__all__ = ["ResNetV2"]  # and one constructor per row of VARIANTS (register_variants)
 
 PAPER = ("Identity Mappings in Deep Residual Networks", 2016)
 
-# name -> (public name, blocks per stage, keras twin)
-VARIANTS = {
-    "resnet50_v2": ("ResNet50V2", (3, 4, 6, 3), "ResNet50V2"),
-    "resnet101_v2": ("ResNet101V2", (3, 4, 23, 3), "ResNet101V2"),
-    "resnet152_v2": ("ResNet152V2", (3, 8, 36, 3), "ResNet152V2"),
-    "resnet200_v2": ("ResNet200V2", (3, 24, 36, 3), None),
-}
+_CONVENTION = ("full pre-activation bottleneck in keras.applications' ResNetV2 layout "
+               "(biases on the convolutions no BN follows)")
+
+VARIANTS = (
+    Variant("resnet50_v2", "ResNet50V2", dict(blocks_per_stage=(3, 4, 6, 3)), PAPER, _CONVENTION,
+            keras_twin="ResNet50V2", weights="resnet50v2"),
+    Variant("resnet101_v2", "ResNet101V2", dict(blocks_per_stage=(3, 4, 23, 3)), PAPER,
+            _CONVENTION, keras_twin="ResNet101V2", weights="resnet101v2"),
+    Variant("resnet152_v2", "ResNet152V2", dict(blocks_per_stage=(3, 8, 36, 3)), PAPER,
+            _CONVENTION, keras_twin="ResNet152V2", weights="resnet152v2"),
+    Variant("resnet200_v2", "ResNet200V2", dict(blocks_per_stage=(3, 24, 36, 3)), PAPER,
+            _CONVENTION + "; the paper's ResNet-200"),
+)
 
 
 def ResNetV2(
@@ -129,36 +134,16 @@ def ResNetV2(
     return finish_model(img_input, input_tensor, x, name, weights, imagenet_loader)
 
 
-def _variant(name, doc_name, blocks, twin):
-    twin_constructor = getattr(keras.applications, twin) if twin else None
+_DOC = """Instantiates {constructor}, pre-activation ResNet ({title}, {year}).
 
-    def constructor(include_top=True, weights=None, input_tensor=None, input_shape=None,
-                    pooling=None, classes=1000, classifier_activation="softmax", name=name,
-                    shortcut="B", se_ratio=None, stochastic_depth=None,
-                    stochastic_depth_mode="batch"):
-        return ResNetV2(blocks, include_top=include_top, weights=weights,
-                        input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
-                        classes=classes, classifier_activation=classifier_activation, name=name,
-                        shortcut=shortcut, se_ratio=se_ratio, stochastic_depth=stochastic_depth,
-                        stochastic_depth_mode=stochastic_depth_mode,
-                        keras_twin=twin_constructor,
-                        weights_file=twin.lower() if twin else None)
-
-    constructor.__name__ = doc_name
-    constructor.__qualname__ = doc_name
-    weights_doc = ('None (random), a weights file path, or ``"imagenet"`` (keras.applications\' '
-                   "file, read from the Keras cache; never downloaded)") if twin else \
-        "None (random) or a weights file path"
-    constructor.__doc__ = f"""Instantiates {doc_name}, pre-activation ResNet ({PAPER[0]}, {PAPER[1]}).
-
-    Blocks per stage {blocks}; see :func:`ResNetV2` for the layout.
+    Blocks per stage {arguments}; see :func:`ResNetV2` for the layout.
 
     Args:
         include_top: whether to include the global-pool + Dense classifier.
-        weights: {weights_doc}.
+        weights: {weights}.
         input_tensor: optional Keras tensor to use as image input.
-        input_shape: optional (height, width, channels); default (224, 224, 3),
-            minimum 32x32.
+        input_shape: optional (height, width, channels); default {input},
+            minimum {min_size}x{min_size}.
         pooling: None, ``"avg"`` or ``"max"`` when ``include_top=False``.
         classes: number of classes of the classifier.
         classifier_activation: activation of the classifier (None for logits).
@@ -171,20 +156,7 @@ def _variant(name, doc_name, blocks, twin):
     Returns:
         A ``keras.Model``.
     """
-    return constructor
 
-
-_CONSTRUCTORS = {}
-for _name, (_doc_name, _blocks, _twin) in VARIANTS.items():
-    _CONSTRUCTORS[_name] = _variant(_name, _doc_name, _blocks, _twin)
-    register_model(
-        _name, _CONSTRUCTORS[_name], family="resnet_v2", paper=PAPER,
-        default_input_shape=(224, 224, 3), min_input_size=32, keras_twin=_twin,
-        convention="full pre-activation bottleneck in keras.applications' ResNetV2 layout "
-                   "(biases on the convolutions no BN follows)",
-    )
-
-ResNet50V2 = _CONSTRUCTORS["resnet50_v2"]
-ResNet101V2 = _CONSTRUCTORS["resnet101_v2"]
-ResNet152V2 = _CONSTRUCTORS["resnet152_v2"]
-ResNet200V2 = _CONSTRUCTORS["resnet200_v2"]
+register_variants(ResNetV2, VARIANTS, family="resnet_v2", doc=_DOC, namespace=globals(),
+                  twin_arguments=True,
+                  options=("shortcut", "se_ratio", "stochastic_depth", "stochastic_depth_mode"))

@@ -1,5 +1,5 @@
 """ShuffleNet v1 (Zhang et al., "ShuffleNet: An Extremely Efficient
-Convolutional Neural Network for Mobile Devices", CVPR 2018; seed 002 §3.9).
+Convolutional Neural Network for Mobile Devices", CVPR 2018).
 
 A 3x3/2 convolution with 24 filters, BN, ReLU, 3x3/2 max pooling, three
 stages of 4, 8 and 4 ShuffleNet units, global average pooling and the
@@ -35,60 +35,16 @@ from kerascnn.applications.common import (
     classifier_head,
     finish_model,
 )
-from kerascnn.layers.conv_variants import ChannelShuffle
-from kerascnn.registry import register_model
+from kerascnn.applications.variants import Variant, register_variants
+from kerascnn.blocks.shufflenet import shufflenet_unit
 
-__all__ = ["ShuffleNet", "shufflenet_unit"]
+__all__ = ["ShuffleNet", "shufflenet_unit"]  # + one constructor per row of VARIANTS
 
 PAPER = ("ShuffleNet: An Extremely Efficient Convolutional Neural Network for Mobile Devices",
          2018)
 
 CHANNELS = {1: 144, 2: 200, 3: 240, 4: 272, 8: 384}
 UNITS = (4, 8, 4)
-
-
-def _bn(x, name):
-    return layers.BatchNormalization(epsilon=BN_EPSILON, name=name)(x)
-
-
-def shufflenet_unit(x, out_channels, groups, *, downsample=False, group_first=True,
-                    name="unit"):
-    """One ShuffleNet unit (channels_last).
-
-    Args:
-        x: input tensor.
-        out_channels: output channels of the unit.
-        groups: g of the grouped 1x1 convolutions and of the shuffle.
-        downsample: stride 2 and concatenation with an average-pooled input.
-        group_first: group the first 1x1 convolution (False for the first
-            unit of the network).
-        name: prefix of the layer names.
-    """
-    in_channels = x.shape[-1]
-    mid = out_channels // 4
-    branch_out = out_channels - in_channels if downsample else out_channels
-    if not downsample and in_channels != out_channels:
-        raise ValueError(f"A unit without downsampling needs {out_channels} input channels; "
-                         f"got {in_channels}.")
-    y = layers.Conv2D(mid, 1, groups=groups if group_first else 1, use_bias=False,
-                      name=f"{name}_compress_conv")(x)
-    y = _bn(y, f"{name}_compress_bn")
-    y = layers.ReLU(name=f"{name}_compress_relu")(y)
-    y = ChannelShuffle(groups, name=f"{name}_shuffle")(y)
-    y = layers.ZeroPadding2D(1, name=f"{name}_dw_pad")(y)
-    y = layers.DepthwiseConv2D(3, strides=2 if downsample else 1, use_bias=False,
-                               name=f"{name}_dw_conv")(y)
-    y = _bn(y, f"{name}_dw_bn")
-    y = layers.Conv2D(branch_out, 1, groups=groups, use_bias=False,
-                      name=f"{name}_expand_conv")(y)
-    y = _bn(y, f"{name}_expand_bn")
-    if downsample:
-        s = layers.ZeroPadding2D(1, name=f"{name}_avg_pad")(x)
-        s = layers.AveragePooling2D(3, strides=2, name=f"{name}_avg_pool")(s)
-        y = layers.Concatenate(name=f"{name}_concat")([y, s])
-    else:
-        y = layers.Add(name=f"{name}_add")([y, x])
-    return layers.ReLU(name=f"{name}_relu")(y)
 
 
 def ShuffleNet(include_top=True, weights=None, input_tensor=None, input_shape=None,
@@ -116,7 +72,7 @@ def ShuffleNet(include_top=True, weights=None, input_tensor=None, input_shape=No
                             include_top=include_top, weights=weights)
     x = layers.ZeroPadding2D(1, name="conv1_pad")(img_input)
     x = layers.Conv2D(24, 3, strides=2, use_bias=False, name="conv1")(x)
-    x = _bn(x, "conv1_bn")
+    x = layers.BatchNormalization(epsilon=BN_EPSILON, name="conv1_bn")(x)
     x = layers.ReLU(name="conv1_relu")(x)
     x = layers.ZeroPadding2D(1, name="pool1_pad")(x)      # post-ReLU: zeros never win
     x = layers.MaxPooling2D(3, strides=2, name="pool1")(x)
@@ -130,25 +86,17 @@ def ShuffleNet(include_top=True, weights=None, input_tensor=None, input_shape=No
     return finish_model(img_input, input_tensor, x, name, weights)
 
 
-def _variant(g):
-    def constructor(include_top=True, weights=None, input_tensor=None, input_shape=None,
-                    pooling=None, classes=1000, classifier_activation="softmax",
-                    name=f"shufflenet_g{g}"):
-        return ShuffleNet(include_top=include_top, weights=weights, input_tensor=input_tensor,
-                          input_shape=input_shape, pooling=pooling, classes=classes,
-                          classifier_activation=classifier_activation, name=name, groups=g)
+VARIANTS = tuple(
+    Variant(f"shufflenet_g{g}", f"ShuffleNetG{g}", dict(groups=g), PAPER,
+            f"ShuffleNet v1 1.0x, g={g}, no conv biases, ungrouped first 1x1 of stage 2",
+            summary=f"ShuffleNet v1 1.0x with g={g} (table 1)")
+    for g in CHANNELS
+)
 
-    constructor.__name__ = f"ShuffleNetG{g}"
-    constructor.__qualname__ = constructor.__name__
-    constructor.__doc__ = f"""ShuffleNet v1 1.0x with g={g} (Zhang et al., CVPR 2018).
+_DOC = """Instantiates {summary}.
 
-    Arguments as :func:`ShuffleNet`.
+    Zhang et al., "{title}", CVPR {year}. Arguments as keras.applications; no
+    ImageNet weights.
     """
-    return constructor
 
-
-for _g in CHANNELS:
-    register_model(f"shufflenet_g{_g}", _variant(_g), family="shufflenet", paper=PAPER,
-                   default_input_shape=(224, 224, 3), min_input_size=32,
-                   convention=f"ShuffleNet v1 1.0x, g={_g}, no conv biases, ungrouped first "
-                              "1x1 of stage 2")
+register_variants(ShuffleNet, VARIANTS, family="shufflenet", doc=_DOC, namespace=globals())

@@ -1,5 +1,5 @@
 """SqueezeNet 1.0 and 1.1 (Iandola et al., "SqueezeNet: AlexNet-level accuracy
-with 50x fewer parameters and <0.5MB model size", 2016; seed 002 §9.1).
+with 50x fewer parameters and <0.5MB model size", 2016).
 
 conv1 -> max pool -> eight Fire modules (fire2..fire9) with max pooling after
 conv1, fire4 and fire8 (v1.0; late downsampling) -> dropout 0.5 after fire9 ->
@@ -30,12 +30,13 @@ from kerascnn.applications.common import (
     build_input,
     check_arguments,
     check_rate,
+    classifier_head,
     finish_model,
 )
+from kerascnn.applications.variants import Variant, register_variants
 from kerascnn.blocks.fire import fire_module
-from kerascnn.registry import register_model
 
-__all__ = ["SqueezeNet", "SqueezeNet1_0", "SqueezeNet1_1"]
+__all__ = ["SqueezeNet"]  # and one constructor per row of VARIANTS (register_variants)
 
 PAPER = ("SqueezeNet: AlexNet-level accuracy with 50x fewer parameters and <0.5MB model size",
          2016)
@@ -96,41 +97,26 @@ def SqueezeNet(version="1_0", include_top=True, weights=None, input_tensor=None,
     if include_top:
         x = layers.Dropout(dropout_rate, name="drop9")(x)
         x = layers.Conv2D(classes, 1, activation="relu", name="conv10")(x)
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = layers.Activation(classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
+    x = classifier_head(x, include_top, pooling, classes, classifier_activation, dense=False)
     return finish_model(img_input, input_tensor, x, name, weights)
 
 
-def _variant(version):
-    def constructor(include_top=True, weights=None, input_tensor=None, input_shape=None,
-                    pooling=None, classes=1000, classifier_activation="softmax",
-                    name=f"squeezenet{version}", bypass=None, dropout_rate=0.5):
-        return SqueezeNet(version, include_top=include_top, weights=weights,
-                          input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
-                          classes=classes, classifier_activation=classifier_activation,
-                          name=name, bypass=bypass, dropout_rate=dropout_rate)
+_CONVENTION = ("fire modules, conv biases, no BN, ceil-mode max pooling, conv10 + ReLU + "
+               "global average pooling head")
 
-    doc_name = f"SqueezeNet{version}"
-    constructor.__name__ = doc_name
-    constructor.__qualname__ = doc_name
-    constructor.__doc__ = f"""Instantiates SqueezeNet {version.replace('_', '.')}.
+VARIANTS = (
+    Variant("squeezenet1_0", "SqueezeNet1_0", dict(version="1_0"), PAPER, _CONVENTION,
+            summary="SqueezeNet 1.0 (the paper's table 1)"),
+    Variant("squeezenet1_1", "SqueezeNet1_1", dict(version="1_1"), PAPER, _CONVENTION,
+            summary="SqueezeNet 1.1 (the authors' release: 3x3/2 64-filter stem, earlier "
+                    "pooling)"),
+)
 
-    Iandola et al., "SqueezeNet: AlexNet-level accuracy with 50x fewer
-    parameters and <0.5MB model size", 2016. Arguments as :func:`SqueezeNet`
-    (``bypass``: None, "simple" or "complex").
+_DOC = """Instantiates {summary}.
+
+    Iandola et al., "{title}", {year}. Arguments as :func:`SqueezeNet`
+    (``bypass``: None, "simple" or "complex"; ``dropout_rate``: before conv10).
     """
-    return constructor
 
-
-SqueezeNet1_0 = _variant("1_0")
-SqueezeNet1_1 = _variant("1_1")
-
-for _v, _ctor in (("1_0", SqueezeNet1_0), ("1_1", SqueezeNet1_1)):
-    register_model(f"squeezenet{_v}", _ctor, family="squeezenet", paper=PAPER,
-                   default_input_shape=(224, 224, 3), min_input_size=32,
-                   convention="fire modules, conv biases, no BN, ceil-mode max pooling, "
-                              "conv10 + ReLU + global average pooling head")
+register_variants(SqueezeNet, VARIANTS, family="squeezenet", doc=_DOC, namespace=globals(),
+                  options=("bypass", "dropout_rate"))

@@ -1,5 +1,5 @@
 """VGG (Simonyan & Zisserman, "Very Deep Convolutional Networks for Large-Scale
-Image Recognition", ICLR 2015; seed 002 part 2 §3, seeds 003 and 004).
+Image Recognition", ICLR 2015).
 
 Five ``vgg_block``s of 3x3 convolutions (64, 128, 256, 512, 512 filters), each
 closed by 2x2/2 max pooling, then three fully connected layers 4096-4096-classes.
@@ -30,7 +30,6 @@ of at least 224x224 and returns a map of class scores (1x1 at 224, 6x6 at 384).
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 from keras import layers
 
@@ -43,11 +42,10 @@ from kerascnn.applications.common import (
     finish_model,
     keras_cache_file,
 )
+from kerascnn.applications.variants import Variant, register_variants
 from kerascnn.blocks.vgg import vgg_block
-from kerascnn.registry import register_model
 
-__all__ = ["VGG", "VGG11", "VGG11LRN", "VGG13", "VGG16C", "VGG16", "VGG19", "VGG11BN",
-           "VGG13BN", "VGG16BN", "VGG19BN", "dense_to_fully_convolutional"]
+__all__ = ["VGG", "dense_to_fully_convolutional"]  # and one constructor per VARIANTS row
 
 PAPER = ("Very Deep Convolutional Networks for Large-Scale Image Recognition", 2014)
 FILTERS = (64, 128, 256, 512, 512)
@@ -168,25 +166,39 @@ def dense_to_fully_convolutional(src, dst):
     return copied
 
 
-def _variant(reg_name, doc_name, config, twin=None, weights_file=None, dropout=0.5, **fixed):
-    def constructor(include_top=True, weights=None, input_tensor=None, input_shape=None,
-                    pooling=None, classes=1000, classifier_activation="softmax", name=reg_name,
-                    dropout=dropout, fully_convolutional=False):
-        return VGG(config, include_top=include_top, weights=weights, input_tensor=input_tensor,
-                   input_shape=input_shape, pooling=pooling, classes=classes,
-                   classifier_activation=classifier_activation, name=name, dropout=dropout,
-                   fully_convolutional=fully_convolutional, keras_twin=twin,
-                   weights_file=weights_file, **fixed)
+VARIANTS = (
+    Variant("vgg11", "VGG11", dict(config="A"), PAPER, "config A; conv/dense biases; dropout 0.5",
+            summary="configuration A"),
+    Variant("vgg11_lrn", "VGG11LRN", dict(config="A", lrn=True), PAPER,
+            "config A-LRN (LRN after conv1, no weights); dropout 0.5",
+            summary="configuration A-LRN (LRN after the first convolution)"),
+    Variant("vgg13", "VGG13", dict(config="B"), PAPER, "config B; dropout 0.5",
+            summary="configuration B"),
+    Variant("vgg16_c", "VGG16C", dict(config="C"), PAPER,
+            "config C: 1x1 third convolution in blocks 3-5; dropout 0.5",
+            summary="configuration C (1x1 third convolution in blocks 3-5)"),
+    Variant("vgg16", "VGG16", dict(config="D", dropout=0.0), PAPER,
+            "config D = keras.applications.VGG16 (no dropout)", keras_twin="VGG16",
+            weights="vgg16", summary="configuration D (keras.applications.VGG16)"),
+    Variant("vgg19", "VGG19", dict(config="E", dropout=0.0), PAPER,
+            "config E = keras.applications.VGG19 (no dropout)", keras_twin="VGG19",
+            weights="vgg19", summary="configuration E (keras.applications.VGG19)"),
+    Variant("vgg11_bn", "VGG11BN", dict(config="A", batch_norm=True), PAPER,
+            "config A, BN after each conv (conv keeps bias); dropout 0.5",
+            summary="configuration A, BN after every convolution"),
+    Variant("vgg13_bn", "VGG13BN", dict(config="B", batch_norm=True), PAPER,
+            "config B with BN; dropout 0.5", summary="configuration B, BN after every convolution"),
+    Variant("vgg16_bn", "VGG16BN", dict(config="D", batch_norm=True), PAPER,
+            "config D with BN; dropout 0.5", summary="configuration D, BN after every convolution"),
+    Variant("vgg19_bn", "VGG19BN", dict(config="E", batch_norm=True), PAPER,
+            "config E with BN; dropout 0.5", summary="configuration E, BN after every convolution"),
+)
 
-    imagenet_doc = ', or "imagenet" (the keras file)' if twin else ""
-    extra = ", BN after every convolution" if fixed.get("batch_norm") else ""
-    extra += ", LRN after the first convolution" if fixed.get("lrn") else ""
-    constructor.__name__ = constructor.__qualname__ = doc_name
-    constructor.__doc__ = f"""Instantiates VGG configuration {config}{extra} ({reg_name}).
+_DOC = """Instantiates VGG {summary} ({name}).
 
     Args:
         include_top: include fc1, fc2 and the classifier (dense top: 224x224 input).
-        weights: None, a weights file path{imagenet_doc}.
+        weights: {weights}.
         input_tensor: optional Keras tensor to use as image input.
         input_shape: optional (height, width, channels); at least 32x32 without the
             top, at least 224x224 with ``fully_convolutional``.
@@ -194,37 +206,12 @@ def _variant(reg_name, doc_name, config, twin=None, weights_file=None, dropout=0
         classes: number of classes.
         classifier_activation: activation of the classifier (None for logits).
         name: model name.
-        dropout: dropout after fc1 and fc2 (default {dropout}).
+        dropout: dropout after fc1 and fc2 (0.5; 0 in the keras twins vgg16, vgg19).
         fully_convolutional: dense evaluation (7x7 and 1x1 convolutions as the top).
 
     Returns:
         A ``keras.Model``.
     """
-    return constructor
 
-
-VGG11 = _variant("vgg11", "VGG11", "A")
-VGG11LRN = _variant("vgg11_lrn", "VGG11LRN", "A", lrn=True)
-VGG13 = _variant("vgg13", "VGG13", "B")
-VGG16C = _variant("vgg16_c", "VGG16C", "C")
-VGG16 = _variant("vgg16", "VGG16", "D", keras.applications.VGG16, "vgg16", dropout=0.0)
-VGG19 = _variant("vgg19", "VGG19", "E", keras.applications.VGG19, "vgg19", dropout=0.0)
-VGG11BN = _variant("vgg11_bn", "VGG11BN", "A", batch_norm=True)
-VGG13BN = _variant("vgg13_bn", "VGG13BN", "B", batch_norm=True)
-VGG16BN = _variant("vgg16_bn", "VGG16BN", "D", batch_norm=True)
-VGG19BN = _variant("vgg19_bn", "VGG19BN", "E", batch_norm=True)
-
-for _name, _ctor, _twin, _conv in (
-    ("vgg11", VGG11, None, "config A; conv/dense biases; dropout 0.5"),
-    ("vgg11_lrn", VGG11LRN, None, "config A-LRN (LRN after conv1, no weights); dropout 0.5"),
-    ("vgg13", VGG13, None, "config B; dropout 0.5"),
-    ("vgg16_c", VGG16C, None, "config C: 1x1 third convolution in blocks 3-5; dropout 0.5"),
-    ("vgg16", VGG16, "VGG16", "config D = keras.applications.VGG16 (no dropout)"),
-    ("vgg19", VGG19, "VGG19", "config E = keras.applications.VGG19 (no dropout)"),
-    ("vgg11_bn", VGG11BN, None, "config A, BN after each conv (conv keeps bias); dropout 0.5"),
-    ("vgg13_bn", VGG13BN, None, "config B with BN; dropout 0.5"),
-    ("vgg16_bn", VGG16BN, None, "config D with BN; dropout 0.5"),
-    ("vgg19_bn", VGG19BN, None, "config E with BN; dropout 0.5"),
-):
-    register_model(_name, _ctor, family="vgg", paper=PAPER, default_input_shape=DEFAULT_SHAPE,
-                   min_input_size=MIN_SIZE, keras_twin=_twin, convention=_conv)
+register_variants(VGG, VARIANTS, family="vgg", doc=_DOC, namespace=globals(),
+                  twin_arguments=True, options=("dropout", "fully_convolutional"))

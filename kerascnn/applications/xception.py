@@ -1,5 +1,5 @@
 """Xception (Chollet, "Xception: Deep Learning with Depthwise Separable
-Convolutions", CVPR 2017; seed 002 part 2 §4.5).
+Convolutions", CVPR 2017).
 
 Inception taken to the extreme: depthwise separable convolutions decouple the
 spatial and cross-channel correlations. Entry flow (two convolutions, three
@@ -7,7 +7,7 @@ residual blocks of separable convolutions that halve the resolution), middle
 flow (eight residual blocks of three separable 3x3 convolutions at 728
 channels), exit flow (a residual block to 1024, separable 1536 and 2048), global
 average pooling and the classifier. Exactly keras.applications.Xception:
-22,910,480 ``count_params()``, 22,855,952 trainable (the seed's figure);
+22,910,480 ``count_params()``, 22,855,952 trainable (the Xception paper's figure);
 ``weights="imagenet"`` reads keras' file.
 """
 
@@ -22,7 +22,7 @@ from kerascnn.applications.common import (
     finish_model,
     keras_twin_loader,
 )
-from kerascnn.blocks.inception import (
+from kerascnn.blocks.xception import (
     xception_entry_flow,
     xception_exit_flow,
     xception_middle_flow,

@@ -6,32 +6,38 @@ from kerascnn.blocks.se import se_block
 __all__ = ["identity_block", "convolutional_block"]
 from kerascnn.blocks.auxiliary import googlenet_aux_head, inception_v3_aux_head  # noqa: E402
 from kerascnn.blocks.common import conv_bn  # noqa: E402
-from kerascnn.blocks.inception import (  # noqa: E402
+from kerascnn.blocks.googlenet import (  # noqa: E402
     bn_inception_module,
     inception_naive,
-    inception_resnet_a,
-    inception_resnet_b,
-    inception_resnet_c,
-    inception_resnet_reduction_b,
     inception_v1,
+)
+from kerascnn.blocks.inception_v3 import (  # noqa: E402
     inception_v3_a,
     inception_v3_b,
     inception_v3_c,
     inception_v3_reduction_a,
     inception_v3_reduction_b,
     inception_v3_stem,
+)
+from kerascnn.blocks.inception_v4 import (  # noqa: E402
+    inception_resnet_a,
+    inception_resnet_b,
+    inception_resnet_c,
+    inception_resnet_reduction_b,
     inception_v4_a,
     inception_v4_b,
     inception_v4_c,
     inception_v4_reduction_b,
     inception_v4_stem,
     reduction_a,
+)
+from kerascnn.blocks.nin import nin_block  # noqa: E402
+from kerascnn.blocks.vgg import vgg_block  # noqa: E402
+from kerascnn.blocks.xception import (  # noqa: E402
     xception_entry_flow,
     xception_exit_flow,
     xception_middle_flow,
 )
-from kerascnn.blocks.nin import nin_block  # noqa: E402
-from kerascnn.blocks.vgg import vgg_block  # noqa: E402
 
 __all__ += ["vgg_block", "nin_block", "conv_bn", "inception_naive", "inception_v1",
             "bn_inception_module", "inception_v3_stem", "inception_v3_a", "inception_v3_reduction_a", "inception_v3_b",
@@ -52,3 +58,6 @@ from kerascnn.blocks.fire import fire_module  # noqa: E402
 
 __all__ += ["fire_module", "asymmetric_conv", "small_kernel_stack", "depthwise_separable_conv"]
 __all__ += ["residual_block", "se_block"]
+from kerascnn.blocks.shufflenet import shufflenet_unit  # noqa: E402
+
+__all__ += ["shufflenet_unit"]

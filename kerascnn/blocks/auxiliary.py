@@ -1,4 +1,4 @@
-"""Auxiliary classifiers of the Inception line (seed 002 §4.1.3 and §4.3.1).
+"""Auxiliary classifiers of the Inception line (GoogLeNet section 5, Inception v3 section 4).
 
 GoogLeNet (Szegedy et al., "Going Deeper with Convolutions", 2015) attaches two
 to the outputs of inception (4a) and (4d): 5x5/3 average pooling, 1x1

@@ -15,6 +15,7 @@ __all__ = [
     "INCEPTION_BN_EPSILON",
     "channel_axis",
     "conv_bn",
+    "concat",
     "check_positive_int",
     "check_positive_ints",
     "check_rate",
@@ -78,3 +79,8 @@ def conv_bn(x, filters, kernel_size, strides=1, padding="same", *, name, use_bia
     if activation is not None:
         x = layers.Activation(activation, name=f"{name}_relu")(x)
     return x
+
+
+def concat(branches, name):
+    """Concatenates block branches along the channel axis."""
+    return layers.Concatenate(axis=channel_axis(), name=name)(branches)

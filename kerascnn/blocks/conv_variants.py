@@ -1,10 +1,14 @@
-"""Blocks for the convolution variants of seed 002 §3.
+"""Blocks for the convolution variants: factorised, stacked small and depthwise
+separable kernels.
 
-* :func:`asymmetric_conv` (§3.5): an n x n convolution factorized into a
-  1 x n then an n x 1 convolution (2n C^2 instead of n^2 C^2 weights).
-* :func:`small_kernel_stack` (§3.4): a k x k convolution replaced by
-  (k-1)/2 stacked 3 x 3 convolutions with the same receptive field.
-* :func:`depthwise_separable_conv` (§3.8): depthwise k x k then 1 x 1.
+* :func:`asymmetric_conv` (Inception v3 paper, section 3.2): an n x n
+  convolution factorized into a 1 x n then an n x 1 convolution (2n C^2
+  instead of n^2 C^2 weights).
+* :func:`small_kernel_stack` (VGG; Inception v3 paper, section 3.1): a k x k
+  convolution replaced by (k-1)/2 stacked 3 x 3 convolutions with the same
+  receptive field.
+* :func:`depthwise_separable_conv`: depthwise k x k then 1 x 1, MobileNet's block
+  (:mod:`kerascnn.blocks.mobilenet`, re-exported here).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 from keras import layers
 
 from kerascnn.blocks.common import BN_EPSILON, channel_axis, check_positive_int
+from kerascnn.blocks.mobilenet import depthwise_separable_conv  # noqa: F401  (MobileNet's block)
 
 __all__ = ["asymmetric_conv", "small_kernel_stack", "depthwise_separable_conv"]
 
@@ -66,14 +71,3 @@ def small_kernel_stack(x, filters, kernel_size, *, name="stack", batch_norm=Fals
                           name=f"{name}_{i + 1}_3x3")(x)
         x = _post(x, f"{name}_{i + 1}", batch_norm, activation)
     return x
-
-
-def depthwise_separable_conv(x, filters, kernel_size=3, *, strides=1, name="sep",
-                             batch_norm=True, activation="relu", use_bias=False):
-    """Depthwise k x k convolution, [BN, activation], then 1 x 1 convolution."""
-    _check(filters, kernel_size, "kernel_size")
-    x = layers.DepthwiseConv2D(kernel_size, strides=strides, padding="same", use_bias=use_bias,
-                               name=f"{name}_dw")(x)
-    x = _post(x, f"{name}_dw", batch_norm, activation)
-    x = layers.Conv2D(filters, 1, use_bias=use_bias, name=f"{name}_pw")(x)
-    return _post(x, f"{name}_pw", batch_norm, activation)

@@ -1,5 +1,5 @@
 """Dense blocks and transition layers (Huang et al., "Densely Connected
-Convolutional Networks", CVPR 2017; seed 002 §8, seed 004, seed 000).
+Convolutional Networks", CVPR 2017).
 
 Inside a dense block, layer ``l`` sees the concatenation of the block input
 and of the outputs of every earlier layer, ``x_l = H_l([x_0, ..., x_{l-1}])``,
@@ -9,12 +9,12 @@ and adds ``growth_rate`` (k) channels:
   BN-ReLU-Conv1x1(4k)-BN-ReLU-Conv3x3(k) (DenseNet-B);
 * :func:`transition` = BN-ReLU-Conv1x1(theta*m)-AvgPool2x2 between blocks
   (``compression`` theta < 1: DenseNet-C, with the bottleneck DenseNet-BC);
-* :func:`dense_fast_block` is seed 000's variant: each new feature map is
+* :func:`dense_fast_block` is the Lasagne recipe's variant: each new feature map is
   normalized once, by a BatchNormalization without scale and offset, and each
   consumer applies only a learned per-channel scale + bias
   (:class:`~kerascnn.layers.Affine`) before its ReLU.
 
-With ``memory_efficient=True`` (seed 002 §8.4) the concat-BN-ReLU(-Conv1x1) in
+With ``memory_efficient=True`` (Pleiss et al., "Memory-Efficient Implementation of DenseNets") the concat-BN-ReLU(-Conv1x1) in
 front of each convolution is one :class:`~kerascnn.layers.ConcatNormReLUConv`
 whose intermediates are recomputed during backpropagation; it receives the
 block's feature maps as a list, so that no per-layer concatenation is kept.
@@ -55,7 +55,7 @@ def norm_relu(x, name, fast=False, epsilon=BN_EPSILON):
 
 
 def _plain_norm(x, name, epsilon):
-    """The normalization without scale/offset of seed 000's dense_fast."""
+    """The normalization without scale/offset of the Lasagne recipe's dense_fast."""
     return layers.BatchNormalization(axis=channel_axis(), epsilon=epsilon, center=False,
                                      scale=False, name=name)(x)
 
@@ -142,7 +142,7 @@ def dense_block(x, num_layers, growth_rate, bottleneck=False, *, name="dense",
             instead of BN-ReLU-Conv3x3(k).
         name: prefix of the layer names (``conv2`` in keras' DenseNet).
         memory_efficient: recompute concat-BN-ReLU(-Conv1x1) in the backward
-            pass (seed 002 §8.4); same function and weights.
+            pass (Pleiss et al., "Memory-Efficient Implementation of DenseNets"); same function and weights.
         dropout_rate: dropout after each convolution (the paper's 0.2 without
             data augmentation).
         epsilon: BatchNormalization epsilon.
@@ -158,7 +158,7 @@ def dense_block(x, num_layers, growth_rate, bottleneck=False, *, name="dense",
 
 def dense_fast_block(x, num_layers, growth_rate, bottleneck=False, *, name="dense",
                      memory_efficient=False, dropout_rate=0.0, epsilon=BN_EPSILON):
-    """Seed 000's ``dense_fast_block``: Affine-ReLU-Conv3x3-BN(no scale/offset).
+    """The Lasagne recipe's ``dense_fast_block``: Affine-ReLU-Conv3x3-BN(no scale/offset).
 
     Each new feature map is normalized once when it is produced; its
     consumers only learn a per-channel scale and bias of the concatenation
@@ -181,7 +181,7 @@ def transition(x, compression=1.0, *, name="transition", fast=False, memory_effi
         compression: theta in (0, 1]; the 1x1 convolution has
             ``int(m * theta)`` filters for ``m`` input channels.
         name: prefix of the layer names (``pool2`` in keras' DenseNet).
-        fast: seed 000's dense_fast transition (Affine-ReLU-Conv1x1-AvgPool-BN
+        fast: the Lasagne recipe's dense_fast transition (Affine-ReLU-Conv1x1-AvgPool-BN
             without scale/offset).
         memory_efficient: recompute concat-BN-ReLU-Conv1x1 in the backward pass.
         dropout_rate: dropout after the convolution.

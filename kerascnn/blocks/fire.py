@@ -1,5 +1,5 @@
 """The Fire module of SqueezeNet (Iandola et al., "SqueezeNet: AlexNet-level
-accuracy with 50x fewer parameters and <0.5MB model size", 2016; seed 002 §9.1).
+accuracy with 50x fewer parameters and <0.5MB model size", 2016).
 
 squeeze 1x1 (s1x1 filters) -> ReLU -> expand: 1x1 (e1x1) and 3x3 same-padded
 (e3x3), each ReLU, concatenated. All convolutions have biases and no BN. The

@@ -1,4 +1,4 @@
-"""NiN blocks (Lin et al., "Network In Network", ICLR 2014; seed 004 §7.3).
+"""NiN blocks (Lin et al., "Network In Network", ICLR 2014).
 
 An mlpconv block: one spatial convolution followed by 1x1 convolutions, each
 with ReLU, i.e. a small multilayer perceptron applied at every pixel.

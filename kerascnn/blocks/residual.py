@@ -4,21 +4,20 @@
 
 * the basic block (two kxk convolutions) and the bottleneck block (1x1, kxk,
   1x1; the kxk may be a grouped convolution of cardinality ``groups``, the
-  ResNeXt block of Xie et al. 2017, seed 002 section 6.2 form (c)),
+  ResNeXt block of Xie et al. 2017),
 * post-activation (He et al., "Deep Residual Learning for Image Recognition",
   2015: conv-BN-ReLU, addition, ReLU) or full pre-activation (He et al.,
-  "Identity Mappings in Deep Residual Networks", 2016, seed 002 section 6.1.3
+  "Identity Mappings in Deep Residual Networks", 2016
   (e): BN-ReLU-conv, addition, nothing after),
 * shortcut options A (parameter-free: subsampling + zero channels), B (1x1
-  projection only where the shape changes) and C (projection everywhere)
-  (seed 002 section 5.4),
+  projection only where the shape changes) and C (projection everywhere),
 * with a squeeze-and-excitation block on the residual branch (``se_ratio=``,
-  Hu et al. 2018, seed 002 section 7) and stochastic depth
-  (``survival_probability=``, Huang et al. 2016, seed 002 section 6.3: the
+  Hu et al. 2018) and stochastic depth
+  (``survival_probability=``, Huang et al. 2016: the
   branch becomes a sub-model run by :class:`kerascnn.layers.StochasticDepth`,
   which skips it when the block is dropped).
 
-Seed 001's ``identity_block`` and ``convolutional_block`` are this builder with
+The Keras ResNet-50 tutorial's ``identity_block`` and ``convolutional_block`` are this builder with
 the Caffe layer names ``res{stage}{block}_branch2a/2b/2c/1`` and
 ``bn{stage}{block}_branch...``.
 """
@@ -28,7 +27,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from kerascnn.blocks.common import BN_EPSILON, channel_axis, check_positive_int
+from kerascnn.blocks.common import BN_EPSILON, channel_axis, check_positive_int, check_positive_ints
 from kerascnn.blocks.se import se_block
 from kerascnn.layers.stochastic_depth import (
     StochasticDepth,
@@ -71,7 +70,7 @@ def block_namer(names):
     """Layer-name function of a block.
 
     Args:
-        names: ``(stage, block)`` for the Caffe names of seed 001
+        names: ``(stage, block)`` for the Caffe names of keras' ResNet-50
             (``res2a_branch2a``, ``bn2a_branch2a``, ...) or a string prefix for
             keras.applications' names (``conv2_block1_1_conv``, ...).
 
@@ -151,7 +150,7 @@ def residual_block(
         kernel_size: size of the spatial convolution(s).
         preact: False for post-activation (v1), True for full pre-activation (v2).
         preactivated: with ``preact``, the input already went through BN-ReLU
-            (the first block after a conv-BN-ReLU stem, seed 000), so the block
+            (the first block after a conv-BN-ReLU stem), so the block
             adds no pre-activation of its own.
         shortcut: ``"A"`` zero-padding identity, ``"B"`` projection where the
             shape changes, ``"C"`` projection in every block.
@@ -181,10 +180,7 @@ def residual_block(
         The block's output tensor (``filters`` channels).
     """
     n = block_namer(names)
-    check_positive_int(filters, "filters")
-    check_positive_int(stride, "stride")
-    check_positive_int(kernel_size, "kernel_size")
-    check_positive_int(groups, "groups")
+    check_positive_ints(filters=filters, stride=stride, kernel_size=kernel_size, groups=groups)
     if block not in BLOCK_TYPES:
         raise ValueError(f"`block` must be 'basic' or 'bottleneck'; got block={block!r}.")
     if shortcut not in SHORTCUTS:
@@ -310,7 +306,7 @@ def _check(f, filters, stage, block, s=1):
 
 def identity_block(X, f, filters, stage, block, *, use_bias=True, epsilon=BN_EPSILON,
                    se_ratio=None, survival_probability=None, stochastic_depth_mode="batch"):
-    """Bottleneck block whose shortcut is the identity (seed 001).
+    """Bottleneck block whose shortcut is the identity.
 
     Three convolutions 1x1 -> fxf -> 1x1, each followed by BatchNormalization
     on the channel axis, ReLU after the first two and after the addition.
@@ -321,7 +317,7 @@ def identity_block(X, f, filters, stage, block, *, use_bias=True, epsilon=BN_EPS
         filters: ``[F1, F2, F3]`` filter counts of the three convolutions.
         stage: stage number, used in layer names.
         block: block label (``'a'``, ``'b'``, ...), used in layer names.
-        use_bias: convolution biases (True as in seed 001 and keras).
+        use_bias: convolution biases (True as in keras.applications).
         epsilon: BatchNormalization epsilon.
         se_ratio, survival_probability, stochastic_depth_mode: as
             :func:`residual_block`.
@@ -346,7 +342,7 @@ def identity_block(X, f, filters, stage, block, *, use_bias=True, epsilon=BN_EPS
 
 def convolutional_block(X, f, filters, stage, block, s=2, *, use_bias=True, epsilon=BN_EPSILON,
                         se_ratio=None, survival_probability=None, stochastic_depth_mode="batch"):
-    """Bottleneck block with a 1x1 stride-``s`` projection on the shortcut (seed 001).
+    """Bottleneck block with a 1x1 stride-``s`` projection on the shortcut.
 
     The first 1x1 convolution carries the stride (the original v1 placement,
     as keras.applications).

@@ -1,5 +1,5 @@
 """Squeeze-and-excitation (Hu et al., "Squeeze-and-Excitation Networks", CVPR 2018;
-seed 002 section 7.1)."""
+section 3)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """VGG blocks (Simonyan & Zisserman, "Very Deep Convolutional Networks for
-Large-Scale Image Recognition", ICLR 2015; seeds 002 §3 and 004 §7.2).
+Large-Scale Image Recognition", ICLR 2015).
 
 A VGG block is ``num_convs`` 3x3 "same" convolutions with ReLU followed by a
 2x2/2 max pooling that halves the resolution.
@@ -10,6 +10,7 @@ from __future__ import annotations
 from keras import layers
 
 from kerascnn.blocks.common import BN_EPSILON, channel_axis, check_positive_ints
+from kerascnn.layers.lrn import ALEXNET_LRN, LocalResponseNormalization
 
 __all__ = ["vgg_block"]
 
@@ -52,7 +53,7 @@ def vgg_block(x, num_convs, filters, *, name="block", kernel_sizes=None, batch_n
         else:
             x = layers.Conv2D(filters, k, padding="same", activation="relu", name=conv_name)(x)
         if lrn_after_first and i == 1:
-            from kerascnn.layers.lrn import LocalResponseNormalization
-
-            x = LocalResponseNormalization(axis=channel_axis(), name=f"{name}_lrn")(x)
+            # "the LRN layer of Krizhevsky et al.": AlexNet's constants and convention.
+            x = LocalResponseNormalization(**ALEXNET_LRN, axis=channel_axis(),
+                                           name=f"{name}_lrn")(x)
     return layers.MaxPooling2D((2, 2), strides=(2, 2), name=f"{name}_pool")(x)

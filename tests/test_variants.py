@@ -1,0 +1,71 @@
+"""Variants declared one way: a Variant table and one register_variants call per family."""
+
+import ast
+import importlib
+import inspect
+import pathlib
+
+import pytest
+
+import kerascnn
+from kerascnn import registry
+from kerascnn.applications.variants import Variant
+
+APPLICATIONS = pathlib.Path(kerascnn.__file__).parent / "applications"
+TABLE_FAMILIES = ("alexnet", "inception_v4", "resnet", "resnet_v2", "vgg", "densenet", "squeezenet",
+                  "shufflenet")
+
+
+def _tables():
+    for family in TABLE_FAMILIES:
+        module = importlib.import_module(f"kerascnn.applications.{family}")
+        for variant in module.VARIANTS:
+            yield module, variant
+
+
+@pytest.mark.parametrize("module, variant", list(_tables()),
+                         ids=[v.name for _, v in _tables()])
+def test_each_row_is_one_registered_exported_documented_constructor(module, variant):
+    assert isinstance(variant, Variant)
+    constructor = getattr(module, variant.constructor)
+    assert variant.constructor in module.__all__
+    assert getattr(kerascnn.applications, variant.constructor) is constructor
+    spec = registry.get_spec(variant.name)
+    assert spec.constructor is constructor and spec.kwargs == {}
+    assert (spec.paper["title"], spec.paper["year"]) == tuple(variant.paper)
+    assert spec.keras_twin == variant.keras_twin and spec.convention == variant.convention
+    assert constructor.__name__ == variant.constructor
+    assert constructor.__doc__.startswith("Instantiates ")
+    assert "seed" not in constructor.__doc__.lower()
+    parameters = inspect.signature(constructor).parameters
+    assert parameters["name"].default == variant.name
+    assert parameters["classes"].default == variant.classes
+
+
+def test_variant_arguments_are_defaults_the_options_override():
+    vgg16 = kerascnn.applications.VGG16
+    assert inspect.signature(vgg16).parameters["dropout"].default == 0.0
+    model = vgg16(include_top=False, input_shape=(32, 32, 3), dropout=0.5)
+    assert model.name == "vgg16"
+    se = inspect.signature(kerascnn.applications.SEResNet50).parameters["se_ratio"]
+    assert se.default == 16
+
+
+def test_unknown_argument_is_one_line_error():
+    with pytest.raises(ValueError, match=r"^ResNet50\(\) got unknown argument\(s\) "
+                                         r"blocks_per_stage, foo; its own options are: shortcut, "
+                                         r"se_ratio, stochastic_depth, stochastic_depth_mode\.$"):
+        kerascnn.applications.ResNet50(foo=1, blocks_per_stage=(1, 1, 1, 1))
+    with pytest.raises(ValueError, match=r"^ShuffleNetG3\(\) got unknown argument\(s\) groups; "
+                                         r"its own options are: none\.$"):
+        kerascnn.applications.ShuffleNetG3(groups=8)
+
+
+def test_no_family_declares_variants_another_way():
+    # The former plumbing: private `_variant` factories and hand-kept constructor maps.
+    for path in sorted(APPLICATIONS.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        names = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+        names |= {t.id for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                  for t in node.targets if isinstance(t, ast.Name)}
+        assert not {"_variant", "_imagenet_variant", "_CONSTRUCTORS"} & names, path.name

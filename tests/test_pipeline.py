@@ -64,15 +64,18 @@ with h5py.File({str(signs_h5 / "test_signs.h5")!r}) as f:
 assert x.dtype == np.uint8 and x.shape[1:] == (64, 64, 3)
 p = model.predict(x, verbose=0)
 names = [layer.name for layer in model.layers[:6]]
-print(json.dumps({{"accuracy": float(np.mean(p.argmax(1) == y)), "layers": names}}))
+classes = model.get_layer("preprocess_info").class_names
+print(json.dumps({{"accuracy": float(np.mean(p.argmax(1) == y)), "layers": names,
+                  "classes": classes}}))
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV,
                           cwd=str(tmp_path))
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["accuracy"] == metrics["test_accuracy"]
-    assert result["layers"][:5] == ["image", "preprocess_resize", "preprocess_rescale",
-                                    "preprocess_normalize", "conv1"]
+    assert result["classes"] == metrics["class_names"] == ["0", "1", "2", "3", "4", "5"]
+    assert result["layers"][:6] == ["image", "preprocess_info", "preprocess_resize",
+                                    "preprocess_rescale", "preprocess_normalize", "conv1"]
 
 
 def test_grayscale_data_in_an_rgb_model(tmp_path):
@@ -88,7 +91,8 @@ def test_grayscale_data_in_an_rgb_model(tmp_path):
     data = prepare_data(config)
     model = build_model(config, data)
     assert preprocessing_of(model) == {"size": 32, "channels": 3, "resize": True,
-                                       "input_shape": (None, None, 1)}
+                                       "input_shape": (None, None, 1),
+                                       "class_names": ["0", "1", "2", "3"]}
     mean, std = data.normalization(3)
     gray = data.data.split("train")[0].astype(np.float64) / 255
     np.testing.assert_allclose(mean, [gray.mean()] * 3, rtol=1e-5)

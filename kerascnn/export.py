@@ -36,6 +36,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import warnings
 
 from kerascnn.utils.io import atomic_path
 
@@ -195,7 +196,8 @@ def _onnx_model(model, shape):
         convert_variables_to_constants_v2,
     )
 
-    with contextlib.suppress(Exception):  # numpy 2 compatibility, as Keras does it
+    with contextlib.suppress(Exception), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numpy 2 compatibility, as Keras' export does it
         from keras.src.export.tf2onnx_lib import patch_tf2onnx
 
         patch_tf2onnx()

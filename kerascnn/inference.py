@@ -125,17 +125,36 @@ def read_image(path, shape) -> np.ndarray:
             data = f.read()
     except OSError as e:
         raise InferenceError(f"cannot read {path}: {e.strerror or type(e).__name__}") from None
-    try:
-        image = tf.io.decode_image(data, channels=shape[-1], expand_animations=False)
+    try:  # the file's own channels (GIF and BMP decode to 3 or 4 only)
+        image = tf.io.decode_image(data, channels=0, expand_animations=False)
     except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError, ValueError):
         raise InferenceError(f"cannot read {path}: not a PNG, JPEG, GIF or BMP image") from None
-    image = tf.cast(image, tf.float32)
+    image = _to_channels(tf.cast(image, tf.float32), shape[-1])
     height, width = shape[:2]
     if height is not None and tuple(image.shape[:2]) != (height, width):
         import keras
 
         image = keras.layers.Resizing(height, width, crop_to_aspect_ratio=True)(image)
     return np.asarray(image, np.float32)
+
+
+def _to_channels(image, channels):
+    """Grey, grey + alpha, RGB or RGBA (float 0-255) -> ``channels`` (alpha dropped, or
+    opaque when asked for)."""
+    import tensorflow as tf
+
+    have = image.shape[-1]
+    if have == channels:
+        return image
+    if have in (2, 4):
+        image, have = image[..., :have - 1], have - 1
+    if channels == 1 and have == 3:
+        image = tf.image.rgb_to_grayscale(image)
+    elif channels in (3, 4) and have == 1:
+        image = tf.image.grayscale_to_rgb(image)
+    if channels == 4:
+        image = tf.concat([image, tf.fill(tf.shape(image[..., :1]), 255.0)], axis=-1)
+    return image
 
 
 def top_k(probabilities, names, k) -> list:

@@ -199,13 +199,14 @@ def test_resizing_models_take_images_as_they_are(tmp_path):
     rng = np.random.default_rng(4)
     images = [rng.integers(0, 256, shape).astype(np.uint8)
               for shape in [(30, 40, 3), (30, 40, 3), (50, 20, 3)]]
-    for i, image in enumerate(images):
-        Image.fromarray(image).save(tmp_path / f"{i}.png")
+    paths = [tmp_path / name for name in ("0.png", "1.png", "2.gif")]  # GIF: RGB only
+    for path, image in zip(paths, images):
+        Image.fromarray(image).save(path)
     results, unreadable = predict_files(model, [tmp_path], top=3, batch_size=8)
-    assert unreadable == [] and [r["file"] for r in results] == [
-        str(tmp_path / f"{i}.png") for i in range(3)]
-    for image, result in zip(images, results):
-        grey = np.asarray(Image.fromarray(image).convert("L"), np.float32)[None, :, :, None]
+    assert unreadable == [] and [r["file"] for r in results] == [str(p) for p in paths]
+    for path, result in zip(paths, results):
+        with Image.open(path) as image:  # decoded to the model's one channel
+            grey = np.asarray(image.convert("RGB").convert("L"), np.float32)[None, ..., None]
         expected = model.predict(grey, verbose=0)[0]
         got = np.zeros(3)
         for t in result["top_k"]:

@@ -57,6 +57,9 @@ def main(argv=None):
         return 2
     try:
         model = load_trained(args.model_path)
+        if not any(layer.name == "preprocess_normalize" for layer in model.layers):
+            print(f"{PROG}: note: {args.model_path} has no preprocessing layers (not saved by "
+                  "fit.py or tune.py); it is given the raw 0-255 pixels", file=sys.stderr)
         results, unreadable = predict_files(
             model, args.images, top=args.top_k, batch_size=args.batch_size,
             on_error=lambda message: print(f"{PROG}: {message}", file=sys.stderr, flush=True))

@@ -311,3 +311,24 @@ def test_streamed_images_of_varying_size_are_resized_in_the_pipeline():
     # the largest central crop of the aspect, resized: the 24x24 image passes unchanged
     np.testing.assert_allclose(batches[1][0], images[4].astype(np.float32), atol=1e-3)
     np.testing.assert_array_equal(data.labels("test"), labels)
+
+
+def test_calling_a_resizing_model_is_inference():
+    import keras
+
+    from kerascnn.training.model import add_preprocessing
+
+    def network(shape, input_tensor):
+        inp = keras.Input(shape)
+        x = keras.layers.BatchNormalization()(keras.layers.Conv2D(4, 3)(inp))
+        x = keras.layers.GlobalAveragePooling2D()(x)
+        return keras.Model(inp, keras.layers.Dense(3, activation="softmax")(x))
+
+    model = add_preprocessing(network, image_shape=(40, 40, 3), size=32, channels=3,
+                              mean=[0.5] * 3, std=[0.2] * 3)
+    x = np.random.RandomState(0).randint(0, 255, (4, 40, 40, 3)).astype(np.float32)
+    bn = next(layer for layer in model._flatten_layers()
+              if isinstance(layer, keras.layers.BatchNormalization))
+    # keras' Resizing defaults to training=True, which model(x) would pass on to BN
+    np.testing.assert_array_equal(np.asarray(model(x)), model.predict(x, verbose=0))
+    np.testing.assert_array_equal(bn.moving_mean.numpy(), np.zeros(4, np.float32))

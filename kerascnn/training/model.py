@@ -8,6 +8,7 @@ layers, in this order::
     image (H, W, C of the data; None x None when it resizes)
       -> preprocess_info       DataInfo: the class names (identity)
       -> preprocess_resize     Resizing(size, size, crop_to_aspect_ratio=True)  [if needed]
+                               (InferenceResizing: model(x) is inference by default)
       -> preprocess_channels   ChannelConversion(model channels)                [if needed]
       -> preprocess_rescale    Rescaling(1/255)
       -> preprocess_normalize  Normalization(training split's mean, variance)
@@ -31,6 +32,7 @@ import numpy as np
 from kerascnn import registry
 from kerascnn.layers.channels import ChannelConversion
 from kerascnn.layers.info import DataInfo
+from kerascnn.layers.resize import InferenceResizing
 from kerascnn.training import strategy as strategies
 from kerascnn.training.optim import apply_l2, make_optimizer, make_schedule
 
@@ -72,8 +74,8 @@ def _float32_outputs(model):
 def _preprocess(inputs, *, size, channels, mean, std, resize, class_names=(), dataset=None):
     x = DataInfo(class_names, dataset, dtype="float32", name=f"{PREPROCESSING_PREFIX}info")(inputs)
     if resize:
-        x = keras.layers.Resizing(size, size, crop_to_aspect_ratio=True, dtype="float32",
-                                  name=f"{PREPROCESSING_PREFIX}resize")(x)
+        x = InferenceResizing(size, size, crop_to_aspect_ratio=True, dtype="float32",
+                              name=f"{PREPROCESSING_PREFIX}resize")(x)
     if inputs.shape[-1] != channels:
         x = ChannelConversion(channels, dtype="float32",
                               name=f"{PREPROCESSING_PREFIX}channels")(x)

@@ -64,15 +64,18 @@ with h5py.File({str(signs_h5 / "test_signs.h5")!r}) as f:
 assert x.dtype == np.uint8 and x.shape[1:] == (64, 64, 3)
 p = model.predict(x, verbose=0)
 names = [layer.name for layer in model.layers[:6]]
-print(json.dumps({{"accuracy": float(np.mean(p.argmax(1) == y)), "layers": names}}))
+classes = model.get_layer("preprocess_info").class_names
+print(json.dumps({{"accuracy": float(np.mean(p.argmax(1) == y)), "layers": names,
+                  "classes": classes}}))
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV,
                           cwd=str(tmp_path))
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["accuracy"] == metrics["test_accuracy"]
-    assert result["layers"][:5] == ["image", "preprocess_resize", "preprocess_rescale",
-                                    "preprocess_normalize", "conv1"]
+    assert result["classes"] == metrics["class_names"] == ["0", "1", "2", "3", "4", "5"]
+    assert result["layers"][:6] == ["image", "preprocess_info", "preprocess_resize",
+                                    "preprocess_rescale", "preprocess_normalize", "conv1"]
 
 
 def test_grayscale_data_in_an_rgb_model(tmp_path):
@@ -88,7 +91,8 @@ def test_grayscale_data_in_an_rgb_model(tmp_path):
     data = prepare_data(config)
     model = build_model(config, data)
     assert preprocessing_of(model) == {"size": 32, "channels": 3, "resize": True,
-                                       "input_shape": (None, None, 1)}
+                                       "input_shape": (None, None, 1),
+                                       "class_names": ["0", "1", "2", "3"]}
     mean, std = data.normalization(3)
     gray = data.data.split("train")[0].astype(np.float64) / 255
     np.testing.assert_allclose(mean, [gray.mean()] * 3, rtol=1e-5)
@@ -307,3 +311,24 @@ def test_streamed_images_of_varying_size_are_resized_in_the_pipeline():
     # the largest central crop of the aspect, resized: the 24x24 image passes unchanged
     np.testing.assert_allclose(batches[1][0], images[4].astype(np.float32), atol=1e-3)
     np.testing.assert_array_equal(data.labels("test"), labels)
+
+
+def test_calling_a_resizing_model_is_inference():
+    import keras
+
+    from kerascnn.training.model import add_preprocessing
+
+    def network(shape, input_tensor):
+        inp = keras.Input(shape)
+        x = keras.layers.BatchNormalization()(keras.layers.Conv2D(4, 3)(inp))
+        x = keras.layers.GlobalAveragePooling2D()(x)
+        return keras.Model(inp, keras.layers.Dense(3, activation="softmax")(x))
+
+    model = add_preprocessing(network, image_shape=(40, 40, 3), size=32, channels=3,
+                              mean=[0.5] * 3, std=[0.2] * 3)
+    x = np.random.RandomState(0).randint(0, 255, (4, 40, 40, 3)).astype(np.float32)
+    bn = next(layer for layer in model._flatten_layers()
+              if isinstance(layer, keras.layers.BatchNormalization))
+    # keras' Resizing defaults to training=True, which model(x) would pass on to BN
+    np.testing.assert_array_equal(np.asarray(model(x)), model.predict(x, verbose=0))
+    np.testing.assert_array_equal(bn.moving_mean.numpy(), np.zeros(4, np.float32))

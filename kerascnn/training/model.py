@@ -6,7 +6,9 @@ trials train: a model that takes raw images as a user has them (uint8 or float
 layers, in this order::
 
     image (H, W, C of the data; None x None when it resizes)
+      -> preprocess_info       DataInfo: the class names (identity)
       -> preprocess_resize     Resizing(size, size, crop_to_aspect_ratio=True)  [if needed]
+                               (InferenceResizing: model(x) is inference by default)
       -> preprocess_channels   ChannelConversion(model channels)                [if needed]
       -> preprocess_rescale    Rescaling(1/255)
       -> preprocess_normalize  Normalization(training split's mean, variance)
@@ -29,6 +31,8 @@ import numpy as np
 
 from kerascnn import registry
 from kerascnn.layers.channels import ChannelConversion
+from kerascnn.layers.info import DataInfo
+from kerascnn.layers.resize import InferenceResizing
 from kerascnn.training import strategy as strategies
 from kerascnn.training.optim import apply_l2, make_optimizer, make_schedule
 
@@ -67,11 +71,11 @@ def _float32_outputs(model):
                        name=model.name)
 
 
-def _preprocess(inputs, *, size, channels, mean, std, resize):
-    x = inputs
+def _preprocess(inputs, *, size, channels, mean, std, resize, class_names=(), dataset=None):
+    x = DataInfo(class_names, dataset, dtype="float32", name=f"{PREPROCESSING_PREFIX}info")(inputs)
     if resize:
-        x = keras.layers.Resizing(size, size, crop_to_aspect_ratio=True, dtype="float32",
-                                  name=f"{PREPROCESSING_PREFIX}resize")(x)
+        x = InferenceResizing(size, size, crop_to_aspect_ratio=True, dtype="float32",
+                              name=f"{PREPROCESSING_PREFIX}resize")(x)
     if inputs.shape[-1] != channels:
         x = ChannelConversion(channels, dtype="float32",
                               name=f"{PREPROCESSING_PREFIX}channels")(x)
@@ -91,7 +95,8 @@ def raw_input_shape(image_shape, size) -> tuple:
     return (None, None, c)
 
 
-def add_preprocessing(build, *, image_shape, size, channels, mean, std, name=None):
+def add_preprocessing(build, *, image_shape, size, channels, mean, std, name=None,
+                      class_names=(), dataset=None):
     """A model that takes raw images: the preprocessing layers, then ``build``'s model.
 
     Args:
@@ -102,11 +107,12 @@ def add_preprocessing(build, *, image_shape, size, channels, mean, std, name=Non
         size: the side of the model's own input.
         channels: the model's channels.
         mean, std: per-channel statistics (0..1 scale) in ``channels``.
+        class_names, dataset: what the model's ``preprocess_info`` layer carries.
     """
     shape = raw_input_shape(image_shape, size)
     inputs = keras.Input(shape, name="image", dtype="float32")
     x = _preprocess(inputs, size=size, channels=channels, mean=mean, std=std,
-                    resize=shape[:2] != (size, size))
+                    resize=shape[:2] != (size, size), class_names=class_names, dataset=dataset)
     core = build((size, size, channels), x)
     if list(core.inputs) == [inputs]:
         outputs = core.outputs
@@ -141,7 +147,7 @@ def preprocessing_of(model) -> dict | None:
     """What a saved model's preprocessing layers do, or None for a model without them.
 
     Returns ``{"size": side of the network's input, "channels": its channels,
-    "resize": bool, "input_shape": the raw input shape}``.
+    "resize": bool, "input_shape": the raw input shape, "class_names": list}``.
     """
     names = {layer.name: layer for layer in model.layers}
     if f"{PREPROCESSING_PREFIX}normalize" not in names:
@@ -149,8 +155,10 @@ def preprocessing_of(model) -> dict | None:
     resize = names.get(f"{PREPROCESSING_PREFIX}resize")
     normalize = names[f"{PREPROCESSING_PREFIX}normalize"]
     size = resize.height if resize is not None else model.inputs[0].shape[1]
+    info = names.get(f"{PREPROCESSING_PREFIX}info")
     return {"size": int(size), "channels": int(normalize.output.shape[-1]),
-            "resize": resize is not None, "input_shape": tuple(model.inputs[0].shape[1:])}
+            "resize": resize is not None, "input_shape": tuple(model.inputs[0].shape[1:]),
+            "class_names": list(info.class_names) if info is not None else None}
 
 
 def build_model(config, data=None, *, size=None, classes=None, steps_per_epoch=1,
@@ -210,7 +218,8 @@ def build_model(config, data=None, *, size=None, classes=None, steps_per_epoch=1
             mean, std = data.normalization(channels)
             model = add_preprocessing(build, image_shape=data.image_shape, size=size,
                                       channels=channels, mean=mean, std=std,
-                                      name=kwargs.get("name"))
+                                      name=kwargs.get("name"), class_names=data.class_names,
+                                      dataset=data.info.name)
         if config.precision != "fp32":
             model = _float32_outputs(model)
     finally:

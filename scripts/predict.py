@@ -1,0 +1,79 @@
+#!/usr/bin/env python
+"""Top classes of a trained model for image files: one line per image.
+
+    python scripts/predict.py --model-path runs/r/best.keras photo.jpg more_photos/ \\
+        --top-k 3 --json predictions.json
+
+The model is one that fit.py or tune.py saved (a .keras file, or a run
+directory: the model its metrics.json describes); it takes raw images and holds
+its preprocessing and class names. Folders are walked recursively for PNG, JPEG,
+GIF and BMP files, in sorted order. Each image is decoded to the model's
+channels; a model with a fixed input size gets it resized with the largest
+central crop of that aspect, a resizing model gets it as it is. Unreadable files
+are reported on stderr one line each and skipped: the exit status is then 1.
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from kerascnn.cli import OneLineParser, positive_int  # noqa: E402
+
+PROG = "predict.py"
+
+
+def build_parser():
+    p = OneLineParser(prog=PROG, description=__doc__.splitlines()[0])
+    p.add_argument("--model-path", required=True,
+                   help="a .keras file saved by fit.py or tune.py, or a run directory")
+    p.add_argument("images", nargs="+", metavar="IMAGE_OR_DIR",
+                   help="image files and folders (walked recursively)")
+    p.add_argument("--top-k", type=positive_int, default=5,
+                   help="classes shown per image (at most the model's classes)")
+    p.add_argument("--json", default=None, metavar="FILE",
+                   help="also write the predictions as JSON to FILE")
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    return p
+
+
+def format_line(result) -> str:
+    return f"{result['file']}: " + ", ".join(
+        f"{t['class']} {t['probability']:.4f}" for t in result["top_k"])
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.json is not None and os.path.isdir(args.json):
+        print(f"{PROG}: error: --json {args.json} is a directory; give a file name",
+              file=sys.stderr)
+        return 2
+    from kerascnn.inference import InferenceError, list_images, load_trained, predict_files
+
+    if not list_images(args.images):
+        print(f"{PROG}: error: no image files (PNG, JPEG, GIF, BMP) in "
+              f"{', '.join(args.images)}", file=sys.stderr)
+        return 2
+    try:
+        model = load_trained(args.model_path)
+        if not any(layer.name == "preprocess_normalize" for layer in model.layers):
+            print(f"{PROG}: note: {args.model_path} has no preprocessing layers (not saved by "
+                  "fit.py or tune.py); it is given the raw 0-255 pixels", file=sys.stderr)
+        results, unreadable = predict_files(
+            model, args.images, top=args.top_k, batch_size=args.batch_size,
+            on_error=lambda message: print(f"{PROG}: {message}", file=sys.stderr, flush=True))
+    except InferenceError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    for result in results:
+        print(format_line(result))
+    if args.json is not None:
+        from kerascnn.utils.io import write_json_atomic
+
+        write_json_atomic(args.json, results)
+    return 1 if unreadable else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -22,6 +22,8 @@ NEEDS = {
     "03_cifar_residual_dense.ipynb": ((["resnet20_cifar", "densenet40_cifar"], []),
                                       "cifar10-subset"),
     "04_tuner_search.ipynb": ((["resnet20_cifar"], ["kerascnn.tuning"]), "cifar10-subset"),
+    "05_transfer_and_visualization.ipynb": ((["resnet20_cifar"], ["kerascnn.visualize"]),
+                                            "signs"),
 }
 
 
@@ -91,6 +93,13 @@ def test_03_cifar_residual_dense(monkeypatch):
 def test_04_tuner_search(monkeypatch):
     text = _text(_execute("04_tuner_search.ipynb", monkeypatch))
     assert "best hyperparameters:" in text
+
+
+@pytest.mark.slow
+def test_05_transfer_and_visualization(monkeypatch):
+    text = _text(_execute("05_transfer_and_visualization.ipynb", monkeypatch))
+    assert "layers copied and frozen" in text and "SIGNS test accuracy after transfer" in text
+    assert "Grad-CAM layer:" in text and "largest drop of the true class's probability" in text
 
 
 def test_notebook_prerequisites_named():

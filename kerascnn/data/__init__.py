@@ -72,6 +72,7 @@ class DatasetInfo:
     split_sizes: dict
     skipped: list = dataclasses.field(default_factory=list)
     pixels: str = "uint8"  # what the pixels were read as (Source.pixels)
+    resized_on_read: bool = False  # image_shape is the size they were resized to on reading
 
     @property
     def num_classes(self) -> int:
@@ -146,7 +147,8 @@ def split_validation(source: Source, fraction: float = 0.1, seed: int = 0) -> So
     splits["train"] = (x[train], y[train])
     splits["val"] = (x[val], y[val])
     return Source(source.name, splits, source.class_names, skipped=source.skipped,
-                  unsplit=source.unsplit, pixels=source.pixels)
+                  unsplit=source.unsplit, pixels=source.pixels,
+                  resized_on_read=source.resized_on_read)
 
 
 def source_kind(name, data_dir=None) -> str:
@@ -260,7 +262,7 @@ def load(source, data_dir=None, *, val_fraction: float = 0.1, seed: int = 0,
         arrays = dict(split_validation(data, val_fraction, seed).splits)
     info = DatasetInfo(data.name, kind, data.class_names, data.image_shape,
                        {k: int(len(v[1])) for k, v in arrays.items()}, data.skipped,
-                       data.pixels)
+                       data.pixels, data.resized_on_read)
     _check_required(info, require, data.unsplit)
     return Data(info, arrays=arrays)
 

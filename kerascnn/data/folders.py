@@ -121,11 +121,13 @@ def _decode_all(entries, strict, image_size, where, workers=8):
                                         antialias=True, dtype="float32")
     out = []
     first_path, first = images[0]
+    resized = False
     for path, image in images:
         image = _unify_channels(image, channels)
         if image_size is not None:
             if image.shape[:2] != (image_size, image_size):
                 image = _resize_center_crop(image, resizer)
+                resized = True
         elif image.shape[:2] != first.shape[:2]:
             raise DataError(
                 f"{path} is {image.shape[1]}x{image.shape[0]} but {first_path} is "
@@ -133,7 +135,8 @@ def _decode_all(entries, strict, image_size, where, workers=8):
                 "(--image-size) to resize them on reading."
             )
         out.append(image)
-    return np.stack(out), np.asarray(labels, np.int64), [p for p, _ in images], skipped
+    return (np.stack(out), np.asarray(labels, np.int64), [p for p, _ in images], skipped,
+            resized)
 
 
 def _list_files(folder):
@@ -225,7 +228,7 @@ def read_image_folder(root, *, strict=False, image_size=None, num_classes=None,
     by_class = bool(_class_subfolders(train_dir))
     if by_class:
         class_names = tuple(_class_subfolders(train_dir))
-    splits, paths, skipped = {}, {}, []
+    splits, paths, skipped, resized = {}, {}, [], False
     for split, folder in splits_dirs.items():
         if by_class:
             entries = _entries_class_folders(folder, class_names)
@@ -234,7 +237,8 @@ def read_image_folder(root, *, strict=False, image_size=None, num_classes=None,
             skipped += bad
         if not entries:
             raise DataError(f"No image files in {folder}.")
-        x, y, paths[split], bad = _decode_all(entries, strict, image_size, folder)
+        x, y, paths[split], bad, was_resized = _decode_all(entries, strict, image_size, folder)
+        resized = resized or was_resized
         skipped += bad
         _check_no_class_lost(entries, y, bad, folder, class_names if by_class else None)
         splits[split] = (x, y)
@@ -257,7 +261,7 @@ def read_image_folder(root, *, strict=False, image_size=None, num_classes=None,
         raise DataError(f"Splits of {root} have images of mixed sizes {shapes}; pass image_size "
                         "(--image-size) to resize them on reading.")
     return Source(name or os.path.basename(os.path.normpath(root)), splits, tuple(class_names),
-                  skipped=skipped, unsplit=unsplit)
+                  skipped=skipped, unsplit=unsplit, resized_on_read=resized)
 
 
 def read_h5_folder(root, *, name=None, num_classes=None) -> Source:

@@ -91,6 +91,7 @@ class Source:
     skipped: list = dataclasses.field(default_factory=list)  # [(path, reason)] not read
     unsplit: bool = False  # one folder of images, read as the train split
     pixels: str = "uint8"  # what the pixels were read as (see as_pixels)
+    resized_on_read: bool = False  # images were resized to image_size while being read
 
     @property
     def num_classes(self) -> int:

@@ -60,7 +60,11 @@ class TrainingData:
 
     @property
     def image_shape(self) -> tuple:
-        """(H, W, C) of the raw images; H, W None when they vary in size."""
+        """(H, W, C) of the raw images; H, W None when they vary in size, or when they were
+        resized on reading (a folder of mixed sizes read with ``--image-size``): the saved
+        model then resizes raw images itself."""
+        if self.info.resized_on_read:
+            return (None, None, self.info.image_shape[-1])
         return tuple(self.info.image_shape)
 
     @property
@@ -75,7 +79,7 @@ class TrainingData:
         (at least the model's minimum)."""
         if self.image_size is not None:
             return int(self.image_size)
-        native = self.image_shape[0]
+        native = self.info.image_shape[0]
         if native is None:
             raise ConfigError(f"{self.info.name} has images of varying size: pass --image-size.")
         return max(int(native), int(min_input_size))

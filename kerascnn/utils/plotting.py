@@ -78,7 +78,18 @@ def _rect(match: re.Match) -> str:
 
 _GEOMETRY = r'( x="[^"]*" y="[^"]*" width="[^"]*" height="[^"]*")'
 _STYLE = ("<style>text{font-family:Helvetica,sans-serif;font-size:14px}.b{font-weight:bold}"
-          ".h,.hb{font-size:16px;fill:#fff}.hb{font-weight:bold}</style>")
+          ".h,.hb{font-size:16px;fill:#fff}.hb{font-weight:bold}.k,.p,.a{fill:#000}"
+          ".k,.w,.e,.a,.l,.p{stroke:#000}.w{fill:#fff}.e,.l{fill:none}.e,.a{stroke-width:2}"
+          "</style>")
+# The stroke and fill of graphviz's boxes, edges and arrowheads, as classes of _STYLE.
+_CLASSES = (
+    ('<rect fill="black" stroke="black"', '<rect class="k"'),
+    ('<rect fill="white" stroke="black"', '<rect class="w"'),
+    ('<path fill="none" stroke="black" stroke-width="2"', '<path class="e"'),
+    ('<polygon fill="black" stroke="black" stroke-width="2"', '<polygon class="a"'),
+    ('<path fill="none" stroke="black"', '<path class="l"'),
+    ('<polygon fill="black" stroke="black"', '<polygon class="p"'),
+)
 
 
 def minify_svg(text: str) -> str:
@@ -86,8 +97,8 @@ def minify_svg(text: str) -> str:
 
     Drops comments, the DOCTYPE, titles, ids and the attribute-less ``<g>`` wrapper of every
     node and edge, rounds coordinates to whole points, writes rectangles as ``<rect>``
-    (merging graphviz's separate fill and stroke polygons), moves the repeated font
-    attributes into one stylesheet and collapses the whitespace between elements.
+    (merging graphviz's separate fill and stroke polygons), moves the repeated font, fill and
+    stroke attributes into one stylesheet and collapses the whitespace between elements.
     """
     text = re.sub(r"<!--.*?-->", "", text, flags=re.S)
     text = re.sub(r"<!DOCTYPE[^>]*>", "", text)
@@ -111,6 +122,8 @@ def minify_svg(text: str) -> str:
     text = re.sub(r' font-size="16(\.00)?" fill="white"', ' class="h"', text)
     text = re.sub(r' font-weight="bold" font-size="14(\.00)?"', ' class="b"', text)
     text = re.sub(r' font-size="14(\.00)?"', "", text)
+    for attributes, css_class in _CLASSES:
+        text = text.replace(attributes + " ", css_class + " ")
     text = _drop_bare_groups(re.sub(r">\s+<", "><", text))
     text = re.sub(r"\s+", " ", text)  # the newlines inside graphviz's <svg ...> tag
     return re.sub(r"(<svg\b[^>]*>)", lambda m: m.group(1) + _STYLE, text, count=1)

@@ -1,16 +1,24 @@
 #!/usr/bin/env python3
-"""Draws every registered architecture and regenerates the gallery and the README table.
+"""Draws every registered architecture, at layer level and at block level.
 
-    python3 scripts/plot_models.py                       # all models, SVG, gallery + README
-    python3 scripts/plot_models.py --models 'resnet5*'   # a subset (other gallery rows kept)
-    python3 scripts/plot_models.py --format png --out /tmp/diagrams --no-gallery
+    python3 scripts/plot_models.py --out /tmp/diagrams                # all models, SVG
+    python3 scripts/plot_models.py --out /tmp/d --models 'resnet5*'   # a subset
+    python3 scripts/plot_models.py --update-docs                      # regenerate the docs
+    python3 scripts/plot_models.py --update-docs --models NAME        # after adding a model
 
-Per model: ``keras.utils.plot_model`` (shapes, layer names, nested blocks expanded) into
-``--out/<name>.<format>``, and one gallery row (family, paper and year, parameters measured
-and the reference with the difference, GMACs at the default input size, minimum input size,
-diagram link). Rows are cached in ``--out/gallery.json`` so a subset run updates only its rows;
+Per model, into ``--out``: ``<name>.<format>``, the layer-level diagram
+(``keras.utils.plot_model``: shapes, layer names, nested blocks expanded; skipped for
+models over ``--max-layers`` layers), and ``<name>_blocks.<format>``, the block-level
+diagram (each residual / inception / dense / fire / VGG / NIN / SE block one node with its
+layers, output shape and parameters: ``kerascnn.utils.plotting.block_groups``), drawn for
+every model. One gallery row per model (family, paper and year, parameters measured and the
+reference with the difference, GMACs at the default input size, minimum input size, diagram
+links) is cached in ``--out/gallery.json`` so a subset run updates only its rows, and
+``--out/gallery.md`` lists all rows. Nothing is written outside ``--out``.
+
+``--update-docs`` draws into ``docs/architectures`` (the default ``--out`` then) and rewrites
 ``docs/architectures.md`` and the README's table (between ``<!-- models:start -->`` and
-``<!-- models:end -->``) are rewritten from all rows of registered models.
+``<!-- models:end -->``) from all rows of registered models, instead of ``gallery.md``.
 """
 
 from __future__ import annotations
@@ -26,35 +34,41 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 README_START, README_END = "<!-- models:start -->", "<!-- models:end -->"
+DOCS_OUT = os.path.join(ROOT, "docs", "architectures")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", default="*", help="fnmatch pattern of registry names (default *)")
-    p.add_argument("--out", default=os.path.join(ROOT, "docs", "architectures"),
-                   help="directory of the diagrams (default docs/architectures)")
+    p.add_argument("--out", default=None,
+                   help="directory of the diagrams, gallery.json and gallery.md (required "
+                        "unless --update-docs, whose default is docs/architectures)")
     p.add_argument("--format", choices=("svg", "png"), default="svg",
                    help="diagram format (default svg)")
+    p.add_argument("--update-docs", action="store_true",
+                   help="also rewrite the gallery (--gallery) and the README's model table "
+                        "(--readme) from the rows")
     p.add_argument("--gallery", default=os.path.join(ROOT, "docs", "architectures.md"),
-                   help="gallery markdown file (default docs/architectures.md)")
+                   help="gallery markdown that --update-docs rewrites "
+                        "(default docs/architectures.md)")
     p.add_argument("--readme", default=os.path.join(ROOT, "README.md"),
-                   help="README whose model table is regenerated (default README.md)")
+                   help="README whose model table --update-docs rewrites (default README.md)")
     p.add_argument("--no-gallery", action="store_true",
-                   help="only draw the diagrams; leave the gallery and README alone")
+                   help="only draw the diagrams: no gallery.json or gallery.md")
     p.add_argument("--max-layers", type=int, default=2000,
-                   help="leave models with more layers than this undrawn (default 2000; "
-                        "0 draws every model)")
+                   help="no layer-level diagram for models with more layers than this "
+                        "(default 2000; 0 draws every model); the block view is always drawn")
     p.add_argument("--no-diagrams", action="store_true",
                    help="only measure the rows (no graphviz needed)")
     return p
 
 
-def _gallery_text(rows, gallery_path) -> str:
+def _gallery_text(rows, gallery_path, command) -> str:
     from kerascnn.utils.plotting import MACS_NOTE, gallery_markdown
 
     return (
         "# Architecture gallery\n\n"
-        "Generated by `python3 scripts/plot_models.py` from the registry; do not edit by hand "
+        f"Generated by `{command}` from the registry; do not edit by hand "
         "(rerun it in the change that adds a model).\n\n"
         "Params: trainable parameters measured on the reference table's configuration "
         "(`kerascnn/param_counts.csv`: input size, classes, constructor arguments); "
@@ -62,19 +76,37 @@ def _gallery_text(rows, gallery_path) -> str:
         "`kerascnn/derived_param_counts.csv` (each row with the independent implementation "
         "or closed form it was checked against); Diff: measured - reference. "
         f"{MACS_NOTE} Input: default input size (height x width x channels); Min input: "
-        "smallest height/width accepted. Diagrams: `keras.utils.plot_model` with shapes, "
-        "layer names and nested models expanded; a model of more than 2,000 layers is not "
-        "drawn (`--max-layers 0` draws it).\n\n"
+        "smallest height/width accepted.\n\n"
+        "Diagrams: *blocks* is the block-level view, one node per block (residual, "
+        "inception, dense, fire, VGG, NIN or SE block; stem and head; in networks without "
+        "blocks, a layer with its activation, padding or dropout) with its layers, output "
+        "shape and parameters; the number in brackets is its node count. *layers* is "
+        "`keras.utils.plot_model` with shapes and layer names, one node per layer (the number "
+        "of layers in brackets); a model of more than 2,000 layers gets only the block view "
+        "(`--max-layers 0` draws it).\n\n"
         + gallery_markdown(rows, link_base=os.path.dirname(os.path.abspath(gallery_path)))
     )
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.max_layers < 0:
-        print(f"error: --max-layers must be >= 0 (0 draws every model); got {args.max_layers}",
-              file=sys.stderr)
-        return 2
+        return _error(f"--max-layers must be >= 0 (0 draws every model); got {args.max_layers}")
+    if args.out is None and not args.update_docs:
+        return _error("give --out DIR (diagrams and their gallery, nothing else written) or "
+                      "--update-docs (regenerate docs/architectures and the README table)")
+    if args.update_docs and args.no_gallery:
+        return _error("--update-docs writes the gallery; it cannot be used with --no-gallery")
+    out = os.path.abspath(args.out or DOCS_OUT)
+    gallery_dir = os.path.dirname(os.path.abspath(args.gallery))
+    if args.update_docs and os.path.relpath(out, gallery_dir).split(os.sep)[0] == "..":
+        return _error(f"--update-docs links {args.gallery} to the diagrams, so --out must lie "
+                      f"under {gallery_dir}; got {out}")
     # Before the (slow) Keras import: a missing graphviz is a one-line error.
     from kerascnn.utils.plotting import GraphvizNotFoundError, check_graphviz
 
@@ -82,8 +114,7 @@ def main(argv=None) -> int:
         try:
             check_graphviz()
         except GraphvizNotFoundError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+            return _error(str(e))
 
     import keras  # noqa: F401
 
@@ -97,9 +128,7 @@ def main(argv=None) -> int:
 
     names = kerascnn.list_models(args.models)
     if not names:
-        print(f"error: no registered model matches {args.models!r}", file=sys.stderr)
-        return 2
-    out = os.path.abspath(args.out)
+        return _error(f"no registered model matches {args.models!r}")
     cache_path = os.path.join(out, "gallery.json")
     cache = {}
     if not args.no_gallery and os.path.exists(cache_path):
@@ -108,19 +137,27 @@ def main(argv=None) -> int:
 
     for name in names:
         start = time.perf_counter()
-        diagram = None if args.no_diagrams else os.path.join(out, f"{name}.{args.format}")
-        row = gallery_row(name, diagram, args.format, max_layers=args.max_layers or None)
-        if row["diagram"] is not None:
-            row["diagram"] = os.path.relpath(row["diagram"], out)
-        elif diagram is None and name in cache:
-            row["diagram"] = cache[name].get("diagram")
-        elif diagram is not None and os.path.exists(diagram):
+        diagram = blocks = None
+        if not args.no_diagrams:
+            diagram = os.path.join(out, f"{name}.{args.format}")
+            blocks = os.path.join(out, f"{name}_blocks.{args.format}")
+        row = gallery_row(name, diagram, args.format, max_layers=args.max_layers or None,
+                          blocks_path=blocks)
+        for key in ("diagram", "blocks_diagram"):
+            if row[key] is not None:
+                row[key] = os.path.relpath(row[key], out)
+            elif args.no_diagrams and name in cache:
+                row[key] = cache[name].get(key)
+        if diagram is not None and row["diagram"] is None and os.path.exists(diagram):
             os.remove(diagram)  # a stale drawing of a model now over --max-layers
         cache[name] = row
-        if row["diagram"] and diagram:
-            size = f", {os.path.getsize(diagram) / 1024:.0f} KiB"
-        elif diagram:
-            size = f", not drawn ({row['layers']:,} layers > --max-layers {args.max_layers})"
+        if diagram:
+            size = f", blocks {os.path.getsize(blocks) / 1024:.0f} KiB ({row['blocks']} nodes)"
+            if row["diagram"]:
+                size += f", layers {os.path.getsize(diagram) / 1024:.0f} KiB"
+            else:
+                size += (f", layers not drawn ({row['layers']:,} layers > --max-layers "
+                         f"{args.max_layers})")
         else:
             size = ""
         print(f"{name}: {row['params']:,} params, {row['gmacs']:.2f} GMACs"
@@ -131,9 +168,16 @@ def main(argv=None) -> int:
     registered = set(kerascnn.list_models())
     rows = [r for n, r in sorted(cache.items()) if n in registered]
     write_text(cache_path, json.dumps(rows, indent=1, sort_keys=True) + "\n")
-    linked = [dict(r, diagram=os.path.join(out, r["diagram"]) if r.get("diagram") else None)
-              for r in rows]
-    write_text(args.gallery, _gallery_text(linked, args.gallery))
+    linked = [dict(r, **{k: os.path.join(out, r[k]) if r.get(k) else None
+                         for k in ("diagram", "blocks_diagram")}) for r in rows]
+    if not args.update_docs:
+        gallery = os.path.join(out, "gallery.md")
+        write_text(gallery, _gallery_text(linked, gallery, "python3 scripts/plot_models.py "
+                                          f"--out {args.out}"))
+        print(f"wrote {gallery} ({len(rows)} models)")
+        return 0
+    write_text(args.gallery, _gallery_text(
+        linked, args.gallery, "python3 scripts/plot_models.py --update-docs"))
     print(f"wrote {args.gallery} ({len(rows)} models)")
     if args.readme and os.path.exists(args.readme):
         with open(args.readme, encoding="utf-8") as f:

@@ -3,6 +3,10 @@
 * :func:`plot_architecture` draws a model with ``keras.utils.plot_model`` (shapes, layer
   names, nested models expanded) to PNG or SVG; SVG output is minified (same drawing, about
   a third of graphviz's bytes) so diagrams can live in the repository.
+* :func:`block_groups` collapses a model's layer graph into blocks (each residual,
+  inception, dense, fire, VGG, NIN or SE block one node, found from the layer names) and
+  :func:`plot_blocks` draws that graph: one box per block with its layers, output shape
+  and parameters, readable for networks of any depth.
 * :func:`gallery_row` measures one registry entry (parameters against the reference table,
   MACs at the default input size) and :func:`gallery_markdown` / :func:`models_table_markdown`
   turn rows into ``docs/architectures.md`` and the README's model table.
@@ -27,6 +31,9 @@ __all__ = [
     "GRAPHVIZ_INSTALL",
     "check_graphviz",
     "plot_architecture",
+    "block_groups",
+    "plot_blocks",
+    "blocks_dot",
     "minify_svg",
     "gallery_row",
     "gallery_markdown",
@@ -71,17 +78,30 @@ def _rect(match: re.Match) -> str:
 
 _GEOMETRY = r'( x="[^"]*" y="[^"]*" width="[^"]*" height="[^"]*")'
 _STYLE = ("<style>text{font-family:Helvetica,sans-serif;font-size:14px}.b{font-weight:bold}"
-          ".h,.hb{font-size:16px;fill:#fff}.hb{font-weight:bold}</style>")
+          ".h,.hb{font-size:16px;fill:#fff}.hb{font-weight:bold}.k,.p,.a{fill:#000}"
+          ".k,.w,.e,.a,.l,.p{stroke:#000}.w{fill:#fff}.e,.l{fill:none}.e,.a{stroke-width:2}"
+          "</style>")
+# The stroke and fill of graphviz's boxes, edges and arrowheads, as classes of _STYLE.
+_CLASSES = (
+    ('<rect fill="black" stroke="black"', '<rect class="k"'),
+    ('<rect fill="white" stroke="black"', '<rect class="w"'),
+    ('<path fill="none" stroke="black" stroke-width="2"', '<path class="e"'),
+    ('<polygon fill="black" stroke="black" stroke-width="2"', '<polygon class="a"'),
+    ('<path fill="none" stroke="black"', '<path class="l"'),
+    ('<polygon fill="black" stroke="black"', '<polygon class="p"'),
+)
 
 
 def minify_svg(text: str) -> str:
     """Shrinks a graphviz SVG without changing the drawing.
 
-    Drops comments, titles and ids, rounds coordinates to whole points, writes rectangles
-    as ``<rect>`` (merging graphviz's separate fill and stroke polygons) and moves the
-    repeated font attributes into one stylesheet.
+    Drops comments, the DOCTYPE, titles, ids and the attribute-less ``<g>`` wrapper of every
+    node and edge, rounds coordinates to whole points, writes rectangles as ``<rect>``
+    (merging graphviz's separate fill and stroke polygons), moves the repeated font, fill and
+    stroke attributes into one stylesheet and collapses the whitespace between elements.
     """
     text = re.sub(r"<!--.*?-->", "", text, flags=re.S)
+    text = re.sub(r"<!DOCTYPE[^>]*>", "", text)
     text = re.sub(r"<title>.*?</title>", "", text, flags=re.S)
     text = re.sub(r' (id|class)="[^"]*"', "", text)
     text = re.sub(r' (x|y|cx|cy|rx|ry|width|height|points|d|viewBox|transform|font-size)="([^"]*)"',
@@ -102,8 +122,28 @@ def minify_svg(text: str) -> str:
     text = re.sub(r' font-size="16(\.00)?" fill="white"', ' class="h"', text)
     text = re.sub(r' font-weight="bold" font-size="14(\.00)?"', ' class="b"', text)
     text = re.sub(r' font-size="14(\.00)?"', "", text)
-    text = re.sub(r">\s+<", "><", text)
+    for attributes, css_class in _CLASSES:
+        text = text.replace(attributes + " ", css_class + " ")
+    text = _drop_bare_groups(re.sub(r">\s+<", "><", text))
+    text = re.sub(r"\s+", " ", text)  # the newlines inside graphviz's <svg ...> tag
     return re.sub(r"(<svg\b[^>]*>)", lambda m: m.group(1) + _STYLE, text, count=1)
+
+
+def _drop_bare_groups(text: str) -> str:
+    """Removes ``<g>`` elements without attributes, keeping their content."""
+    out, keep, pos = [], [], 0
+    for m in re.finditer(r"<g\b[^>]*>|</g>", text):
+        out.append(text[pos:m.start()])
+        pos = m.end()
+        if m.group(0) == "</g>":
+            if keep.pop():
+                out.append("</g>")
+        else:
+            keep.append(m.group(0) != "<g>")
+            if keep[-1]:
+                out.append(m.group(0))
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def plot_architecture(model, path, fmt: str | None = None, dpi: int = 96) -> str:
@@ -166,6 +206,345 @@ def plot_architecture(model, path, fmt: str | None = None, dpi: int = 96) -> str
     return path
 
 
+# Block view -------------------------------------------------------------------------------
+#
+# A block is found from the layer names that kerascnn's builders give (the Caffe/Keras
+# conventions of each paper's reference implementation). Each rule is (families it applies to
+# or None for all, regex matched at the start of the layer name, group key template, kind).
+_BLOCK_RULES = (
+    # DenseNet: the whole dense block (conv2_block1 ... conv2_block6) is one node, and each
+    # transition (pool2_bn, pool2_relu, pool2_conv, pool2_pool) another.
+    (("densenet",), r"(conv\d+)_block\d+_", r"\1", "dense block"),
+    (("densenet",), r"(pool\d+)_(?:bn|scale|relu|conv|drop|pool)$", r"\1", "transition"),
+    # Caffe ResNet / SE-ResNet / ResNeXt: res2a_branch2a, bn2a_branch2a, res2a, res4b22_relu.
+    (None, r"(?:res|bn|scale)(\d+[a-z]+\d*)(?:_|$)", r"res\1", None),
+    # Keras ResNet v2 and DenseNet-style units, CIFAR ResNets, ShuffleNet units.
+    (None, r"((?:conv|stage)\d+_(?:block|unit)\d+)(?:_|$)", r"\1", None),
+    # Inception-ResNet: block35_1, block17_20, block8_10.
+    (None, r"(block\d+_\d+)(?:_|$)", r"\1", None),
+    # MobileNet: conv_dw_N, conv_pw_N and the padding before a strided depthwise conv.
+    (None, r"conv_(?:dw|pw|pad)_(\d+)(?:_|$)", r"conv_dw_pw_\1", None),
+    # Inception modules, reductions and stems, fire modules, VGG / Xception blocks, NIN stages.
+    (None, r"(inception_(?:\d+[a-z]|[a-z]\d+)|mixed_?\d+[a-z]?|reduction_[a-z]|fire\d+|stem"
+           r"|conv_\d+[a-z]|nin\d+|stage\d+|block\d+)(?:_|$)", r"\1", None),
+)
+_LEADING = re.compile(r"[A-Za-z]+\d+")
+_ABBREV = {
+    "Conv2D": "conv", "DepthwiseConv2D": "dwconv", "SeparableConv2D": "sepconv",
+    "BatchNormalization": "bn", "ReLU": "relu", "Add": "add", "Concatenate": "concat",
+    "Multiply": "mul", "MaxPooling2D": "maxpool", "AveragePooling2D": "avgpool",
+    "GlobalAveragePooling2D": "gap", "GlobalMaxPooling2D": "gmp", "Dense": "fc",
+    "Dropout": "dropout", "ZeroPadding2D": "pad", "Flatten": "flatten", "Reshape": "reshape",
+    "InputLayer": "input",
+}
+
+
+def _block_key(name: str, family: str | None):
+    for families, pattern, template, kind in _BLOCK_RULES:
+        if families is not None and family not in families:
+            continue
+        m = re.match(pattern, name)
+        if m:
+            return m.expand(template), kind
+    return None, None
+
+
+def _layer_kind(layer) -> str:
+    cls = type(layer).__name__
+    if cls == "Activation":
+        act = getattr(layer, "activation", None)
+        return getattr(act, "__name__", "activation")
+    return _ABBREV.get(cls, cls.lower())
+
+
+def _shape_text(shape) -> str:
+    dims = [str(d) for d in tuple(shape)[1:]]
+    return "x".join(dims) if dims else "scalar"
+
+
+def _model_edges(model):
+    """(source layer, destination layer) pairs of a functional model, in layer order."""
+    from keras.src.models import functional
+    from keras.src.ops.function import make_node_key
+
+    edges = []
+    for layer in model.layers:
+        for index, node in enumerate(layer._inbound_nodes):
+            if (isinstance(model, functional.Functional)
+                    and make_node_key(layer, index) not in model._nodes):
+                continue
+            for tensor in node.input_tensors:
+                source = tensor._keras_history.operation
+                if source is not None:
+                    edges.append((source, layer))
+    return edges
+
+
+def _output_shapes(model, layer) -> list[str]:
+    from keras.src.models import functional
+    from keras.src.ops.function import make_node_key
+
+    shapes = []
+    for index, node in enumerate(layer._inbound_nodes):
+        if (isinstance(model, functional.Functional)
+                and make_node_key(layer, index) not in model._nodes):
+            continue
+        shapes += [_shape_text(t.shape) for t in node.output_tensors]
+    if not shapes and type(layer).__name__ == "InputLayer":
+        shapes = [_shape_text(layer.output.shape)]
+    return shapes
+
+
+def block_groups(model, family: str | None = None) -> list[dict]:
+    """Collapses ``model``'s layer graph into blocks, one group per block.
+
+    Layers are grouped by the block prefix of their names (``_BLOCK_RULES``: ``res2a_*`` and
+    ``bn2a_*`` form ResNet block ``res2a``; ``conv2_block1_*`` a ResNet-v2 block, or for the
+    ``densenet`` family the whole dense block ``conv2`` with ``pool2_*`` its transition;
+    ``inception_3a_*``, ``mixed5*``, ``fire2_*``, ``block1_*`` ...). Layers no rule names
+    form the ``stem`` (before the first block) and the ``head`` (after the last); between
+    blocks, and in networks without blocks (LeNet, AlexNet), they are grouped by their
+    leading word and number (``conv1``, ``conv1_relu`` and ``conv1_pad`` form ``conv1``).
+    Each input is a group of its own. Should the names ever give a cyclic graph of groups,
+    the grouping falls back to runs of consecutive layers with the same block name, which is
+    always acyclic.
+
+    Args:
+        model: a built functional ``keras.Model``.
+        family: the registry family (``model_info(name)["family"]``), for family rules.
+
+    Returns:
+        Groups in topological order, each a dict: ``name``, ``kind`` (``"input"``,
+        ``"stem"``, ``"head"``, ``"dense block"``, ``"transition"`` or None), ``layers``
+        (layer names), ``types`` (layer kinds, e.g. ``["conv", "bn", "relu"]``), ``params``,
+        ``output_shapes`` (of the layers whose outputs leave the group, batch axis dropped)
+        and ``inputs`` (names of the groups feeding it).
+    """
+    layers = list(model.layers)
+    keys = []
+    for layer in layers:
+        if type(layer).__name__ == "InputLayer":
+            keys.append((layer.name, "input"))
+        else:
+            keys.append(_block_key(layer.name, family))
+    matched = [i for i, (k, _) in enumerate(keys) if k is not None
+               and keys[i][1] != "input"]
+    for i, layer in enumerate(layers):
+        if keys[i][0] is not None:
+            continue
+        if matched and i < matched[0]:
+            keys[i] = ("stem", "stem")
+        elif matched and i > matched[-1]:
+            keys[i] = ("head", "head")
+        else:
+            m = _LEADING.match(layer.name)
+            keys[i] = (m.group(0) if m else layer.name, None)
+    edges = _model_edges(model)
+    index = {id(layer): i for i, layer in enumerate(layers)}
+
+    def assign(group_of):
+        order, groups = [], {}
+        for i in range(len(layers)):
+            g = group_of[i]
+            if g not in groups:
+                groups[g] = {"name": g[0], "kind": keys[i][1], "members": []}
+                order.append(g)
+            groups[g]["members"].append(i)
+        succ = {g: set() for g in order}
+        for src, dst in edges:
+            a, b = group_of[index[id(src)]], group_of[index[id(dst)]]
+            if a != b:
+                succ[a].add(b)
+        return order, groups, succ
+
+    group_of = [(k, 0) for k, _ in keys]
+    order, groups, succ = assign(group_of)
+    if _has_cycle(order, succ):
+        runs, previous = 0, None
+        for i, (k, _) in enumerate(group_of):
+            runs += k != previous
+            previous = k
+            group_of[i] = (k, runs)
+        order, groups, succ = assign(group_of)
+    # Display names: repeated names (fallback runs) get a suffix.
+    seen = {}
+    for g in order:
+        n = groups[g]["name"]
+        seen[n] = seen.get(n, 0) + 1
+        if seen[n] > 1:
+            groups[g]["name"] = f"{n} ({seen[n]})"
+
+    outputs = {id(t._keras_history.operation) for t in model.outputs}
+    leaving = set()
+    for src, dst in edges:
+        if group_of[index[id(src)]] != group_of[index[id(dst)]]:
+            leaving.add(id(src))
+    result = []
+    for g in order:
+        members = [layers[i] for i in groups[g]["members"]]
+        exits = [lay for lay in members if id(lay) in leaving or id(lay) in outputs] or \
+            members[-1:]
+        shapes = []
+        for lay in exits:
+            for s in _output_shapes(model, lay):
+                if s not in shapes:
+                    shapes.append(s)
+        result.append({
+            "name": groups[g]["name"],
+            "kind": groups[g]["kind"],
+            "layers": [lay.name for lay in members],
+            "types": [_layer_kind(lay) for lay in members],
+            "params": int(sum(lay.count_params() for lay in members if lay.built)),
+            "output_shapes": shapes,
+            "inputs": [],
+        })
+    position = {g: n for n, g in enumerate(order)}
+    for a in order:
+        for b in sorted(succ[a], key=position.get):
+            result[position[b]]["inputs"].append(result[position[a]]["name"])
+    for r in result:
+        r["inputs"].sort(key=lambda n: [x["name"] for x in result].index(n))
+    return result
+
+
+def _has_cycle(order, succ) -> bool:
+    state = {g: 0 for g in order}  # 0 new, 1 on the stack, 2 done
+    for root in order:
+        if state[root]:
+            continue
+        stack = [(root, iter(succ[root]))]
+        state[root] = 1
+        while stack:
+            g, children = stack[-1]
+            for c in children:
+                if state[c] == 1:
+                    return True
+                if state[c] == 0:
+                    state[c] = 1
+                    stack.append((c, iter(succ[c])))
+                    break
+            else:
+                state[g] = 2
+                stack.pop()
+    return False
+
+
+def _count_text(types: list[str]) -> str:
+    counts = {}
+    for t in types:
+        counts[t] = counts.get(t, 0) + 1
+    return " · ".join(t if n == 1 else f"{n} {t}" for t, n in counts.items())
+
+
+def _params_text(n: int) -> str:
+    if n >= 1e6:
+        return f"{n / 1e6:.2f} M params"
+    if n >= 1e3:
+        return f"{n / 1e3:.1f} K params"
+    return f"{n} params"
+
+
+def _html(text: str) -> str:
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;"))
+
+
+def _wrap(text: str, width: int = 44) -> list[str]:
+    lines, line = [], ""
+    for part in text.split(" · "):
+        if line and len(line) + 3 + len(part) > width:
+            lines.append(line)
+            line = part
+        else:
+            line = f"{line} · {part}" if line else part
+    return lines + [line] if line else lines
+
+
+_FILL = {"input": "#ffffff", "stem": "#eeeeee", "head": "#eeeeee",
+         "transition": "#fdf2dc"}
+
+
+def blocks_dot(model, family: str | None = None, groups: list[dict] | None = None) -> str:
+    """The DOT source of the block view of ``model`` (see :func:`block_groups`)."""
+    groups = block_groups(model, family) if groups is None else groups
+    ids = {g["name"]: f"n{i}" for i, g in enumerate(groups)}
+    lines = [
+        "digraph G {",
+        'graph [rankdir=TB, ranksep=0.22, nodesep=0.3, fontname="Helvetica"];',
+        'node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=14, '
+        'margin="0.12,0.04", fillcolor="#e8f0fb"];',
+        "edge [arrowsize=0.7];",
+    ]
+    for g in groups:
+        title = _html(g["name"])
+        if g["kind"] == "dense block":
+            title += f" · dense block, {g['types'].count('concat')} layers"
+        elif g["kind"] == "transition":
+            title += " · transition"
+        shapes = " | ".join(g["output_shapes"])
+        if g["kind"] == "input":
+            if sum(x["kind"] == "input" for x in groups) == 1:
+                title = "input"
+            label = f"<<B>{title}</B><BR/>{_html(shapes)}>"
+            lines.append(f'{ids[g["name"]]} [label={label}, shape=ellipse, fillcolor="#ffffff"];')
+            continue
+        body = "<BR/>".join(_html(s) for s in _wrap(_count_text(g["types"])))
+        label = (f"<<B>{title}</B><BR/>{body}<BR/><B>{_html(shapes)}</B> · "
+                 f"{_params_text(g['params'])}>")
+        fill = _FILL.get(g["kind"])
+        extra = f', fillcolor="{fill}"' if fill else ""
+        lines.append(f"{ids[g['name']]} [label={label}{extra}];")
+    for g in groups:
+        for src in g["inputs"]:
+            lines.append(f"{ids[src]} -> {ids[g['name']]};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def plot_blocks(model, path, fmt: str | None = None, family: str | None = None,
+                dpi: int = 96, groups: list[dict] | None = None) -> str:
+    """Draws the block view of ``model`` (:func:`block_groups`) to ``path`` (SVG or PNG).
+
+    One box per block: its name, the kinds of its layers with their counts, its output shape
+    and its parameters; edges between blocks. SVG output is minified; the file is written
+    atomically.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        GraphvizNotFoundError: graphviz is not installed.
+        ValueError: an unsupported format.
+        RuntimeError: graphviz failed.
+    """
+    import subprocess
+
+    dot = check_graphviz()
+    path = os.fspath(path)
+    fmt = (fmt or os.path.splitext(path)[1].lstrip(".") or "svg").lower()
+    if fmt not in ("svg", "png"):
+        raise ValueError(f"Diagram format must be 'svg' or 'png'; got {fmt!r}.")
+    source = blocks_dot(model, family, groups)
+    args = [dot, f"-T{fmt}"] + ([f"-Gdpi={dpi}"] if fmt == "png" else [])
+    proc = subprocess.run(args, input=source.encode("utf-8"), capture_output=True)
+    if proc.returncode != 0 or not proc.stdout:
+        raise RuntimeError(f"graphviz could not draw the blocks of {model.name!r}: "
+                           f"{proc.stderr.decode(errors='replace').strip()}")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    if fmt == "svg":
+        write_text(path, minify_svg(proc.stdout.decode("utf-8")))
+    else:
+        _write_bytes(path, proc.stdout)
+    return path
+
+
+def _write_bytes(path, data: bytes) -> None:
+    with open(path + ".part", "wb") as f:
+        f.write(data)
+    os.chmod(path + ".part", 0o644)
+    os.replace(path + ".part", path)
+
+
 def write_text(path, text: str) -> None:
     """Atomic write that keeps an existing file's mode (0644 for a new file)."""
     mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644
@@ -185,7 +564,7 @@ def _trainable(model) -> int:
 
 
 def gallery_row(name: str, diagram_path: str | None = None, fmt: str = "svg",
-                max_layers: int | None = None) -> dict:
+                max_layers: int | None = None, blocks_path: str | None = None) -> dict:
     """Measures one registered model for the gallery (and draws it if asked).
 
     Parameters are counted on the reference table's configuration (its input size, classes
@@ -196,14 +575,15 @@ def gallery_row(name: str, diagram_path: str | None = None, fmt: str = "svg",
         name: a registry name.
         diagram_path: where to draw the diagram; None draws nothing.
         fmt: ``"svg"`` or ``"png"``.
-        max_layers: models with more layers than this are not drawn (a diagram of
-            thousands of repeated blocks is megabytes that no reader follows); None
-            draws every model.
+        max_layers: models with more layers than this get no layer-level diagram (a
+            diagram of thousands of repeated layers is megabytes that no reader follows;
+            the block view remains); None draws every model.
+        blocks_path: where to draw the block view (:func:`plot_blocks`); None draws none.
 
     Returns:
         A JSON-serialisable dict: name, family, paper, year, params, reference_params,
         params_diff, gmacs, layers, default_input_shape, min_input_size, diagram (None when
-        not drawn).
+        not drawn), blocks (nodes of the block view), blocks_diagram (None when not drawn).
     """
     import keras
 
@@ -231,6 +611,9 @@ def gallery_row(name: str, diagram_path: str | None = None, fmt: str = "svg",
         diagram_path = None
     if diagram_path is not None:
         plot_architecture(model, diagram_path, fmt)
+    groups = block_groups(model, info["family"])
+    if blocks_path is not None:
+        plot_blocks(model, blocks_path, fmt, family=info["family"], groups=groups)
     keras.backend.clear_session()
     reference = info["reference_params"]
     return {
@@ -247,6 +630,8 @@ def gallery_row(name: str, diagram_path: str | None = None, fmt: str = "svg",
         "default_input_shape": list(default_shape),
         "min_input_size": info["min_input_size"],
         "diagram": diagram_path,
+        "blocks": len(groups),
+        "blocks_diagram": blocks_path,
     }
 
 
@@ -271,21 +656,25 @@ def gallery_markdown(rows: list[dict], link_base: str | None = None) -> str:
         rows: :func:`gallery_row` dicts.
         link_base: directory of the gallery file, to make diagram links relative.
     """
+    def link(text, target):
+        if link_base is not None:
+            target = os.path.relpath(target, link_base)
+        return f"[{text}]({target.replace(os.sep, '/')})"
+
     lines = [
         "| Model | Family | Paper (year) | Params | Reference | Diff | GMACs | Input | "
-        "Min input | Diagram |",
+        "Min input | Diagrams |",
         "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | --- |",
     ]
     for r in sorted(rows, key=lambda r: (r["family"], natural_key(r["name"]))):
-        diagram = "—"
-        if r.get("layers") and not r.get("diagram"):
-            diagram = f"not drawn ({r['layers']:,} layers)"
+        links = []
+        if r.get("blocks_diagram"):
+            links.append(link(f"blocks ({r['blocks']})", r["blocks_diagram"]))
         if r.get("diagram"):
-            target = r["diagram"]
-            if link_base is not None:
-                target = os.path.relpath(target, link_base)
-            diagram = f"[{os.path.splitext(os.path.basename(target))[1][1:]}]" \
-                      f"({target.replace(os.sep, '/')})"
+            links.append(link(f"layers ({r['layers']:,})", r["diagram"]))
+        elif r.get("layers"):
+            links.append(f"layers not drawn ({r['layers']:,})")
+        diagram = " · ".join(links) or "—"
         lines.append(
             f"| `{r['name']}` | {r['family']} | {r['paper']} ({r['year']}) | "
             f"{_fmt_int(r['params'])} | {_fmt_int(r['reference_params'])} | "

@@ -1,6 +1,6 @@
 """Per-channel affine transform (a learned scale and bias).
 
-Seed 000's ``dense_fast_block`` (after the Lasagne DenseNet recipe of Huang et
+The ``dense_fast_block`` of the Lasagne book chapter "Classifying images with residual networks" (after the Lasagne DenseNet recipe of Huang et
 al., "Densely Connected Convolutional Networks", CVPR 2017) normalizes every
 new feature map once, with a BatchNormalization that has no scale nor offset,
 and lets each consumer learn only a scale and a bias of the concatenated,

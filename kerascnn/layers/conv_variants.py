@@ -1,4 +1,4 @@
-"""Convolution variants that Keras lacks (seed 002 §3).
+"""Convolution variants that Keras lacks, as surveyed in the survey "Classic convolutional networks".
 
 * :class:`LocallyConnected2D` (§3.1, "unshared convolution"): every output
   position has its own kernel and its own bias,
@@ -177,7 +177,7 @@ class TiledConv2D(_UnsharedBase):
 
 @keras.saving.register_keras_serializable(package="kerascnn")
 class ChannelShuffle(keras.layers.Layer):
-    """Channel shuffle of ShuffleNet (Zhang et al., 2018; seed 002 §3.9).
+    """Channel shuffle of ShuffleNet (Zhang et al., 2018).
 
     With ``groups`` g and c channels seen as g groups of c/g, output channel
     ``i * g + j`` is input channel ``j * (c/g) + i``: the first channel of

@@ -1,8 +1,8 @@
 """The recomputed composite function of a memory-efficient DenseNet layer.
 
 Huang et al., "Densely Connected Convolutional Networks" (CVPR 2017) and
-Pleiss et al., "Memory-Efficient Implementation of DenseNets" (2017), seed 002
-§8.4: the concatenation, BatchNormalization and ReLU in front of each
+Pleiss et al., "Memory-Efficient Implementation of DenseNets" (2017):
+the concatenation, BatchNormalization and ReLU in front of each
 convolution of a dense block are cheap to compute but their outputs grow with
 the layer index, so keeping them for the backward pass costs memory quadratic
 in depth. :class:`ConcatNormReLUConv` takes the block's feature maps as a
@@ -11,7 +11,7 @@ inputs (the feature maps, kept anyway) and its output (``filters`` channels)
 stay alive; the intermediate tensors are recomputed during backpropagation.
 
 The normalization is either a BatchNormalization sublayer or an
-:class:`~kerascnn.layers.Affine` sublayer (seed 000's ``dense_fast``). In
+:class:`~kerascnn.layers.Affine` sublayer (the ``dense_fast`` block of the Lasagne book chapter "Classifying images with residual networks"). In
 training, BatchNormalization's batch statistics are returned by the recomputed
 function and the moving averages are updated outside it, exactly as
 ``keras.layers.BatchNormalization`` does, so that the update runs once and no

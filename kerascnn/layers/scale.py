@@ -1,6 +1,6 @@
 """The scaled residual sum of Inception-ResNet (Szegedy et al., "Inception-v4,
-Inception-ResNet and the Impact of Residual Connections on Learning", AAAI 2017;
-seed 002 §4.4.2): ``shortcut + scale * residual``.
+Inception-ResNet and the Impact of Residual Connections on Learning", AAAI 2017):
+``shortcut + scale * residual``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ class CustomScaleLayer(keras.layers.Layer):
     """Returns ``inputs[0] + inputs[1] * scale`` (no weights).
 
     Scaling the residual (0.1-0.3) before the sum keeps very wide residual
-    Inception networks from dying early in training (seed 002 §4.4.2). The class
+    Inception networks from dying early in training (Szegedy et al. 2016). The class
     keeps keras.applications' name so that kerascnn's Inception-ResNet-v2 has
     exactly the graph of ``keras.applications.InceptionResNetV2`` (structural
     weight transfer compares operation types).

@@ -2,7 +2,7 @@
 
 A residual block computes ``x_{l+1} = shortcut(x_l) + b_l * F(x_l)`` in training,
 with ``b_l ~ Bernoulli(p_l)`` drawn once per mini-batch, and
-``shortcut(x_l) + p_l * F(x_l)`` at inference (seed 002 section 6.3).
+``shortcut(x_l) + p_l * F(x_l)`` at inference (Huang et al. 2016, "Deep Networks with Stochastic Depth").
 
 The layer owns the residual branch ``F`` (a layer or functional sub-model) so that
 a dropped block does not compute it: the draw selects one side of

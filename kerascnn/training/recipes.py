@@ -42,7 +42,7 @@ RECIPES = {
         batch_size=32, augment="inception", epochs=100,
     ),
     "signs": dict(
-        description="Seed 001's SIGNS set-up: the SIGNS data at 64x64, Adam 1e-3, batch 32, "
+        description="The Keras blog's SIGNS set-up: the SIGNS data at 64x64, Adam 1e-3, batch 32, "
                     "cosine decay, light augmentation, 25 epochs",
         dataset="signs", image_size=64, optimizer="adam", learning_rate=1e-3, batch_size=32,
         schedule="cosine", epochs=25,

@@ -1,7 +1,7 @@
 """Memory and time of a DenseNet training step, plain vs memory-efficient.
 
-Pleiss et al., "Memory-Efficient Implementation of DenseNets" (2017): recomputing each layer's concatenation, BN and ReLU (and bottleneck 1x1
-convolution) in the backward pass should cut the activation memory of a
+Pleiss et al., "Memory-Efficient Implementation of DenseNets" (2017): recomputing each
+layer's concatenation, BN and ReLU (and bottleneck 1x1 convolution) in the backward pass should cut the activation memory of a
 training step (paper, Torch: 5,453 MB -> 1,655 MB) for +15-20% time.
 
 What is measured (JAX backend):

@@ -32,6 +32,48 @@ choice of SSD (Liu et al., "SSD: Single Shot MultiBox Detector", 2016: ``conv4_3
 same rule as ResNet's (the stride-4 tap is the end of ``conv2_x``, not the max pooling that
 starts it).
 
+The taps at the default arguments (``layer@stride``; every listed name in
+``kerascnn/feature_info.json``)::
+
+    ResNet, Wide ResNet, ResNeXt,  conv1_relu@2 (SENet-154: conv1_3_relu), then the last block of
+      SE-ResNet(X), SENet-154      each stage: res2c_relu@4 res3d_relu@8 res4f_relu@16
+                                   res5c_relu@32 (ResNet-50)
+    ResNet v2 (keras layout)       conv1_conv@2 conv2_block2_out@4 conv3_block3_out@8
+                                   conv4_block5_out@16 post_relu@32 (ResNet-50 v2: a stage's
+                                   last block has the stride, so the tap is the block before)
+    CIFAR ResNet, ResNeXt-29       stage1_block{n}_out@1 stage2_block{n}_out@2
+                                   stage3_block{n}_out@4
+    pre-activation ResNet, WRN     stage1_block{n}_out@1 stage2_block{n}_out@2 post_relu@4
+    VGG                            block2_conv2@2 block3_conv3@4 block4_conv3@8
+                                   block5_conv3@16 block5_pool@32 (VGG-16; with BN the
+                                   ``_relu`` after each convolution)
+    AlexNet                        lrn1@4 lrn2@8 conv5@16 pool5@32 (AlexNet-OWT: conv1, conv2)
+    ZFNet                          conv1@2 lrn1@4 conv2@8 conv5@16 pool5@32
+    LeNet-5                        c1@1 c3@2 c5@4
+    NiN                            nin1_mlp2@4 nin2_mlp2@8 nin3_mlp2@16 pool3@32
+    NiN (CIFAR)                    stage1_mlp2@1 stage2_mlp2@2 stage3_mlp1@4
+    GoogLeNet                      conv1_relu@2 lrn2@4 inception_3b_output@8
+                                   inception_4e_output@16 inception_5b_output@32
+    BN-Inception                   conv1_relu@2 conv2_relu@4 inception_3b_output@8
+                                   inception_4d_output@16 inception_5b_output@32
+    Inception v3                   conv3_relu@2 conv5_relu@4 mixed2@8 mixed7@16 mixed10@32
+    Inception v4                   stem_conv3_relu@2 stem_mixed2@4 inception_a4@8
+                                   inception_b7@16 inception_c3@32
+    Inception-ResNet v1            stem_conv3_relu@2 stem_conv5_relu@4 block35_5_ac@8
+                                   block17_10_ac@16 block8_5_ac@32
+    Inception-ResNet v2            conv3_relu@2 conv5_relu@4 block35_10_ac@8 block17_20_ac@16
+                                   conv_7b_relu@32
+    Xception                       block1_conv2_act@2 block2_add@4 block3_add@8 block12_add@16
+                                   block14_sepconv2_act@32
+    DenseNet                       conv1_relu@2 pool2_relu@4 pool3_relu@8 pool4_relu@16 relu@32
+    DenseNet (CIFAR)               pool2_relu@1 pool3_relu@2 relu@4
+    SqueezeNet 1.0                 conv1@2 fire4_concat@4 fire8_concat@8 fire9_concat@16
+    SqueezeNet 1.1                 conv1@2 fire3_concat@4 fire5_concat@8 fire9_concat@16
+    MobileNet                      conv_pw_1_relu@2 conv_pw_3_relu@4 conv_pw_5_relu@8
+                                   conv_pw_11_relu@16 conv_pw_13_relu@32
+    ShuffleNet                     conv1_relu@2 pool1@4 stage2_unit4_relu@8
+                                   stage3_unit8_relu@16 stage4_unit4_relu@32
+
 The taps of the registered names with their default arguments are stored in
 ``kerascnn/feature_info.json`` (so that ``model_info`` is instant); ``python -m
 kerascnn.features`` rewrites it after a family changes.
@@ -101,7 +143,7 @@ def _output_shapes(model, ops, probe_size):
     height, width = probe_size
     shape = ((1, height, width, size[2]) if keras.config.image_data_format() == "channels_last"
              else (1, size[2], height, width))
-    probe = keras.Model(model.inputs, [op.output for op in ops])
+    probe = keras.Model(model.inputs[0], [op.output for op in ops])
     specs = probe.compute_output_spec(keras.KerasTensor(shape, dtype=model.inputs[0].dtype))
     return [tuple(s.shape) for s in specs]
 

@@ -223,3 +223,13 @@ def test_options_change_the_taps_with_the_network():
     model = kerascnn.create_model("preact_resnet20_cifar", features_only=True,
                                   stochastic_depth=0.5)
     assert _maps(model, 32, 3) == [(32, 32, 16), (16, 16, 32), (8, 8, 64)]
+
+
+def test_feature_model_of_an_unregistered_model_uses_the_rule():
+    backbone = registry.get_spec("resnet20_cifar").build(include_top=False, name="my_backbone")
+    model = features.feature_model(backbone, min_stride=1)
+    assert model.name == "my_backbone_features"
+    assert [o._keras_history[0].name for o in model.outputs] == [
+        "stage1_block3_out", "stage2_block3_out", "stage3_block3_out"]
+    assert [o._keras_history[0].name for o in features.feature_model(backbone).outputs] == [
+        "stage2_block3_out", "stage3_block3_out"]  # min_stride 2 without the registry

@@ -85,7 +85,13 @@ def test_every_registered_family_has_a_representative():
     assert modules == {registry.get_spec(n).constructor.__module__ for n in REPRESENTATIVES}
 
 
-@pytest.mark.parametrize("name", sorted(REPRESENTATIVES))
+# Inception v4 and Inception-ResNet v2 take 5-6 s each; Inception-ResNet v1 covers their
+# builder (kerascnn/applications/inception_v4.py) in the fast run.
+SLOW = {"inception_v4", "inception_resnet_v2"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n
+                                  for n in sorted(REPRESENTATIVES)])
 def test_family_taps(name):
     spec = registry.get_spec(name)
     size, channels = spec.default_input_shape[0], spec.default_input_shape[-1]
@@ -233,3 +239,12 @@ def test_feature_model_of_an_unregistered_model_uses_the_rule():
         "stage1_block3_out", "stage2_block3_out", "stage3_block3_out"]
     assert [o._keras_history[0].name for o in features.feature_model(backbone).outputs] == [
         "stage2_block3_out", "stage3_block3_out"]  # min_stride 2 without the registry
+
+
+@pytest.mark.slow
+def test_stored_feature_info_is_current_for_every_listed_model():
+    with open(features._CACHE, encoding="utf-8") as f:
+        stored = json.load(f)["models"]
+    for name in kerascnn.list_models():
+        assert stored[name] == features.compute_feature_info(name), name
+        keras.backend.clear_session()

@@ -190,13 +190,27 @@ def list_models(pattern: str = "*") -> list[str]:
     return [n for n in _all_listed_names() if fnmatch.fnmatchcase(n, pattern)]
 
 
-def create_model(name: str, **kwargs):
+def create_model(name: str, features_only: bool = False, out_indices=None, **kwargs):
     """Builds the registered model ``name``.
 
     Keyword arguments pass through to the constructor (``include_top``,
     ``weights``, ``input_shape``, ``classes``, ``pooling``,
     ``classifier_activation`` and the family's own options).
+
+    With ``features_only=True`` the model is built without its classifier and
+    outputs the feature maps at the end of each stage (for a 224 input at
+    strides 2, 4, 8, 16 and 32 where the network has them; 1, 2 and 4 for the
+    CIFAR networks), as ``model_info(name)["feature_info"]`` lists them;
+    ``out_indices`` picks some of them (see :mod:`kerascnn.features`).
     """
+    if not isinstance(features_only, bool):
+        raise ValueError(f"`features_only` must be True or False; got {features_only!r}.")
+    if features_only:
+        from kerascnn.features import create_feature_model
+
+        return create_feature_model(name, out_indices=out_indices, **kwargs)
+    if out_indices is not None:
+        raise ValueError("`out_indices` picks feature maps: it needs features_only=True.")
     return get_spec(name).build(**kwargs)
 
 
@@ -228,8 +242,12 @@ def model_info(name: str) -> dict:
     the derived table, else None), ``reference_source`` (``"reference table"``,
     the derived row's source, or None), ``reference_keras_params`` (keras
     ``count_params()`` where the reference table has it), ``convention``,
-    ``keras_twin`` and ``kwargs``.
+    ``keras_twin``, ``kwargs`` and ``feature_info``: the stage outputs that
+    ``create_model(name, features_only=True)`` returns, one dict per output
+    (``layer``, ``channels``, ``stride``, ``index``; see :mod:`kerascnn.features`).
     """
+    from kerascnn.features import feature_info
+
     spec = get_spec(name)
     row = reference_rows().get(spec.name)
     derived = None if row else derived_rows().get(spec.name)
@@ -251,4 +269,5 @@ def model_info(name: str) -> dict:
         "convention": spec.convention or (row["convention"] if row else ""),
         "keras_twin": spec.keras_twin,
         "kwargs": dict(spec.kwargs),
+        "feature_info": feature_info(spec.name),
     }

@@ -48,3 +48,12 @@ def _clear_keras_session():
 # The smallest registered model with BatchNormalization, used by the training tests.
 SMALL_MODEL = "resnet20_cifar"
 SMALL_SIZE = 32
+
+
+def own_models():
+    """The package's registered models: other test modules register models of their own."""
+    import kerascnn
+    from kerascnn import registry
+
+    return [n for n in kerascnn.list_models()
+            if registry.get_spec(n).constructor.__module__.startswith("kerascnn.")]

@@ -9,6 +9,8 @@ import pytest
 import kerascnn
 from kerascnn import features, registry
 
+from .conftest import own_models
+
 # One network per family and per builder that names its layers its own way, with the taps the
 # rule of kerascnn.features gives (layer, stride) and whether its convolutions keep
 # input / map == stride ("same" padding) at its default input size.
@@ -78,10 +80,10 @@ def _maps(model, size, channels):
 
 
 def test_every_registered_family_has_a_representative():
-    families = {registry.get_spec(n).family for n in kerascnn.list_models()}
+    families = {registry.get_spec(n).family for n in own_models()}
     covered = {registry.get_spec(n).family for n in REPRESENTATIVES}
     assert families == covered
-    modules = {registry.get_spec(n).constructor.__module__ for n in kerascnn.list_models()}
+    modules = {registry.get_spec(n).constructor.__module__ for n in own_models()}
     assert modules == {registry.get_spec(n).constructor.__module__ for n in REPRESENTATIVES}
 
 
@@ -209,7 +211,7 @@ def test_feature_model_shares_the_full_models_weights(name, size):
 def test_feature_info_is_stored_for_every_listed_model():
     with open(features._CACHE, encoding="utf-8") as f:
         stored = json.load(f)["models"]
-    assert sorted(stored) == kerascnn.list_models()
+    assert sorted(stored) == own_models()
     for name, taps in stored.items():
         strides = [t["stride"] for t in taps]
         first = 1 if registry.get_spec(name).default_input_shape[0] <= 32 else 2

@@ -5,20 +5,15 @@ import json
 import pytest
 
 import kerascnn
-from kerascnn import registry
 from kerascnn.utils import table
 
-
-def _own_models():
-    """The package's registered models (other test modules register models of their own)."""
-    return [n for n in kerascnn.list_models()
-            if registry.get_spec(n).constructor.__module__.startswith("kerascnn.")]
+from .conftest import own_models
 
 
 def test_every_registered_model_has_a_cached_row():
     with open(table.CACHE_PATH, encoding="utf-8") as f:
         cached = [row["name"] for row in json.load(f)["models"]]
-    assert sorted(cached) == _own_models()
+    assert sorted(cached) == own_models()
     assert len(cached) == len(set(cached))
 
 
@@ -27,7 +22,7 @@ def test_listing_reads_the_cache_without_building(monkeypatch):
         raise AssertionError(f"{name} was built")
 
     monkeypatch.setattr(table, "compute_row", fail)
-    own = _own_models()
+    own = own_models()
     rows = [row for name in own for row in kerascnn.models_table(name)]
     assert [r["name"] for r in rows] == own
     assert all(set(r) == set(table.FIELDS) for r in rows)

@@ -67,9 +67,13 @@ def _model_path(path):
             with open(metrics_path, encoding="utf-8") as f:
                 metrics = json.load(f)
         except (OSError, ValueError) as e:
+            if not os.path.isdir(path):
+                return path, {}  # the file was named: the run's defaults are not needed
             raise ValueError(f"{metrics_path} is unreadable ({type(e).__name__}); pass the "
                              "model file itself (--model-path RUN/best.keras)") from None
         if not isinstance(metrics, dict):
+            if not os.path.isdir(path):
+                return path, {}
             raise ValueError(f"{metrics_path} is not a kerascnn metrics file")
     if os.path.isdir(path):
         path = os.path.join(path, metrics.get("model_file", "model.keras"))

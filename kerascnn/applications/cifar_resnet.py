@@ -46,10 +46,11 @@ from kerascnn.applications.common import (
     finish_model,
 )
 from kerascnn.applications.resnet import check_family_arguments
+from kerascnn.applications.variants import Variant, register_variants
 from kerascnn.blocks.residual import depth_schedule, residual_block
-from kerascnn.registry import make_spec, register_model, register_pattern
+from kerascnn.registry import make_spec, register_pattern
 
-__all__ = ["CifarResNet"]
+__all__ = ["CifarResNet"]  # and one constructor per row of VARIANTS
 
 PAPER = ("Deep Residual Learning for Image Recognition", 2015)
 PREACT_PAPER = ("Identity Mappings in Deep Residual Networks", 2016)
@@ -209,16 +210,50 @@ register_pattern(r"preact_resnet([1-9][0-9]*)_cifar", _preact_cifar,
 register_pattern(r"wrn([1-9][0-9]*)_([1-9][0-9]*)_cifar", _wrn_cifar,
                  examples=("wrn16_8_cifar", "wrn28_10_cifar", "wrn40_4_cifar"))
 
+# The open-ended families above (any 6n+2 depth, any WRN depth and width) stay patterns; the
+# fixed names below are a Variant table. Their arguments are also the registry entry's kwargs
+# (model_info reports n, block, ...), and every CifarResNet argument stays an option, as when
+# these names were plain registry entries over CifarResNet.
+_OPTIONS = ("n", "num_filters", "width", "block", "preact", "shortcut", "cardinality",
+            "bottleneck_width", "se_ratio", "stochastic_depth", "stochastic_depth_mode")
+_CIFAR_INPUT = dict(default_input=(32, 32, 3), min_size=8, classes=10)
+
+_DOC = """Instantiates {summary}.
+
+    {title} ({year}): {arguments}.
+
+    Args:
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name: as keras.applications (no ImageNet
+            weights; default input {input}, {classes} classes; any input of at
+            least {min_size}x{min_size} works).
+        n, num_filters, width, block, preact, shortcut, cardinality,
+        bottleneck_width, se_ratio, stochastic_depth, stochastic_depth_mode: as
+            :func:`CifarResNet` (the defaults are this network's).
+
+    Returns:
+        A ``keras.Model``.
+    """
+
 # The pre-activation paper's bottleneck CIFAR networks (its tables 2 and 3): 9n+2 layers.
-for _depth in (164, 1001):
-    register_model(f"preact_resnet{_depth}_cifar", CifarResNet, family="preact_resnet_cifar",
-                   paper=PREACT_PAPER,
-                   convention=f"pre-activation bottleneck, 9n+2 with n={(_depth - 2) // 9}, "
-                              "outputs 64/128/256, projection where the shape changes",
-                   n=(_depth - 2) // 9, num_filters=16, block="bottleneck", preact=True,
-                   shortcut="B", **_CIFAR)
-register_model("resnext29_8x64d_cifar", CifarResNet, family="resnext_cifar", paper=RESNEXT_PAPER,
-               convention="ResNeXt-29 (8x64d): 64-filter stem, post-activation bottlenecks, "
-                          "outputs 256/512/1024, grouped widths 512/1024/2048, option B",
-               n=3, num_filters=64, block="bottleneck", cardinality=8, bottleneck_width=64,
-               preact=False, shortcut="B", **_CIFAR)
+VARIANTS = tuple(
+    Variant(f"preact_resnet{depth}_cifar", f"PreActResNet{depth}CIFAR",
+            dict(n=(depth - 2) // 9, num_filters=16, block="bottleneck", preact=True,
+                 shortcut="B"), PREACT_PAPER,
+            f"pre-activation bottleneck, 9n+2 with n={(depth - 2) // 9}, outputs 64/128/256, "
+            "projection where the shape changes",
+            summary=f"the pre-activation paper's {depth}-layer CIFAR network (bottleneck "
+                    "blocks)", **_CIFAR_INPUT)
+    for depth in (164, 1001)
+) + (
+    Variant("resnext29_8x64d_cifar", "ResNeXt29_8x64dCIFAR",
+            dict(n=3, num_filters=64, block="bottleneck", cardinality=8, bottleneck_width=64,
+                 preact=False, shortcut="B"), RESNEXT_PAPER,
+            "ResNeXt-29 (8x64d): 64-filter stem, post-activation bottlenecks, outputs "
+            "256/512/1024, grouped widths 512/1024/2048, option B",
+            summary="ResNeXt-29 (8x64d) for CIFAR", **_CIFAR_INPUT),
+)
+
+register_variants(CifarResNet, VARIANTS, doc=_DOC, namespace=globals(), options=_OPTIONS,
+                  family=lambda v: "resnext_cifar" if "resnext" in v.name
+                  else "preact_resnet_cifar", record_arguments=True)

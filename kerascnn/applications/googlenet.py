@@ -30,13 +30,13 @@ from kerascnn.applications.common import (
     classifier_head,
     finish_model,
 )
+from kerascnn.applications.variants import Variant, register_variants
 from kerascnn.blocks.auxiliary import googlenet_aux_head
 from kerascnn.blocks.common import conv_bn
 from kerascnn.blocks.googlenet import bn_inception_module, inception_v1
 from kerascnn.layers.lrn import GOOGLENET_LRN, LocalResponseNormalization
-from kerascnn.registry import register_model
 
-__all__ = ["GoogLeNet", "BNInception"]
+__all__ = []  # one constructor per row of VARIANTS (register_variants)
 
 PAPER = ("Going Deeper with Convolutions", 2014)
 BN_PAPER = ("Batch Normalization: Accelerating Deep Network Training by Reducing Internal "
@@ -73,29 +73,9 @@ MIN_SIZE = 32  # every layer uses "same" padding; 32 is keras.applications' floo
 AUX_MIN_SIZE = 65  # the auxiliary 5x5/3 pooling needs the 1/16 grid to be >= 5
 
 
-def GoogLeNet(include_top=True, weights=None, input_tensor=None, input_shape=None,
-              pooling=None, classes=1000, classifier_activation="softmax", name="googlenet",
-              aux_logits=False, dropout=0.4, lrn=True):
-    """Instantiates GoogLeNet (Inception v1, the paper's Table 1).
-
-    Args:
-        include_top: include the average pooling, dropout and classifier.
-        weights: None or a path to a weights file (no ImageNet weights).
-        input_tensor: optional Keras tensor to use as image input.
-        input_shape: optional (height, width, channels); default (224, 224, 3),
-            at least 32x32 (65x65 with ``aux_logits``).
-        pooling: None, ``"avg"`` or ``"max"`` when ``include_top=False``.
-        classes: number of classes.
-        classifier_activation: activation of the classifiers (None for logits).
-        name: model name.
-        aux_logits: add the auxiliary classifiers on (4a) and (4d); the model then
-            returns ``[main, aux1, aux2]`` (train with loss weights 1, 0.3, 0.3).
-        dropout: dropout rate before the main classifier.
-        lrn: the two local response normalizations of the stem.
-
-    Returns:
-        A ``keras.Model``.
-    """
+def _googlenet(include_top=True, weights=None, input_tensor=None, input_shape=None,
+               pooling=None, classes=1000, classifier_activation="softmax", name="googlenet",
+               aux_logits=False, dropout=0.4, lrn=True):
     check_arguments(weights, include_top, classes, pooling, classifier_activation)
     if aux_logits and not include_top:
         raise ValueError("`aux_logits=True` needs include_top=True (the auxiliary heads are "
@@ -126,26 +106,9 @@ def GoogLeNet(include_top=True, weights=None, input_tensor=None, input_shape=Non
     return finish_model(img_input, input_tensor, [x] + aux if aux else x, name, weights)
 
 
-def BNInception(include_top=True, weights=None, input_tensor=None, input_shape=None,
-                pooling=None, classes=1000, classifier_activation="softmax",
-                name="bn_inception", use_bias=True):
-    """Instantiates BN-Inception (Inception v2, the Batch Normalization paper's table).
-
-    Args:
-        include_top: include the global average pooling and the classifier.
-        weights: None or a path to a weights file (no ImageNet weights).
-        input_tensor: optional Keras tensor to use as image input.
-        input_shape: optional (height, width, channels); default (224, 224, 3),
-            at least 32x32.
-        pooling: None, ``"avg"`` or ``"max"`` when ``include_top=False``.
-        classes: number of classes.
-        classifier_activation: activation of the classifier (None for logits).
-        name: model name.
-        use_bias: convolution biases before BN (True, as the reference count).
-
-    Returns:
-        A ``keras.Model``.
-    """
+def _bn_inception(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                  pooling=None, classes=1000, classifier_activation="softmax",
+                  name="bn_inception", use_bias=True):
     check_arguments(weights, include_top, classes, pooling, classifier_activation)
     img_input = build_input(input_tensor, input_shape, default_shape=(224, 224, 3),
                             min_size=MIN_SIZE, include_top=include_top, weights=weights)
@@ -162,10 +125,43 @@ def BNInception(include_top=True, weights=None, input_tensor=None, input_shape=N
     return finish_model(img_input, input_tensor, x, name, weights)
 
 
-register_model("googlenet", GoogLeNet, family="inception", paper=PAPER,
-               default_input_shape=(224, 224, 3), min_input_size=MIN_SIZE,
-               convention="paper Table 1: conv biases, no BN, LRN, real 5x5 branch; "
-                          "aux_logits=True adds the two auxiliary classifiers")
-register_model("bn_inception", BNInception, family="inception", paper=BN_PAPER,
-               default_input_shape=(224, 224, 3), min_input_size=MIN_SIZE,
-               convention="Inception v2 table; conv biases + BN after every conv")
+_DOC = """Instantiates {summary}.
+
+    {title} ({year}).
+
+    Args:
+        include_top: include the global average pooling, the dropout (GoogLeNet) and
+            the classifier.
+        weights: {weights} (no ImageNet weights).
+        input_tensor: optional Keras tensor to use as image input.
+        input_shape: optional (height, width, channels); default {input},
+            at least {min_size}x{min_size} (GoogLeNet: 65x65 with ``aux_logits``).
+        pooling: None, ``"avg"`` or ``"max"`` when ``include_top=False``.
+        classes: number of classes.
+        classifier_activation: activation of the classifiers (None for logits).
+        name: model name.
+        aux_logits: (GoogLeNet) add the auxiliary classifiers on (4a) and (4d); the
+            model then returns ``[main, aux1, aux2]`` (train with loss weights 1, 0.3,
+            0.3).
+        dropout: (GoogLeNet) dropout rate before the main classifier.
+        lrn: (GoogLeNet) the two local response normalizations of the stem.
+        use_bias: (BN-Inception) convolution biases before BN (True, as the
+            reference count).
+
+    Returns:
+        A ``keras.Model``.
+    """
+
+VARIANTS = (
+    Variant("googlenet", "GoogLeNet", {}, PAPER,
+            "paper Table 1: conv biases, no BN, LRN, real 5x5 branch; aux_logits=True adds "
+            "the two auxiliary classifiers", min_size=MIN_SIZE, builder=_googlenet,
+            options=("aux_logits", "dropout", "lrn"),
+            summary="GoogLeNet (Inception v1, the paper's Table 1)"),
+    Variant("bn_inception", "BNInception", {}, BN_PAPER,
+            "Inception v2 table; conv biases + BN after every conv", min_size=MIN_SIZE,
+            builder=_bn_inception, options=("use_bias",),
+            summary="BN-Inception (Inception v2, the Batch Normalization paper's table)"),
+)
+
+register_variants(None, VARIANTS, family="inception", doc=_DOC, namespace=globals())

@@ -25,6 +25,7 @@ from kerascnn.applications.common import (
     finish_model,
     keras_twin_loader,
 )
+from kerascnn.applications.variants import Variant, register_variants
 from kerascnn.blocks.auxiliary import inception_v3_aux_head
 from kerascnn.blocks.inception_v3 import (
     inception_v3_a,
@@ -34,37 +35,17 @@ from kerascnn.blocks.inception_v3 import (
     inception_v3_reduction_b,
     inception_v3_stem,
 )
-from kerascnn.registry import register_model
 
-__all__ = ["InceptionV3"]
+__all__ = []  # one constructor per row of VARIANTS (register_variants)
 
 PAPER = ("Rethinking the Inception Architecture for Computer Vision", 2015)
 MIN_SIZE = 75
 AUX_MIN_SIZE = 299  # the auxiliary 5x5/3 pooling + 5x5 convolution need the full 17x17 grid
 
 
-def InceptionV3(include_top=True, weights=None, input_tensor=None, input_shape=None,
-                pooling=None, classes=1000, classifier_activation="softmax",
-                name="inception_v3", aux_logits=False):
-    """Instantiates Inception v3 (keras.applications layout).
-
-    Args:
-        include_top: include the global average pooling and the classifier.
-        weights: None, a weights file path, or ``"imagenet"`` (keras' file, read
-            from the Keras cache; never downloaded).
-        input_tensor: optional Keras tensor to use as image input.
-        input_shape: optional (height, width, channels); default (299, 299, 3),
-            at least 75x75 (299x299 with ``aux_logits``).
-        pooling: None, ``"avg"`` or ``"max"`` when ``include_top=False``.
-        classes: number of classes.
-        classifier_activation: activation of the classifiers (None for logits).
-        name: model name.
-        aux_logits: add the auxiliary classifier after mixed7; the model then
-            returns ``[main, aux]``.
-
-    Returns:
-        A ``keras.Model``.
-    """
+def _inception_v3(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                  pooling=None, classes=1000, classifier_activation="softmax",
+                  name="inception_v3", aux_logits=False):
     check_arguments(weights, include_top, classes, pooling, classifier_activation,
                     imagenet_available=True)
     if aux_logits and not include_top:
@@ -99,8 +80,34 @@ def InceptionV3(include_top=True, weights=None, input_tensor=None, input_shape=N
                         imagenet_loader)
 
 
-register_model("inception_v3", InceptionV3, family="inception", paper=PAPER,
-               default_input_shape=(299, 299, 3), min_input_size=MIN_SIZE,
-               keras_twin="InceptionV3",
-               convention="= keras.applications.InceptionV3 (no conv bias, BN scale=False, "
-                          "eps 1e-3); aux_logits=True adds the 17x17 auxiliary head")
+_DOC = """Instantiates {summary}.
+
+    {title} ({year}).
+
+    Args:
+        include_top: include the global average pooling and the classifier.
+        weights: {weights}.
+        input_tensor: optional Keras tensor to use as image input.
+        input_shape: optional (height, width, channels); default {input},
+            at least {min_size}x{min_size} (299x299 with ``aux_logits``).
+        pooling: None, ``"avg"`` or ``"max"`` when ``include_top=False``.
+        classes: number of classes.
+        classifier_activation: activation of the classifiers (None for logits).
+        name: model name.
+        aux_logits: add the auxiliary classifier after mixed7; the model then
+            returns ``[main, aux]``.
+
+    Returns:
+        A ``keras.Model``.
+    """
+
+VARIANTS = (
+    Variant("inception_v3", "InceptionV3", {}, PAPER,
+            "= keras.applications.InceptionV3 (no conv bias, BN scale=False, eps 1e-3); "
+            "aux_logits=True adds the 17x17 auxiliary head", keras_twin="InceptionV3",
+            weights="inception_v3", default_input=(299, 299, 3), min_size=MIN_SIZE,
+            summary="Inception v3 (keras.applications layout)"),
+)
+
+register_variants(_inception_v3, VARIANTS, family="inception", doc=_DOC, namespace=globals(),
+                  options=("aux_logits",))

@@ -31,36 +31,17 @@ from kerascnn.applications.common import (
     classifier_head,
     finish_model,
 )
-from kerascnn.registry import register_model
+from kerascnn.applications.variants import Variant, register_variants
 
-__all__ = ["LeNet5"]
+__all__ = []  # one constructor per row of VARIANTS (register_variants)
 
 PAPER = ("Gradient-Based Learning Applied to Document Recognition", 1998)
 DEFAULT_SHAPE = (32, 32, 1)
 MIN_SIZE = 32  # C5's 5x5 kernel needs S4's 5x5 map
 
 
-def LeNet5(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
-           classes=10, classifier_activation="softmax", name="lenet5", activation="sigmoid"):
-    """Instantiates LeNet-5.
-
-    Args:
-        include_top: include F6 and the output layer (the input must then be
-            32x32: C5's output is flattened).
-        weights: None or a path to a weights file (no ImageNet weights).
-        input_tensor: optional Keras tensor to use as image input.
-        input_shape: optional (height, width, channels); default (32, 32, 1),
-            at least 32x32.
-        pooling: None, ``"avg"`` or ``"max"`` over C5's map when
-            ``include_top=False``.
-        classes: number of output units (10 digits by default).
-        classifier_activation: activation of the output layer (None for logits).
-        name: model name.
-        activation: activation of C1, C3, C5 and F6 (``"sigmoid"`` as the paper).
-
-    Returns:
-        A ``keras.Model``.
-    """
+def _lenet5(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
+            classes=10, classifier_activation="softmax", name="lenet5", activation="sigmoid"):
     check_arguments(weights, include_top, classes, pooling, classifier_activation)
     img_input = build_input(input_tensor, input_shape, default_shape=DEFAULT_SHAPE,
                             min_size=MIN_SIZE, include_top=include_top, weights=weights,
@@ -79,7 +60,34 @@ def LeNet5(include_top=True, weights=None, input_tensor=None, input_shape=None, 
     return finish_model(img_input, input_tensor, x, name, weights)
 
 
-register_model("lenet5", LeNet5, family="lenet", paper=PAPER, default_input_shape=DEFAULT_SHAPE,
-               min_input_size=MIN_SIZE,
-               convention="paper table: C3 fully connected, average-pooling S2/S4 without "
-                          "weights, sigmoid activations, softmax output")
+_DOC = """Instantiates {summary}.
+
+    {title} ({year}).
+
+    Args:
+        include_top: include F6 and the output layer (the input must then be
+            32x32: C5's output is flattened).
+        weights: {weights} (no ImageNet weights).
+        input_tensor: optional Keras tensor to use as image input.
+        input_shape: optional (height, width, channels); default {input},
+            at least {min_size}x{min_size}.
+        pooling: None, ``"avg"`` or ``"max"`` over C5's map when
+            ``include_top=False``.
+        classes: number of output units ({classes} digits by default).
+        classifier_activation: activation of the output layer (None for logits).
+        name: model name.
+        activation: activation of C1, C3, C5 and F6 (``"sigmoid"`` as the paper).
+
+    Returns:
+        A ``keras.Model``.
+    """
+
+VARIANTS = (
+    Variant("lenet5", "LeNet5", {}, PAPER,
+            "paper table: C3 fully connected, average-pooling S2/S4 without weights, sigmoid "
+            "activations, softmax output", default_input=DEFAULT_SHAPE, min_size=MIN_SIZE,
+            classes=10, summary="LeNet-5"),
+)
+
+register_variants(_lenet5, VARIANTS, family="lenet", doc=_DOC, namespace=globals(),
+                  options=("activation",))

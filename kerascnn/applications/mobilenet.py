@@ -25,10 +25,10 @@ from kerascnn.applications.common import (
     finish_model,
     load_keras_twin_weights,
 )
+from kerascnn.applications.variants import Variant, register_variants
 from kerascnn.blocks.mobilenet import KERAS_MOBILENET_NAMES, depthwise_separable_conv
-from kerascnn.registry import register_model
 
-__all__ = ["MobileNet"]
+__all__ = []  # one constructor per row of VARIANTS (register_variants)
 
 PAPER = ("MobileNets: Efficient Convolutional Neural Networks for Mobile Vision Applications",
          2017)
@@ -47,23 +47,9 @@ def _depthwise_separable(x, filters, alpha, depth_multiplier, strides, block_id)
         names={part: form.format(id=block_id) for part, form in KERAS_MOBILENET_NAMES.items()})
 
 
-def MobileNet(include_top=True, weights=None, input_tensor=None, input_shape=None,
-              pooling=None, classes=1000, classifier_activation="softmax", name="mobilenet",
-              alpha=1.0, depth_multiplier=1, dropout=1e-3):
-    """Instantiates MobileNet v1 (keras.applications.MobileNet's graph).
-
-    Args:
-        include_top, weights, input_tensor, input_shape, pooling, classes,
-        classifier_activation, name: as keras.applications; ``weights=
-            "imagenet"`` reads keras' file from the Keras cache (alpha 0.25,
-            0.5, 0.75 or 1.0; never downloaded).
-        alpha: width multiplier of every layer.
-        depth_multiplier: resolution multiplier of the depthwise convolutions.
-        dropout: dropout rate before the classifier.
-
-    Returns:
-        A ``keras.Model``.
-    """
+def _mobilenet(include_top=True, weights=None, input_tensor=None, input_shape=None,
+               pooling=None, classes=1000, classifier_activation="softmax", name="mobilenet",
+               alpha=1.0, depth_multiplier=1, dropout=1e-3):
     check_arguments(weights, include_top, classes, pooling, classifier_activation,
                     imagenet_available=True)
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha <= 0:
@@ -102,7 +88,30 @@ def MobileNet(include_top=True, weights=None, input_tensor=None, input_shape=Non
     return finish_model(img_input, input_tensor, x, name, weights, imagenet_loader)
 
 
-register_model("mobilenet", MobileNet, family="mobilenet", paper=PAPER,
-               default_input_shape=(224, 224, 3), min_input_size=32, keras_twin="MobileNet",
-               convention="keras.applications.MobileNet alpha=1.0 (no conv biases, BN epsilon "
-                          "1e-3, ReLU6, 1x1-conv classifier with bias)")
+_DOC = """Instantiates {summary}.
+
+    {title} ({year}).
+
+    Args:
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name: as keras.applications; ``weights=
+            "imagenet"`` reads keras' file from the Keras cache (alpha 0.25,
+            0.5, 0.75 or 1.0; never downloaded).
+        alpha: width multiplier of every layer.
+        depth_multiplier: resolution multiplier of the depthwise convolutions.
+        dropout: dropout rate before the classifier.
+
+    Returns:
+        A ``keras.Model``.
+    """
+
+# weights: keras' file is mobilenet_{alpha}_{rows}_tf[_no_top].h5, chosen by the builder's loader.
+VARIANTS = (
+    Variant("mobilenet", "MobileNet", {}, PAPER,
+            "keras.applications.MobileNet alpha=1.0 (no conv biases, BN epsilon 1e-3, ReLU6, "
+            "1x1-conv classifier with bias)", keras_twin="MobileNet", weights="mobilenet",
+            summary="MobileNet v1 (keras.applications.MobileNet's graph)"),
+)
+
+register_variants(_mobilenet, VARIANTS, family="mobilenet", doc=_DOC, namespace=globals(),
+                  options=("alpha", "depth_multiplier", "dropout"))

@@ -22,34 +22,18 @@ from kerascnn.applications.common import (
     classifier_head,
     finish_model,
 )
+from kerascnn.applications.variants import Variant, register_variants
 from kerascnn.blocks.nin import nin_block
-from kerascnn.registry import register_model
 
-__all__ = ["NiN", "NiNCIFAR"]
+__all__ = []  # one constructor per row of VARIANTS (register_variants)
 
 PAPER = ("Network In Network", 2013)
+NIN_MIN_SIZE = 67
+NIN_CIFAR_MIN_SIZE = 1
 
 
-def NiN(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
-        classes=1000, classifier_activation="softmax", name="nin", dropout=0.5):
-    """Instantiates d2l's ImageNet NiN.
-
-    Args:
-        include_top: include the dropout, the class NiN block and the global
-            average pooling (else the output is the third pooled map, 384 channels).
-        weights: None or a path to a weights file.
-        input_tensor: optional Keras tensor to use as image input.
-        input_shape: optional (height, width, channels); default (224, 224, 3),
-            at least 67x67.
-        pooling: None, ``"avg"`` or ``"max"`` when ``include_top=False``.
-        classes: number of classes (filters of the last NiN block).
-        classifier_activation: activation after the average pooling (None for logits).
-        name: model name.
-        dropout: dropout rate before the class block.
-
-    Returns:
-        A ``keras.Model``.
-    """
+def _nin(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
+         classes=1000, classifier_activation="softmax", name="nin", dropout=0.5):
     check_arguments(weights, include_top, classes, pooling, classifier_activation)
     img_input = build_input(input_tensor, input_shape, default_shape=(224, 224, 3),
                             min_size=NIN_MIN_SIZE, include_top=include_top, weights=weights)
@@ -67,25 +51,9 @@ def NiN(include_top=True, weights=None, input_tensor=None, input_shape=None, poo
     return finish_model(img_input, input_tensor, x, name, weights)
 
 
-def NiNCIFAR(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
-             classes=10, classifier_activation="softmax", name="nin_cifar", dropout=0.5):
-    """Instantiates the CIFAR NiN (three mlpconv stages, global average pooling).
-
-    Args:
-        include_top: include the final 1x1 class convolution and the average pooling.
-        weights: None or a path to a weights file.
-        input_tensor: optional Keras tensor to use as image input.
-        input_shape: optional (height, width, channels); default (32, 32, 3),
-            at least 1x1 (every layer keeps or halves the size).
-        pooling: None, ``"avg"`` or ``"max"`` when ``include_top=False``.
-        classes: number of classes (10 by default).
-        classifier_activation: activation after the average pooling (None for logits).
-        name: model name.
-        dropout: dropout rate after the two poolings.
-
-    Returns:
-        A ``keras.Model``.
-    """
+def _nin_cifar(include_top=True, weights=None, input_tensor=None, input_shape=None,
+               pooling=None, classes=10, classifier_activation="softmax", name="nin_cifar",
+               dropout=0.5):
     check_arguments(weights, include_top, classes, pooling, classifier_activation)
     img_input = build_input(input_tensor, input_shape, default_shape=(32, 32, 3),
                             min_size=NIN_CIFAR_MIN_SIZE, include_top=include_top,
@@ -105,13 +73,42 @@ def NiNCIFAR(include_top=True, weights=None, input_tensor=None, input_shape=None
     return finish_model(img_input, input_tensor, x, name, weights)
 
 
-NIN_MIN_SIZE = 67
-NIN_CIFAR_MIN_SIZE = 1
+_DOC = """Instantiates {summary}.
 
-register_model("nin", NiN, family="nin", paper=PAPER, default_input_shape=(224, 224, 3),
-               min_input_size=NIN_MIN_SIZE,
-               convention="d2l ImageNet NiN: 4 NiN blocks, max pooling, dropout 0.5, GAP; biases")
-register_model("nin_cifar", NiNCIFAR, family="nin", paper=PAPER, default_input_shape=(32, 32, 3),
-               min_input_size=NIN_CIFAR_MIN_SIZE,
-               convention="three mlpconv blocks 192-160-96 / 192-192-192 / 192-192 + 1x1 to "
-                          "classes with ReLU, GAP; biases; no BN")
+    {title} ({year}).
+
+    Args:
+        include_top: include the class layers and the global average pooling (NiN: the
+            dropout, the class NiN block and the pooling, else the output is the third
+            pooled map, 384 channels; CIFAR NiN: the final 1x1 class convolution and the
+            pooling).
+        weights: {weights}.
+        input_tensor: optional Keras tensor to use as image input.
+        input_shape: optional (height, width, channels); default {input},
+            at least {min_size}x{min_size}.
+        pooling: None, ``"avg"`` or ``"max"`` when ``include_top=False``.
+        classes: number of classes ({classes} by default; NiN: filters of the last
+            NiN block).
+        classifier_activation: activation after the average pooling (None for logits).
+        name: model name.
+        dropout: dropout rate (NiN: before the class block; CIFAR NiN: after the two
+            poolings).
+
+    Returns:
+        A ``keras.Model``.
+    """
+
+VARIANTS = (
+    Variant("nin", "NiN", {}, PAPER,
+            "d2l ImageNet NiN: 4 NiN blocks, max pooling, dropout 0.5, GAP; biases",
+            min_size=NIN_MIN_SIZE, builder=_nin, summary="d2l's ImageNet NiN"),
+    Variant("nin_cifar", "NiNCIFAR", {}, PAPER,
+            "three mlpconv blocks 192-160-96 / 192-192-192 / 192-192 + 1x1 to classes with "
+            "ReLU, GAP; biases; no BN", default_input=(32, 32, 3),
+            min_size=NIN_CIFAR_MIN_SIZE, classes=10, builder=_nin_cifar,
+            summary="the CIFAR NiN (three mlpconv stages, global average pooling; every "
+                    "layer keeps or halves the size)"),
+)
+
+register_variants(None, VARIANTS, family="nin", doc=_DOC, namespace=globals(),
+                  options=("dropout",))

@@ -122,7 +122,8 @@ def _signature(constructor, builder, variant: Variant, options: tuple) -> inspec
 
 
 def register_variants(builder, variants, *, family, doc: str, namespace: dict,
-                      options: tuple = (), twin_arguments: bool = False) -> dict:
+                      options: tuple = (), twin_arguments: bool = False,
+                      record_arguments: bool = False) -> dict:
     """Builds, documents, registers and exports one constructor per variant.
 
     Args:
@@ -140,6 +141,9 @@ def register_variants(builder, variants, *, family, doc: str, namespace: dict,
             a one-line ValueError).
         twin_arguments: pass ``keras_twin`` (the keras constructor) and
             ``weights_file`` (``variant.weights``) to the builder.
+        record_arguments: also register each variant's ``arguments`` as the
+            registry entry's kwargs (what ``model_info(name)["kwargs"]`` reports);
+            they must then all be options.
 
     Returns:
         ``{registry name: constructor}``.
@@ -147,9 +151,13 @@ def register_variants(builder, variants, *, family, doc: str, namespace: dict,
     constructors = {}
     exported = namespace.setdefault("__all__", [])
     for variant in variants:
-        constructor = _make_constructor(
-            variant.builder or builder, variant,
-            tuple(options if variant.options is None else variant.options), twin_arguments)
+        own_options = tuple(options if variant.options is None else variant.options)
+        if record_arguments and set(variant.arguments) - set(own_options):
+            raise ValueError(f"{variant.name}: recorded arguments must be options; "
+                             f"{', '.join(sorted(set(variant.arguments) - set(own_options)))} "
+                             "are not.")
+        constructor = _make_constructor(variant.builder or builder, variant, own_options,
+                                        twin_arguments)
         constructor.__module__ = namespace.get("__name__", constructor.__module__)
         constructor.__doc__ = _doc(variant, doc)
         register_model(
@@ -157,6 +165,7 @@ def register_variants(builder, variants, *, family, doc: str, namespace: dict,
             family=family(variant) if callable(family) else family, paper=variant.paper,
             default_input_shape=variant.default_input, min_input_size=variant.min_size,
             convention=variant.convention, keras_twin=variant.keras_twin,
+            **(variant.arguments if record_arguments else {}),
         )
         namespace[variant.constructor] = constructor
         if variant.constructor not in exported:

@@ -22,38 +22,21 @@ from kerascnn.applications.common import (
     finish_model,
     keras_twin_loader,
 )
+from kerascnn.applications.variants import Variant, register_variants
 from kerascnn.blocks.xception import (
     xception_entry_flow,
     xception_exit_flow,
     xception_middle_flow,
 )
-from kerascnn.registry import register_model
 
-__all__ = ["Xception"]
+__all__ = []  # one constructor per row of VARIANTS (register_variants)
 
 PAPER = ("Xception: Deep Learning with Depthwise Separable Convolutions", 2016)
 MIN_SIZE = 71
 
 
-def Xception(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
-             classes=1000, classifier_activation="softmax", name="xception"):
-    """Instantiates Xception (keras.applications layout).
-
-    Args:
-        include_top: include the global average pooling and the classifier.
-        weights: None, a weights file path, or ``"imagenet"`` (keras' file, read
-            from the Keras cache; never downloaded).
-        input_tensor: optional Keras tensor to use as image input.
-        input_shape: optional (height, width, channels); default (299, 299, 3),
-            at least 71x71.
-        pooling: None, ``"avg"`` or ``"max"`` when ``include_top=False``.
-        classes: number of classes.
-        classifier_activation: activation of the classifier (None for logits).
-        name: model name.
-
-    Returns:
-        A ``keras.Model``.
-    """
+def _xception(include_top=True, weights=None, input_tensor=None, input_shape=None,
+              pooling=None, classes=1000, classifier_activation="softmax", name="xception"):
     check_arguments(weights, include_top, classes, pooling, classifier_activation,
                     imagenet_available=True)
     img_input = build_input(input_tensor, input_shape, default_shape=(299, 299, 3),
@@ -70,6 +53,29 @@ def Xception(include_top=True, weights=None, input_tensor=None, input_shape=None
     return finish_model(img_input, input_tensor, x, name, weights, imagenet_loader)
 
 
-register_model("xception", Xception, family="inception", paper=PAPER,
-               default_input_shape=(299, 299, 3), min_input_size=MIN_SIZE, keras_twin="Xception",
-               convention="= keras.applications.Xception")
+_DOC = """Instantiates {summary}.
+
+    {title} ({year}).
+
+    Args:
+        include_top: include the global average pooling and the classifier.
+        weights: {weights}.
+        input_tensor: optional Keras tensor to use as image input.
+        input_shape: optional (height, width, channels); default {input},
+            at least {min_size}x{min_size}.
+        pooling: None, ``"avg"`` or ``"max"`` when ``include_top=False``.
+        classes: number of classes.
+        classifier_activation: activation of the classifier (None for logits).
+        name: model name.
+
+    Returns:
+        A ``keras.Model``.
+    """
+
+VARIANTS = (
+    Variant("xception", "Xception", {}, PAPER, "= keras.applications.Xception",
+            keras_twin="Xception", weights="xception", default_input=(299, 299, 3),
+            min_size=MIN_SIZE, summary="Xception (keras.applications layout)"),
+)
+
+register_variants(_xception, VARIANTS, family="inception", doc=_DOC, namespace=globals())

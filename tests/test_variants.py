@@ -16,7 +16,7 @@ TABLE_FAMILIES = ("alexnet", "inception_v4", "resnet", "resnet_v2", "vgg", "dens
                   "shufflenet", "googlenet", "inception_v3", "xception", "lenet", "nin",
                   "mobilenet", "cifar_resnet")
 # cifar_resnet's rows keep their arguments as registry kwargs (record_arguments=True: model_info
-# reports n, block, ...) and are exported from their module, not from kerascnn.applications.
+# reports n, block, ...).
 RECORDED = ("cifar_resnet",)
 
 
@@ -34,8 +34,7 @@ def test_each_row_is_one_registered_exported_documented_constructor(module, vari
     constructor = getattr(module, variant.constructor)
     assert variant.constructor in module.__all__
     recorded = module.__name__.rsplit(".", 1)[1] in RECORDED
-    if not recorded:
-        assert getattr(kerascnn.applications, variant.constructor) is constructor
+    assert getattr(kerascnn.applications, variant.constructor) is constructor
     spec = registry.get_spec(variant.name)
     assert spec.constructor is constructor
     assert spec.kwargs == (variant.arguments if recorded else {})

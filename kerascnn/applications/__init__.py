@@ -59,7 +59,12 @@ from kerascnn.applications.squeezenet import SqueezeNet1_0, SqueezeNet1_1  # noq
 __all__ += ["MobileNet", "ShuffleNet", "ShuffleNetG1", "ShuffleNetG2", "ShuffleNetG3",
             "ShuffleNetG4", "ShuffleNetG8", "SqueezeNet1_0", "SqueezeNet1_1"]
 
-from kerascnn.applications.cifar_resnet import CifarResNet  # noqa: E402
+from kerascnn.applications.cifar_resnet import (  # noqa: E402
+    CifarResNet,
+    PreActResNet164CIFAR,
+    PreActResNet1001CIFAR,
+    ResNeXt29_8x64dCIFAR,
+)
 from kerascnn.applications.resnet import (  # noqa: E402
     ResNet18,
     ResNet34,
@@ -84,4 +89,5 @@ from kerascnn.applications.resnet_v2 import (  # noqa: E402
 __all__ += ["ResNet18", "ResNet34", "WideResNet50_2", "WideResNet101_2", "ResNeXt50_32x4d",
             "ResNeXt101_32x8d", "ResNeXt101_64x4d", "SEResNet50", "SEResNet101", "SEResNet152",
             "SEResNeXt50_32x4d", "SENet154", "ResNet50V2", "ResNet101V2", "ResNet152V2",
-            "ResNet200V2", "CifarResNet"]
+            "ResNet200V2", "CifarResNet", "PreActResNet164CIFAR", "PreActResNet1001CIFAR",
+            "ResNeXt29_8x64dCIFAR"]

@@ -32,6 +32,7 @@ from kerascnn.data.sources import (
     DataError,
     LabelOutOfRange,
     MissingSplit,
+    MixedSizes,
     Source,
     UnknownDataset,
     load_idx_dataset,
@@ -40,7 +41,7 @@ from kerascnn.data.sources import (
 )
 from kerascnn.data.tfds import tfds_is_prepared
 
-__all__ = ["DATASETS", "DataError", "UnknownDataset", "MissingSplit", "BadValues",
+__all__ = ["DATASETS", "DataError", "UnknownDataset", "MissingSplit", "MixedSizes", "BadValues",
            "LabelOutOfRange", "Source", "Data",
            "DatasetInfo", "load", "load_source", "make_dataset", "channel_stats",
            "EpochCounter", "read_idx", "load_idx_dataset", "load_signs", "load_npz",

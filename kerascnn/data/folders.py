@@ -38,6 +38,7 @@ import numpy as np
 from kerascnn.data.sources import (
     FASHION_MNIST_CLASSES,
     DataError,
+    MixedSizes,
     Source,
     _read_h5,
     check_classes,
@@ -129,7 +130,7 @@ def _decode_all(entries, strict, image_size, where, workers=8):
                 image = _resize_center_crop(image, resizer)
                 resized = True
         elif image.shape[:2] != first.shape[:2]:
-            raise DataError(
+            raise MixedSizes(
                 f"{path} is {image.shape[1]}x{image.shape[0]} but {first_path} is "
                 f"{first.shape[1]}x{first.shape[0]}: images of mixed sizes; pass image_size "
                 "(--image-size) to resize them on reading."
@@ -258,7 +259,7 @@ def read_image_folder(root, *, strict=False, image_size=None, num_classes=None,
                       f"e.g. {skipped[0][0]} ({skipped[0][1]}).", stacklevel=2)
     shapes = {s: v[0].shape[1:] for s, v in splits.items()}
     if len(set(shapes.values())) > 1:
-        raise DataError(f"Splits of {root} have images of mixed sizes {shapes}; pass image_size "
+        raise MixedSizes(f"Splits of {root} have images of mixed sizes {shapes}; pass image_size "
                         "(--image-size) to resize them on reading.")
     return Source(name or os.path.basename(os.path.normpath(root)), splits, tuple(class_names),
                   skipped=skipped, unsplit=unsplit, resized_on_read=resized)

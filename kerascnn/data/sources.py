@@ -41,6 +41,7 @@ __all__ = [
     "DataError",
     "UnknownDataset",
     "MissingSplit",
+    "MixedSizes",
     "BadValues",
     "LabelOutOfRange",
     "read_idx",
@@ -67,6 +68,10 @@ class DataError(ValueError):
 
 class UnknownDataset(DataError):
     """A name that is neither a built-in set, a local path nor a TFDS data set."""
+
+
+class MixedSizes(DataError):
+    """Images of several sizes where one size is needed (pass image_size to resize them)."""
 
 
 class MissingSplit(DataError):

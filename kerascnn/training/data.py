@@ -16,7 +16,7 @@ import dataclasses
 
 import numpy as np
 
-from kerascnn.data import Data, DataError, load
+from kerascnn.data import Data, DataError, MixedSizes, load
 from kerascnn.data.pipeline import EpochCounter, channel_stats, make_dataset
 from kerascnn.data.plan import AugmentPlan
 from kerascnn.training.config import ConfigError
@@ -175,9 +175,15 @@ def prepare_data(config, *, require=("train", "test"), train_subset=None,
     Raises:
         DataError, ConfigError: one-line messages; nothing is written.
     """
-    data = load(config.dataset, config.data_dir, val_fraction=config.val_fraction,
-                seed=config.seed, strict=config.strict, image_size=config.image_size,
-                require=require)
+    common = dict(val_fraction=config.val_fraction, seed=config.seed, strict=config.strict,
+                  require=require)
+    try:  # raw images in memory: the model resizes them, as it will a user's
+        data = load(config.dataset, config.data_dir, image_size=None, **common)
+    except MixedSizes:
+        if config.image_size is None:
+            raise
+        # images of several sizes: resized on reading (the saved model takes any size)
+        data = load(config.dataset, config.data_dir, image_size=config.image_size, **common)
     if config.classes is not None and config.classes != data.info.num_classes:
         raise ConfigError(
             f"--classes {config.classes} disagrees with {config.dataset}, which has "

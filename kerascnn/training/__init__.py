@@ -6,21 +6,20 @@
   (splits, classes, statistics, the augmentation plan, the tf.data pipelines);
 * :mod:`kerascnn.training.model`: :func:`build_model` (preprocessing layers + the
   registry model, compiled);
-* :mod:`kerascnn.training.run`: :func:`run` (strategy, resume, ``model.fit`` with
-  crash-safe checkpoints);
+* :mod:`kerascnn.training.run`: ``run.run(config)`` (strategy, resume, ``model.fit``
+  with crash-safe checkpoints);
 * :mod:`kerascnn.training.report`: :func:`fit_and_report`'s evaluation and files.
 
 Importing this package is cheap; Keras is imported by the modules that need it.
 """
 
-import importlib
+from kerascnn._lazy import lazy_getattr
 
-__all__ = ["FitConfig", "run", "prepare_data", "build_model", "RECIPES", "get_strategy",
+__all__ = ["FitConfig", "prepare_data", "build_model", "RECIPES", "get_strategy",
            "sync_batchnorm"]
 
 _LAZY = {
     "FitConfig": "kerascnn.training.config",
-    "run": "kerascnn.training.run",
     "prepare_data": "kerascnn.training.data",
     "build_model": "kerascnn.training.model",
     "RECIPES": "kerascnn.training.recipes",
@@ -28,8 +27,4 @@ _LAZY = {
     "sync_batchnorm": "kerascnn.training.strategy",
 }
 
-
-def __getattr__(name):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'kerascnn.training' has no attribute {name!r}")
+__getattr__ = lazy_getattr("kerascnn.training", _LAZY)

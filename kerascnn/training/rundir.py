@@ -24,6 +24,7 @@ import sys
 import time
 
 from kerascnn.training.config import ConfigError
+from kerascnn.utils.io import is_marked_directory
 
 __all__ = ["MARKER", "LOCK", "RunLock", "is_run_directory", "clean_stale", "DiskFull",
            "is_disk_full", "write_marker"]
@@ -46,14 +47,7 @@ def is_disk_full(error: BaseException) -> bool:
 
 def is_run_directory(path) -> bool:
     """Whether ``path`` holds our marker, or the run_config.json of an older kerascnn run."""
-    if os.path.isfile(os.path.join(path, MARKER)):
-        return True
-    try:
-        with open(os.path.join(path, "run_config.json"), encoding="utf-8") as f:
-            saved = json.load(f)
-    except (OSError, ValueError):
-        return False
-    return isinstance(saved, dict) and {"model", "dataset", "seed"} <= set(saved)
+    return is_marked_directory(path, MARKER, "run_config.json", ("model", "dataset", "seed"))
 
 
 def write_marker(run_dir) -> None:

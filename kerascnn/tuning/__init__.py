@@ -15,7 +15,7 @@ authentication and binds 127.0.0.1 by default). Importing this package is
 cheap; keras-tuner is imported on first use.
 """
 
-import importlib
+from kerascnn._lazy import lazy_getattr
 
 __all__ = ["HYPERMODELS", "TRAINING_SPACE", "CNNHyperModel", "families", "family_members",
            "hypermodel_for", "SearchConfig", "SearchError", "SearchFailed", "run_search",
@@ -36,8 +36,4 @@ _LAZY = {
     "load_search_space": "kerascnn.tuning.space",
 }
 
-
-def __getattr__(name):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'kerascnn.tuning' has no attribute {name!r}")
+__getattr__ = lazy_getattr("kerascnn.tuning", _LAZY)

@@ -41,7 +41,7 @@ from kerascnn.tuning.config import (
 )
 from kerascnn.tuning.errors import SearchError, SearchFailed, SearchSpaceError
 from kerascnn.tuning.hypermodels import hypermodel_for
-from kerascnn.utils.io import atomic_path, atomic_write, write_json_atomic
+from kerascnn.utils.io import atomic_path, atomic_write, is_marked_directory, write_json_atomic
 
 __all__ = ["SearchConfig", "SearchError", "SearchFailed", "run_search", "validate",
            "TUNERS", "DISTRIBUTIONS", "OBJECTIVE", "ranked_table"]
@@ -120,16 +120,7 @@ def _check_project_name(name) -> None:
 def _is_search_directory(path) -> bool:
     """Whether ``path`` holds our marker file, or the search.json of a tune.py
     search (written by versions before the marker)."""
-    if os.path.isfile(os.path.join(path, MARKER)):
-        return True
-    import json
-
-    try:
-        with open(os.path.join(path, "search.json"), encoding="utf-8") as f:
-            saved = json.load(f)
-    except (OSError, ValueError):
-        return False
-    return isinstance(saved, dict) and {"family", "tuner", "search_space"} <= set(saved)
+    return is_marked_directory(path, MARKER, "search.json", ("family", "tuner", "search_space"))
 
 
 def _check_directory(config: SearchConfig, identity: dict) -> None:

@@ -7,7 +7,7 @@ import json
 import os
 import tempfile
 
-__all__ = ["atomic_write", "write_json_atomic", "atomic_path"]
+__all__ = ["atomic_write", "write_json_atomic", "atomic_path", "is_marked_directory"]
 
 
 def _umask() -> int:
@@ -51,3 +51,16 @@ def atomic_write(path, text: str, encoding: str = "utf-8") -> None:
 def write_json_atomic(path, obj) -> None:
     """Writes ``obj`` as indented JSON to ``path`` atomically."""
     atomic_write(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def is_marked_directory(path, marker: str, legacy_file: str, legacy_keys) -> bool:
+    """Whether ``path`` holds the ``marker`` file kerascnn writes into what it owns, or
+    (written before the markers) a JSON ``legacy_file`` holding ``legacy_keys``."""
+    if os.path.isfile(os.path.join(path, marker)):
+        return True
+    try:
+        with open(os.path.join(path, legacy_file), encoding="utf-8") as f:
+            saved = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(saved, dict) and set(legacy_keys) <= set(saved)

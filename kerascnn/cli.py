@@ -183,7 +183,16 @@ def model_kwargs_from(args) -> dict:
     return kwargs
 
 
-def given_flags(parser, args) -> set:
-    """The destinations whose value differs from the parser's default."""
-    return {a.dest for a in parser._actions
-            if getattr(args, a.dest, None) != parser.get_default(a.dest)}
+def given_flags(parser, argv=None) -> set:
+    """The destinations the command line ``argv`` sets (even to their default value)."""
+    import argparse
+
+    saved = [(action, action.default) for action in parser._actions]
+    try:
+        for action in parser._actions:
+            action.default = argparse.SUPPRESS
+        given, _ = parser.parse_known_args(argv)
+    finally:
+        for action, default in saved:
+            action.default = default
+    return set(vars(given))

@@ -37,6 +37,8 @@ __all__ = [
     "get_spec",
     "reference_rows",
     "derived_rows",
+    "register_family_recipe",
+    "family_recipes",
 ]
 
 _REFERENCE_CSV = os.path.join(os.path.dirname(__file__), "param_counts.csv")
@@ -65,6 +67,8 @@ class ModelSpec:
 
 
 _MODELS: dict[str, ModelSpec] = {}
+# family -> {"default": recipe dict, "paper": name in kerascnn.training.recipes.RECIPES or None}
+_FAMILY_RECIPES: dict[str, dict] = {}
 # (compiled regex, factory(match) -> ModelSpec | None, example names)
 _PATTERNS: list[tuple[re.Pattern, Callable[[re.Match], ModelSpec | None], tuple]] = []
 
@@ -138,6 +142,34 @@ def register_pattern(
         examples: names that :func:`list_models` lists for this family.
     """
     _PATTERNS.append((re.compile(regex), factory, tuple(examples)))
+
+
+def register_family_recipe(family: str, recipe: dict, paper: str | None = None) -> None:
+    """Registers ``family``'s default training recipe (what fit.py uses when no
+    ``--recipe`` is given) and the name of its paper recipe (``--recipe paper``).
+
+    A recipe is a dict of fit settings with a ``description`` (see
+    :mod:`kerascnn.training.recipes`). Registering a family again is allowed only
+    with the same recipes (several modules may declare one family).
+    """
+    if "description" not in recipe:
+        raise ValueError(f"The recipe of family {family!r} needs a description.")
+    entry = {"default": dict(recipe), "paper": paper}
+    if family in _FAMILY_RECIPES and _FAMILY_RECIPES[family] != entry:
+        raise ValueError(f"Family {family!r} already has another recipe.")
+    _FAMILY_RECIPES[family] = entry
+
+
+def family_recipes(family: str | None = None) -> dict:
+    """``{"default": recipe, "paper": name}`` of ``family`` (None: the families without
+    one), or of every family as ``{family: ...}`` when ``family`` is None."""
+    _ensure_loaded()
+    if family is None:
+        return {f: {"default": dict(e["default"]), "paper": e["paper"]}
+                for f, e in _FAMILY_RECIPES.items()}
+    entry = _FAMILY_RECIPES.get(family)
+    return None if entry is None else {"default": dict(entry["default"]),
+                                       "paper": entry["paper"]}
 
 
 def _ensure_loaded() -> None:
@@ -244,11 +276,15 @@ def model_info(name: str) -> dict:
     ``count_params()`` where the reference table has it), ``convention``,
     ``keras_twin``, ``kwargs`` and ``feature_info``: the stage outputs that
     ``create_model(name, features_only=True)`` returns, one dict per output
-    (``layer``, ``channels``, ``stride``, ``index``; see :mod:`kerascnn.features`).
+    (``layer``, ``channels``, ``stride``, ``index``; see :mod:`kerascnn.features`),
+    ``recipe``: the family's default training recipe (the settings fit.py uses
+    when no ``--recipe`` is given; None if the family has none) and
+    ``paper_recipe``: the name of its paper recipe (``--recipe paper``).
     """
     from kerascnn.features import feature_info
 
     spec = get_spec(name)
+    recipes = family_recipes(spec.family)
     row = reference_rows().get(spec.name)
     derived = None if row else derived_rows().get(spec.name)
 
@@ -270,4 +306,6 @@ def model_info(name: str) -> dict:
         "keras_twin": spec.keras_twin,
         "kwargs": dict(spec.kwargs),
         "feature_info": feature_info(spec.name),
+        "recipe": recipes["default"] if recipes else None,
+        "paper_recipe": recipes["paper"] if recipes else None,
     }

@@ -35,6 +35,8 @@ if ROOT not in sys.path:
 
 README_START, README_END = "<!-- models:start -->", "<!-- models:end -->"
 DOCS_OUT = os.path.join(ROOT, "docs", "architectures")
+# The learning benchmark's results (scripts/bench_learning.py): the README table's accuracies.
+LEARNING_RESULTS = os.path.join(ROOT, "docs", "learning_results.csv")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default docs/architectures.md)")
     p.add_argument("--readme", default=os.path.join(ROOT, "README.md"),
                    help="README whose model table --update-docs rewrites (default README.md)")
+    p.add_argument("--learning-results", default=LEARNING_RESULTS,
+                   help="the learning benchmark's results whose accuracies the README table "
+                        "shows (default docs/learning_results.csv)")
     p.add_argument("--no-gallery", action="store_true",
                    help="only draw the diagrams: no gallery.json or gallery.md")
     p.add_argument("--max-layers", type=int, default=2000,
@@ -122,6 +127,7 @@ def main(argv=None) -> int:
     from kerascnn.utils.plotting import (
         gallery_row,
         models_table_markdown,
+        read_learning_results,
         replace_between_markers,
         write_text,
     )
@@ -184,7 +190,8 @@ def main(argv=None) -> int:
             text = f.read()
         if README_START in text:
             write_text(args.readme, replace_between_markers(
-                text, models_table_markdown(rows), README_START, README_END))
+                text, models_table_markdown(rows, read_learning_results(args.learning_results)),
+                README_START, README_END))
             print(f"updated the model table of {args.readme}")
     return 0
 

@@ -53,12 +53,14 @@ def test_list_recipes_and_unknown_recipe(capsys):
     out = capsys.readouterr().out
     for name in ("cifar_resnet", "densenet_cifar", "alexnet", "inception", "signs"):
         assert f"{name}:" in out
+    assert "resnet_cifar (paper: cifar_resnet):" in out  # the family defaults
     with pytest.raises(SystemExit) as info:
         parse_config(["--recipe", "imagenet_magic"])
     assert info.value.code == 2
     err = capsys.readouterr().err.strip()
-    assert err == ("fit.py: error: Unknown recipe 'imagenet_magic'; allowed: alexnet, "
-                   "cifar_resnet, densenet_cifar, inception, signs (see --list-recipes).")
+    assert err.startswith("fit.py: error: Unknown recipe 'imagenet_magic'; allowed: default, "
+                          "paper, none or alexnet, cifar_resnet, densenet_cifar, ")
+    assert err.endswith(" (see --list-recipes).")
 
 
 def test_schedules():

@@ -42,6 +42,7 @@ from kerascnn.applications.common import (
 )
 from kerascnn.applications.variants import Variant, register_variants
 from kerascnn.layers.lrn import ALEXNET_LRN, LocalResponseNormalization
+from kerascnn.training.recipes import small_data_recipe
 
 __all__ = ["AlexNetFamily"]  # and one constructor per row of VARIANTS (register_variants)
 
@@ -158,7 +159,15 @@ VARIANTS = (
             summary="ZFNet (7x7/2 first convolution, 5x5/2 second)"),
 )
 
+# The default recipe: no BatchNormalization, 60M parameters: AdamW at a lower rate than the
+# BN families', dropout as the paper, translations.
+RECIPE = small_data_recipe(
+    "AlexNet family on small data (CPU): AdamW 2e-4 (wd 0.05), batch 64, cosine decay, "
+    "pad-and-crop, label smoothing 0.1, 30 epochs adapted to 800-4000 steps",
+    learning_rate=2e-4)
+
 register_variants(AlexNetFamily, VARIANTS[:1], family="alexnet", doc=_DOC, namespace=globals(),
-                  options=("groups", "dropout", "lrn", "lrn_order"))
+                  options=("groups", "dropout", "lrn", "lrn_order"), recipe=RECIPE,
+                  paper_recipe="alexnet")
 register_variants(AlexNetFamily, VARIANTS[1:], family="alexnet", doc=_DOC, namespace=globals(),
-                  options=("dropout", "lrn", "lrn_order"))
+                  options=("dropout", "lrn", "lrn_order"), recipe=RECIPE, paper_recipe="alexnet")

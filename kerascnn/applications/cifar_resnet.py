@@ -48,7 +48,8 @@ from kerascnn.applications.common import (
 from kerascnn.applications.resnet import check_family_arguments
 from kerascnn.applications.variants import Variant, register_variants
 from kerascnn.blocks.residual import depth_schedule, residual_block
-from kerascnn.registry import make_spec, register_pattern
+from kerascnn.registry import make_spec, register_family_recipe, register_pattern
+from kerascnn.training.recipes import small_data_recipe
 
 __all__ = ["CifarResNet"]  # and one constructor per row of VARIANTS
 
@@ -257,3 +258,16 @@ VARIANTS = tuple(
 register_variants(CifarResNet, VARIANTS, doc=_DOC, namespace=globals(), options=_OPTIONS,
                   family=lambda v: "resnext_cifar" if "resnext" in v.name
                   else "preact_resnet_cifar", record_arguments=True)
+
+# The default recipe of the CIFAR residual families: BN statistics that follow a short run,
+# AdamW, translations (no flips: digits and signs change meaning), adapted to the data's size;
+# up to 8000 steps, so that a full MNIST or CIFAR-10 run gets about ten epochs.
+RECIPE = small_data_recipe(
+    "CIFAR residual networks on small data (CPU): AdamW 1e-3 (wd 0.05), batch 64, cosine decay, "
+    "pad-and-crop, label smoothing 0.1, BN momentum 0.9, 30 epochs adapted to 800-8000 steps",
+    adapt=dict(max_steps=8000))
+for _family_name, _paper in (("resnet_cifar", "cifar_resnet"),
+                             ("preact_resnet_cifar", "cifar_resnet"),
+                             ("wide_resnet_cifar", "wrn_cifar"),
+                             ("resnext_cifar", "resnext_cifar")):
+    register_family_recipe(_family_name, RECIPE, _paper)

@@ -72,6 +72,7 @@ from kerascnn.blocks.dense import _as_list, dense_features, transition
 from kerascnn.layers.affine import Affine
 from kerascnn.layers.dense import ConcatNormReLUConv
 from kerascnn.registry import make_spec, register_pattern
+from kerascnn.training.recipes import small_data_recipe
 
 # and one constructor per row of VARIANTS (register_variants)
 __all__ = ["DenseNet", "DenseNetCIFAR", "copy_weights_by_name"]
@@ -247,8 +248,15 @@ _DOC = """Instantiates {summary}.
         A ``keras.Model``.
     """
 
+# The default recipe (ImageNet and CIFAR DenseNets alike): BN statistics that follow a short
+# run, AdamW, translations, adapted to the data's size. ``--recipe paper``: the CIFAR set-up.
+RECIPE = small_data_recipe(
+    "DenseNet on small data (CPU): AdamW 1e-3 (wd 0.05), batch 64, cosine decay, pad-and-crop, "
+    "label smoothing 0.1, BN momentum 0.9, 30 epochs adapted to 800-4000 steps")
+
 register_variants(DenseNet, VARIANTS, family="densenet", doc=_DOC, namespace=globals(),
-                  twin_arguments=True, options=("memory_efficient", "block", "dropout_rate"))
+                  twin_arguments=True, options=("memory_efficient", "block", "dropout_rate"),
+                  recipe=RECIPE, paper_recipe="densenet_cifar")
 
 
 def DenseNetCIFAR(include_top=True, weights=None, input_tensor=None, input_shape=None,

@@ -35,6 +35,7 @@ from kerascnn.blocks.auxiliary import googlenet_aux_head
 from kerascnn.blocks.common import conv_bn
 from kerascnn.blocks.googlenet import bn_inception_module, inception_v1
 from kerascnn.layers.lrn import GOOGLENET_LRN, LocalResponseNormalization
+from kerascnn.training.recipes import small_data_recipe
 
 __all__ = []  # one constructor per row of VARIANTS (register_variants)
 
@@ -164,4 +165,12 @@ VARIANTS = (
             summary="BN-Inception (Inception v2, the Batch Normalization paper's table)"),
 )
 
-register_variants(None, VARIANTS, family="inception", doc=_DOC, namespace=globals())
+# The default recipe of the whole Inception family (GoogLeNet, BN-Inception, Inception v3/v4,
+# Inception-ResNet, Xception): the auxiliary classifiers' losses weigh 0.3 as in the papers.
+RECIPE = small_data_recipe(
+    "Inception family on small data (CPU): AdamW 1e-3 (wd 0.05), batch 64, cosine decay, "
+    "pad-and-crop, label smoothing 0.1 (as Inception v3), aux loss 0.3, BN momentum 0.9, "
+    "30 epochs adapted to 800-4000 steps")
+
+register_variants(None, VARIANTS, family="inception", doc=_DOC, namespace=globals(),
+                  recipe=RECIPE, paper_recipe="inception")

@@ -25,6 +25,7 @@ from kerascnn.applications.common import (
     finish_model,
     keras_twin_loader,
 )
+from kerascnn.applications.googlenet import RECIPE  # the family's default recipe
 from kerascnn.applications.variants import Variant, register_variants
 from kerascnn.blocks.auxiliary import inception_v3_aux_head
 from kerascnn.blocks.inception_v3 import (
@@ -110,4 +111,4 @@ VARIANTS = (
 )
 
 register_variants(_inception_v3, VARIANTS, family="inception", doc=_DOC, namespace=globals(),
-                  options=("aux_logits",))
+                  options=("aux_logits",), recipe=RECIPE, paper_recipe="inception")

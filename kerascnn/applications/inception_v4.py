@@ -50,6 +50,7 @@ from kerascnn.applications.common import (
     finish_model,
     keras_twin_loader,
 )
+from kerascnn.applications.googlenet import RECIPE  # the family's default recipe
 from kerascnn.applications.variants import Variant, register_variants
 from kerascnn.blocks.common import conv_bn
 from kerascnn.blocks.inception_v3 import inception_v3_stem
@@ -215,4 +216,5 @@ VARIANTS = (
             summary="Inception-ResNet-v2 (keras.applications' layout)", **_INPUT),
 )
 
-register_variants(None, VARIANTS, family="inception", doc=_DOC, namespace=globals())
+register_variants(None, VARIANTS, family="inception", doc=_DOC, namespace=globals(),
+                  recipe=RECIPE, paper_recipe="inception")

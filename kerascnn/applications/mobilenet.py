@@ -27,6 +27,7 @@ from kerascnn.applications.common import (
 )
 from kerascnn.applications.variants import Variant, register_variants
 from kerascnn.blocks.mobilenet import KERAS_MOBILENET_NAMES, depthwise_separable_conv
+from kerascnn.training.recipes import small_data_recipe
 
 __all__ = []  # one constructor per row of VARIANTS (register_variants)
 
@@ -113,5 +114,11 @@ VARIANTS = (
             summary="MobileNet v1 (keras.applications.MobileNet's graph)"),
 )
 
+# The default recipe: depthwise networks with BN learn under AdamW on small sets.
+RECIPE = small_data_recipe(
+    "MobileNet on small data (CPU): AdamW 1e-3 (wd 0.05), batch 64, cosine decay, "
+    "pad-and-crop, label smoothing 0.1, BN momentum 0.9, 30 epochs adapted to 800-4000 steps")
+
 register_variants(_mobilenet, VARIANTS, family="mobilenet", doc=_DOC, namespace=globals(),
-                  options=("alpha", "depth_multiplier", "dropout"))
+                  options=("alpha", "depth_multiplier", "dropout"), recipe=RECIPE,
+                  paper_recipe="mobilenet")

@@ -24,6 +24,7 @@ from kerascnn.applications.common import (
 )
 from kerascnn.applications.variants import Variant, register_variants
 from kerascnn.blocks.nin import nin_block
+from kerascnn.training.recipes import small_data_recipe
 
 __all__ = []  # one constructor per row of VARIANTS (register_variants)
 
@@ -110,5 +111,11 @@ VARIANTS = (
                     "layer keeps or halves the size)"),
 )
 
+# The default recipe: no BatchNormalization, so a lower AdamW rate than the BN families.
+RECIPE = small_data_recipe(
+    "NiN on small data (CPU): AdamW 5e-4 (wd 0.05), batch 64, cosine decay, pad-and-crop, "
+    "label smoothing 0.1, 30 epochs adapted to 800-4000 steps",
+    learning_rate=5e-4)
+
 register_variants(None, VARIANTS, family="nin", doc=_DOC, namespace=globals(),
-                  options=("dropout",))
+                  options=("dropout",), recipe=RECIPE, paper_recipe="nin")

@@ -61,6 +61,8 @@ from kerascnn.blocks.residual import (
     depth_schedule,
     residual_block,
 )
+from kerascnn.registry import register_family_recipe
+from kerascnn.training.recipes import small_data_recipe
 
 __all__ = ["ResNet"]  # and one constructor per row of VARIANTS (register_variants)
 
@@ -305,6 +307,17 @@ def _family(name):
     return "resnet"
 
 
+# The default recipe of the ImageNet residual families (ResNet, ResNeXt, wide ResNet, SENet):
+# BN statistics that follow a short run, AdamW, translations, adapted to the data's size.
+RECIPE = small_data_recipe(
+    "ImageNet residual networks on small data (CPU): AdamW 1e-3 (wd 0.05), batch 64, cosine "
+    "decay, pad-and-crop, label smoothing 0.1, BN momentum 0.9, 30 epochs adapted to "
+    "800-4000 steps")
+PAPER_RECIPES = {"resnet": "imagenet_resnet", "resnext": "imagenet_resnet",
+                 "wide_resnet": "imagenet_resnet", "senet": "senet"}
+
 register_variants(ResNet, VARIANTS, family=lambda v: _family(v.name), doc=_DOC,
                   namespace=globals(), twin_arguments=True,
                   options=("shortcut", "se_ratio", "stochastic_depth", "stochastic_depth_mode"))
+for _name, _paper in PAPER_RECIPES.items():
+    register_family_recipe(_name, RECIPE, _paper)

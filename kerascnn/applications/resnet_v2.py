@@ -35,6 +35,7 @@ from kerascnn.applications.common import (
 from kerascnn.applications.resnet import check_family_arguments
 from kerascnn.applications.variants import Variant, register_variants
 from kerascnn.blocks.residual import depth_schedule, residual_block
+from kerascnn.training.recipes import small_data_recipe
 
 __all__ = ["ResNetV2"]  # and one constructor per row of VARIANTS (register_variants)
 
@@ -157,6 +158,12 @@ _DOC = """Instantiates {constructor}, pre-activation ResNet ({title}, {year}).
         A ``keras.Model``.
     """
 
+# The default recipe: as the ImageNet ResNets'.
+RECIPE = small_data_recipe(
+    "ResNet v2 on small data (CPU): AdamW 1e-3 (wd 0.05), batch 64, cosine decay, "
+    "pad-and-crop, label smoothing 0.1, BN momentum 0.9, 30 epochs adapted to 800-4000 steps")
+
 register_variants(ResNetV2, VARIANTS, family="resnet_v2", doc=_DOC, namespace=globals(),
                   twin_arguments=True,
-                  options=("shortcut", "se_ratio", "stochastic_depth", "stochastic_depth_mode"))
+                  options=("shortcut", "se_ratio", "stochastic_depth", "stochastic_depth_mode"),
+                  recipe=RECIPE, paper_recipe="imagenet_resnet")

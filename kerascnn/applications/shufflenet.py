@@ -37,6 +37,7 @@ from kerascnn.applications.common import (
 )
 from kerascnn.applications.variants import Variant, register_variants
 from kerascnn.blocks.shufflenet import shufflenet_unit
+from kerascnn.training.recipes import small_data_recipe
 
 __all__ = ["ShuffleNet", "shufflenet_unit"]  # + one constructor per row of VARIANTS
 
@@ -99,4 +100,10 @@ _DOC = """Instantiates {summary}.
     ImageNet weights.
     """
 
-register_variants(ShuffleNet, VARIANTS, family="shufflenet", doc=_DOC, namespace=globals())
+# The default recipe: grouped and depthwise convolutions with BN learn under AdamW.
+RECIPE = small_data_recipe(
+    "ShuffleNet on small data (CPU): AdamW 1e-3 (wd 0.05), batch 64, cosine decay, "
+    "pad-and-crop, label smoothing 0.1, BN momentum 0.9, 30 epochs adapted to 800-4000 steps")
+
+register_variants(ShuffleNet, VARIANTS, family="shufflenet", doc=_DOC, namespace=globals(),
+                  recipe=RECIPE, paper_recipe="shufflenet")

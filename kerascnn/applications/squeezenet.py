@@ -35,6 +35,7 @@ from kerascnn.applications.common import (
 )
 from kerascnn.applications.variants import Variant, register_variants
 from kerascnn.blocks.fire import fire_module
+from kerascnn.training.recipes import small_data_recipe
 
 __all__ = ["SqueezeNet"]  # and one constructor per row of VARIANTS (register_variants)
 
@@ -118,5 +119,11 @@ _DOC = """Instantiates {summary}.
     (``bypass``: None, "simple" or "complex"; ``dropout_rate``: before conv10).
     """
 
+# The default recipe: no BatchNormalization, so a lower AdamW rate than the BN families.
+RECIPE = small_data_recipe(
+    "SqueezeNet on small data (CPU): AdamW 5e-4 (wd 0.05), batch 64, cosine decay, "
+    "pad-and-crop, label smoothing 0.1, 30 epochs adapted to 800-4000 steps",
+    learning_rate=5e-4)
+
 register_variants(SqueezeNet, VARIANTS, family="squeezenet", doc=_DOC, namespace=globals(),
-                  options=("bypass", "dropout_rate"))
+                  options=("bypass", "dropout_rate"), recipe=RECIPE, paper_recipe="squeezenet")

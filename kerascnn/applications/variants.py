@@ -24,7 +24,7 @@ from typing import Callable
 
 import keras
 
-from kerascnn.registry import register_model
+from kerascnn.registry import register_family_recipe, register_model
 
 __all__ = ["Variant", "register_variants"]
 
@@ -123,7 +123,8 @@ def _signature(constructor, builder, variant: Variant, options: tuple) -> inspec
 
 def register_variants(builder, variants, *, family, doc: str, namespace: dict,
                       options: tuple = (), twin_arguments: bool = False,
-                      record_arguments: bool = False) -> dict:
+                      record_arguments: bool = False, recipe: dict | None = None,
+                      paper_recipe: str | None = None) -> dict:
     """Builds, documents, registers and exports one constructor per variant.
 
     Args:
@@ -144,6 +145,10 @@ def register_variants(builder, variants, *, family, doc: str, namespace: dict,
         record_arguments: also register each variant's ``arguments`` as the
             registry entry's kwargs (what ``model_info(name)["kwargs"]`` reports);
             they must then all be options.
+        recipe: the family's default training recipe (a dict of fit settings with
+            a ``description``, see :mod:`kerascnn.training.recipes`), registered for
+            every family the variants belong to.
+        paper_recipe: the name of the family's paper recipe (``--recipe paper``).
 
     Returns:
         ``{registry name: constructor}``.
@@ -171,4 +176,7 @@ def register_variants(builder, variants, *, family, doc: str, namespace: dict,
         if variant.constructor not in exported:
             exported.append(variant.constructor)
         constructors[variant.name] = constructor
+        if recipe is not None:
+            register_family_recipe(family(variant) if callable(family) else family, recipe,
+                                   paper_recipe)
     return constructors

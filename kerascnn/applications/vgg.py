@@ -44,6 +44,7 @@ from kerascnn.applications.common import (
 )
 from kerascnn.applications.variants import Variant, register_variants
 from kerascnn.blocks.vgg import vgg_block
+from kerascnn.training.recipes import small_data_recipe
 
 __all__ = ["VGG", "dense_to_fully_convolutional"]  # and one constructor per VARIANTS row
 
@@ -213,5 +214,14 @@ _DOC = """Instantiates VGG {summary} ({name}).
         A ``keras.Model``.
     """
 
+# The default recipe: plain VGGs have no BatchNormalization and 130M parameters: AdamW at a
+# low rate, dropout as the paper, translations.
+RECIPE = small_data_recipe(
+    "VGG on small data (CPU): AdamW 1e-4 (wd 0.05), batch 64, cosine decay, pad-and-crop, "
+    "label smoothing 0.1, BN momentum 0.9 (the _bn variants), 30 epochs adapted to 800-4000 "
+    "steps",
+    learning_rate=1e-4)
+
 register_variants(VGG, VARIANTS, family="vgg", doc=_DOC, namespace=globals(),
-                  twin_arguments=True, options=("dropout", "fully_convolutional"))
+                  twin_arguments=True, options=("dropout", "fully_convolutional"),
+                  recipe=RECIPE, paper_recipe="vgg")

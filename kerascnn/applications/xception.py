@@ -22,6 +22,7 @@ from kerascnn.applications.common import (
     finish_model,
     keras_twin_loader,
 )
+from kerascnn.applications.googlenet import RECIPE  # the family's default recipe
 from kerascnn.applications.variants import Variant, register_variants
 from kerascnn.blocks.xception import (
     xception_entry_flow,
@@ -78,4 +79,5 @@ VARIANTS = (
             min_size=MIN_SIZE, summary="Xception (keras.applications layout)"),
 )
 
-register_variants(_xception, VARIANTS, family="inception", doc=_DOC, namespace=globals())
+register_variants(_xception, VARIANTS, family="inception", doc=_DOC, namespace=globals(),
+                  recipe=RECIPE, paper_recipe="inception")

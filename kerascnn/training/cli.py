@@ -37,7 +37,9 @@ def build_parser() -> OneLineParser:
     p.add_argument("--model", default=DEFAULTS.model,
                    help="registered model name (kerascnn.list_models())")
     p.add_argument("--recipe", default=None,
-                   help="a paper's set-up (see --list-recipes); explicit flags win")
+                   help="the settings of flags not given: default (the model family's "
+                        "default recipe, used when --recipe is left out), paper (the family's "
+                        "paper recipe), none, or a named recipe (see --list-recipes)")
     p.add_argument("--list-recipes", action="store_true", help="show the recipes and exit")
     add_data_arguments(p, DEFAULTS)
     add_training_arguments(p, DEFAULTS)
@@ -66,8 +68,10 @@ def parse_config(argv=None) -> FitConfig:
     fields = set(FitConfig.__dataclass_fields__)
     values = {k: v for k, v in vars(args).items() if k in fields}
     config = FitConfig(**{**values, "model_kwargs": model_kwargs_from(args)})
+    if config.recipe is None:
+        config.recipe = "default"
     try:
-        return apply_recipe(config, given_flags(parser, args))
+        return apply_recipe(config, given_flags(parser, argv))
     except ConfigError as e:
         parser.error(str(e))
 

@@ -16,9 +16,9 @@ import os
 import time
 
 from kerascnn.data.plan import AugmentPlan
-from kerascnn.training.recipes import RECIPES
+from kerascnn.training.recipes import RECIPES, SPECIAL_RECIPES
 
-__all__ = ["FitConfig", "ConfigError", "TrainingFailed", "apply_recipe", "validate",
+__all__ = ["FitConfig", "ConfigError", "TrainingFailed", "apply_recipe", "resolve_recipe", "validate",
            "check_settings", "run_identity", "identity_differences", "check_run_directory", "default_output_dir",
            "PRECISIONS", "OPTIMIZERS", "SCHEDULES", "STRATEGIES", "LR_SCALINGS",
            "WEIGHT_DECAY_MODES", "JIT_COMPILE", "MONITORS", "CLASS_WEIGHTS", "SMALL_VAL", "AUX_LOSS_WEIGHT", "RUN_FILES"]
@@ -93,7 +93,10 @@ class FitConfig:
     bn_momentum: float | None = None  # BatchNormalization momentum (None: the model's)
     precise_bn: int | None = None  # images for precise BN statistics (None: auto, 0: off)
     model_kwargs: dict = dataclasses.field(default_factory=dict)
-    recipe: str | None = None
+    recipe: str | None = None  # fit.py: "default" (the family's) unless --recipe is given
+    # How batch_size and epochs follow the training split's size (the recipe's ``adapt``,
+    # less what the command line set; see kerascnn.training.recipes.adapt_to_data).
+    adapt: dict | None = None
     resume: bool = False
     overwrite: bool = False
     verbose: int = 1
@@ -113,16 +116,54 @@ class FitConfig:
         return self.learning_rate
 
 
-def apply_recipe(config: FitConfig, given: set) -> FitConfig:
-    """Fills the settings of ``config.recipe`` that are not in ``given``."""
-    if config.recipe is None:
-        return config
-    if config.recipe not in RECIPES:
+def resolve_recipe(name: str | None, model: str) -> tuple[str | None, dict | None]:
+    """``(label, recipe)`` of ``--recipe name`` for ``model``: ``default`` is the model
+    family's default recipe, ``paper`` its paper recipe, ``none`` (or None) no recipe.
+
+    Raises:
+        ConfigError: an unknown recipe name, or ``paper`` for a family without one.
+        ValueError: an unknown model (``default``/``paper`` only).
+    """
+    if name is None or name == "none":
+        return None, None
+    if name in RECIPES:
+        return name, RECIPES[name]
+    if name not in SPECIAL_RECIPES:
         raise ConfigError(
-            f"Unknown recipe {config.recipe!r}; allowed: {', '.join(sorted(RECIPES))} "
-            "(see --list-recipes).")
-    for key, value in RECIPES[config.recipe].items():
-        if key != "description" and key not in given:
+            f"Unknown recipe {name!r}; allowed: {', '.join(SPECIAL_RECIPES)} or "
+            f"{', '.join(sorted(RECIPES))} (see --list-recipes).")
+    from kerascnn import registry
+
+    family = registry.get_spec(model).family
+    entry = registry.family_recipes(family)
+    if name == "default":
+        return (f"{family} default", entry["default"]) if entry else (None, None)
+    if not entry or not entry["paper"]:
+        raise ConfigError(f"--recipe paper: the {family} family has no paper recipe; choose "
+                          f"one of {', '.join(sorted(RECIPES))} (see --list-recipes).")
+    return f"{entry['paper']} ({family} paper)", RECIPES[entry["paper"]]
+
+
+def apply_recipe(config: FitConfig, given: set) -> FitConfig:
+    """Fills the settings of ``config.recipe`` that are not in ``given`` (the flags of the
+    command line). An unknown model is left for :func:`validate` to report."""
+    try:
+        _, recipe = resolve_recipe(config.recipe, config.model)
+    except ValueError as e:
+        if isinstance(e, ConfigError):
+            raise
+        return config
+    for key, value in (recipe or {}).items():
+        if key == "adapt":
+            rule = dict(value)
+            if "batch_size" in given:
+                rule = {k: v for k, v in rule.items()
+                        if k not in ("min_steps_per_epoch", "min_batch")}
+            if "epochs" in given:
+                rule = {k: v for k, v in rule.items() if k not in ("min_steps", "max_steps")}
+            if "adapt" not in given:
+                config.adapt = rule or None
+        elif key != "description" and key not in given:
             setattr(config, key, value)
     return config
 

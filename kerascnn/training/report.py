@@ -121,6 +121,7 @@ def report(state) -> dict:
         "dataset": config.dataset,
         "data_dir": config.data_dir,
         "recipe": config.recipe,
+        "recipe_adapted": list(getattr(state, "adapted", ())),
         "epochs": config.epochs,
         "resumed_from_epoch": state.initial_epoch,
         "batch_size": config.batch_size,

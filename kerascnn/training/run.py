@@ -47,6 +47,7 @@ from kerascnn.training.config import (
 )
 from kerascnn.training.data import TrainingData, prepare_data
 from kerascnn.training.model import build_model
+from kerascnn.training.recipes import adapt_to_data
 from kerascnn.training.report import report, write_progress
 from kerascnn.training.rundir import DiskFull, RunLock, clean_stale, is_disk_full, write_marker
 from kerascnn.utils.io import write_json_atomic
@@ -74,6 +75,7 @@ class RunState:
     initial_epoch: int = 0
     chief: bool = True
     lock: RunLock | None = None
+    adapted: tuple = ()  # how the recipe adapted batch size and epochs to the data
     wall_start: float = dataclasses.field(default_factory=time.perf_counter)
 
     @property
@@ -167,7 +169,11 @@ def _start(config, info, strategy, chief, run_dir, lock, wall_start) -> RunState
 
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.seed)
+    # The command's identity (what a resumed run compares) is taken before the recipe adapts
+    # the batch size and epochs to the data: the same command resumes the same run.
+    identity = run_identity(config)
     data = prepare_data(config)
+    adapted = tuple(adapt_to_data(config, data.train_size))
     size = data.model_size(info["min_input_size"])
     steps_per_epoch = -(-data.train_size // config.batch_size)
     with strategies.scope(strategy):
@@ -204,9 +210,10 @@ def _start(config, info, strategy, chief, run_dir, lock, wall_start) -> RunState
                 print(f"Resuming {config.model} from {path} (epoch {initial_epoch}).")
     saved = _check_best(run_dir, saved, config.verbose)
     write_marker(run_dir)
-    write_json_atomic(os.path.join(run_dir, "run_config.json"), run_identity(config))
+    write_json_atomic(os.path.join(run_dir, "run_config.json"), identity)
     state = RunState(config, data, model, strategy, run_dir, size, checkpoint=None,
-                     initial_epoch=initial_epoch, chief=chief, wall_start=wall_start, lock=lock)
+                     initial_epoch=initial_epoch, chief=chief, wall_start=wall_start, lock=lock,
+                     adapted=adapted)
     state.checkpoint = RunCheckpoint(
         run_dir, monitor=state.monitor, state=saved, guard=NaNGuard(),
         on_epoch=lambda ckpt: write_progress(ckpt, run_dir), patience=config.early_stopping)
@@ -222,6 +229,8 @@ def _advice(state) -> list[str]:
     data, config = state.data, state.config
     if config.verbose:
         lines.append(f"data: {data.summary()}; the network sees {state.size}x{state.size}")
+        if config.recipe not in (None, "none"):
+            lines.append(_recipe_line(state))
     if not data.has("val"):
         lines.append("no validation split (--val-fraction 0): best.keras is not chosen; "
                      "the final model is scored.")
@@ -236,6 +245,24 @@ def _advice(state) -> list[str]:
                      f"{state.precise_bn_images} training images before each evaluation "
                      f"({state.steps_per_epoch} steps an epoch; --precise-bn 0 turns it off).")
     return lines
+
+
+def _recipe_line(state) -> str:
+    """The recipe in force, and how it followed the data's size."""
+    from kerascnn.training.config import resolve_recipe
+
+    config = state.config
+    try:
+        label, _ = resolve_recipe(config.recipe, config.model)
+    except ValueError:
+        label = config.recipe
+    line = (f"recipe {label} (flags given on the command line win; --list-recipes): "
+            f"{config.optimizer} {config.learning_rate:g}, batch {config.batch_size}, "
+            f"{config.epochs} epochs")
+    if state.adapted:
+        line += (f"; adapted to {state.data.train_size} training images: "
+                 + ", ".join(state.adapted))
+    return line
 
 
 def _check_best(run_dir, saved: dict, verbose) -> dict:

@@ -684,14 +684,42 @@ def gallery_markdown(rows: list[dict], link_base: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def models_table_markdown(rows: list[dict]) -> str:
-    """The README's compact model table."""
-    lines = ["| Model | Family | Paper (year) | Params | GMACs | Input |",
-             "| --- | --- | --- | ---: | ---: | --- |"]
+DATA_NAMES = {"signs": "SIGNS", "mnist": "MNIST", "cifar10_subset": "CIFAR-10 subset",
+              "fashion_mnist": "Fashion-MNIST"}
+
+
+def read_learning_results(path) -> dict:
+    """``{model: row}`` of the learning benchmark's results (``scripts/bench_learning.py``),
+    the rows trained with fit.py's defaults only (no extra flags) that finished."""
+    import csv
+
+    if not path or not os.path.exists(path):
+        return {}
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f) if not r.get("flags") and r.get("test_accuracy")]
+    return {r["model"]: r for r in rows}
+
+
+def _measured(row) -> str:
+    if not row:
+        return ""
+    data = DATA_NAMES.get(row["data"], row["data"])
+    size = f" {row['image_size']}px" if row.get("image_size") else ""
+    return (f"{float(row['test_accuracy']):.3f} ({data}{size}, {row['epochs']} ep, "
+            f"{float(row['wall_seconds']) / 60:.0f} min)")
+
+
+def models_table_markdown(rows: list[dict], learning: dict | None = None) -> str:
+    """The README's compact model table; ``learning`` (:func:`read_learning_results`) fills
+    the column of test accuracies measured with fit.py's defaults."""
+    learning = learning or {}
+    lines = ["| Model | Family | Paper (year) | Params | GMACs | Input | Learns: test acc. "
+             "(data, epochs, time) |",
+             "| --- | --- | --- | ---: | ---: | --- | --- |"]
     for r in sorted(rows, key=lambda r: (r["family"], natural_key(r["name"]))):
         lines.append(f"| `{r['name']}` | {r['family']} | {r['paper']} ({r['year']}) | "
                      f"{r['params'] / 1e6:.1f} M | {r['gmacs']:.2f} | "
-                     f"{_shape(r['default_input_shape'])} |")
+                     f"{_shape(r['default_input_shape'])} | {_measured(learning.get(r['name']))} |")
     return "\n".join(lines) + "\n"
 
 

@@ -125,7 +125,7 @@ def test_output_dir_with_a_different_run_is_refused(signs_dir, tmp_path, capsys)
     assert rc == 2
     err = capsys.readouterr().err
     assert f"--output-dir {out} already holds a different run (run_config.json; differs in: " \
-           "aug" in err  # the keys listed, sorted
+           "adapt, aug" in err  # the keys listed, sorted
     assert "; choose another directory, or pass --overwrite to start over or --resume to " \
            "continue it." in err
 

@@ -12,7 +12,6 @@ from kerascnn.training.cli import parse_config
 from kerascnn.training.config import (
     ConfigError,
     FitConfig,
-    apply_recipe,
     check_settings,
     resolve_recipe,
 )
@@ -33,7 +32,6 @@ def test_every_family_has_a_default_recipe_of_known_settings():
         assert set(default) - {"description"} <= FIELDS, family
         assert entry["paper"] in RECIPES, family
         config = FitConfig()
-        apply_recipe(dataclasses.replace(config, recipe=None), set())  # no recipe: unchanged
         for key, value in default.items():
             if key != "description":
                 setattr(config, key, value)

@@ -24,6 +24,8 @@ the size of the training split, once the data is read (:func:`adapt_to_data`):
   (about; never below one epoch).
 
 A flag given on the command line (``--batch-size``, ``--epochs``) is never adapted.
+A recipe that needs more than one set of settings (a fine-tuning recipe's phases) adds
+its own key, which :class:`~kerascnn.training.config.FitConfig` must then hold.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ and with the family's default; ResNet-50 on SIGNS (the Keras blog's ResNet-50 re
 
 The results table (CSV: row, family, model, data, image_size, flags, epochs, batch_size,
 wall_seconds: fit.py's own wall time from start to report, test_accuracy, majority_baseline:
-the test accuracy of always answering the most frequent training class, cpus, note) is
-written only to ``--out``;
+the test accuracy of always answering the most frequent training class, cpus, load: the
+machine's one-minute load average when the row ended, note) is written only to ``--out``;
 rows already in that file are kept unless run again (``--skip-done`` skips them), so a
 benchmark stopped part way keeps what it measured. Run directories go to ``--work-dir``
 (default: a temporary directory, removed at the end). The README's model table shows the
@@ -43,7 +43,7 @@ if ROOT not in sys.path:
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 FIELDS = ("row", "family", "model", "data", "image_size", "flags", "epochs", "batch_size",
-          "wall_seconds", "test_accuracy", "majority_baseline", "cpus", "note")
+          "wall_seconds", "test_accuracy", "majority_baseline", "cpus", "load", "note")
 # data name -> (fit.py --dataset, folder under the data root)
 DATA = {
     "signs": ("signs", os.path.join("signs", "64x64_SIGNS")),
@@ -161,6 +161,7 @@ def run_row(row: dict, data_root: str, work_dir: str, timeout: float, log) -> di
             except subprocess.TimeoutExpired:
                 status = "timeout"
     result["wall_seconds"] = round(time.perf_counter() - start)
+    result["load"] = round(os.getloadavg()[0], 1)  # other work on the machine slows the row
     if status == 0 and os.path.exists(metrics_path):
         with open(metrics_path, encoding="utf-8") as f:
             metrics = json.load(f)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import os
 from typing import Callable
 
 import keras
@@ -99,10 +100,19 @@ def _make_constructor(builder, variant: Variant, options: tuple, twin_arguments:
             allowed = ", ".join(options) if options else "none"
             raise ValueError(f"{variant.constructor}() got unknown argument(s) "
                              f"{', '.join(unknown)}; its own options are: {allowed}.")
-        return builder(include_top=include_top, weights=weights, input_tensor=input_tensor,
-                       input_shape=input_shape, pooling=pooling, classes=classes,
-                       classifier_activation=classifier_activation, name=name,
-                       **dict(fixed, **kwargs))
+        from kerascnn.weights.loading import is_checkpoint, load_checkpoint
+
+        checkpoint = weights if is_checkpoint(weights) else None
+        if checkpoint is not None and not os.path.exists(checkpoint):
+            raise ValueError(f"`weights` file {os.fspath(checkpoint)} does not exist.")
+        model = builder(include_top=include_top, weights=None if checkpoint else weights,
+                        input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
+                        classes=classes, classifier_activation=classifier_activation, name=name,
+                        **dict(fixed, **kwargs))
+        if checkpoint is not None:
+            load_checkpoint(model, variant.name, checkpoint,
+                            skip_classifier=not include_top or classes != variant.classes)
+        return model
 
     constructor.__name__ = constructor.__qualname__ = variant.constructor
     constructor.__signature__ = _signature(constructor, builder, variant, options)

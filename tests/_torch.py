@@ -1,0 +1,68 @@
+"""Equality of a converted checkpoint with its source model (the weight-conversion tests).
+
+The torch model gets random weights and random BN statistics (a fresh model's gamma=1,
+beta=0, mean=0, var=1 would hide a BN mix-up), is saved as ``.safetensors`` and loaded with
+``create_model(name, weights=path)``; the logits must agree within 1e-4 of the largest
+logit at every size given (use two, one odd).
+"""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+
+def randomize_torch(model, seed=0):
+    """Random parameters (kernels scaled by fan-in) and BN statistics; eval mode."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.dim() >= 2:
+                fan_in = p[0].numel()
+                p.copy_(torch.randn(p.shape, generator=g) * (2.0 / fan_in) ** 0.5)
+            elif name.endswith("weight"):  # BN gamma / LayerNorm
+                p.copy_(torch.rand(p.shape, generator=g) + 0.5)
+            else:
+                p.copy_(torch.randn(p.shape, generator=g) * 0.2)
+        for name, b in model.named_buffers():
+            if name.endswith("running_mean"):
+                b.copy_(torch.randn(b.shape, generator=g) * 0.2)
+            elif name.endswith("running_var"):
+                b.copy_(torch.rand(b.shape, generator=g) + 0.5)
+    return model.eval()
+
+
+def save_safetensors(model, path):
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    save_file(tensors, str(path))
+    return path
+
+
+def torch_logits(model, x_nhwc):
+    with torch.no_grad():
+        out = model(torch.from_numpy(np.ascontiguousarray(x_nhwc.transpose(0, 3, 1, 2))))
+    if isinstance(out, (tuple, list)):
+        out = out[0]
+    return out.numpy()
+
+
+def assert_same_logits(name, torch_model, sizes, tmp_path, channels=3, batch=2, seed=0,
+                       **create_kwargs):
+    """Builds ``name`` with the torch model's weights once per size and compares logits."""
+    import kerascnn
+
+    randomize_torch(torch_model, seed)
+    path = save_safetensors(torch_model, tmp_path / f"{name}.safetensors")
+    rng = np.random.default_rng(seed)
+    for size in sizes:
+        x = rng.normal(size=(batch, size, size, channels)).astype("float32")
+        expected = torch_logits(torch_model, x)
+        model = kerascnn.create_model(name, weights=path, input_shape=(size, size, channels),
+                                      classifier_activation=None, **create_kwargs)
+        got = np.asarray(model(x, training=False))
+        assert got.shape == expected.shape, (size, got.shape, expected.shape)
+        scale = np.abs(expected).max()
+        diff = np.abs(got - expected).max()
+        assert diff <= 1e-4 * scale, f"{name} at {size}: max |diff| {diff:.3g}, max |logit| {scale:.3g}"

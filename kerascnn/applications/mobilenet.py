@@ -79,6 +79,7 @@ def _mobilenet(include_top=True, weights=None, input_tensor=None, input_shape=No
 
     def imagenet_loader(model):
         rows = model.input.shape[1]
+        rows = rows if rows in (128, 160, 192, 224) else 224  # keras' files' sizes
         suffix = "" if include_top else "_no_top"
         load_keras_twin_weights(model, keras.applications.MobileNet,
                                 f"mobilenet_{_IMAGENET_ALPHAS[alpha]}_{rows}_tf{suffix}.h5",

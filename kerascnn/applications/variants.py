@@ -168,7 +168,10 @@ def build_with_weights(builder, model_name: str, *, default_input, default_class
     ws = value if kind == "tag" else None
     if ws is not None:
         _check_weight_set(model_name, ws, input_shape, arguments)
-        check_available(model_name, ws, top=include_top and classes == ws.classes)
+        if not ws.source.startswith("keras:"):
+            # Fail fast, before building. (keras' own files: the keras builder checks its
+            # arguments first, then downloads with the same fast failure.)
+            check_available(model_name, ws, top=include_top and classes == ws.classes)
         arguments = dict(ws.model_kwargs, **arguments)
     keras_file = value if kind == "keras" else None
     if include_preprocessing:

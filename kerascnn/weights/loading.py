@@ -85,6 +85,9 @@ def resolve_weights(model_name: str, weights):
     sets = weight_sets(model_name)
     if isinstance(weights, str) and weights in sets:
         return "tag", sets[weights]
+    if weights == "imagenet":
+        raise WeightsError(f"This architecture has no ImageNet weights ({model_name}): "
+                           f"`weights` must be {allowed_weights(model_name)}.")
     if isinstance(weights, str) and os.path.exists(weights):
         raise WeightsError(f"`weights` file {weights} has an unknown type: "
                            f"{model_name} takes {allowed_weights(model_name)}.")
@@ -97,7 +100,7 @@ def resolve_weights(model_name: str, weights):
 
 CACHE_SUBDIR = os.path.join("models", "kerascnn")
 KERAS_CACHE_SUBDIR = "models"  # where keras.applications keeps its own files
-CONNECT_TIMEOUT = 3.0
+CONNECT_TIMEOUT = 2.5
 READ_TIMEOUT = 60.0
 
 
@@ -160,8 +163,10 @@ def check_reachable(url: str, timeout: float = CONNECT_TIMEOUT) -> None:
         parsed = urlparse(proxy if "://" in proxy else f"http://{proxy}")
     host = parsed.hostname
     port = parsed.port or {"https": 443, "ftp": 21}.get(parsed.scheme, 80)
+    addresses = _resolve_host(host, timeout)
+    addresses = sorted(addresses, key=lambda a: a[0] != socket.AF_INET)[:2]  # IPv4 first
     errors = []
-    for family, _, _, _, address in _resolve_host(host, timeout)[:4]:
+    for family, _, _, _, address in addresses:
         try:
             with socket.socket(family, socket.SOCK_STREAM) as sock:
                 sock.settimeout(timeout)
@@ -188,7 +193,8 @@ def _hash_matches(path: str, file_hash: str | None) -> bool:
 def download(url: str, file_name: str, *, file_hash: str | None = None,
              cache_subdir: str = CACHE_SUBDIR) -> str:
     """The local path of ``url``'s file: the Keras cache's copy, else downloaded there once
-    with ``keras.utils.get_file`` and checked against ``file_hash`` (md5 or sha256).
+    with ``keras.utils.get_file`` and checked against ``file_hash`` (md5 or sha256; a file
+    already in the cache, downloaded or put there by hand, is not checked again).
 
     Offline (no connection within a few seconds) or on a failed download: one-line
     :class:`WeightsError` naming the URL and the path where the file can be put by hand.
@@ -199,10 +205,8 @@ def download(url: str, file_name: str, *, file_hash: str | None = None,
     import keras
 
     path = cache_path(file_name, cache_subdir)
-    if os.path.exists(path):
-        if _hash_matches(path, file_hash):
-            return path
-        os.remove(path)  # damaged or outdated: download again
+    if os.path.exists(path):  # checked when downloaded; a file put there by hand is trusted
+        return path
     try:
         check_reachable(url)
     except OSError as e:

@@ -40,6 +40,7 @@ __all__ = [
     "converter_for",
     "register_weight_sets",
     "weight_sets",
+    "models_with_weight_sets",
     "set_conv",
     "set_depthwise",
     "set_bn",
@@ -149,6 +150,14 @@ def weight_sets(model_name: str) -> dict[str, WeightSet]:
 
     sources.load_all()
     return dict(_WEIGHT_SETS.get(model_name, {}))
+
+
+def models_with_weight_sets() -> list[str]:
+    """The names of every model that has at least one weight set, sorted."""
+    from kerascnn.weights import sources
+
+    sources.load_all()
+    return sorted(name for name, sets in _WEIGHT_SETS.items() if sets)
 
 
 def register_converter(source_prefix: str, convert: Callable) -> Callable:

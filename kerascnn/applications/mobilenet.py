@@ -96,8 +96,8 @@ _DOC = """Instantiates {summary}.
     Args:
         include_top, weights, input_tensor, input_shape, pooling, classes,
         classifier_activation, name: as keras.applications; ``weights=
-            "imagenet"`` reads keras' file from the Keras cache (alpha 0.25,
-            0.5, 0.75 or 1.0; never downloaded).
+            "imagenet"`` reads keras' file (alpha 0.25, 0.5, 0.75 or 1.0),
+            downloaded once into the Keras cache.
         alpha: width multiplier of every layer.
         depth_multiplier: resolution multiplier of the depthwise convolutions.
         dropout: dropout rate before the classifier.

@@ -67,19 +67,15 @@ class Variant:
     options: tuple | None = None
 
 
-_WEIGHTS_DOC = {
-    True: "None (random), a weight set's tag (``\"imagenet\"`` and the others "
-          "``model_info(name)[\"weights\"]`` lists: downloaded once into the Keras cache and "
-          "converted once), a .safetensors/.pth checkpoint of the set's layout or a "
-          ".keras/.weights.h5 file",
-    False: "None (random) or a .keras/.weights.h5 file (no published weight set)",
-}
-
-
-def _has_weight_sets(variant: Variant) -> bool:
-    from kerascnn.weights.core import weight_sets
-
-    return bool(weight_sets(variant.name)) or variant.weights is not None
+# Weight sets are registered by kerascnn.weights.sources, imported lazily (not while the
+# families register): the docstring names where to look rather than the tags.
+_WEIGHTS_DOC = (
+    "None (random); the tag of a published weight set (``\"imagenet\"`` where the model has "
+    "one; ``kerascnn.model_info(name)[\"weights\"]`` lists them), downloaded once into the "
+    "Keras cache and converted once; a .safetensors/.pth checkpoint in a weight set's layout; "
+    "or a .keras/.weights.h5 file. ``include_preprocessing=True`` puts the weight set's resize "
+    "and mean/std in front as layers (the model then takes 0-255 RGB images)"
+)
 
 
 def _doc(variant: Variant, template: str) -> str:
@@ -87,7 +83,7 @@ def _doc(variant: Variant, template: str) -> str:
     return template.format(
         constructor=variant.constructor, name=variant.name, title=variant.paper[0],
         year=variant.paper[1], summary=variant.summary or arguments, arguments=arguments,
-        weights=_WEIGHTS_DOC[_has_weight_sets(variant)], input=variant.default_input,
+        weights=_WEIGHTS_DOC, input=variant.default_input,
         min_size=variant.min_size, classes=variant.classes,
     )
 

@@ -48,6 +48,8 @@ def cache(tmp_path, monkeypatch):
     """An empty Keras cache and the test's converter."""
     home = tmp_path / "keras_home"
     monkeypatch.setenv("KERAS_HOME", str(home))
+    for proxy in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.delenv(proxy, raising=False)  # the local server is reached directly
     core.weight_sets(MODEL)  # the source modules register first; the test's entries after
     monkeypatch.setitem(core._CONVERTERS, "test:", _convert)
     return home
@@ -148,6 +150,30 @@ def test_offline_tag_fails_fast_in_one_line(cache, monkeypatch, url):
                         core.cache_file_name(url))
     assert url in text and path in text
     assert socket.getdefaulttimeout() is None
+
+
+def test_resnet18_imagenet_offline(cache, monkeypatch):
+    """The issue's acceptance check, once resnet18 has its ImageNet set: offline (every name
+    resolution fails, as here; simulated so that a machine online downloads nothing), the
+    tag fails within 10 s with one line naming the URL and the cache path."""
+    import socket
+
+    sets = core.weight_sets("resnet18")
+    if "imagenet" not in sets:
+        pytest.skip("resnet18 has no ImageNet weight set yet")
+
+    def offline(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", offline)
+    kerascnn.create_model("lenet5")  # TensorFlow's start-up is not the download's time
+    start = time.monotonic()
+    with pytest.raises(WeightsError) as e:
+        kerascnn.create_model("resnet18", weights="imagenet")
+    assert time.monotonic() - start < 10
+    text = _one_line(e)
+    assert sets["imagenet"].url in text
+    assert os.path.join(str(cache), "models", "kerascnn", sets["imagenet"].file_name) in text
 
 
 def test_unreachable_dns_is_abandoned_after_the_timeout(monkeypatch):
@@ -366,3 +392,47 @@ def test_readme_weights_table_is_current():
     rows = table.weights_table()
     assert {r["model"] for r in rows} >= {"resnet50", "vgg16", "xception", "mobilenet"}
     assert all(r["url"].startswith("https://") and r["license"] for r in rows)
+
+
+def test_keras_twin_file_downloaded_once(cache, tmp_path, monkeypatch):
+    """A keras twin's tag downloads keras' own file (here: a random MobileNet in keras' h5
+    layout, served locally under its name), checks its md5 and converts it once."""
+    import hashlib
+
+    import h5py
+    import keras
+    from keras.src.legacy.saving import legacy_h5_format
+
+    from kerascnn.weights.sources import keras_twins
+
+    name = "mobilenet_1_0_224_tf_no_top.h5"
+    directory = tmp_path / "keras_storage"
+    directory.mkdir()
+    twin = randomize_weights(keras.applications.MobileNet(weights=None, include_top=False,
+                                                          input_shape=(32, 32, 3)), seed=7)
+    with h5py.File(directory / name, "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, twin)
+    md5 = hashlib.md5((directory / name).read_bytes()).hexdigest()
+    server = _Server(directory)
+    try:
+        monkeypatch.setitem(keras_twins.KERAS_FILES, name, (f"{server.url}/{name}", md5))
+        x = np.random.default_rng(8).normal(size=(1, 32, 32, 3)).astype("float32")
+        expected = twin.predict(x, verbose=0)
+        for _attempt in range(2):
+            ours = kerascnn.create_model("mobilenet", weights="imagenet", include_top=False,
+                                         input_shape=(32, 32, 3))
+            np.testing.assert_allclose(ours.predict(x, verbose=0), expected, rtol=1e-5,
+                                       atol=1e-5)
+        assert server.requests == [f"/{name}"]
+        assert (cache / "models" / name).exists()  # where keras.applications keeps it
+        monkeypatch.setitem(keras_twins.KERAS_FILES, name, (f"{server.url}/{name}", "0" * 32))
+        (cache / "models" / name).unlink()
+        for p in cache.rglob("*.weights.h5"):
+            p.unlink()
+        with pytest.raises(WeightsError) as e:
+            kerascnn.create_model("mobilenet", weights="imagenet", include_top=False,
+                                  input_shape=(32, 32, 3))
+        assert "hash" in _one_line(e)
+        assert not (cache / "models" / name).exists()
+    finally:
+        server.close()

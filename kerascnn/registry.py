@@ -61,7 +61,10 @@ class ModelSpec:
         merged = dict(self.kwargs)
         merged.update(kwargs)
         merged.setdefault("name", self.name)
-        if getattr(self.constructor, "handles_weights", False) or not _needs_loader(merged):
+        if getattr(self.constructor, "handles_weights", False):
+            return self.constructor(**merged)
+        if not _needs_loader(merged):
+            merged.pop("include_preprocessing", None)  # False: the builder's plain model
             return self.constructor(**merged)
         # A pattern's builder (resnet20_cifar, ...): weight sets and checkpoints as the
         # variants' constructors load them.

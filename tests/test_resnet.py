@@ -116,10 +116,17 @@ def test_imagenet_weights_from_keras_cache(tmp_path, monkeypatch):
     x = np.random.RandomState(1).rand(2, 32, 32, 3).astype("float32")
     expected = twin.predict(x, verbose=0)
     np.testing.assert_allclose(ours.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-5)
-    # A new classifier (6 classes): everything else from keras' file, converted once.
+    # A new classifier (6 classes): everything else from keras' file with the top.
+    top = randomize_weights(keras.applications.ResNet50(weights=None, input_shape=(32, 32, 3)),
+                            seed=1)
+    with h5py.File(tmp_path / "models" / "resnet50_weights_tf_dim_ordering_tf_kernels.h5",
+                   "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, top)
     six = ResNet50(weights="imagenet", classes=6, input_shape=(32, 32, 3))
     body = keras.Model(six.input, six.get_layer(ours.layers[-1].name).output)
-    np.testing.assert_allclose(body.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-5)
+    top_body = keras.Model(top.input, top.get_layer("conv5_block3_out").output)
+    np.testing.assert_allclose(body.predict(x, verbose=0), top_body.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-5)
     assert six.output.shape == (None, 6)
     assert len(list((tmp_path / "models" / "kerascnn" / "converted").glob("*.weights.h5"))) == 2
 

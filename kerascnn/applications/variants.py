@@ -88,15 +88,23 @@ def _doc(variant: Variant, template: str) -> str:
     )
 
 
-def _copy_by_name(src, dst) -> None:
+def _copy_by_name(src, dst, classifier_may_differ: bool = False) -> None:
     """Copies every weighted layer of ``src`` into ``dst``'s layer of the same name (the
-    same builder with keras' file loaded: only ``dst``'s own classifier is left)."""
+    same builder with keras' file loaded). With ``classifier_may_differ`` (another number of
+    classes), layers whose shapes differ are left as they are: the classifier."""
     for layer in src.layers:
         if not layer.weights:
             continue
-        target = dst.get_layer(layer.name)
+        try:
+            target = dst.get_layer(layer.name)
+        except ValueError:
+            if classifier_may_differ:  # resnet's classifier is named fc{classes}
+                continue
+            raise
         shapes = [tuple(w.shape) for w in layer.weights]
         if [tuple(w.shape) for w in target.weights] != shapes:
+            if classifier_may_differ:
+                continue
             raise ValueError(f"{dst.name}: layer {layer.name!r} has weight shapes "
                              f"{[tuple(w.shape) for w in target.weights]}, keras' file {shapes}.")
         for s, d in zip(layer.weights, target.weights):
@@ -167,7 +175,7 @@ def build_with_weights(builder, model_name: str, *, default_input, default_class
         if not ws.source.startswith("keras:"):
             # Fail fast, before building. (keras' own files: the keras builder checks its
             # arguments first, then downloads with the same fast failure.)
-            check_available(model_name, ws, top=include_top and classes == ws.classes)
+            check_available(model_name, ws, top=include_top)
         arguments = dict(ws.model_kwargs, **arguments)
     keras_file = value if kind == "keras" else None
     if include_preprocessing:
@@ -195,14 +203,15 @@ def build_with_weights(builder, model_name: str, *, default_input, default_class
         convert = None
         if ws.source.startswith("keras:"):
             def convert(target, skip):
-                top = include_top and not skip
+                # keras' file with the same top (VGG's fc1 and fc2 are in it), then all but
+                # the classifier where the classes differ.
                 reference = builder(
                     weights="imagenet", input_tensor=None,
-                    input_shape=default_input if top else None,
-                    **dict(arguments, include_top=top, pooling=None, classes=ws.classes,
-                           classifier_activation=None,
+                    input_shape=default_input if include_top else None,
+                    **dict(arguments, include_top=include_top, pooling=None,
+                           classes=ws.classes, classifier_activation=None,
                            name=f"{arguments.get('name', model_name)}_keras"))
-                _copy_by_name(reference, target)
+                _copy_by_name(reference, target, classifier_may_differ=skip and include_top)
 
         load_weight_set(model, model_name, ws, include_top=include_top, classes=classes,
                         convert=convert)

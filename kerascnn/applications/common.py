@@ -48,7 +48,12 @@ _POOLINGS = (None, "avg", "max")
 
 def check_arguments(weights, include_top, classes, pooling, classifier_activation,
                     imagenet_available: bool = False) -> None:
-    """One-line ValueErrors for the keras.applications arguments."""
+    """One-line ValueErrors for the keras.applications arguments of a family's builder.
+
+    The registered constructors resolve ``weights`` first (a weight set's tag, a
+    checkpoint: :func:`kerascnn.applications.variants.build_with_weights`) and give their
+    builder None, a keras file, or ``"imagenet"`` when a keras twin reads keras' own file.
+    """
     if not (weights is None or weights == "imagenet" or
             (isinstance(weights, (str, os.PathLike)) and os.path.exists(weights))):
         allowed = "None (random initialization), a path to an existing weights file"

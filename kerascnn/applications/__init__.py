@@ -91,3 +91,9 @@ __all__ += ["ResNet18", "ResNet34", "WideResNet50_2", "WideResNet101_2", "ResNeX
             "SEResNeXt50_32x4d", "SENet154", "ResNet50V2", "ResNet101V2", "ResNet152V2",
             "ResNet200V2", "CifarResNet", "PreActResNet164CIFAR", "PreActResNet1001CIFAR",
             "ResNeXt29_8x64dCIFAR"]
+from kerascnn.applications.preprocessing import (  # noqa: E402
+    decode_predictions,
+    preprocess_input,
+)
+
+__all__ += ["preprocess_input", "decode_predictions"]

@@ -40,7 +40,7 @@ from kerascnn.applications.common import (
     classifier_head,
     dense_classifier,
     finish_model,
-    keras_cache_file,
+    keras_weights_file,
 )
 from kerascnn.applications.variants import Variant, register_variants
 from kerascnn.blocks.vgg import vgg_block
@@ -118,16 +118,9 @@ def VGG(config, include_top=True, weights=None, input_tensor=None, input_shape=N
         x = classifier_head(x, False, pooling, classes, classifier_activation)
 
     def imagenet_loader(model):
-        import os
-
         suffix = "" if include_top else "_notop"
         file_name = f"{weights_file}_weights_tf_dim_ordering_tf_kernels{suffix}.h5"
-        path = keras_cache_file(file_name)
-        if not os.path.exists(path):
-            raise ValueError(
-                f"ImageNet weights not found: put keras.applications' file {file_name} at "
-                f"{path} (no download is attempted)."
-            )
+        path = keras_weights_file(file_name)
         if dense_eval:
             twin = keras_twin(include_top=True, weights=path,
                               classifier_activation=classifier_activation)

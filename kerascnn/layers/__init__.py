@@ -8,9 +8,11 @@ from kerascnn.layers.info import DataInfo
 from kerascnn.layers.lrn import LocalResponseNormalization
 from kerascnn.layers.resize import InferenceResizing
 from kerascnn.layers.scale import CustomScaleLayer
+from kerascnn.layers.standardize import ImageStandardization
 from kerascnn.layers.stochastic_depth import StochasticDepth, survival_probabilities
 from kerascnn.layers.zero_pad_shortcut import ZeroPadShortcut
 
 __all__ = ["Affine", "ChannelConversion", "ChannelShuffle", "ConcatNormReLUConv", "DataInfo", "CustomScaleLayer",
+           "ImageStandardization",
            "InferenceResizing", "LocalResponseNormalization", "LocallyConnected2D", "StochasticDepth",
            "TiledConv2D", "ZeroPadShortcut", "survival_probabilities"]

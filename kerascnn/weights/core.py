@@ -40,6 +40,7 @@ __all__ = [
     "converter_for",
     "register_weight_sets",
     "weight_sets",
+    "models_with_weight_sets",
     "set_conv",
     "set_depthwise",
     "set_bn",
@@ -67,6 +68,8 @@ class WeightSet:
             ``"pytorchcv:resnet20_cifar10"``, ``"keras:ResNet50"``.
         url: where the file is published (safetensors where the publisher has it).
         sha256: the file's hash where the publisher gives one (else None).
+        file_hash: a hash of another kind the publisher gives instead (keras.applications'
+            md5 sums; ``keras.utils.get_file`` checks md5 or sha256 by its length).
         classes: number of classes of the classifier.
         input_size: ``(height, width, channels)`` the publisher evaluated at.
         mean, std: per-channel normalization of ``x / 255`` (RGB order).
@@ -91,6 +94,7 @@ class WeightSet:
     top1: float | None = None
     license: str = ""
     sha256: str | None = None
+    file_hash: str | None = None
     model_kwargs: dict = dataclasses.field(default_factory=dict)
     note: str = ""
 
@@ -102,8 +106,26 @@ class WeightSet:
 
     @property
     def file_name(self) -> str:
-        """The file's name in the Keras cache: the URL's last part."""
-        return self.url.rstrip("/").rsplit("/", 1)[-1]
+        """The file's name in the Keras cache: the URL's last part; for a Hugging Face hub
+        file (``.../{owner}/{repo}/resolve/{revision}/model.safetensors``, a name every
+        repository shares) ``{owner}--{repo}--{file}``."""
+        return cache_file_name(self.url)
+
+    @property
+    def hash(self) -> str | None:
+        """The hash ``keras.utils.get_file`` checks: sha256 where published, else ``file_hash``."""
+        return self.sha256 or self.file_hash
+
+
+def cache_file_name(url: str) -> str:
+    """The name a downloaded ``url`` has in the Keras cache (see :attr:`WeightSet.file_name`)."""
+    from urllib.parse import urlparse
+
+    parts = [p for p in urlparse(url).path.split("/") if p]
+    if "resolve" in parts and parts.index("resolve") >= 2:
+        i = parts.index("resolve")
+        return "--".join(parts[i - 2:i] + ["_".join(parts[i + 2:])])
+    return parts[-1] if parts else "download"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -128,6 +150,14 @@ def weight_sets(model_name: str) -> dict[str, WeightSet]:
 
     sources.load_all()
     return dict(_WEIGHT_SETS.get(model_name, {}))
+
+
+def models_with_weight_sets() -> list[str]:
+    """The names of every model that has at least one weight set, sorted."""
+    from kerascnn.weights import sources
+
+    sources.load_all()
+    return sorted(name for name, sets in _WEIGHT_SETS.items() if sets)
 
 
 def register_converter(source_prefix: str, convert: Callable) -> Callable:

@@ -215,3 +215,20 @@ def test_finetune_recipe():
     assert (config.optimizer, config.learning_rate, config.epochs) == ("adam", 1e-3, 10)
     config = parse_config(["--recipe", "finetune", "--unfreeze-at", "3"])
     assert config.unfreeze_at == 3
+
+
+def test_a_weight_set_tag_is_checked_and_gives_its_normalization(monkeypatch):
+    from kerascnn.weights import core
+
+    toy = core.WeightSet(tag="toy", source="keras:toy", url="https://example.org/toy.h5",
+                         classes=10, input_size=(32, 32, 3), mean=(0.5, 0.5, 0.5),
+                         std=(0.25, 0.25, 0.25), model_kwargs={"bn_epsilon": 1e-5})
+    core.weight_sets(SMALL_MODEL)  # the sources registered first
+    monkeypatch.setitem(core._WEIGHT_SETS, SMALL_MODEL, {"toy": toy})
+    assert finetune.check_weights(SMALL_MODEL, "toy") == "tag"
+    assert finetune.weights_normalization(SMALL_MODEL, "toy") == ((0.5,) * 3, (0.25,) * 3)
+    assert finetune.weights_model_kwargs(SMALL_MODEL, "toy") == {"bn_epsilon": 1e-5}
+    with pytest.raises(finetune.FineTuneError, match=r"^--weights 'imagenet': resnet20_cifar "
+                                                     r"has no weight set of that name \(its "
+                                                     r"weight sets: toy\)"):
+        finetune.check_weights(SMALL_MODEL, "imagenet")

@@ -30,7 +30,7 @@ import numpy as np
 
 __all__ = ["FineTuneError", "KERAS_SUFFIXES", "CHECKPOINT_SUFFIXES", "check_weights", "classifier_layers",
            "pretrained_network", "copy_by_name", "freeze_backbone", "unfreeze",
-           "weights_normalization", "load_keras_file", "is_frozen_phase"]
+           "weights_normalization", "weights_model_kwargs", "load_keras_file"]
 
 KERAS_SUFFIXES = (".keras", ".weights.h5")
 CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
@@ -236,14 +236,28 @@ def copy_by_name(src, dst) -> int:
     from kerascnn.utils.transfer import weight_roles
 
     layers = {layer.name: layer for layer in _weighted(dst)}
+    if set(layers) != {layer.name for layer in _weighted(src)}:
+        raise FineTuneError(f"the pretrained {src.name} and the run's network differ in their "
+                            "layers (a weight set that needs other model arguments?).")
     count = 0
     for layer in _weighted(src):
-        target = layers[layer.name]
         theirs = dict(weight_roles(layer))
-        for role, var in weight_roles(target):
+        for role, var in weight_roles(layers[layer.name]):
+            if role not in theirs or tuple(theirs[role].shape) != tuple(var.shape):
+                raise FineTuneError(f"the pretrained {src.name}'s layer {layer.name!r} does not "
+                                    "fit the run's network (a weight set that needs other "
+                                    "model arguments?).")
             var.assign(theirs[role].value)
         count += 1
     return count
+
+
+def weights_model_kwargs(model_name: str, weights: str) -> dict:
+    """The constructor arguments a weight set's layout needs (``WeightSet.model_kwargs``)."""
+    from kerascnn.weights.core import weight_sets
+
+    ws = weight_sets(model_name).get(weights) if not _is_file_spec(weights) else None
+    return dict(ws.model_kwargs) if ws is not None else {}
 
 
 def weights_normalization(model_name: str, weights: str):
@@ -285,11 +299,18 @@ def weights_normalization(model_name: str, weights: str):
 
 def freeze_backbone(model) -> list[str]:
     """Freezes every layer of ``model`` but its classifier and preprocessing; returns the
-    names of the layers frozen. A frozen BatchNormalization runs in inference mode."""
+    names of the layers frozen. A frozen BatchNormalization runs in inference mode. A
+    network nested as one layer is frozen inside, but for its own classifier."""
+    import keras
+
     head = {id(layer) for layer in classifier_layers(model)}
     frozen = []
     for layer in model.layers:
-        if id(layer) in head or layer.name.startswith(PREPROCESSING_PREFIX):
+        if layer.name.startswith(PREPROCESSING_PREFIX):
+            continue
+        if id(layer) in head:
+            if isinstance(layer, keras.Model) and getattr(layer, "outputs", None):
+                frozen += freeze_backbone(layer)
             continue
         if layer.weights and layer.trainable:
             layer.trainable = False
@@ -306,11 +327,3 @@ def unfreeze(model) -> int:
         layer.trainable = True
         count += 1
     return count
-
-
-def is_frozen_phase(config, epoch: int) -> bool:
-    """Whether epoch ``epoch`` (0-based: epochs done so far) trains the classifier alone."""
-    if not getattr(config, "freeze_backbone", False):
-        return False
-    unfreeze_at = getattr(config, "unfreeze_at", None)
-    return unfreeze_at is None or epoch < unfreeze_at

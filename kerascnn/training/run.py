@@ -340,7 +340,7 @@ def _fit_context(model, strategy):
     return contextlib.nullcontext()
 
 
-def guard_failed(checkpoint) -> bool:
+def _guard_failed(checkpoint) -> bool:
     return checkpoint.guard is not None and checkpoint.guard.failed_at is not None
 
 
@@ -389,7 +389,7 @@ def fit_and_report(state: RunState) -> dict:
                                 callbacks=[counter.callback()] + callbacks,
                                 verbose=config.verbose, class_weight=class_weight,
                                 shuffle=False)  # the pipeline shuffles, by (seed, epoch)
-            if checkpoint.stopped_early is not None or guard_failed(checkpoint):
+            if checkpoint.stopped_early is not None or _guard_failed(checkpoint):
                 break
     guard = checkpoint.guard
     if guard.failed_at is not None:

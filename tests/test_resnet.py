@@ -105,6 +105,7 @@ def test_imagenet_weights_from_keras_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     (tmp_path / "models").mkdir()
     twin = keras.applications.ResNet50(weights=None, include_top=False, input_shape=(32, 32, 3))
+    randomize_weights(twin)  # a fresh twin's BN statistics would hide a BN mix-up
     path = tmp_path / "models" / "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
     import h5py
     from keras.src.legacy.saving import legacy_h5_format

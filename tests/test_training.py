@@ -58,7 +58,8 @@ def test_list_recipes_and_unknown_recipe(capsys):
     assert info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err == ("fit.py: error: Unknown recipe 'imagenet_magic'; allowed: alexnet, "
-                   "cifar_resnet, densenet_cifar, inception, signs (see --list-recipes).")
+                   "cifar_resnet, densenet_cifar, finetune, inception, signs "
+                   "(see --list-recipes).")
 
 
 def test_schedules():

@@ -5,6 +5,8 @@ A recipe fills the flags the user did not give; flags on the command line win.
 ``wd/2 * ||w||^2`` to the loss (gradient ``wd * w``, as the papers wrote it with
 SGD), ``"decoupled"`` lets the optimizer shrink the weights directly (AdamW).
 ``lr_steps`` are fractions of the run at which the learning rate is divided by 10.
+``freeze_backbone``/``unfreeze_at``/``unfreeze_lr_factor``: fine-tuning's two phases
+(:mod:`kerascnn.training.finetune`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,14 @@ RECIPES = {
         dataset="signs", image_size=64, optimizer="adam", learning_rate=1e-3, batch_size=32,
         schedule="cosine", epochs=25,
         augment="flip,pad_crop",
+    ),
+    "finetune": dict(
+        description="Transfer learning in two phases (with --weights): the new classifier "
+                    "alone for 5 epochs (backbone frozen, BN in inference mode), Adam 1e-3, "
+                    "then every layer at x0.1 (1e-4) for 5 more; cosine decay in each phase, "
+                    "batch 32, flips",
+        optimizer="adam", learning_rate=1e-3, batch_size=32, schedule="cosine", epochs=10,
+        freeze_backbone=True, unfreeze_at=5, unfreeze_lr_factor=0.1, augment="flip",
     ),
 }
 

@@ -108,7 +108,10 @@ register_weight_sets(
         classes=1000, input_size=(299, 299, 3), interpolation="bilinear",
         crop_pct=round(299 / 342, 4), top1=77.294, license="BSD-3-Clause",
         note="torchvision's IMAGENET1K_V1 weights (Google's Inception v3 ported to PyTorch) as "
-             "the timm hub's safetensors copy inception_v3.tv_in1k; torchvision's evaluation "
+             "the timm hub's safetensors copy inception_v3.tv_in1k (of "
+             "inception_v3_google-1a9a5a14.pth; the top-1 is the metadata of the file "
+             "torchvision serves now, inception_v3_google-0cc3c7bd.pth); torchvision's "
+             "evaluation "
              "(resize 342, crop 299, ImageNet mean/std, then transform_input inside the "
              "model: inception_v3_tv builds it by default). The file holds the auxiliary "
              "head (AuxLogits.*): loaded with aux_logits=True, deliberately left out "

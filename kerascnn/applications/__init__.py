@@ -45,6 +45,18 @@ from kerascnn.applications.densenet import (  # noqa: E402
 
 __all__ += ["DenseNet121", "DenseNet161", "DenseNet169", "DenseNet201", "DenseNet264",
             "DenseNetCIFAR"]
+# torchvision's and timm's layouts of the weights they publish (issue 14)
+from kerascnn.applications.densenet import (  # noqa: E402
+    DenseNet121TV,
+    DenseNet161TV,
+    DenseNet169TV,
+    DenseNet201TV,
+)
+from kerascnn.applications.inception_v3 import InceptionV3TV  # noqa: E402
+from kerascnn.applications.inception_v4 import InceptionResNetV2Timm, InceptionV4Timm  # noqa: E402
+
+__all__ += ["DenseNet121TV", "DenseNet161TV", "DenseNet169TV", "DenseNet201TV", "InceptionV3TV",
+            "InceptionV4Timm", "InceptionResNetV2Timm"]
 from kerascnn.applications.mobilenet import MobileNet  # noqa: E402
 from kerascnn.applications.shufflenet import (  # noqa: E402
     ShuffleNet,

@@ -87,6 +87,9 @@ IMAGENET = {
     264: ((6, 12, 64, 48), 32, None, None),
 }
 _BLOCKS = ("dense", "dense_fast")
+# torchvision's ImageNet DenseNets (``densenet{depth}_tv``: BatchNorm2d's epsilon 1e-5).
+TORCHVISION = (121, 161, 169, 201)
+TORCH_BN_EPSILON = 1e-5
 
 
 def _check_options(growth_rate, compression, block, memory_efficient, dropout_rate):
@@ -119,6 +122,7 @@ def DenseNet(
     block="dense",
     memory_efficient=False,
     dropout_rate=0.0,
+    bn_epsilon=BN_EPSILON,
     keras_twin=None,
     weights_file=None,
 ):
@@ -137,6 +141,7 @@ def DenseNet(
         block: ``"dense"`` or the Lasagne CIFAR recipe's ``"dense_fast"``.
         memory_efficient: recompute concat-BN-ReLU(-Conv1x1) in backward.
         dropout_rate: dropout after each convolution of the blocks/transitions.
+        bn_epsilon: BatchNormalization epsilon (keras' 1.001e-5; torchvision's 1e-5).
         keras_twin: the identical keras.applications constructor (ImageNet
             weights), or None.
         weights_file: keras' weights file prefix.
@@ -157,6 +162,9 @@ def DenseNet(
     if init_channels is None:
         init_channels = 2 * growth_rate
     check_positive_int(init_channels, "init_channels")
+    if isinstance(bn_epsilon, bool) or not isinstance(bn_epsilon, (int, float)) or \
+            not bn_epsilon > 0:
+        raise ValueError(f"`bn_epsilon` must be a positive number; got bn_epsilon={bn_epsilon!r}.")
     fast = block == "dense_fast"
     axis = channel_axis()
     if stem == "imagenet":
@@ -164,7 +172,7 @@ def DenseNet(
                                 min_size=32, include_top=include_top, weights=weights)
         x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(img_input)
         x = layers.Conv2D(init_channels, 7, strides=2, use_bias=False, name="conv1_conv")(x)
-        x = layers.BatchNormalization(axis=axis, epsilon=BN_EPSILON, name="conv1_bn")(x)
+        x = layers.BatchNormalization(axis=axis, epsilon=bn_epsilon, name="conv1_bn")(x)
         x = layers.Activation("relu", name="conv1_relu")(x)
         x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(x)
         x = layers.MaxPooling2D(3, strides=2, name="pool1")(x)
@@ -175,23 +183,23 @@ def DenseNet(
         x = layers.Conv2D(init_channels, 3, padding="same", use_bias=False,
                           name="conv1_conv")(img_input)
         if fast:
-            x = layers.BatchNormalization(axis=axis, epsilon=BN_EPSILON, center=False,
+            x = layers.BatchNormalization(axis=axis, epsilon=bn_epsilon, center=False,
                                           scale=False, name="conv1_bn")(x)
 
     features = [x]
     for b, num_layers in enumerate(blocks):
         features = dense_features(
             features, num_layers, growth_rate, bottleneck, name=f"conv{b + 2}", fast=fast,
-            memory_efficient=memory_efficient, dropout_rate=dropout_rate, epsilon=BN_EPSILON)
+            memory_efficient=memory_efficient, dropout_rate=dropout_rate, epsilon=bn_epsilon)
         if b < len(blocks) - 1:
             features = [transition(features, compression, name=f"pool{b + 2}", fast=fast,
                                    memory_efficient=memory_efficient,
-                                   dropout_rate=dropout_rate, epsilon=BN_EPSILON)]
+                                   dropout_rate=dropout_rate, epsilon=bn_epsilon)]
 
     final_norm = "scale" if fast else "bn"
     if memory_efficient:
         x = ConcatNormReLUConv(None, norm="affine" if fast else "batch", axis=axis,
-                               epsilon=BN_EPSILON, name="final_remat",
+                               epsilon=bn_epsilon, name="final_remat",
                                norm_name=final_norm)(features if len(features) > 1
                                                      else features[0])
     else:
@@ -199,7 +207,7 @@ def DenseNet(
         if fast:
             x = Affine(axis=axis, name=final_norm)(x)
         else:
-            x = layers.BatchNormalization(axis=axis, epsilon=BN_EPSILON, name=final_norm)(x)
+            x = layers.BatchNormalization(axis=axis, epsilon=bn_epsilon, name=final_norm)(x)
         x = layers.Activation("relu", name="relu")(x)
 
     x = classifier_head(x, include_top, pooling, classes, classifier_activation)
@@ -211,6 +219,8 @@ def DenseNet(
     return finish_model(img_input, input_tensor, x, name, weights, imagenet_loader)
 
 
+_TV_CONVENTION = ("DenseNet-BC k={k}, theta=0.5, torchvision.models.densenet layout (no conv "
+                  "biases, BN epsilon 1e-5)")
 _IMAGENET_CONVENTION = ("DenseNet-BC k={k}, theta=0.5, keras.applications graph (no conv biases, "
                         "BN epsilon 1.001e-5)")
 
@@ -222,6 +232,17 @@ VARIANTS = tuple(
             summary=f"DenseNet-{depth} (DenseNet-BC, k={k}, theta=0.5, {blocks} layers per "
                     "dense block)")
     for depth, (blocks, k, twin, weights_file) in IMAGENET.items()
+) + tuple(
+    # torchvision's DenseNets: the same graph (symmetric stem padding, zero-padded max
+    # pooling after a ReLU, concatenation order, 2x2 average pooling transitions), BN
+    # epsilon 1e-5 instead of keras' 1.001e-5.
+    Variant(f"densenet{depth}_tv", f"DenseNet{depth}TV",
+            dict(blocks=blocks, growth_rate=k, bottleneck=True, compression=0.5,
+                 stem="imagenet", bn_epsilon=TORCH_BN_EPSILON),
+            PAPER, _TV_CONVENTION.format(k=k),
+            summary=f"DenseNet-{depth} in torchvision's layout (DenseNet-BC, k={k}, "
+                    f"theta=0.5, {blocks} layers per dense block, BN epsilon 1e-5)")
+    for depth, (blocks, k, _, _) in IMAGENET.items() if depth in TORCHVISION
 )
 
 _DOC = """Instantiates {summary}.

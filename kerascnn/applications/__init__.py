@@ -25,14 +25,16 @@ from kerascnn.applications.vgg import (  # noqa: E402
     VGG16,
     VGG16BN,
     VGG16C,
+    VGG16TV,
     VGG19,
     VGG19BN,
+    VGG19TV,
 )
 from kerascnn.applications.xception import Xception  # noqa: E402
 
 __all__ += ["LeNet5", "AlexNet", "AlexNetOWT", "ZFNet", "VGG11", "VGG11LRN", "VGG13", "VGG16C",
-            "VGG16", "VGG19", "VGG11BN", "VGG13BN", "VGG16BN", "VGG19BN", "NiN", "NiNCIFAR",
-            "GoogLeNet", "BNInception", "InceptionV3", "InceptionV4", "InceptionResNetV1",
+            "VGG16", "VGG19", "VGG11BN", "VGG13BN", "VGG16BN", "VGG19BN", "VGG16TV", "VGG19TV",
+            "NiN", "NiNCIFAR", "GoogLeNet", "BNInception", "InceptionV3", "InceptionV4", "InceptionResNetV1",
             "InceptionResNetV2", "Xception"]
 from kerascnn.applications.densenet import (  # noqa: E402
     DenseNet121,
@@ -80,6 +82,9 @@ from kerascnn.applications.cifar_resnet import (  # noqa: E402
 from kerascnn.applications.resnet import (  # noqa: E402
     ResNet18,
     ResNet34,
+    ResNet50TV,
+    ResNet101TV,
+    ResNet152TV,
     ResNeXt50_32x4d,
     ResNeXt101_32x8d,
     ResNeXt101_64x4d,
@@ -98,8 +103,8 @@ from kerascnn.applications.resnet_v2 import (  # noqa: E402
     ResNet200V2,
 )
 
-__all__ += ["ResNet18", "ResNet34", "WideResNet50_2", "WideResNet101_2", "ResNeXt50_32x4d",
-            "ResNeXt101_32x8d", "ResNeXt101_64x4d", "SEResNet50", "SEResNet101", "SEResNet152",
+__all__ += ["ResNet18", "ResNet34", "ResNet50TV", "ResNet101TV", "ResNet152TV",
+            "WideResNet50_2", "WideResNet101_2", "ResNeXt50_32x4d", "ResNeXt101_32x8d", "ResNeXt101_64x4d", "SEResNet50", "SEResNet101", "SEResNet152",
             "SEResNeXt50_32x4d", "SENet154", "ResNet50V2", "ResNet101V2", "ResNet152V2",
             "ResNet200V2", "CifarResNet", "PreActResNet164CIFAR", "PreActResNet1001CIFAR",
             "ResNeXt29_8x64dCIFAR"]

@@ -23,6 +23,12 @@ alexnet_owt   224     64 11/4 (pad 2), 192 5, 384, 256, 256  no        61,100,84
 zfnet         224     96 7/2 (pad 1), 256 5/2, 384, 384, 256 yes       62,357,608
 ============ ======= ===================================== ========= ==============
 
+``alexnet_owt`` is torchvision's ``alexnet`` exactly: its top starts with an adaptive
+average pooling to 6x6 (``adaptive_pooling``, a layer named ``avgpool``; the identity at
+224), so it takes any input of at least 63x63 like torchvision's model, and its dropout
+layers precede fc6 and fc7 (``dropout6``, ``dropout7``) where torchvision puts them,
+instead of following fc6 and fc7 as in the paper.
+
 ``groups=2`` splits conv2, conv4 and conv5 of ``alexnet`` into the paper's two
 GPU halves (grouped convolutions: 1,413,120 fewer parameters, 60,965,224).
 """
@@ -60,7 +66,7 @@ CONFIGS = {
                (384, 3, 1, "same", None, False, False), (384, 3, 1, "same", None, False, True),
                (256, 3, 1, "same", "valid", False, True)]),
     "alexnet_owt": dict(
-        input=(224, 224, 3), min_size=63, lrn=False, lrn_order="after_pool",
+        input=(224, 224, 3), min_size=63, lrn=False, lrn_order="after_pool", torchvision=True,
         convs=[(64, 11, 4, 2, "valid", False, False), (192, 5, 1, "same", "valid", False, False),
                (384, 3, 1, "same", None, False, False), (256, 3, 1, "same", None, False, False),
                (256, 3, 1, "same", "valid", False, False)]),
@@ -74,8 +80,13 @@ CONFIGS = {
 
 def AlexNetFamily(include_top=True, weights=None, input_tensor=None, input_shape=None,
                   pooling=None, classes=1000, classifier_activation="softmax", name="alexnet",
-                  variant="alexnet", groups=1, dropout=0.5, lrn=None, lrn_order=None):
-    """Builds AlexNet, its one-weird-trick variant or ZFNet (``variant``, a CONFIGS key)."""
+                  variant="alexnet", groups=1, dropout=0.5, lrn=None, lrn_order=None,
+                  adaptive_pooling=None):
+    """Builds AlexNet, its one-weird-trick variant or ZFNet (``variant``, a CONFIGS key).
+
+    ``adaptive_pooling``: None (the variant's: True for ``alexnet_owt``, torchvision's
+    ``AdaptiveAvgPool2d((6, 6))`` before the flatten), True or False.
+    """
     if variant not in CONFIGS:
         raise ValueError(f"`variant` must be one of {', '.join(CONFIGS)}; got variant={variant!r}.")
     config = CONFIGS[variant]
@@ -89,9 +100,15 @@ def AlexNetFamily(include_top=True, weights=None, input_tensor=None, input_shape
     if lrn_order not in _LRN_ORDERS:
         raise ValueError("`lrn_order` must be None, 'before_pool' or 'after_pool'; "
                          f"got lrn_order={lrn_order!r}.")
+    torchvision = config.get("torchvision", False)
+    if adaptive_pooling is None:
+        adaptive_pooling = torchvision
+    if not isinstance(adaptive_pooling, bool):
+        raise ValueError("`adaptive_pooling` must be None, True or False; "
+                         f"got adaptive_pooling={adaptive_pooling!r}.")
     img_input = build_input(input_tensor, input_shape, default_shape=config["input"],
                             min_size=config["min_size"], include_top=include_top,
-                            weights=weights, fixed_size=True)
+                            weights=weights, fixed_size=not adaptive_pooling)
     x = img_input
     for i, (filters, kernel, stride, pad, pool, norm, grouped) in enumerate(config["convs"], 1):
         if isinstance(pad, int):
@@ -107,7 +124,20 @@ def AlexNetFamily(include_top=True, weights=None, input_tensor=None, input_shape
             x = layers.MaxPooling2D(3, strides=2, padding=pool, name=f"pool{i}")(x)
         if norm and use_lrn and lrn_order == "after_pool":
             x = LocalResponseNormalization(**ALEXNET_LRN, axis=channel_axis(), name=f"lrn{i}")(x)
-    if include_top:
+    if include_top and adaptive_pooling:
+        if None in tuple(x.shape[1:3] if channel_axis() == -1 else x.shape[2:4]):
+            raise ValueError("With include_top=True the adaptive pooling needs a known input "
+                             f"size; got input_shape={tuple(img_input.shape[1:])}.")
+        x = layers.AdaptiveAveragePooling2D((6, 6), name="avgpool")(x)
+    if include_top and torchvision:
+        # torchvision's classifier: dropout, fc6, ReLU, dropout, fc7, ReLU, classifier.
+        x = layers.Flatten(name="flatten")(x)
+        for i in (6, 7):
+            if dropout:
+                x = layers.Dropout(dropout, name=f"dropout{i}")(x)
+            x = layers.Dense(4096, activation="relu", name=f"fc{i}")(x)
+        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+    elif include_top:
         x = dense_classifier(x, classes, classifier_activation, names=("fc6", "fc7"),
                              dropout=dropout)
     else:
@@ -121,7 +151,8 @@ _DOC = """Instantiates {summary}.
 
     Args:
         include_top: include the three fully connected layers (the input must then
-            have the default size: the last pooled map is flattened).
+            have the default size: the last pooled map is flattened; any size with
+            ``adaptive_pooling``, the default of ``alexnet_owt``).
         weights: {weights} (no ImageNet weights).
         input_tensor: optional Keras tensor to use as image input.
         input_shape: optional (height, width, channels); default {input}, minimum
@@ -131,11 +162,14 @@ _DOC = """Instantiates {summary}.
         classifier_activation: activation of the classifier (None for logits).
         name: model name.
         groups: 2 for the two-GPU grouped conv2/4/5 (1: full connectivity; AlexNet).
-        dropout: dropout rate before fc7 and the classifier (0.5; 0 removes it).
+        dropout: dropout rate (0.5; 0 removes it): after fc6 and fc7 (before fc6 and
+            fc7 in ``alexnet_owt``, as torchvision).
         lrn: override the variant's local response normalization (None keeps it).
         lrn_order: ``"before_pool"`` (conv, LRN, pool: AlexNet's paper, the
             ``alexnet`` default) or ``"after_pool"`` (conv, pool, LRN: ZFNet's paper,
             the ``zfnet`` default); None keeps the variant's.
+        adaptive_pooling: average pooling to 6x6 before the flatten (torchvision's
+            ``AdaptiveAvgPool2d``); None keeps the variant's (True in ``alexnet_owt``).
 
     Returns:
         A ``keras.Model``.
@@ -148,7 +182,8 @@ VARIANTS = (
             default_input=CONFIGS["alexnet"]["input"], min_size=CONFIGS["alexnet"]["min_size"],
             summary="AlexNet (96-256-384-384-256, 227x227 input)"),
     Variant("alexnet_owt", "AlexNetOWT", dict(variant="alexnet_owt"), OWT_PAPER,
-            "torchvision layout 64-192-384-256-256, no LRN",
+            "torchvision's alexnet: 64-192-384-256-256, no LRN, adaptive 6x6 pooling and "
+            "dropout before fc6 and fc7",
             default_input=CONFIGS["alexnet_owt"]["input"],
             min_size=CONFIGS["alexnet_owt"]["min_size"],
             summary='the single-tower AlexNet of "One weird trick" (64-192-384-256-256, no LRN)'),
@@ -159,6 +194,6 @@ VARIANTS = (
 )
 
 register_variants(AlexNetFamily, VARIANTS[:1], family="alexnet", doc=_DOC, namespace=globals(),
-                  options=("groups", "dropout", "lrn", "lrn_order"))
+                  options=("groups", "dropout", "lrn", "lrn_order", "adaptive_pooling"))
 register_variants(AlexNetFamily, VARIANTS[1:], family="alexnet", doc=_DOC, namespace=globals(),
-                  options=("dropout", "lrn", "lrn_order"))
+                  options=("dropout", "lrn", "lrn_order", "adaptive_pooling"))

@@ -17,7 +17,12 @@ ResNet-50 (the network of the Keras ResNet-50 tutorial) and its deeper siblings 
 keras.applications' layout (convolution biases, stride on the first 1x1, Caffe
 layer names ``res2a_branch2a``), so they are identical to their keras twins.
 The other variants follow the torch convention of the reference table (no
-convolution bias, stride on the 3x3).
+convolution bias, stride on the 3x3). ``resnet50_tv``, ``resnet101_tv`` and
+``resnet152_tv`` are torchvision's ResNet v1.5 layout of the same depths (no
+convolution bias, stride on the 3x3), the layout torchvision's ImageNet weights need.
+The torchvision-layout variants (``resnet18``, ``resnet34``, ``*_tv``, ``wide_*``,
+``resnext*``) use PyTorch's BatchNorm epsilon 1e-5 (``bn_epsilon``; keras' 1.001e-5
+elsewhere), so torchvision's weights give torchvision's outputs.
 
 ========================= ================ ===================================
 name                       blocks/stage     trainable parameters (1000 classes)
@@ -27,6 +32,9 @@ resnet34                   3, 4, 6, 3       21,797,672
 resnet50                   3, 4, 6, 3       25,583,592 (count_params 25,636,712)
 resnet101                  3, 4, 23, 3      44,601,832 (count_params 44,707,176)
 resnet152                  3, 8, 36, 3      60,268,520 (count_params 60,419,944)
+resnet50_tv                3, 4, 6, 3       25,557,032
+resnet101_tv               3, 4, 23, 3      44,549,160
+resnet152_tv               3, 8, 36, 3      60,192,808
 wide_resnet50_2            3, 4, 6, 3       68,883,240
 wide_resnet101_2           3, 4, 23, 3      126,886,696
 resnext50_32x4d            3, 4, 6, 3       25,028,904
@@ -54,6 +62,7 @@ from kerascnn.applications.common import (
     keras_twin_loader,
 )
 from kerascnn.applications.variants import Variant, register_variants
+from kerascnn.blocks.common import TORCH_BN_EPSILON
 from kerascnn.blocks.residual import (
     BLOCK_TYPES,
     SHORTCUTS,
@@ -74,15 +83,20 @@ STAGE_FILTERS = ([64, 64, 256], [128, 128, 512], [256, 256, 1024], [512, 512, 20
 
 _KERAS_V1 = dict(block="bottleneck", use_bias=True, stride_in="1x1")
 _TORCH_BOTTLENECK = dict(block="bottleneck", use_bias=False, stride_in="3x3")
+# torchvision's layouts: PyTorch's BatchNorm epsilon.
+_TV = dict(bn_epsilon=TORCH_BN_EPSILON)
+_TV_NOTE = ", BN eps 1e-5 (torchvision)"
 
 _KERAS = "bottleneck v1 as keras.applications"
 _SE = "SE r=16, no conv bias"
 
 VARIANTS = (
-    Variant("resnet18", "ResNet18", dict(blocks_per_stage=(2, 2, 2, 2), block="basic"), PAPER,
-            "basic blocks, no conv bias, option B projections (torchvision)"),
-    Variant("resnet34", "ResNet34", dict(blocks_per_stage=(3, 4, 6, 3), block="basic"), PAPER,
-            "basic blocks, no conv bias, option B projections (torchvision)"),
+    Variant("resnet18", "ResNet18", dict(blocks_per_stage=(2, 2, 2, 2), block="basic", **_TV),
+            PAPER,
+            "basic blocks, no conv bias, option B projections" + _TV_NOTE),
+    Variant("resnet34", "ResNet34", dict(blocks_per_stage=(3, 4, 6, 3), block="basic", **_TV),
+            PAPER,
+            "basic blocks, no conv bias, option B projections" + _TV_NOTE),
     Variant("resnet50", "ResNet50", dict(blocks_per_stage=(3, 4, 6, 3), **_KERAS_V1), PAPER,
             _KERAS + " (conv biases, option B projections, stride on the first 1x1)",
             keras_twin="ResNet50", weights="resnet50"),
@@ -90,21 +104,34 @@ VARIANTS = (
             _KERAS, keras_twin="ResNet101", weights="resnet101"),
     Variant("resnet152", "ResNet152", dict(blocks_per_stage=(3, 8, 36, 3), **_KERAS_V1), PAPER,
             _KERAS, keras_twin="ResNet152", weights="resnet152"),
+    Variant("resnet50_tv", "ResNet50TV",
+            dict(blocks_per_stage=(3, 4, 6, 3), **_TORCH_BOTTLENECK, **_TV), PAPER,
+            "torchvision's ResNet v1.5: no conv bias, stride on the 3x3" + _TV_NOTE,
+            summary="ResNet-50 in torchvision's v1.5 layout (stride on the 3x3, no conv bias)"),
+    Variant("resnet101_tv", "ResNet101TV",
+            dict(blocks_per_stage=(3, 4, 23, 3), **_TORCH_BOTTLENECK, **_TV), PAPER,
+            "torchvision's ResNet v1.5: no conv bias, stride on the 3x3" + _TV_NOTE,
+            summary="ResNet-101 in torchvision's v1.5 layout (stride on the 3x3, no conv bias)"),
+    Variant("resnet152_tv", "ResNet152TV",
+            dict(blocks_per_stage=(3, 8, 36, 3), **_TORCH_BOTTLENECK, **_TV), PAPER,
+            "torchvision's ResNet v1.5: no conv bias, stride on the 3x3" + _TV_NOTE,
+            summary="ResNet-152 in torchvision's v1.5 layout (stride on the 3x3, no conv bias)"),
     Variant("wide_resnet50_2", "WideResNet50_2",
-            dict(blocks_per_stage=(3, 4, 6, 3), width_per_group=128, **_TORCH_BOTTLENECK),
-            WRN_PAPER, "bottleneck width x2 (torchvision), no conv bias"),
+            dict(blocks_per_stage=(3, 4, 6, 3), width_per_group=128, **_TORCH_BOTTLENECK,
+                 **_TV), WRN_PAPER, "bottleneck width x2, no conv bias" + _TV_NOTE),
     Variant("wide_resnet101_2", "WideResNet101_2",
-            dict(blocks_per_stage=(3, 4, 23, 3), width_per_group=128, **_TORCH_BOTTLENECK),
-            WRN_PAPER, "bottleneck width x2 (torchvision), no conv bias"),
+            dict(blocks_per_stage=(3, 4, 23, 3), width_per_group=128, **_TORCH_BOTTLENECK,
+                 **_TV), WRN_PAPER, "bottleneck width x2, no conv bias" + _TV_NOTE),
     Variant("resnext50_32x4d", "ResNeXt50_32x4d",
             dict(blocks_per_stage=(3, 4, 6, 3), groups=32, width_per_group=4,
-                 **_TORCH_BOTTLENECK), RESNEXT_PAPER, "C=32, d=4, grouped 3x3 (torchvision)"),
+                 **_TORCH_BOTTLENECK, **_TV), RESNEXT_PAPER,
+            "C=32, d=4, grouped 3x3" + _TV_NOTE),
     Variant("resnext101_32x8d", "ResNeXt101_32x8d",
             dict(blocks_per_stage=(3, 4, 23, 3), groups=32, width_per_group=8,
-                 **_TORCH_BOTTLENECK), RESNEXT_PAPER, "C=32, d=8 (torchvision)"),
+                 **_TORCH_BOTTLENECK, **_TV), RESNEXT_PAPER, "C=32, d=8" + _TV_NOTE),
     Variant("resnext101_64x4d", "ResNeXt101_64x4d",
             dict(blocks_per_stage=(3, 4, 23, 3), groups=64, width_per_group=4,
-                 **_TORCH_BOTTLENECK), RESNEXT_PAPER, "C=64, d=4 (torchvision)"),
+                 **_TORCH_BOTTLENECK, **_TV), RESNEXT_PAPER, "C=64, d=4" + _TV_NOTE),
     Variant("se_resnet50", "SEResNet50",
             dict(blocks_per_stage=(3, 4, 6, 3), se_ratio=16, block="bottleneck",
                  stride_in="1x1"), SENET_PAPER,
@@ -127,7 +154,7 @@ VARIANTS = (
 )
 
 
-def _stem(x, kind, use_bias):
+def _stem(x, kind, use_bias, epsilon=BN_EPSILON):
     axis = channel_axis()
     if kind == "deep":
         for i, (filters, stride) in enumerate(((64, 2), (64, 1), (128, 1)), start=1):
@@ -135,14 +162,13 @@ def _stem(x, kind, use_bias):
                 x = layers.ZeroPadding2D(padding=1, name=f"conv1_{i}_pad")(x)
             x = layers.Conv2D(filters, 3, strides=stride, padding="valid" if stride > 1
                               else "same", use_bias=use_bias, name=f"conv1_{i}")(x)
-            x = layers.BatchNormalization(axis=axis, epsilon=BN_EPSILON,
-                                          name=f"bn_conv1_{i}")(x)
+            x = layers.BatchNormalization(axis=axis, epsilon=epsilon, name=f"bn_conv1_{i}")(x)
             x = layers.Activation("relu", name=f"conv1_{i}_relu")(x)
         # 3x3/2 max pooling with ceil rounding (the released model's ceil_mode).
         return layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)
     x = layers.ZeroPadding2D(padding=3, name="conv1_pad")(x)
     x = layers.Conv2D(64, 7, strides=2, use_bias=use_bias, name="conv1")(x)
-    x = layers.BatchNormalization(axis=axis, epsilon=BN_EPSILON, name="bn_conv1")(x)
+    x = layers.BatchNormalization(axis=axis, epsilon=epsilon, name="bn_conv1")(x)
     x = layers.Activation("relu", name="conv1_relu")(x)
     x = layers.ZeroPadding2D(padding=1, name="pool1_pad")(x)
     return layers.MaxPooling2D(3, strides=2, name="pool1")(x)
@@ -192,6 +218,7 @@ def ResNet(
     stem="standard",
     downsample_kernel_size=1,
     dropout=None,
+    bn_epsilon=BN_EPSILON,
     keras_twin=None,
     weights_file=None,
 ):
@@ -217,6 +244,8 @@ def ResNet(
         stem: ``"standard"`` (7x7/2) or ``"deep"`` (three 3x3, SENet-154).
         downsample_kernel_size: projection kernel in stages 3..5 (3 in SENet-154).
         dropout: dropout rate before the classifier (SENet-154: 0.2).
+        bn_epsilon: BatchNormalization epsilon (keras' 1.001e-5; PyTorch's 1e-5 in
+            the torchvision layouts).
         keras_twin: the identical keras.applications constructor, used to read
             its ImageNet weights file.
         weights_file: keras' ImageNet file name (without ``_notop``/``.h5``).
@@ -239,7 +268,10 @@ def ResNet(
     img_input = build_input(input_tensor, input_shape, default_shape=(224, 224, 3), min_size=32,
                             include_top=include_top, weights=weights)
 
-    x = _stem(img_input, stem, use_bias)
+    if isinstance(bn_epsilon, bool) or not isinstance(bn_epsilon, (int, float)) or \
+            bn_epsilon <= 0:
+        raise ValueError(f"`bn_epsilon` must be a positive number; got bn_epsilon={bn_epsilon!r}.")
+    x = _stem(img_input, stem, use_bias, bn_epsilon)
     schedule = iter(depth_schedule(stochastic_depth, sum(blocks_per_stage)))
     for i, num_blocks in enumerate(blocks_per_stage):
         stage = i + 2
@@ -259,6 +291,7 @@ def ResNet(
                 survival_probability=next(schedule),
                 stochastic_depth_mode=stochastic_depth_mode, use_bias=use_bias,
                 shortcut_kernel_size=downsample_kernel_size if i > 0 else 1,
+                epsilon=bn_epsilon,
             )
 
     x = classifier_head(x, include_top, pooling, classes, classifier_activation,
@@ -307,4 +340,5 @@ def _family(name):
 
 register_variants(ResNet, VARIANTS, family=lambda v: _family(v.name), doc=_DOC,
                   namespace=globals(), twin_arguments=True,
-                  options=("shortcut", "se_ratio", "stochastic_depth", "stochastic_depth_mode"))
+                  options=("shortcut", "se_ratio", "stochastic_depth", "stochastic_depth_mode",
+                           "bn_epsilon"))

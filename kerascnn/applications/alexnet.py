@@ -42,6 +42,7 @@ from kerascnn.applications.common import (
 )
 from kerascnn.applications.variants import Variant, register_variants
 from kerascnn.layers.lrn import ALEXNET_LRN, LocalResponseNormalization
+from kerascnn.layers.pooling import CeilPooling2D
 
 __all__ = ["AlexNetFamily"]  # and one constructor per row of VARIANTS (register_variants)
 
@@ -70,11 +71,20 @@ CONFIGS = {
                (384, 3, 1, "same", None, False, False), (384, 3, 1, "same", None, False, False),
                (256, 3, 1, "same", "valid", False, False)]),
 }
+# pytorchcv's ``alexnet`` and ``zfnet`` (the layouts of its ImageNet weights): the papers'
+# channels at 224x224, LRN before pooling with PyTorch's ``local_response_norm`` (Caffe's
+# convention: alpha divided by the window, k=2), 3x3/2 max pooling in ceil mode; the head
+# takes any input size that gives the 6x6 map it flattens (as pytorchcv's does).
+CONFIGS["alexnet_cv"] = dict(CONFIGS["alexnet"], input=(224, 224, 3), pool_ceil_mode=True,
+                             lrn_alpha_per_window=True, flexible_top=True)
+CONFIGS["zfnet_cv"] = dict(CONFIGS["zfnet"], lrn_order="before_pool", pool_ceil_mode=True,
+                           lrn_alpha_per_window=True, flexible_top=True)
 
 
 def AlexNetFamily(include_top=True, weights=None, input_tensor=None, input_shape=None,
                   pooling=None, classes=1000, classifier_activation="softmax", name="alexnet",
-                  variant="alexnet", groups=1, dropout=0.5, lrn=None, lrn_order=None):
+                  variant="alexnet", groups=1, dropout=0.5, lrn=None, lrn_order=None,
+                  pool_ceil_mode=None, lrn_alpha_per_window=None):
     """Builds AlexNet, its one-weird-trick variant or ZFNet (``variant``, a CONFIGS key)."""
     if variant not in CONFIGS:
         raise ValueError(f"`variant` must be one of {', '.join(CONFIGS)}; got variant={variant!r}.")
@@ -89,9 +99,15 @@ def AlexNetFamily(include_top=True, weights=None, input_tensor=None, input_shape
     if lrn_order not in _LRN_ORDERS:
         raise ValueError("`lrn_order` must be None, 'before_pool' or 'after_pool'; "
                          f"got lrn_order={lrn_order!r}.")
+    if pool_ceil_mode is None:
+        pool_ceil_mode = config.get("pool_ceil_mode", False)
+    if lrn_alpha_per_window is None:
+        lrn_alpha_per_window = config.get("lrn_alpha_per_window", False)
+    lrn_args = dict(ALEXNET_LRN, alpha_per_window=bool(lrn_alpha_per_window))
+    flexible_top = config.get("flexible_top", False)
     img_input = build_input(input_tensor, input_shape, default_shape=config["input"],
                             min_size=config["min_size"], include_top=include_top,
-                            weights=weights, fixed_size=True)
+                            weights=weights, fixed_size=not flexible_top)
     x = img_input
     for i, (filters, kernel, stride, pad, pool, norm, grouped) in enumerate(config["convs"], 1):
         if isinstance(pad, int):
@@ -102,11 +118,19 @@ def AlexNetFamily(include_top=True, weights=None, input_tensor=None, input_shape
                           groups=groups if grouped else 1, activation="relu",
                           name=f"conv{i}")(x)
         if norm and use_lrn and lrn_order == "before_pool":
-            x = LocalResponseNormalization(**ALEXNET_LRN, axis=channel_axis(), name=f"lrn{i}")(x)
-        if pool is not None:
+            x = LocalResponseNormalization(**lrn_args, axis=channel_axis(), name=f"lrn{i}")(x)
+        if pool is not None and pool_ceil_mode:
+            x = CeilPooling2D("max", 3, strides=2, ceil_mode=True, name=f"pool{i}")(x)
+        elif pool is not None:
             x = layers.MaxPooling2D(3, strides=2, padding=pool, name=f"pool{i}")(x)
         if norm and use_lrn and lrn_order == "after_pool":
-            x = LocalResponseNormalization(**ALEXNET_LRN, axis=channel_axis(), name=f"lrn{i}")(x)
+            x = LocalResponseNormalization(**lrn_args, axis=channel_axis(), name=f"lrn{i}")(x)
+    if include_top and flexible_top:
+        spatial = tuple(x.shape[1:3] if channel_axis() == -1 else x.shape[2:4])
+        if spatial != (6, 6):
+            raise ValueError("With include_top=True the input must give the 6x6 map the "
+                             f"classifier flattens (e.g. {config['input']}); got "
+                             f"input_shape={tuple(img_input.shape[1:])}, a {spatial} map.")
     if include_top:
         x = dense_classifier(x, classes, classifier_activation, names=("fc6", "fc7"),
                              dropout=dropout)
@@ -136,6 +160,11 @@ _DOC = """Instantiates {summary}.
         lrn_order: ``"before_pool"`` (conv, LRN, pool: AlexNet's paper, the
             ``alexnet`` default) or ``"after_pool"`` (conv, pool, LRN: ZFNet's paper,
             the ``zfnet`` default); None keeps the variant's.
+        pool_ceil_mode: 3x3/2 max pooling with PyTorch's ``ceil_mode`` (None keeps the
+            variant's: True for the ``_cv`` layouts).
+        lrn_alpha_per_window: LRN ``alpha`` divided by the window (Caffe's and PyTorch's
+            ``local_response_norm`` convention; None keeps the variant's: True for the
+            ``_cv`` layouts).
 
     Returns:
         A ``keras.Model``.
@@ -158,7 +187,24 @@ VARIANTS = (
             summary="ZFNet (7x7/2 first convolution, 5x5/2 second)"),
 )
 
+_CV_NOTE = ("pytorchcv's {} layout: LRN before pooling with alpha per window (PyTorch's "
+            "local_response_norm, k=2), 3x3/2 max pooling in ceil mode, biases, no BN")
+VARIANTS += (
+    Variant("alexnet_cv", "AlexNetCV", dict(variant="alexnet_cv"), PAPER,
+            _CV_NOTE.format("alexnet") + ", 224x224 input (any size giving a 6x6 map)",
+            default_input=CONFIGS["alexnet_cv"]["input"],
+            min_size=CONFIGS["alexnet_cv"]["min_size"],
+            summary="AlexNet in pytorchcv's layout (96-256-384-384-256, ceil-mode pooling, "
+                    "Caffe's LRN convention)"),
+    Variant("zfnet_cv", "ZFNetCV", dict(variant="zfnet_cv"), ZF_PAPER,
+            _CV_NOTE.format("zfnet") + ", 224x224 input (any size giving a 6x6 map)",
+            default_input=CONFIGS["zfnet_cv"]["input"], min_size=CONFIGS["zfnet_cv"]["min_size"],
+            summary="ZFNet in pytorchcv's layout (LRN before ceil-mode pooling, Caffe's LRN "
+                    "convention)"),
+)
+
+_OPTIONS = ("dropout", "lrn", "lrn_order", "pool_ceil_mode", "lrn_alpha_per_window")
 register_variants(AlexNetFamily, VARIANTS[:1], family="alexnet", doc=_DOC, namespace=globals(),
-                  options=("groups", "dropout", "lrn", "lrn_order"))
-register_variants(AlexNetFamily, VARIANTS[1:], family="alexnet", doc=_DOC, namespace=globals(),
-                  options=("dropout", "lrn", "lrn_order"))
+                  options=("groups",) + _OPTIONS)
+register_variants(AlexNetFamily, VARIANTS[1:], family="alexnet", doc=_DOC,
+                  namespace=globals(), options=_OPTIONS)

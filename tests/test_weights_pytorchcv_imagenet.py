@@ -48,3 +48,33 @@ def test_weight_sets_are_published_metadata():
     assert ws.sha256 is None and "ce54f64ecff87556a4303380f46abaaf649eb308" in ws.note
     assert weight_sets("bn_inception_cv")["imagenet"].top1 == 74.63
     assert "imagenet" in kerascnn.model_info("alexnet_cv").get("weights", {"imagenet": 0})
+
+
+@pytest.mark.parametrize("mode, k, s, p, ceil, count_pad", [
+    ("max", 3, 2, 0, True, True), ("max", 3, 2, 1, False, True), ("max", 3, 1, 1, True, True),
+    ("avg", 3, 2, 1, False, True), ("avg", 3, 2, 1, True, False), ("avg", 3, 1, 1, True, True),
+    ("avg", 2, 2, 0, True, True), ("avg", 5, 3, 2, True, True), ("max", 3, 3, 1, True, True),
+])
+def test_ceil_pooling_is_torch_pooling(mode, k, s, p, ceil, count_pad):
+    import keras
+    import numpy as np
+    import torch
+
+    from kerascnn.layers import CeilPooling2D
+
+    fn = torch.nn.functional
+    dynamic = mode == "avg" and k == 3 and s == 2  # an unknown input size (two cases)
+    for n in (7, 8):
+        x = np.random.default_rng(n).normal(size=(2, n, n + 1, 3)).astype("float32")
+        t = torch.from_numpy(x.transpose(0, 3, 1, 2))
+        y = (fn.max_pool2d(t, k, s, p, ceil_mode=ceil) if mode == "max" else
+             fn.avg_pool2d(t, k, s, p, ceil_mode=ceil, count_include_pad=count_pad))
+        layer = CeilPooling2D(mode, k, s, p, ceil_mode=ceil, count_include_pad=count_pad)
+        if dynamic:
+            inputs = keras.Input((None, None, 3))
+            got = keras.Model(inputs, layer(inputs))(x)
+        else:
+            got = layer(x)
+            assert layer.compute_output_shape(x.shape) == tuple(y.permute(0, 2, 3, 1).shape)
+        np.testing.assert_allclose(np.asarray(got), y.numpy().transpose(0, 2, 3, 1), atol=1e-6)
+    assert CeilPooling2D.from_config(layer.get_config()).get_config() == layer.get_config()

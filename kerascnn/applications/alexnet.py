@@ -21,7 +21,14 @@ name          input   convolutions (filters kernel/stride)  LRN       trainable
 alexnet       227     96 11/4, 256 5, 384 3, 384 3, 256 3    yes       62,378,344
 alexnet_owt   224     64 11/4 (pad 2), 192 5, 384, 256, 256  no        61,100,840
 zfnet         224     96 7/2 (pad 1), 256 5/2, 384, 384, 256 yes       62,357,608
+alexnet_cv    224     as alexnet                            yes (1)   62,378,344
+zfnet_cv      224     as zfnet                              yes (1)   62,357,608
 ============ ======= ===================================== ========= ==============
+
+(1) pytorchcv's layouts, which its ImageNet weights need: LRN before pooling with alpha
+divided by the window (PyTorch's ``local_response_norm``, Caffe's convention), 3x3/2 max
+pooling in ceil mode (:class:`kerascnn.layers.CeilPooling2D`); the classifier takes any
+input size that gives the 6x6 map it flattens (224 and 227 for ``alexnet_cv``).
 
 ``groups=2`` splits conv2, conv4 and conv5 of ``alexnet`` into the paper's two
 GPU halves (grouped convolutions: 1,413,120 fewer parameters, 60,965,224).
@@ -146,7 +153,7 @@ _DOC = """Instantiates {summary}.
     Args:
         include_top: include the three fully connected layers (the input must then
             have the default size: the last pooled map is flattened).
-        weights: {weights} (no ImageNet weights).
+        weights: {weights}; the ``_cv`` layouts also read pytorchcv's ImageNet weights.
         input_tensor: optional Keras tensor to use as image input.
         input_shape: optional (height, width, channels); default {input}, minimum
             {min_size}x{min_size} without the top.

@@ -151,7 +151,7 @@ _DOC = """Instantiates {summary}.
     Args:
         include_top: include the global average pooling, the dropout (GoogLeNet) and
             the classifier.
-        weights: {weights} (no ImageNet weights).
+        weights: {weights}; ``bn_inception_cv`` also reads pytorchcv's ImageNet weights.
         input_tensor: optional Keras tensor to use as image input.
         input_shape: optional (height, width, channels); default {input},
             at least {min_size}x{min_size} (GoogLeNet: 65x65 with ``aux_logits``).

@@ -66,8 +66,11 @@ def test_unknown_argument_is_one_line_error():
                                          r"bn_epsilon\.$"):
         kerascnn.applications.ResNet50(foo=1, blocks_per_stage=(1, 1, 1, 1))
     with pytest.raises(ValueError, match=r"^ShuffleNetG3\(\) got unknown argument\(s\) groups; "
-                                         r"its own options are: none\.$"):
+                                         r"its own options are: bn_epsilon\.$"):
         kerascnn.applications.ShuffleNetG3(groups=8)
+    with pytest.raises(ValueError, match=r"^Xception\(\) got unknown argument\(s\) foo; "
+                                         r"its own options are: none\.$"):
+        kerascnn.applications.Xception(foo=1)
 
 
 def test_no_family_declares_variants_another_way():

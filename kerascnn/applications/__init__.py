@@ -6,8 +6,8 @@ Importing a family module registers its variants in :mod:`kerascnn.registry`.
 from kerascnn.applications.resnet import ResNet50, ResNet101, ResNet152
 
 __all__ = ["ResNet50", "ResNet101", "ResNet152"]
-from kerascnn.applications.alexnet import AlexNet, AlexNetOWT, ZFNet  # noqa: E402
-from kerascnn.applications.googlenet import BNInception, GoogLeNet  # noqa: E402
+from kerascnn.applications.alexnet import AlexNet, AlexNetCV, AlexNetOWT, ZFNet, ZFNetCV  # noqa: E402
+from kerascnn.applications.googlenet import BNInception, BNInceptionCV, GoogLeNet  # noqa: E402
 from kerascnn.applications.inception_v3 import InceptionV3  # noqa: E402
 from kerascnn.applications.inception_v4 import (  # noqa: E402
     InceptionResNetV1,
@@ -15,7 +15,7 @@ from kerascnn.applications.inception_v4 import (  # noqa: E402
     InceptionV4,
 )
 from kerascnn.applications.lenet import LeNet5  # noqa: E402
-from kerascnn.applications.nin import NiN, NiNCIFAR  # noqa: E402
+from kerascnn.applications.nin import NiN, NiNCIFAR, NiNCIFARCV  # noqa: E402
 from kerascnn.applications.vgg import (  # noqa: E402
     VGG11,
     VGG11BN,
@@ -32,9 +32,11 @@ from kerascnn.applications.vgg import (  # noqa: E402
 )
 from kerascnn.applications.xception import Xception  # noqa: E402
 
-__all__ += ["LeNet5", "AlexNet", "AlexNetOWT", "ZFNet", "VGG11", "VGG11LRN", "VGG13", "VGG16C",
+__all__ += ["LeNet5", "AlexNet", "AlexNetOWT", "ZFNet", "AlexNetCV", "ZFNetCV", "NiNCIFARCV",
+            "BNInceptionCV", "VGG11", "VGG11LRN", "VGG13", "VGG16C",
             "VGG16", "VGG19", "VGG11BN", "VGG13BN", "VGG16BN", "VGG19BN", "VGG16TV", "VGG19TV",
-            "NiN", "NiNCIFAR", "GoogLeNet", "BNInception", "InceptionV3", "InceptionV4", "InceptionResNetV1",
+            "NiN", "NiNCIFAR", "GoogLeNet", "BNInception", "InceptionV3", "InceptionV4",
+            "InceptionResNetV1",
             "InceptionResNetV2", "Xception"]
 from kerascnn.applications.densenet import (  # noqa: E402
     DenseNet121,
@@ -42,11 +44,13 @@ from kerascnn.applications.densenet import (  # noqa: E402
     DenseNet169,
     DenseNet201,
     DenseNet264,
+    DenseNetBC100CIFARCV,
+    DenseNetBC190CIFARCV,
     DenseNetCIFAR,
 )
 
 __all__ += ["DenseNet121", "DenseNet161", "DenseNet169", "DenseNet201", "DenseNet264",
-            "DenseNetCIFAR"]
+            "DenseNetCIFAR", "DenseNetBC100CIFARCV", "DenseNetBC190CIFARCV"]
 # torchvision's and timm's layouts of the weights they publish (issue 14)
 from kerascnn.applications.densenet import (  # noqa: E402
     DenseNet121TV,

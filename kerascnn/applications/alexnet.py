@@ -21,6 +21,8 @@ name          input   convolutions (filters kernel/stride)  LRN       trainable
 alexnet       227     96 11/4, 256 5, 384 3, 384 3, 256 3    yes       62,378,344
 alexnet_owt   224     64 11/4 (pad 2), 192 5, 384, 256, 256  no        61,100,840
 zfnet         224     96 7/2 (pad 1), 256 5/2, 384, 384, 256 yes       62,357,608
+alexnet_cv    224     as alexnet                            yes (1)   62,378,344
+zfnet_cv      224     as zfnet                              yes (1)   62,357,608
 ============ ======= ===================================== ========= ==============
 
 ``alexnet_owt`` is torchvision's ``alexnet`` exactly: its top starts with an adaptive
@@ -28,6 +30,11 @@ average pooling to 6x6 (``adaptive_pooling``, a layer named ``avgpool``; the ide
 224), so it takes any input of at least 63x63 like torchvision's model, and its dropout
 layers precede fc6 and fc7 (``dropout6``, ``dropout7``) where torchvision puts them,
 instead of following fc6 and fc7 as in the paper.
+
+(1) pytorchcv's layouts, which its ImageNet weights need: LRN before pooling with alpha
+divided by the window (PyTorch's ``local_response_norm``, Caffe's convention), 3x3/2 max
+pooling in ceil mode (:class:`kerascnn.layers.CeilPooling2D`); the classifier takes any
+input size that gives the 6x6 map it flattens (224 and 227 for ``alexnet_cv``).
 
 ``groups=2`` splits conv2, conv4 and conv5 of ``alexnet`` into the paper's two
 GPU halves (grouped convolutions: 1,413,120 fewer parameters, 60,965,224).
@@ -48,6 +55,7 @@ from kerascnn.applications.common import (
 )
 from kerascnn.applications.variants import Variant, register_variants
 from kerascnn.layers.lrn import ALEXNET_LRN, LocalResponseNormalization
+from kerascnn.layers.pooling import CeilPooling2D
 
 __all__ = ["AlexNetFamily"]  # and one constructor per row of VARIANTS (register_variants)
 
@@ -76,12 +84,20 @@ CONFIGS = {
                (384, 3, 1, "same", None, False, False), (384, 3, 1, "same", None, False, False),
                (256, 3, 1, "same", "valid", False, False)]),
 }
+# pytorchcv's ``alexnet`` and ``zfnet`` (the layouts of its ImageNet weights): the papers'
+# channels at 224x224, LRN before pooling with PyTorch's ``local_response_norm`` (Caffe's
+# convention: alpha divided by the window, k=2), 3x3/2 max pooling in ceil mode; the head
+# takes any input size that gives the 6x6 map it flattens (as pytorchcv's does).
+CONFIGS["alexnet_cv"] = dict(CONFIGS["alexnet"], input=(224, 224, 3), pool_ceil_mode=True,
+                             lrn_alpha_per_window=True, flexible_top=True)
+CONFIGS["zfnet_cv"] = dict(CONFIGS["zfnet"], lrn_order="before_pool", pool_ceil_mode=True,
+                           lrn_alpha_per_window=True, flexible_top=True)
 
 
 def AlexNetFamily(include_top=True, weights=None, input_tensor=None, input_shape=None,
                   pooling=None, classes=1000, classifier_activation="softmax", name="alexnet",
                   variant="alexnet", groups=1, dropout=0.5, lrn=None, lrn_order=None,
-                  adaptive_pooling=None):
+                  adaptive_pooling=None, pool_ceil_mode=None, lrn_alpha_per_window=None):
     """Builds AlexNet, its one-weird-trick variant or ZFNet (``variant``, a CONFIGS key).
 
     ``adaptive_pooling``: None (the variant's: True for ``alexnet_owt``, torchvision's
@@ -106,9 +122,15 @@ def AlexNetFamily(include_top=True, weights=None, input_tensor=None, input_shape
     if not isinstance(adaptive_pooling, bool):
         raise ValueError("`adaptive_pooling` must be None, True or False; "
                          f"got adaptive_pooling={adaptive_pooling!r}.")
+    if pool_ceil_mode is None:
+        pool_ceil_mode = config.get("pool_ceil_mode", False)
+    if lrn_alpha_per_window is None:
+        lrn_alpha_per_window = config.get("lrn_alpha_per_window", False)
+    lrn_args = dict(ALEXNET_LRN, alpha_per_window=bool(lrn_alpha_per_window))
+    flexible_top = config.get("flexible_top", False) and not adaptive_pooling
     img_input = build_input(input_tensor, input_shape, default_shape=config["input"],
                             min_size=config["min_size"], include_top=include_top,
-                            weights=weights, fixed_size=not adaptive_pooling)
+                            weights=weights, fixed_size=not (adaptive_pooling or flexible_top))
     x = img_input
     for i, (filters, kernel, stride, pad, pool, norm, grouped) in enumerate(config["convs"], 1):
         if isinstance(pad, int):
@@ -119,16 +141,24 @@ def AlexNetFamily(include_top=True, weights=None, input_tensor=None, input_shape
                           groups=groups if grouped else 1, activation="relu",
                           name=f"conv{i}")(x)
         if norm and use_lrn and lrn_order == "before_pool":
-            x = LocalResponseNormalization(**ALEXNET_LRN, axis=channel_axis(), name=f"lrn{i}")(x)
-        if pool is not None:
+            x = LocalResponseNormalization(**lrn_args, axis=channel_axis(), name=f"lrn{i}")(x)
+        if pool is not None and pool_ceil_mode:
+            x = CeilPooling2D("max", 3, strides=2, ceil_mode=True, name=f"pool{i}")(x)
+        elif pool is not None:
             x = layers.MaxPooling2D(3, strides=2, padding=pool, name=f"pool{i}")(x)
         if norm and use_lrn and lrn_order == "after_pool":
-            x = LocalResponseNormalization(**ALEXNET_LRN, axis=channel_axis(), name=f"lrn{i}")(x)
+            x = LocalResponseNormalization(**lrn_args, axis=channel_axis(), name=f"lrn{i}")(x)
     if include_top and adaptive_pooling:
         if None in tuple(x.shape[1:3] if channel_axis() == -1 else x.shape[2:4]):
             raise ValueError("With include_top=True the adaptive pooling needs a known input "
                              f"size; got input_shape={tuple(img_input.shape[1:])}.")
         x = layers.AdaptiveAveragePooling2D((6, 6), name="avgpool")(x)
+    if include_top and flexible_top:
+        spatial = tuple(x.shape[1:3] if channel_axis() == -1 else x.shape[2:4])
+        if spatial != (6, 6):
+            raise ValueError("With include_top=True the input must give the 6x6 map the "
+                             f"classifier flattens (e.g. {config['input']}); got "
+                             f"input_shape={tuple(img_input.shape[1:])}, a {spatial} map.")
     if include_top and torchvision:
         # torchvision's classifier: dropout, fc6, ReLU, dropout, fc7, ReLU, classifier.
         x = layers.Flatten(name="flatten")(x)
@@ -152,8 +182,10 @@ _DOC = """Instantiates {summary}.
     Args:
         include_top: include the three fully connected layers (the input must then
             have the default size: the last pooled map is flattened; any size with
-            ``adaptive_pooling``, the default of ``alexnet_owt``).
-        weights: {weights} (no ImageNet weights).
+            ``adaptive_pooling``, the default of ``alexnet_owt``; any size giving a 6x6
+            map for the ``_cv`` layouts).
+        weights: {weights}; ``alexnet_owt`` reads torchvision's ImageNet weights, the
+            ``_cv`` layouts pytorchcv's.
         input_tensor: optional Keras tensor to use as image input.
         input_shape: optional (height, width, channels); default {input}, minimum
             {min_size}x{min_size} without the top.
@@ -170,6 +202,11 @@ _DOC = """Instantiates {summary}.
             the ``zfnet`` default); None keeps the variant's.
         adaptive_pooling: average pooling to 6x6 before the flatten (torchvision's
             ``AdaptiveAvgPool2d``); None keeps the variant's (True in ``alexnet_owt``).
+        pool_ceil_mode: 3x3/2 max pooling with PyTorch's ``ceil_mode`` (None keeps the
+            variant's: True for the ``_cv`` layouts).
+        lrn_alpha_per_window: LRN ``alpha`` divided by the window (Caffe's and PyTorch's
+            ``local_response_norm`` convention; None keeps the variant's: True for the
+            ``_cv`` layouts).
 
     Returns:
         A ``keras.Model``.
@@ -193,7 +230,25 @@ VARIANTS = (
             summary="ZFNet (7x7/2 first convolution, 5x5/2 second)"),
 )
 
+_CV_NOTE = ("pytorchcv's {} layout: LRN before pooling with alpha per window (PyTorch's "
+            "local_response_norm, k=2), 3x3/2 max pooling in ceil mode, biases, no BN")
+VARIANTS += (
+    Variant("alexnet_cv", "AlexNetCV", dict(variant="alexnet_cv"), PAPER,
+            _CV_NOTE.format("alexnet") + ", 224x224 input (any size giving a 6x6 map)",
+            default_input=CONFIGS["alexnet_cv"]["input"],
+            min_size=CONFIGS["alexnet_cv"]["min_size"],
+            summary="AlexNet in pytorchcv's layout (96-256-384-384-256, ceil-mode pooling, "
+                    "Caffe's LRN convention)"),
+    Variant("zfnet_cv", "ZFNetCV", dict(variant="zfnet_cv"), ZF_PAPER,
+            _CV_NOTE.format("zfnet") + ", 224x224 input (any size giving a 6x6 map)",
+            default_input=CONFIGS["zfnet_cv"]["input"], min_size=CONFIGS["zfnet_cv"]["min_size"],
+            summary="ZFNet in pytorchcv's layout (LRN before ceil-mode pooling, Caffe's LRN "
+                    "convention)"),
+)
+
+_OPTIONS = ("dropout", "lrn", "lrn_order", "adaptive_pooling", "pool_ceil_mode",
+            "lrn_alpha_per_window")
 register_variants(AlexNetFamily, VARIANTS[:1], family="alexnet", doc=_DOC, namespace=globals(),
-                  options=("groups", "dropout", "lrn", "lrn_order", "adaptive_pooling"))
-register_variants(AlexNetFamily, VARIANTS[1:], family="alexnet", doc=_DOC, namespace=globals(),
-                  options=("dropout", "lrn", "lrn_order", "adaptive_pooling"))
+                  options=("groups",) + _OPTIONS)
+register_variants(AlexNetFamily, VARIANTS[1:], family="alexnet", doc=_DOC,
+                  namespace=globals(), options=_OPTIONS)

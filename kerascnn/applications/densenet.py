@@ -125,6 +125,7 @@ def DenseNet(
     bn_epsilon=BN_EPSILON,
     keras_twin=None,
     weights_file=None,
+    bn_epsilon=BN_EPSILON,
 ):
     """Builds a DenseNet from its number of layers per dense block.
 
@@ -145,6 +146,8 @@ def DenseNet(
         keras_twin: the identical keras.applications constructor (ImageNet
             weights), or None.
         weights_file: keras' weights file prefix.
+        bn_epsilon: epsilon of every BatchNormalization (keras' 1.001e-5; PyTorch's 1e-5
+            for the ``_cv`` layouts).
 
     Returns:
         A ``keras.Model``.
@@ -277,7 +280,7 @@ def DenseNetCIFAR(include_top=True, weights=None, input_tensor=None, input_shape
                   name="densenet_cifar", depth=40, growth_rate=12, bc=False,
                   compression=None, init_channels=None, block="dense",
                   memory_efficient=False, dropout_rate=0.0, n=None, num_filters=None,
-                  width=1):
+                  width=1, bn_epsilon=BN_EPSILON):
     """DenseNet for CIFAR (three dense blocks on 32x32 inputs).
 
     Huang et al., "Densely Connected Convolutional Networks", CVPR 2017, §4.
@@ -302,6 +305,8 @@ def DenseNetCIFAR(include_top=True, weights=None, input_tensor=None, input_shape
         num_filters: the Lasagne CIFAR recipe's ``--num_filters``: the initial channels.
         width: the Lasagne CIFAR recipe's ``--width``; DenseNet's width is its growth rate, so
             only 1 is accepted.
+        bn_epsilon: epsilon of every BatchNormalization (1.001e-5; the ``_cv`` layouts:
+            PyTorch's 1e-5).
 
     Returns:
         A ``keras.Model``.
@@ -331,7 +336,42 @@ def DenseNetCIFAR(include_top=True, weights=None, input_tensor=None, input_shape
                     classes=classes, classifier_activation=classifier_activation, name=name,
                     growth_rate=growth_rate, bottleneck=bc, compression=compression,
                     init_channels=init_channels, stem="cifar", block=block,
-                    memory_efficient=memory_efficient, dropout_rate=dropout_rate)
+                    memory_efficient=memory_efficient, dropout_rate=dropout_rate,
+                    bn_epsilon=bn_epsilon)
+
+
+# pytorchcv's CIFAR DenseNet-BC layouts (its CIFAR-10 weights): the paper's networks with
+# PyTorch's BN epsilon 1e-5. Named rows, so that ``weights=`` reads their checkpoints.
+_CIFAR_CV_DOC = """Instantiates {summary}.
+
+    Huang et al., "{title}", CVPR {year}, in pytorchcv's layout (BN epsilon 1e-5).
+
+    Args:
+        include_top, input_tensor, pooling, classifier_activation, name: as
+            keras.applications.
+        weights: {weights}.
+        input_shape: optional (height, width, channels); default {input}.
+        classes: number of classes ({classes}).
+        dropout_rate: dropout after each convolution.
+        bn_epsilon: epsilon of every BatchNormalization (1e-5).
+
+    Returns:
+        A ``keras.Model``.
+    """
+
+CIFAR_CV_VARIANTS = tuple(
+    Variant(f"densenet_bc{depth}_cifar_cv", f"DenseNetBC{depth}CIFARCV",
+            dict(depth=depth, growth_rate=k, bc=True, bn_epsilon=1e-5), PAPER,
+            f"pytorchcv's densenet{depth}_k{k}_bc_cifar10 layout: DenseNet-BC, k={k}, "
+            "theta=0.5, 2k initial channels, BN epsilon 1e-5",
+            default_input=(32, 32, 3), min_size=4, classes=10, builder=DenseNetCIFAR,
+            options=("dropout_rate", "bn_epsilon"),
+            summary=f"DenseNet-BC (L={depth}, k={k}) for CIFAR in pytorchcv's layout")
+    for depth, k in ((100, 12), (190, 40))
+)
+register_variants(None, CIFAR_CV_VARIANTS, family="densenet", doc=_CIFAR_CV_DOC,
+                  namespace=globals())
+VARIANTS = VARIANTS + CIFAR_CV_VARIANTS
 
 
 def _leaf_layers(model):

@@ -18,6 +18,7 @@ MODULES = (
     "timm_inception",
     "timm_senet",
     "pytorchcv_cifar",
+    "pytorchcv_cifar_extra",
     "pytorchcv_imagenet",
 )
 

@@ -125,7 +125,6 @@ def DenseNet(
     bn_epsilon=BN_EPSILON,
     keras_twin=None,
     weights_file=None,
-    bn_epsilon=BN_EPSILON,
 ):
     """Builds a DenseNet from its number of layers per dense block.
 
@@ -142,12 +141,11 @@ def DenseNet(
         block: ``"dense"`` or the Lasagne CIFAR recipe's ``"dense_fast"``.
         memory_efficient: recompute concat-BN-ReLU(-Conv1x1) in backward.
         dropout_rate: dropout after each convolution of the blocks/transitions.
-        bn_epsilon: BatchNormalization epsilon (keras' 1.001e-5; torchvision's 1e-5).
         keras_twin: the identical keras.applications constructor (ImageNet
             weights), or None.
         weights_file: keras' weights file prefix.
         bn_epsilon: epsilon of every BatchNormalization (keras' 1.001e-5; PyTorch's 1e-5
-            for the ``_cv`` layouts).
+            for the ``_tv`` and ``_cv`` layouts).
 
     Returns:
         A ``keras.Model``.

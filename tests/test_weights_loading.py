@@ -269,6 +269,19 @@ def test_local_files(cache, served, tmp_path, monkeypatch):
                                              classifier_activation=None)
     np.testing.assert_allclose(from_safetensors.predict(x, verbose=0), expected, rtol=1e-5,
                                atol=1e-5)
+    # zipped as pytorchcv publishes its files (.pth.zip): the one checkpoint inside is read
+    import zipfile
+
+    zipped = tmp_path / "model.safetensors.zip"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.write(path, "model.safetensors")
+    from_zip = kerascnn.create_model(MODEL, weights=str(zipped), classifier_activation=None)
+    np.testing.assert_allclose(from_zip.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-5)
+    with zipfile.ZipFile(tmp_path / "two.zip", "w") as archive:
+        archive.write(path, "a.safetensors")
+        archive.write(path, "b.safetensors")
+    with pytest.raises(ValueError, match=r"must hold exactly one checkpoint .* it holds 2\.$"):
+        kerascnn.create_model(MODEL, weights=str(tmp_path / "two.zip"))
     keras_file = tmp_path / "model.weights.h5"
     model.save_weights(str(keras_file))
     from_keras = kerascnn.create_model(MODEL, weights=str(keras_file),

@@ -33,7 +33,7 @@ __all__ = ["FineTuneError", "KERAS_SUFFIXES", "CHECKPOINT_SUFFIXES", "check_weig
            "weights_normalization", "weights_model_kwargs", "load_keras_file"]
 
 KERAS_SUFFIXES = (".keras", ".weights.h5")
-CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
+CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin", ".zip")
 PREPROCESSING_PREFIX = "preprocess_"
 
 

@@ -255,6 +255,8 @@ def read_state_dict(path) -> StateDict:
     torch, nothing unpickled); ``.pth``/``.pt``/``.bin`` with ``torch.load(weights_only=True)``."""
     path = os.fspath(path)
     name = os.path.basename(path)
+    if path.endswith(".zip"):
+        return _read_zipped(path)
     if path.endswith(".safetensors"):
         try:
             from safetensors.numpy import load_file
@@ -285,7 +287,35 @@ def read_state_dict(path) -> StateDict:
                           else v.numpy() for k, v in obj.items()
                           if hasattr(v, "numpy")}, origin=name)
     raise WeightsError(f"Unknown checkpoint type {name!r}: allowed .safetensors, .pth, .pt, "
-                       ".bin, .keras, .weights.h5.")
+                       ".bin (also zipped: .pth.zip), .keras, .weights.h5.")
+
+
+def _read_zipped(path: str) -> StateDict:
+    """A checkpoint published zipped (pytorchcv's ``.pth.zip``): the one checkpoint inside,
+    read from a temporary copy that is removed afterwards."""
+    import shutil
+    import tempfile
+    import zipfile
+
+    suffixes = (".safetensors", ".pth", ".pt", ".bin")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = [m for m in archive.namelist() if m.endswith(suffixes)]
+            if len(members) != 1:
+                raise WeightsError(f"{path} must hold exactly one checkpoint "
+                                   f"({', '.join(suffixes)}); it holds {len(members)}.")
+            tmp = tempfile.mkdtemp(prefix="kerascnn-zip-")
+            try:
+                inner = os.path.join(tmp, os.path.basename(members[0]))
+                with archive.open(members[0]) as src, open(inner, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                sd = read_state_dict(inner)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+    except zipfile.BadZipFile as e:
+        raise WeightsError(f"{path} is not a readable zip file ({e}).") from None
+    sd.origin = os.path.basename(path)
+    return sd
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ __all__ = ["CHECKPOINT_SUFFIXES", "is_checkpoint", "load_checkpoint", "source_of
            "allowed_weights", "download", "fetch", "load_weight_set", "check_reachable"]
 
 # Files converted from another framework's layout (keras' own .keras/.weights.h5 load as is).
-CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
+CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin", ".zip")
 
 
 def is_checkpoint(weights) -> bool:
@@ -55,7 +55,7 @@ KERAS_SUFFIXES = (".keras", ".weights.h5", ".h5")
 def allowed_weights(model_name: str) -> str:
     """One phrase listing what ``weights=`` accepts for ``model_name``."""
     tags = sorted(weight_sets(model_name))
-    files = "a .safetensors/.pth/.pt/.bin checkpoint or a .keras/.weights.h5 file" if tags \
+    files = "a .safetensors/.pth/.pt/.bin (or .pth.zip) checkpoint or a .keras/.weights.h5 file" if tags \
         else "a .keras/.weights.h5 file of this architecture"
     if not tags:
         return f"None (random initialization) or {files} ({model_name} has no published " \

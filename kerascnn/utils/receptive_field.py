@@ -161,6 +161,9 @@ def _layer_field(layer, field: Field, in_shape, out_shape) -> Field:
             padding = config.get("padding", "valid")
         pad = _padding_before(layer, str(padding).lower(), in_size, kernel, strides, dilation)
         return _apply(field, kernel, strides, dilation, pad)
+    if kind == "CeilMaxPooling2D":  # padding on every side, extra only at the bottom/right
+        return _apply(field, _pair(config["pool_size"]), _pair(config["strides"]), (1, 1),
+                      _pair(config["padding"]))
     if kind == "ZeroPadding2D":
         (top, _), (left, _) = config["padding"]
         return _apply(field, (1, 1), (1, 1), (1, 1), (top, left))

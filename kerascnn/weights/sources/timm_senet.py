@@ -15,8 +15,9 @@ The layout (kerascnn's ``se_resnet50/101/152``, ``se_resnext50_32x4d`` and
   ``downsample.0/1`` (projection and BN; 3x3 with padding 1 from ``layer2`` on in
   SENet-154); SE-ResNet blocks stride on ``conv1`` (the 1x1), SE-ResNeXt and
   SENet-154 on ``conv2``;
-* ``last_linear`` after global average pooling (SENet-154 and the others: dropout
-  0.2 before it, the identity at inference);
+* ``last_linear`` after global average pooling; timm's module applies dropout 0.2
+  before it in every legacy SENet (the identity at inference; kerascnn's SENet-154 has
+  it too, the others none);
 * every BatchNormalization has epsilon 1e-5.
 """
 
@@ -90,4 +91,7 @@ for _name, (_timm, _blocks, _top1) in MODELS.items():
         tag="imagenet", source=f"timm:{_timm}", url=_HUB.format(f"{_timm}.in1k"),
         classes=1000, input_size=(224, 224, 3), mean=_IMAGENET_MEAN, std=_IMAGENET_STD,
         interpolation="bilinear", crop_pct=0.875, top1=_top1, license="Apache-2.0",
-        note=f"timm {_timm}.in1k: the SENet authors' released model (Cadene's port)."))
+        note=f"timm {_timm}.in1k: the SENet authors' released model (Cadene's port)."
+             + ("" if _name == "senet154" else
+                " timm's module also applies dropout 0.2 before last_linear in training; "
+                f"kerascnn's {_name} has none (equal at inference).")))

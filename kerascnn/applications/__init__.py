@@ -81,7 +81,11 @@ from kerascnn.applications.cifar_resnet import (  # noqa: E402
     CifarResNet,
     PreActResNet164CIFAR,
     PreActResNet1001CIFAR,
+    ResNet20CIFAR_B,
+    ResNet56CIFAR_B,
+    ResNet110CIFAR_B,
     ResNeXt29_8x64dCIFAR,
+    WideResNet28_10CIFAR,
 )
 from kerascnn.applications.resnet import (  # noqa: E402
     ResNet18,
@@ -111,7 +115,8 @@ __all__ += ["ResNet18", "ResNet34", "ResNet50TV", "ResNet101TV", "ResNet152TV",
             "WideResNet50_2", "WideResNet101_2", "ResNeXt50_32x4d", "ResNeXt101_32x8d", "ResNeXt101_64x4d", "SEResNet50", "SEResNet101", "SEResNet152",
             "SEResNeXt50_32x4d", "SENet154", "ResNet50V2", "ResNet101V2", "ResNet152V2",
             "ResNet200V2", "CifarResNet", "PreActResNet164CIFAR", "PreActResNet1001CIFAR",
-            "ResNeXt29_8x64dCIFAR"]
+            "ResNeXt29_8x64dCIFAR", "ResNet20CIFAR_B", "ResNet56CIFAR_B", "ResNet110CIFAR_B",
+            "WideResNet28_10CIFAR"]
 from kerascnn.applications.preprocessing import (  # noqa: E402
     decode_predictions,
     preprocess_input,

@@ -23,6 +23,10 @@ convolution bias, stride on the 3x3), the layout torchvision's ImageNet weights 
 The torchvision-layout variants (``resnet18``, ``resnet34``, ``*_tv``, ``wide_*``,
 ``resnext*``) use PyTorch's BatchNorm epsilon 1e-5 (``bn_epsilon``; keras' 1.001e-5
 elsewhere), so torchvision's weights give torchvision's outputs.
+The SE networks are the SENet authors' released
+models (timm's ``legacy_se*``): BN epsilon 1e-5 and the stem's 3x3/2 max pooling with
+Caffe's ceil rounding and no padding (:class:`kerascnn.layers.CeilMaxPooling2D`), the
+SE excitation as two Dense layers (the release's 1x1 convolutions on a 1x1 map).
 
 ========================= ================ ===================================
 name                       blocks/stage     trainable parameters (1000 classes)
@@ -70,6 +74,7 @@ from kerascnn.blocks.residual import (
     depth_schedule,
     residual_block,
 )
+from kerascnn.layers.pooling import CeilMaxPooling2D
 
 __all__ = ["ResNet"]  # and one constructor per row of VARIANTS (register_variants)
 
@@ -88,7 +93,10 @@ _TV = dict(bn_epsilon=TORCH_BN_EPSILON)
 _TV_NOTE = ", BN eps 1e-5 (torchvision)"
 
 _KERAS = "bottleneck v1 as keras.applications"
-_SE = "SE r=16, no conv bias"
+# The SENet authors' released (Caffe) models: BN epsilon 1e-5 and the stem's max pooling
+# with ceil rounding and no padding (timm's legacy_se* weights have this layout).
+_SENET_RELEASE = dict(bn_epsilon=1e-5, pool_ceil_mode=True)
+_SE = "SE r=16, no conv bias, BN eps 1e-5, ceil-mode stem pool (as the authors' release)"
 
 VARIANTS = (
     Variant("resnet18", "ResNet18", dict(blocks_per_stage=(2, 2, 2, 2), block="basic", **_TV),
@@ -134,27 +142,30 @@ VARIANTS = (
                  **_TORCH_BOTTLENECK, **_TV), RESNEXT_PAPER, "C=64, d=4" + _TV_NOTE),
     Variant("se_resnet50", "SEResNet50",
             dict(blocks_per_stage=(3, 4, 6, 3), se_ratio=16, block="bottleneck",
-                 stride_in="1x1"), SENET_PAPER,
-            "SE r=16 on every bottleneck, no conv bias, stride on the first 1x1"),
+                 stride_in="1x1", **_SENET_RELEASE), SENET_PAPER,
+            "SE r=16 on every bottleneck, no conv bias, stride on the first 1x1, BN eps 1e-5, "
+            "ceil-mode stem pool (as the authors' release)"),
     Variant("se_resnet101", "SEResNet101",
             dict(blocks_per_stage=(3, 4, 23, 3), se_ratio=16, block="bottleneck",
-                 stride_in="1x1"), SENET_PAPER, _SE),
+                 stride_in="1x1", **_SENET_RELEASE), SENET_PAPER, _SE),
     Variant("se_resnet152", "SEResNet152",
             dict(blocks_per_stage=(3, 8, 36, 3), se_ratio=16, block="bottleneck",
-                 stride_in="1x1"), SENET_PAPER, _SE),
+                 stride_in="1x1", **_SENET_RELEASE), SENET_PAPER, _SE),
     Variant("se_resnext50_32x4d", "SEResNeXt50_32x4d",
             dict(blocks_per_stage=(3, 4, 6, 3), se_ratio=16, groups=32, width_per_group=4,
-                 **_TORCH_BOTTLENECK), SENET_PAPER, "SE r=16, C=32, d=4"),
+                 **_TORCH_BOTTLENECK, **_SENET_RELEASE), SENET_PAPER,
+            "SE r=16, C=32, d=4, BN eps 1e-5, ceil-mode stem pool (as the authors' release)"),
     Variant("senet154", "SENet154",
             dict(blocks_per_stage=(3, 8, 36, 3), se_ratio=16, groups=64, width_per_group=4,
                  first_width_ratio=0.5, stem="deep", downsample_kernel_size=3, dropout=0.2,
-                 **_TORCH_BOTTLENECK), SENET_PAPER,
+                 **_TORCH_BOTTLENECK, **_SENET_RELEASE), SENET_PAPER,
             "SE r=16, C=64, 3-conv stem, 3x3 projections, first 1x1 at half the grouped "
-            "width, dropout 0.2 (as the authors' released model)"),
+            "width, dropout 0.2, BN eps 1e-5, ceil-mode stem pool (as the authors' released "
+            "model)"),
 )
 
 
-def _stem(x, kind, use_bias, epsilon=BN_EPSILON):
+def _stem(x, kind, use_bias, epsilon=BN_EPSILON, pool_ceil_mode=False):
     axis = channel_axis()
     if kind == "deep":
         for i, (filters, stride) in enumerate(((64, 2), (64, 1), (128, 1)), start=1):
@@ -164,12 +175,18 @@ def _stem(x, kind, use_bias, epsilon=BN_EPSILON):
                               else "same", use_bias=use_bias, name=f"conv1_{i}")(x)
             x = layers.BatchNormalization(axis=axis, epsilon=epsilon, name=f"bn_conv1_{i}")(x)
             x = layers.Activation("relu", name=f"conv1_{i}_relu")(x)
-        # 3x3/2 max pooling with ceil rounding (the released model's ceil_mode).
+        if pool_ceil_mode:
+            return CeilMaxPooling2D(3, strides=2, name="pool1")(x)
+        # 3x3/2 max pooling, "same" (the windows of ceil rounding at even sizes only).
         return layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)
     x = layers.ZeroPadding2D(padding=3, name="conv1_pad")(x)
     x = layers.Conv2D(64, 7, strides=2, use_bias=use_bias, name="conv1")(x)
     x = layers.BatchNormalization(axis=axis, epsilon=epsilon, name="bn_conv1")(x)
     x = layers.Activation("relu", name="conv1_relu")(x)
+    if pool_ceil_mode:
+        # Caffe's rounding (the SENet authors' released models): no padding, the last
+        # window may hang over the bottom/right edge.
+        return CeilMaxPooling2D(3, strides=2, name="pool1")(x)
     x = layers.ZeroPadding2D(padding=1, name="pool1_pad")(x)
     return layers.MaxPooling2D(3, strides=2, name="pool1")(x)
 
@@ -219,6 +236,7 @@ def ResNet(
     downsample_kernel_size=1,
     dropout=None,
     bn_epsilon=BN_EPSILON,
+    pool_ceil_mode=False,
     keras_twin=None,
     weights_file=None,
 ):
@@ -244,8 +262,12 @@ def ResNet(
         stem: ``"standard"`` (7x7/2) or ``"deep"`` (three 3x3, SENet-154).
         downsample_kernel_size: projection kernel in stages 3..5 (3 in SENet-154).
         dropout: dropout rate before the classifier (SENet-154: 0.2).
-        bn_epsilon: BatchNormalization epsilon (keras' 1.001e-5; PyTorch's 1e-5 in
-            the torchvision layouts).
+        bn_epsilon: BatchNormalization epsilon (keras.applications' 1.001e-5; 1e-5 in
+            the SENet authors' released models and in PyTorch).
+        pool_ceil_mode: the stem's 3x3/2 max pooling without padding and with ceil
+            rounding (Caffe's, the SENet authors' released models:
+            :class:`kerascnn.layers.CeilMaxPooling2D`) instead of 1-pixel padding
+            and floor rounding (keras.applications).
         keras_twin: the identical keras.applications constructor, used to read
             its ImageNet weights file.
         weights_file: keras' ImageNet file name (without ``_notop``/``.h5``).
@@ -271,7 +293,7 @@ def ResNet(
     if isinstance(bn_epsilon, bool) or not isinstance(bn_epsilon, (int, float)) or \
             bn_epsilon <= 0:
         raise ValueError(f"`bn_epsilon` must be a positive number; got bn_epsilon={bn_epsilon!r}.")
-    x = _stem(img_input, stem, use_bias, bn_epsilon)
+    x = _stem(img_input, stem, use_bias, bn_epsilon, pool_ceil_mode)
     schedule = iter(depth_schedule(stochastic_depth, sum(blocks_per_stage)))
     for i, num_blocks in enumerate(blocks_per_stage):
         stage = i + 2

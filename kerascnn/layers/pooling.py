@@ -23,7 +23,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-__all__ = ["CeilPooling2D"]
+__all__ = ["CeilPooling2D", "CeilMaxPooling2D", "ceil_pool_output_size"]
 
 
 def _out_size(n, k, s, p, ceil_mode):
@@ -32,6 +32,11 @@ def _out_size(n, k, s, p, ceil_mode):
     if ceil_mode and (out - 1) * s >= n + p:
         out -= 1
     return out
+
+
+def ceil_pool_output_size(size, pool_size, strides, padding=0):
+    """PyTorch's output size of a ceil-mode pooling along one axis (None if ``size`` is)."""
+    return None if size is None else _out_size(size, pool_size, strides, padding, True)
 
 
 @keras.saving.register_keras_serializable(package="kerascnn")
@@ -135,4 +140,30 @@ class CeilPooling2D(keras.layers.Layer):
         config.update(mode=self.mode, pool_size=self.pool_size, strides=self.strides,
                       padding=self.padding, ceil_mode=self.ceil_mode,
                       count_include_pad=self.count_include_pad, data_format=self.data_format)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="kerascnn")
+class CeilMaxPooling2D(CeilPooling2D):
+    """:class:`CeilPooling2D` in its most common use: max pooling with ceil rounding
+    (PyTorch's ``MaxPool2d(..., ceil_mode=True)``, Caffe's pooling; the stem of the SENet
+    authors' released models).
+
+    Args:
+        pool_size: window size (int or pair).
+        strides: stride (int or pair; default ``pool_size``).
+        padding: symmetric padding each side (int or pair; at most half the window).
+        data_format: ``"channels_last"`` or ``"channels_first"`` (default keras').
+    """
+
+    def __init__(self, pool_size=2, strides=None, padding=0, data_format=None, **kwargs):
+        for key in ("mode", "ceil_mode", "count_include_pad"):
+            kwargs.pop(key, None)
+        super().__init__("max", pool_size, strides=strides, padding=padding, ceil_mode=True,
+                         data_format=data_format, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        for key in ("mode", "ceil_mode", "count_include_pad"):
+            config.pop(key)
         return config

@@ -163,7 +163,7 @@ def _layer_field(layer, field: Field, in_shape, out_shape) -> Field:
             padding = config.get("padding", "valid")
         pad = _padding_before(layer, str(padding).lower(), in_size, kernel, strides, dilation)
         return _apply(field, kernel, strides, dilation, pad)
-    if kind == "CeilPooling2D":  # symmetric explicit padding; ceil mode only adds windows
+    if kind in ("CeilPooling2D", "CeilMaxPooling2D"):  # symmetric explicit padding; ceil mode only adds windows
         pad = _pair(config["padding"])
         return _apply(field, _pair(config["pool_size"]), _pair(config["strides"]), (1, 1), pad)
     if kind == "ZeroPadding2D":

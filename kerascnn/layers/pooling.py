@@ -26,6 +26,16 @@ from keras import ops
 __all__ = ["CeilPooling2D", "CeilMaxPooling2D", "ceil_pool_output_size"]
 
 
+def _pair(value, name):
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value, value)
+    if (not isinstance(value, (tuple, list)) or len(value) != 2 or
+            not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+        raise ValueError(f"`{name}` must be an integer or a pair of integers; got "
+                         f"{name}={value!r}.")
+    return tuple(value)
+
+
 def _out_size(n, k, s, p, ceil_mode):
     span = n + 2 * p - k
     out = (-(-span // s) if ceil_mode else span // s) + 1
@@ -61,11 +71,13 @@ class CeilPooling2D(keras.layers.Layer):
         super().__init__(**kwargs)
         if mode not in ("max", "avg"):
             raise ValueError(f"`mode` must be 'max' or 'avg'; got mode={mode!r}.")
-        pair = lambda v: (int(v), int(v)) if isinstance(v, int) else tuple(int(i) for i in v)  # noqa: E731
         self.mode = mode
-        self.pool_size = pair(pool_size)
-        self.strides = pair(strides if strides is not None else pool_size)
-        self.padding = pair(padding)
+        self.pool_size = _pair(pool_size, "pool_size")
+        self.strides = _pair(strides if strides is not None else pool_size, "strides")
+        self.padding = _pair(padding, "padding")
+        if min(self.pool_size) < 1 or min(self.strides) < 1:
+            raise ValueError("`pool_size` and `strides` must be positive; got "
+                             f"pool_size={self.pool_size}, strides={self.strides}.")
         if any(p < 0 or 2 * p > k for p, k in zip(self.padding, self.pool_size)):
             raise ValueError("`padding` must be between 0 and half the pool size; got "
                              f"padding={padding!r} with pool_size={pool_size!r}.")

@@ -52,6 +52,15 @@ __all__ = [
 ]
 
 
+# What several publishers share: timm's Hugging Face hub file of a model, ImageNet's and
+# CIFAR-10's channel statistics (of x / 255).
+TIMM_HUB = "https://huggingface.co/timm/{}/resolve/main/model.safetensors"
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2023, 0.1994, 0.2010)
+
+
 class WeightsError(ValueError):
     """A weights file or tag that cannot be loaded into a model (one-line message)."""
 
@@ -87,8 +96,8 @@ class WeightSet:
     url: str
     classes: int
     input_size: tuple
-    mean: tuple = (0.485, 0.456, 0.406)
-    std: tuple = (0.229, 0.224, 0.225)
+    mean: tuple = IMAGENET_MEAN
+    std: tuple = IMAGENET_STD
     interpolation: str = "bilinear"
     crop_pct: float = 0.875
     top1: float | None = None

@@ -32,7 +32,10 @@ releases; top-1 is 100 minus the error (percent) pytorchcv publishes with them.
 
 from __future__ import annotations
 
+from kerascnn.blocks.common import TORCH_BN_EPSILON
 from kerascnn.weights.core import (
+    CIFAR10_MEAN,
+    CIFAR10_STD,
     WeightSet,
     layer,
     register_converter,
@@ -42,10 +45,8 @@ from kerascnn.weights.core import (
     set_dense,
 )
 
-EPSILON = 1e-5
+EPSILON = TORCH_BN_EPSILON
 _RELEASE = "https://github.com/osmr/imgclsmob/releases/download/{tag}/{file}.zip"
-CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
-CIFAR10_STD = (0.2023, 0.1994, 0.2010)
 
 # kerascnn model -> (pytorchcv model, pre-activation, error in 1/100 percent as in the file
 # name, sha1 of the .pth, release tag) from pytorchcv 0.0.74's model_metainfos.csv.

@@ -15,6 +15,8 @@ pixel each side, the average counting it).
 from __future__ import annotations
 
 from kerascnn.weights.core import (
+    CIFAR10_MEAN,
+    CIFAR10_STD,
     StateDict,
     layer,
     register_converter,
@@ -25,8 +27,7 @@ from kerascnn.weights.core import (
 )
 from kerascnn.weights.sources.pytorchcv_imagenet import TORCH_BN_EPSILON, pytorchcv_set
 
-CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
-CIFAR_STD = (0.2023, 0.1994, 0.2010)
+CIFAR_MEAN, CIFAR_STD = CIFAR10_MEAN, CIFAR10_STD
 
 
 def _cifar_set(name, error, sha1, release, **kwargs):

@@ -17,6 +17,7 @@ they are (their BN epsilon is PyTorch's 1e-5 and their shortcut pooling counts p
 
 from __future__ import annotations
 
+from kerascnn.blocks.common import TORCH_BN_EPSILON
 from kerascnn.weights.core import (
     StateDict,
     WeightSet,
@@ -30,7 +31,6 @@ from kerascnn.weights.core import (
 )
 
 RELEASES = "https://github.com/osmr/imgclsmob/releases/download"
-TORCH_BN_EPSILON = 1e-5
 
 
 def pytorchcv_set(name, error, sha1, release, top1, *, tag="imagenet", classes=1000,

@@ -18,6 +18,7 @@ pooling; the concatenation orders are kerascnn's.
 from __future__ import annotations
 
 from kerascnn.weights.core import (
+    TIMM_HUB,
     StateDict,
     WeightsError,
     WeightSet,
@@ -136,7 +137,7 @@ register_weight_sets(
     "inception_v4_timm",
     WeightSet(
         tag="imagenet", source="timm:inception_v4",
-        url="https://huggingface.co/timm/inception_v4.tf_in1k/resolve/main/model.safetensors",
+        url=TIMM_HUB.format("inception_v4.tf_in1k"),
         classes=1000, input_size=(299, 299, 3), mean=_INCEPTION_MEAN, std=_INCEPTION_STD,
         interpolation="bicubic", crop_pct=0.875, top1=80.156, license="Apache-2.0",
         note="timm's inception_v4.tf_in1k: TF-slim's Inception-v4 checkpoint "
@@ -147,8 +148,7 @@ register_weight_sets(
     "inception_resnet_v2_timm",
     WeightSet(
         tag="imagenet", source="timm:inception_resnet_v2",
-        url="https://huggingface.co/timm/inception_resnet_v2.tf_in1k/resolve/main/"
-            "model.safetensors",
+        url=TIMM_HUB.format("inception_resnet_v2.tf_in1k"),
         classes=1000, input_size=(299, 299, 3), mean=_INCEPTION_MEAN, std=_INCEPTION_STD,
         interpolation="bicubic", crop_pct=0.8975, top1=80.462, license="Apache-2.0",
         note="timm's inception_resnet_v2.tf_in1k: TF-slim's Inception-ResNet-v2 checkpoint "

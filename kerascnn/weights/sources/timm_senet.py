@@ -23,8 +23,12 @@ The layout (kerascnn's ``se_resnet50/101/152``, ``se_resnext50_32x4d`` and
 
 from __future__ import annotations
 
+from kerascnn.blocks.common import TORCH_BN_EPSILON
 from kerascnn.blocks.residual import block_letters
 from kerascnn.weights.core import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    TIMM_HUB,
     WeightSet,
     layer,
     register_converter,
@@ -35,10 +39,9 @@ from kerascnn.weights.core import (
     set_dense,
 )
 
-EPSILON = 1e-5
-_HUB = "https://huggingface.co/timm/{}/resolve/main/model.safetensors"
-_IMAGENET_MEAN = (0.485, 0.456, 0.406)
-_IMAGENET_STD = (0.229, 0.224, 0.225)
+EPSILON = TORCH_BN_EPSILON
+_HUB = TIMM_HUB
+_IMAGENET_MEAN, _IMAGENET_STD = IMAGENET_MEAN, IMAGENET_STD
 
 # kerascnn model -> (timm model, blocks per stage, published top-1 of timm's
 # results-imagenet.csv at 224, crop 0.875, bilinear).

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import re
 
+from kerascnn.blocks.common import TORCH_BN_EPSILON
 from kerascnn.weights.core import (
+    TIMM_HUB,
     StateDict,
     WeightsError,
     WeightSet,
@@ -32,7 +34,6 @@ from kerascnn.weights.core import (
     set_dense,
 )
 
-TORCH_BN_EPSILON = 1e-5
 # torchvision's original checkpoints: "denselayer1.norm.1.weight" for "denselayer1.norm1.weight".
 _OLD_KEY = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|"
                       r"running_mean|running_var|num_batches_tracked))$")
@@ -100,8 +101,7 @@ for _depth, _top1 in _TOP1.items():
         f"densenet{_depth}_tv",
         WeightSet(
             tag="imagenet", source=f"torchvision:densenet{_depth}",
-            url=f"https://huggingface.co/timm/densenet{_depth}.tv_in1k/resolve/main/"
-                "model.safetensors",
+            url=TIMM_HUB.format(f"densenet{_depth}.tv_in1k"),
             classes=1000, input_size=(224, 224, 3), interpolation="bilinear", crop_pct=0.875,
             top1=_top1, license="BSD-3-Clause",
             note=f"torchvision's IMAGENET1K_V1 weights ({_TV_FILES[_depth]}) as the timm hub's "

@@ -16,6 +16,7 @@ auxiliary head, trained only); ``fc``. timm's ``inception_v3`` has the same keys
 from __future__ import annotations
 
 from kerascnn.weights.core import (
+    TIMM_HUB,
     StateDict,
     WeightsError,
     WeightSet,
@@ -104,7 +105,7 @@ register_weight_sets(
     "inception_v3_tv",
     WeightSet(
         tag="imagenet", source="torchvision:inception_v3",
-        url="https://huggingface.co/timm/inception_v3.tv_in1k/resolve/main/model.safetensors",
+        url=TIMM_HUB.format("inception_v3.tv_in1k"),
         classes=1000, input_size=(299, 299, 3), interpolation="bilinear",
         crop_pct=round(299 / 342, 4), top1=77.294, license="BSD-3-Clause",
         note="torchvision's IMAGENET1K_V1 weights (Google's Inception v3 ported to PyTorch) as "

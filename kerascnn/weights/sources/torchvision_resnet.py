@@ -32,6 +32,7 @@ from __future__ import annotations
 from kerascnn.blocks.common import TORCH_BN_EPSILON
 from kerascnn.blocks.residual import block_letters
 from kerascnn.weights.core import (
+    TIMM_HUB,
     WeightsError,
     WeightSet,
     layer,
@@ -44,7 +45,6 @@ from kerascnn.weights.core import (
 
 __all__ = ["convert", "TIMM_HUB", "TORCHVISION"]
 
-TIMM_HUB = "https://huggingface.co/timm/{}/resolve/main/model.safetensors"
 TORCHVISION = "https://download.pytorch.org/models/{}"
 
 _LICENSE = "BSD-3-Clause"

@@ -63,7 +63,35 @@ class ModelSpec:
         merged = dict(self.kwargs)
         merged.update(kwargs)
         merged.setdefault("name", self.name)
-        return self.constructor(**merged)
+        if getattr(self.constructor, "handles_weights", False):
+            return self.constructor(**merged)
+        if not _needs_loader(merged):
+            merged.pop("include_preprocessing", None)  # False: the builder's plain model
+            return self.constructor(**merged)
+        # A pattern's builder (resnet20_cifar, ...): weight sets and checkpoints as the
+        # variants' constructors load them.
+        import inspect
+
+        from kerascnn.applications.variants import build_with_weights
+
+        classes = inspect.signature(self.constructor).parameters.get("classes")
+        return build_with_weights(
+            self.constructor, self.name, default_input=self.default_input_shape,
+            default_classes=classes.default if classes is not None else 1000, **merged)
+
+
+def _needs_loader(arguments: dict) -> bool:
+    """Whether a builder's ``weights``/``include_preprocessing`` need the weight loader (a
+    tag or a checkpoint: a builder itself reads only None, "imagenet" and keras files)."""
+    if arguments.get("include_preprocessing"):
+        return True
+    weights = arguments.get("weights")
+    if weights is None:
+        return False
+    if isinstance(weights, (str, os.PathLike)) and os.fspath(weights).endswith(
+            (".keras", ".weights.h5", ".h5")):
+        return False
+    return True
 
 
 _MODELS: dict[str, ModelSpec] = {}
@@ -276,12 +304,17 @@ def model_info(name: str) -> dict:
     ``count_params()`` where the reference table has it), ``convention``,
     ``keras_twin``, ``kwargs`` and ``feature_info``: the stage outputs that
     ``create_model(name, features_only=True)`` returns, one dict per output
-    (``layer``, ``channels``, ``stride``, ``index``; see :mod:`kerascnn.features`),
-    ``recipe``: the family's default training recipe (the settings fit.py uses
-    when no ``--recipe`` is given; None if the family has none) and
-    ``paper_recipe``: the name of its paper recipe (``--recipe paper``).
+    (``layer``, ``channels``, ``stride``, ``index``; see :mod:`kerascnn.features`);
+    ``weights``: the weight sets the model can load, tag -> ``source``, ``url``,
+    ``sha256``, ``classes``, ``input_size``, ``mean``, ``std``, ``interpolation``,
+    ``crop_pct``, ``top1`` (as published), ``license``, ... ({} when none; see
+    :class:`kerascnn.weights.WeightSet`); ``recipe``: the family's default training
+    recipe (the settings fit.py uses when no ``--recipe`` is given; None if the
+    family has none) and ``paper_recipe``: the name of its paper recipe
+    (``--recipe paper``).
     """
     from kerascnn.features import feature_info
+    from kerascnn.weights.core import weight_sets
 
     spec = get_spec(name)
     recipes = family_recipes(spec.family)
@@ -306,6 +339,7 @@ def model_info(name: str) -> dict:
         "keras_twin": spec.keras_twin,
         "kwargs": dict(spec.kwargs),
         "feature_info": feature_info(spec.name),
+        "weights": {tag: ws.as_dict() for tag, ws in sorted(weight_sets(spec.name).items())},
         "recipe": recipes["default"] if recipes else None,
         "paper_recipe": recipes["paper"] if recipes else None,
     }

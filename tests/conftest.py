@@ -1,11 +1,22 @@
 """Shared test fixtures: where the real data lives, quiet TensorFlow."""
 
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+import importlib.util  # noqa: E402
 import pathlib  # noqa: E402
+
+# torch's triton (imported by torch._dynamo, torchvision, timm, pytorchcv) crashes the
+# interpreter (segmentation fault) when it loads after TensorFlow's libraries: load it
+# first when the `convert` extra is installed, so the weight-conversion tests can run in
+# the same session as the others.
+# (A process that already loaded TensorFlow, e.g. tune.py importing a test module for its
+# hypermodels, never needs torch: leave triton out there.)
+if "tensorflow" not in sys.modules and importlib.util.find_spec("triton") is not None:
+    import triton  # noqa: E402, F401
 
 import pytest  # noqa: E402
 

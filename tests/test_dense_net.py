@@ -9,20 +9,11 @@ import kerascnn
 from kerascnn.applications import DenseNetCIFAR
 from kerascnn.applications.densenet import DenseNet, copy_weights_by_name
 from kerascnn.blocks import dense_block, dense_fast_block, transition
+from tests._weights import randomize_weights
 
 
 def _trainable(model):
     return int(sum(np.prod(w.shape) for w in model.trainable_weights))
-
-
-def _randomize(model, seed=0):
-    """Random weights everywhere, BN statistics included (positive variances)."""
-    rng = np.random.default_rng(seed)
-    for w in model.weights:
-        value = rng.normal(0.0, 0.2, size=w.shape)
-        if "variance" in w.path:
-            value = rng.uniform(0.5, 1.5, size=w.shape)
-        w.assign(value.astype("float32"))
 
 
 @pytest.mark.parametrize("keras_name, depth", [("DenseNet121", 121), ("DenseNet169", 169),
@@ -32,7 +23,7 @@ def test_same_as_keras_applications(keras_name, depth):
     theirs = getattr(keras.applications, keras_name)(weights=None, **kw)
     ours = kerascnn.create_model(f"densenet{depth}", **kw)
     assert ours.count_params() == theirs.count_params()
-    _randomize(theirs, seed=depth)
+    randomize_weights(theirs, seed=depth)  # BN gammas and statistics too
     assert kerascnn.transfer_weights(theirs, ours) == len([lyr for lyr in theirs.layers if lyr.weights])
     x = np.random.default_rng(1).normal(size=(2, 32, 32, 3)).astype("float32")
     diff = np.abs(np.asarray(ours(x, training=False)) - np.asarray(theirs(x, training=False)))
@@ -124,7 +115,7 @@ def test_blocks_shapes_and_counts():
 def _pair(**kwargs):
     plain = DenseNet(**kwargs, memory_efficient=False)
     efficient = DenseNet(**kwargs, memory_efficient=True)
-    _randomize(plain, seed=3)
+    randomize_weights(plain, seed=3)
     assert copy_weights_by_name(plain, efficient) == len(
         [lyr for lyr in plain.layers if lyr.weights])
     return plain, efficient

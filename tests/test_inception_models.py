@@ -177,6 +177,7 @@ def test_xception_imagenet_weights_from_keras_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     (tmp_path / "models").mkdir()
     twin = keras.applications.Xception(weights=None, include_top=False, input_shape=(71, 71, 3))
+    randomize_weights(twin)  # a fresh twin's BN statistics would hide a BN mix-up
     import h5py
     from keras.src.legacy.saving import legacy_h5_format
 

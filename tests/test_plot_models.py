@@ -144,8 +144,10 @@ def test_densenet121_block_view_has_four_dense_blocks_and_three_transitions():
     ("nin_cifar", ["input_layer", "stage1", "pool1", "dropout1", "stage2", "pool2",
                    "dropout2", "stage3", "head"]),
     # a network without blocks: a layer with its padding or dropout
+    # (torchvision's top: adaptive pooling, dropout before fc6 and fc7)
     ("alexnet_owt", ["input_layer", "conv1", "pool1", "conv2", "pool2", "conv3", "conv4",
-                     "conv5", "pool5", "flatten", "fc6", "fc7", "predictions"]),
+                     "conv5", "pool5", "avgpool", "flatten", "dropout6", "fc6", "dropout7",
+                     "fc7", "predictions"]),
 ])
 def test_block_view_of_other_families(name, expected):
     assert [g["name"] for g in _blocks(name)] == expected

@@ -178,4 +178,4 @@ def test_imagenet_weights_need_released_architecture():
     with pytest.raises(ValueError, match=r"weights='imagenet' needs the released architecture"):
         kerascnn.applications.ResNet50(weights="imagenet", stochastic_depth=0.5)
     with pytest.raises(ValueError, match=r"This architecture has no ImageNet weights"):
-        kerascnn.create_model("resnet18", weights="imagenet")
+        kerascnn.create_model("resnet20_cifar", weights="imagenet")

@@ -71,9 +71,9 @@ def test_block_argument_errors():
     (dict(input_shape=(64, 64)), r"`input_shape` must be a tuple of three positive integers"),
     (dict(pooling="sum", include_top=False), r"`pooling` must be None, 'avg' or 'max'; got pooling='sum'\."),
     (dict(classes=0), r"`classes` must be a positive integer; got classes=0\."),
-    (dict(weights="/no/such/file.weights.h5"), r"`weights` must be None \(random initialization\), a path to an existing weights file, or 'imagenet'; got weights='/no/such/file.weights.h5'\."),
-    (dict(weights="imagenet", classes=6), r"With weights='imagenet' and include_top=True, `classes` must be 1000; got classes=6\."),
-    (dict(weights="imagenet", input_shape=(64, 64, 1), include_top=False), r"With weights='imagenet' the input must have 3 channels"),
+    (dict(weights="/no/such/file.weights.h5"), r"`weights` file /no/such/file.weights.h5 does not exist\."),
+    (dict(weights="imagenet21k"), r"`weights` for resnet50 must be None \(random initialization\), a tag \('imagenet'\) or .*; got weights='imagenet21k'\."),
+    (dict(weights="imagenet", input_shape=(64, 64, 1), include_top=False), r"weights='imagenet' needs 3 input channels; got input_shape=\(64, 64, 1\)\."),
     (dict(include_top="yes"), r"`include_top` must be True or False"),
 ])
 def test_resnet50_argument_errors(kwargs, message):
@@ -82,12 +82,21 @@ def test_resnet50_argument_errors(kwargs, message):
     assert "\n" not in str(info.value)
 
 
-def test_imagenet_weights_missing_file_says_where(tmp_path, monkeypatch):
+def test_imagenet_weights_offline_says_where(tmp_path, monkeypatch):
+    from kerascnn.weights import loading
+
+    def offline(host, timeout):
+        raise OSError(f"cannot resolve {host}: offline")
+
+    monkeypatch.setattr(loading, "_resolve_host", offline)  # no download even when online
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    with pytest.raises(ValueError, match=r"ImageNet weights not found: put keras.applications' "
-                                         r"file resnet50_weights_tf_dim_ordering_tf_kernels_notop"
-                                         r"\.h5 at .*models"):
+    with pytest.raises(ValueError, match=r"Cannot download https://storage.googleapis.com/"
+                                         r"tensorflow/keras-applications/resnet/resnet50_weights_"
+                                         r"tf_dim_ordering_tf_kernels_notop\.h5 .*; put the file "
+                                         r"at .*models/resnet50_weights_tf_dim_ordering_tf_"
+                                         r"kernels_notop\.h5") as info:
         ResNet50(weights="imagenet", include_top=False)
+    assert "\n" not in str(info.value)
 
 
 def test_imagenet_weights_from_keras_cache(tmp_path, monkeypatch):
@@ -96,15 +105,31 @@ def test_imagenet_weights_from_keras_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     (tmp_path / "models").mkdir()
     twin = keras.applications.ResNet50(weights=None, include_top=False, input_shape=(32, 32, 3))
+    randomize_weights(twin)  # a fresh twin's BN statistics would hide a BN mix-up
     path = tmp_path / "models" / "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
     import h5py
     from keras.src.legacy.saving import legacy_h5_format
 
+    randomize_weights(twin)  # every weight and BN statistic: a mix-up must show
     with h5py.File(path, "w") as f:  # the layout of keras' published .h5 files
         legacy_h5_format.save_weights_to_hdf5_group(f, twin)
     ours = ResNet50(weights="imagenet", include_top=False, input_shape=(32, 32, 3))
     x = np.random.RandomState(1).rand(2, 32, 32, 3).astype("float32")
-    np.testing.assert_allclose(ours.predict(x, verbose=0), twin.predict(x, verbose=0), atol=1e-5)
+    expected = twin.predict(x, verbose=0)
+    np.testing.assert_allclose(ours.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-5)
+    # A new classifier (6 classes): everything else from keras' file with the top.
+    top = randomize_weights(keras.applications.ResNet50(weights=None, input_shape=(32, 32, 3)),
+                            seed=1)
+    with h5py.File(tmp_path / "models" / "resnet50_weights_tf_dim_ordering_tf_kernels.h5",
+                   "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, top)
+    six = ResNet50(weights="imagenet", classes=6, input_shape=(32, 32, 3))
+    body = keras.Model(six.input, six.get_layer(ours.layers[-1].name).output)
+    top_body = keras.Model(top.input, top.get_layer("conv5_block3_out").output)
+    np.testing.assert_allclose(body.predict(x, verbose=0), top_body.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-5)
+    assert six.output.shape == (None, 6)
+    assert len(list((tmp_path / "models" / "kerascnn" / "converted").glob("*.weights.h5"))) == 2
 
 
 def test_transfer_from_keras_gives_equal_outputs():

@@ -76,11 +76,8 @@ def test_mobilenet_same_as_keras_applications():
     theirs = keras.applications.MobileNet(weights=None, **kw)
     ours = kerascnn.create_model("mobilenet", **kw)
     assert ours.count_params() == theirs.count_params()
+    randomize_weights(theirs)  # every weight and BN statistic: a mix-up must show
     rng = np.random.default_rng(0)
-    for w in theirs.weights:
-        value = rng.uniform(0.5, 1.5, w.shape) if "variance" in w.path else \
-            rng.normal(0, 0.2, w.shape)
-        w.assign(value.astype("float32"))
     assert kerascnn.transfer_weights(theirs, ours) == len([lyr for lyr in theirs.layers
                                                            if lyr.weights])
     x = rng.normal(size=(2, 32, 32, 3)).astype("float32")

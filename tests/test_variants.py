@@ -62,11 +62,15 @@ def test_variant_arguments_are_defaults_the_options_override():
 def test_unknown_argument_is_one_line_error():
     with pytest.raises(ValueError, match=r"^ResNet50\(\) got unknown argument\(s\) "
                                          r"blocks_per_stage, foo; its own options are: shortcut, "
-                                         r"se_ratio, stochastic_depth, stochastic_depth_mode\.$"):
+                                         r"se_ratio, stochastic_depth, stochastic_depth_mode, "
+                                         r"bn_epsilon\.$"):
         kerascnn.applications.ResNet50(foo=1, blocks_per_stage=(1, 1, 1, 1))
     with pytest.raises(ValueError, match=r"^ShuffleNetG3\(\) got unknown argument\(s\) groups; "
-                                         r"its own options are: none\.$"):
+                                         r"its own options are: bn_epsilon\.$"):
         kerascnn.applications.ShuffleNetG3(groups=8)
+    with pytest.raises(ValueError, match=r"^Xception\(\) got unknown argument\(s\) foo; "
+                                         r"its own options are: none\.$"):
+        kerascnn.applications.Xception(foo=1)
 
 
 def test_no_family_declares_variants_another_way():

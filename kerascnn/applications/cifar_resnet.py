@@ -36,7 +36,6 @@ import sys
 from keras import layers
 
 from kerascnn.applications.common import (
-    BN_EPSILON,
     build_input,
     channel_axis,
     check_arguments,
@@ -60,6 +59,10 @@ RESNEXT_PAPER = ("Aggregated Residual Transformations for Deep Neural Networks",
 
 _BLOCKS = {"normal": "basic", "basic": "basic", "bottleneck": "bottleneck"}
 
+# PyTorch's BatchNormalization epsilon: that of the published CIFAR checkpoints
+# (pytorchcv), which these networks load exactly.
+TORCH_BN_EPSILON = 1e-5
+
 
 def CifarResNet(
     include_top=True,
@@ -81,6 +84,7 @@ def CifarResNet(
     se_ratio=None,
     stochastic_depth=None,
     stochastic_depth_mode="batch",
+    bn_epsilon=TORCH_BN_EPSILON,
 ):
     """Instantiates a three-stage residual network for small images.
 
@@ -108,11 +112,16 @@ def CifarResNet(
         se_ratio: None or a squeeze-and-excitation ratio for every block.
         stochastic_depth: None (off), True (0.5) or ``p_L`` (linear decay).
         stochastic_depth_mode: ``"batch"`` or ``"sample"`` (drop path).
+        bn_epsilon: BatchNormalization epsilon (1e-5: PyTorch's, that of the published
+            CIFAR checkpoints; keras.applications uses 1.001e-5).
 
     Returns:
         A ``keras.Model``.
     """
     check_arguments(weights, include_top, classes, pooling, classifier_activation)
+    if isinstance(bn_epsilon, bool) or not isinstance(bn_epsilon, (int, float)) or \
+            bn_epsilon <= 0:
+        raise ValueError(f"`bn_epsilon` must be a positive number; got bn_epsilon={bn_epsilon!r}.")
     check_positive_ints(n=n, num_filters=num_filters, width=width, cardinality=cardinality)
     if block not in _BLOCKS:
         raise ValueError(f"`block` must be 'normal' or 'bottleneck'; got block={block!r}.")
@@ -131,7 +140,7 @@ def CifarResNet(
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 2000 + 60 * 3 * n))
     axis = channel_axis()
     x = layers.Conv2D(num_filters, 3, padding="same", use_bias=False, name="conv1")(img_input)
-    x = layers.BatchNormalization(axis=axis, epsilon=BN_EPSILON, name="conv1_bn")(x)
+    x = layers.BatchNormalization(axis=axis, epsilon=bn_epsilon, name="conv1_bn")(x)
     x = layers.Activation("relu", name="conv1_relu")(x)
 
     schedule = iter(depth_schedule(stochastic_depth, 3 * n))
@@ -149,10 +158,10 @@ def CifarResNet(
                 preactivated=preact and stage == 0 and j == 0, shortcut=shortcut,
                 bottleneck_filters=middle, groups=cardinality, stride_in="3x3",
                 use_bias=False, se_ratio=se_ratio, survival_probability=next(schedule),
-                stochastic_depth_mode=stochastic_depth_mode,
+                stochastic_depth_mode=stochastic_depth_mode, epsilon=bn_epsilon,
             )
     if preact:
-        x = layers.BatchNormalization(axis=axis, epsilon=BN_EPSILON, name="post_bn")(x)
+        x = layers.BatchNormalization(axis=axis, epsilon=bn_epsilon, name="post_bn")(x)
         x = layers.Activation("relu", name="post_relu")(x)
     x = classifier_head(x, include_top, pooling, classes, classifier_activation)
     return finish_model(img_input, input_tensor, x, name, weights)
@@ -205,7 +214,7 @@ def _wrn_cifar(match):
 register_pattern(r"resnet([1-9][0-9]*)_cifar(_b)?", _resnet_cifar,
                  examples=("resnet20_cifar", "resnet32_cifar", "resnet44_cifar",
                            "resnet56_cifar", "resnet110_cifar", "resnet1202_cifar",
-                           "resnet20_cifar_b", "resnet110_cifar_b"))
+                           "resnet20_cifar_b", "resnet56_cifar_b", "resnet110_cifar_b"))
 register_pattern(r"preact_resnet([1-9][0-9]*)_cifar", _preact_cifar,
                  examples=("preact_resnet20_cifar", "preact_resnet110_cifar"))
 register_pattern(r"wrn([1-9][0-9]*)_([1-9][0-9]*)_cifar", _wrn_cifar,
@@ -216,7 +225,8 @@ register_pattern(r"wrn([1-9][0-9]*)_([1-9][0-9]*)_cifar", _wrn_cifar,
 # (model_info reports n, block, ...), and every CifarResNet argument stays an option, as when
 # these names were plain registry entries over CifarResNet.
 _OPTIONS = ("n", "num_filters", "width", "block", "preact", "shortcut", "cardinality",
-            "bottleneck_width", "se_ratio", "stochastic_depth", "stochastic_depth_mode")
+            "bottleneck_width", "se_ratio", "stochastic_depth", "stochastic_depth_mode",
+            "bn_epsilon")
 _CIFAR_INPUT = dict(default_input=(32, 32, 3), min_size=8, classes=10)
 
 _DOC = """Instantiates {summary}.
@@ -255,9 +265,37 @@ VARIANTS = tuple(
             summary="ResNeXt-29 (8x64d) for CIFAR", **_CIFAR_INPUT),
 )
 
+# Members of the open-ended families above that have published checkpoints (pytorchcv's
+# CIFAR-10 networks): registered rows, so that their constructors load them; the arguments
+# and conventions are the patterns' own.
+VARIANTS += tuple(
+    Variant(f"resnet{6 * n + 2}_cifar_b", f"ResNet{6 * n + 2}CIFAR_B",
+            dict(n=n, num_filters=16, block="normal", preact=False, shortcut="B"), PAPER,
+            f"post-activation basic blocks, 6n+2 with n={n}, filters 16/32/64, option B, "
+            "no conv bias",
+            summary=f"the ResNet paper's {6 * n + 2}-layer CIFAR network with option B "
+                    "projections", **_CIFAR_INPUT)
+    for n in (3, 9, 18)
+) + (
+    Variant("wrn28_10_cifar", "WideResNet28_10CIFAR",
+            dict(n=4, num_filters=16, width=10, block="normal", preact=True, shortcut="B"),
+            WRN_PAPER,
+            "WRN-28-10: pre-activation basic blocks, n=4, widths 160/320/640, projections "
+            "where the shape changes",
+            summary="WRN-28-10 for CIFAR", **_CIFAR_INPUT),
+)
+
+
+def _family(variant):
+    for key, family in (("resnext", "resnext_cifar"), ("wrn", "wide_resnet_cifar"),
+                        ("preact", "preact_resnet_cifar")):
+        if key in variant.name:
+            return family
+    return "resnet_cifar"
+
+
 register_variants(CifarResNet, VARIANTS, doc=_DOC, namespace=globals(), options=_OPTIONS,
-                  family=lambda v: "resnext_cifar" if "resnext" in v.name
-                  else "preact_resnet_cifar", record_arguments=True)
+                  family=_family, record_arguments=True)
 
 # The default recipe of the CIFAR residual families: BN statistics that follow a short run,
 # AdamW, translations (no flips: digits and signs change meaning), adapted to the data's size;

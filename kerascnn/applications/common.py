@@ -35,6 +35,7 @@ __all__ = [
     "classifier_head",
     "finish_model",
     "keras_cache_file",
+    "keras_weights_file",
     "channel_axis",
     "BN_EPSILON",
     "check_positive_int",
@@ -47,7 +48,12 @@ _POOLINGS = (None, "avg", "max")
 
 def check_arguments(weights, include_top, classes, pooling, classifier_activation,
                     imagenet_available: bool = False) -> None:
-    """One-line ValueErrors for the keras.applications arguments."""
+    """One-line ValueErrors for the keras.applications arguments of a family's builder.
+
+    The registered constructors resolve ``weights`` first (a weight set's tag, a
+    checkpoint: :func:`kerascnn.applications.variants.build_with_weights`) and give their
+    builder None, a keras file, or ``"imagenet"`` when a keras twin reads keras' own file.
+    """
     if not (weights is None or weights == "imagenet" or
             (isinstance(weights, (str, os.PathLike)) and os.path.exists(weights))):
         allowed = "None (random initialization), a path to an existing weights file"
@@ -191,6 +197,24 @@ def keras_cache_file(file_name: str) -> str:
     return os.path.join(keras_home, "models", file_name)
 
 
+def keras_weights_file(file_name: str) -> str:
+    """The local path of keras.applications' weights file ``file_name``: the Keras cache's
+    copy (where keras.applications itself keeps it), else downloaded there once from keras'
+    storage with ``keras.utils.get_file`` and checked against keras' published hash.
+    Offline: a one-line error naming the URL and the path to put the file at."""
+    from kerascnn.weights.loading import KERAS_CACHE_SUBDIR, download
+    from kerascnn.weights.sources.keras_twins import KERAS_FILES
+
+    if file_name not in KERAS_FILES:
+        path = keras_cache_file(file_name)
+        if os.path.exists(path):
+            return path
+        raise ValueError(f"ImageNet weights not found: keras.applications publishes no file "
+                         f"{file_name}; put one at {path}.")
+    url, file_hash = KERAS_FILES[file_name]
+    return download(url, file_name, file_hash=file_hash, cache_subdir=KERAS_CACHE_SUBDIR)
+
+
 def keras_twin_loader(twin_constructor, weights_stem, include_top, **twin_kwargs):
     """The ``imagenet_loader`` of :func:`finish_model` for keras' standard file names.
 
@@ -228,17 +252,13 @@ def finish_model(img_input, input_tensor, outputs, name, weights=None, imagenet_
 def load_keras_twin_weights(model, twin_constructor, file_name, include_top, **twin_kwargs):
     """Loads keras.applications' ImageNet file through the keras twin model.
 
-    keras' file is read by keras' own constructor, then copied layer by layer
-    with :func:`kerascnn.transfer_weights`; nothing is downloaded.
+    keras' file (:func:`keras_weights_file`: the Keras cache's copy or downloaded there
+    once) is read by keras' own constructor, then copied layer by layer with
+    :func:`kerascnn.transfer_weights`.
     """
     from kerascnn.utils.transfer import transfer_weights
 
-    path = keras_cache_file(file_name)
-    if not os.path.exists(path):
-        raise ValueError(
-            f"ImageNet weights not found: put keras.applications' file {file_name} at {path} "
-            "(no download is attempted)."
-        )
+    path = keras_weights_file(file_name)
     twin = twin_constructor(
         include_top=include_top, weights=path, input_shape=tuple(model.input.shape[1:]),
         **twin_kwargs,

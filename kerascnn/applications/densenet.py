@@ -88,6 +88,9 @@ IMAGENET = {
     264: ((6, 12, 64, 48), 32, None, None),
 }
 _BLOCKS = ("dense", "dense_fast")
+# torchvision's ImageNet DenseNets (``densenet{depth}_tv``: BatchNorm2d's epsilon 1e-5).
+TORCHVISION = (121, 161, 169, 201)
+TORCH_BN_EPSILON = 1e-5
 
 
 def _check_options(growth_rate, compression, block, memory_efficient, dropout_rate):
@@ -120,6 +123,7 @@ def DenseNet(
     block="dense",
     memory_efficient=False,
     dropout_rate=0.0,
+    bn_epsilon=BN_EPSILON,
     keras_twin=None,
     weights_file=None,
 ):
@@ -141,6 +145,8 @@ def DenseNet(
         keras_twin: the identical keras.applications constructor (ImageNet
             weights), or None.
         weights_file: keras' weights file prefix.
+        bn_epsilon: epsilon of every BatchNormalization (keras' 1.001e-5; PyTorch's 1e-5
+            for the ``_tv`` and ``_cv`` layouts).
 
     Returns:
         A ``keras.Model``.
@@ -158,6 +164,9 @@ def DenseNet(
     if init_channels is None:
         init_channels = 2 * growth_rate
     check_positive_int(init_channels, "init_channels")
+    if isinstance(bn_epsilon, bool) or not isinstance(bn_epsilon, (int, float)) or \
+            not bn_epsilon > 0:
+        raise ValueError(f"`bn_epsilon` must be a positive number; got bn_epsilon={bn_epsilon!r}.")
     fast = block == "dense_fast"
     axis = channel_axis()
     if stem == "imagenet":
@@ -165,7 +174,7 @@ def DenseNet(
                                 min_size=32, include_top=include_top, weights=weights)
         x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(img_input)
         x = layers.Conv2D(init_channels, 7, strides=2, use_bias=False, name="conv1_conv")(x)
-        x = layers.BatchNormalization(axis=axis, epsilon=BN_EPSILON, name="conv1_bn")(x)
+        x = layers.BatchNormalization(axis=axis, epsilon=bn_epsilon, name="conv1_bn")(x)
         x = layers.Activation("relu", name="conv1_relu")(x)
         x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(x)
         x = layers.MaxPooling2D(3, strides=2, name="pool1")(x)
@@ -176,23 +185,23 @@ def DenseNet(
         x = layers.Conv2D(init_channels, 3, padding="same", use_bias=False,
                           name="conv1_conv")(img_input)
         if fast:
-            x = layers.BatchNormalization(axis=axis, epsilon=BN_EPSILON, center=False,
+            x = layers.BatchNormalization(axis=axis, epsilon=bn_epsilon, center=False,
                                           scale=False, name="conv1_bn")(x)
 
     features = [x]
     for b, num_layers in enumerate(blocks):
         features = dense_features(
             features, num_layers, growth_rate, bottleneck, name=f"conv{b + 2}", fast=fast,
-            memory_efficient=memory_efficient, dropout_rate=dropout_rate, epsilon=BN_EPSILON)
+            memory_efficient=memory_efficient, dropout_rate=dropout_rate, epsilon=bn_epsilon)
         if b < len(blocks) - 1:
             features = [transition(features, compression, name=f"pool{b + 2}", fast=fast,
                                    memory_efficient=memory_efficient,
-                                   dropout_rate=dropout_rate, epsilon=BN_EPSILON)]
+                                   dropout_rate=dropout_rate, epsilon=bn_epsilon)]
 
     final_norm = "scale" if fast else "bn"
     if memory_efficient:
         x = ConcatNormReLUConv(None, norm="affine" if fast else "batch", axis=axis,
-                               epsilon=BN_EPSILON, name="final_remat",
+                               epsilon=bn_epsilon, name="final_remat",
                                norm_name=final_norm)(features if len(features) > 1
                                                      else features[0])
     else:
@@ -200,7 +209,7 @@ def DenseNet(
         if fast:
             x = Affine(axis=axis, name=final_norm)(x)
         else:
-            x = layers.BatchNormalization(axis=axis, epsilon=BN_EPSILON, name=final_norm)(x)
+            x = layers.BatchNormalization(axis=axis, epsilon=bn_epsilon, name=final_norm)(x)
         x = layers.Activation("relu", name="relu")(x)
 
     x = classifier_head(x, include_top, pooling, classes, classifier_activation)
@@ -212,6 +221,8 @@ def DenseNet(
     return finish_model(img_input, input_tensor, x, name, weights, imagenet_loader)
 
 
+_TV_CONVENTION = ("DenseNet-BC k={k}, theta=0.5, torchvision.models.densenet layout (no conv "
+                  "biases, BN epsilon 1e-5)")
 _IMAGENET_CONVENTION = ("DenseNet-BC k={k}, theta=0.5, keras.applications graph (no conv biases, "
                         "BN epsilon 1.001e-5)")
 
@@ -223,6 +234,17 @@ VARIANTS = tuple(
             summary=f"DenseNet-{depth} (DenseNet-BC, k={k}, theta=0.5, {blocks} layers per "
                     "dense block)")
     for depth, (blocks, k, twin, weights_file) in IMAGENET.items()
+) + tuple(
+    # torchvision's DenseNets: the same graph (symmetric stem padding, zero-padded max
+    # pooling after a ReLU, concatenation order, 2x2 average pooling transitions), BN
+    # epsilon 1e-5 instead of keras' 1.001e-5.
+    Variant(f"densenet{depth}_tv", f"DenseNet{depth}TV",
+            dict(blocks=blocks, growth_rate=k, bottleneck=True, compression=0.5,
+                 stem="imagenet", bn_epsilon=TORCH_BN_EPSILON),
+            PAPER, _TV_CONVENTION.format(k=k),
+            summary=f"DenseNet-{depth} in torchvision's layout (DenseNet-BC, k={k}, "
+                    f"theta=0.5, {blocks} layers per dense block, BN epsilon 1e-5)")
+    for depth, (blocks, k, _, _) in IMAGENET.items() if depth in TORCHVISION
 )
 
 _DOC = """Instantiates {summary}.
@@ -264,7 +286,7 @@ def DenseNetCIFAR(include_top=True, weights=None, input_tensor=None, input_shape
                   name="densenet_cifar", depth=40, growth_rate=12, bc=False,
                   compression=None, init_channels=None, block="dense",
                   memory_efficient=False, dropout_rate=0.0, n=None, num_filters=None,
-                  width=1):
+                  width=1, bn_epsilon=BN_EPSILON):
     """DenseNet for CIFAR (three dense blocks on 32x32 inputs).
 
     Huang et al., "Densely Connected Convolutional Networks", CVPR 2017, §4.
@@ -289,6 +311,8 @@ def DenseNetCIFAR(include_top=True, weights=None, input_tensor=None, input_shape
         num_filters: the Lasagne CIFAR recipe's ``--num_filters``: the initial channels.
         width: the Lasagne CIFAR recipe's ``--width``; DenseNet's width is its growth rate, so
             only 1 is accepted.
+        bn_epsilon: epsilon of every BatchNormalization (1.001e-5; the ``_cv`` layouts:
+            PyTorch's 1e-5).
 
     Returns:
         A ``keras.Model``.
@@ -318,7 +342,42 @@ def DenseNetCIFAR(include_top=True, weights=None, input_tensor=None, input_shape
                     classes=classes, classifier_activation=classifier_activation, name=name,
                     growth_rate=growth_rate, bottleneck=bc, compression=compression,
                     init_channels=init_channels, stem="cifar", block=block,
-                    memory_efficient=memory_efficient, dropout_rate=dropout_rate)
+                    memory_efficient=memory_efficient, dropout_rate=dropout_rate,
+                    bn_epsilon=bn_epsilon)
+
+
+# pytorchcv's CIFAR DenseNet-BC layouts (its CIFAR-10 weights): the paper's networks with
+# PyTorch's BN epsilon 1e-5. Named rows, so that ``weights=`` reads their checkpoints.
+_CIFAR_CV_DOC = """Instantiates {summary}.
+
+    Huang et al., "{title}", CVPR {year}, in pytorchcv's layout (BN epsilon 1e-5).
+
+    Args:
+        include_top, input_tensor, pooling, classifier_activation, name: as
+            keras.applications.
+        weights: {weights}.
+        input_shape: optional (height, width, channels); default {input}.
+        classes: number of classes ({classes}).
+        dropout_rate: dropout after each convolution.
+        bn_epsilon: epsilon of every BatchNormalization (1e-5).
+
+    Returns:
+        A ``keras.Model``.
+    """
+
+CIFAR_CV_VARIANTS = tuple(
+    Variant(f"densenet_bc{depth}_cifar_cv", f"DenseNetBC{depth}CIFARCV",
+            dict(depth=depth, growth_rate=k, bc=True, bn_epsilon=1e-5), PAPER,
+            f"pytorchcv's densenet{depth}_k{k}_bc_cifar10 layout: DenseNet-BC, k={k}, "
+            "theta=0.5, 2k initial channels, BN epsilon 1e-5",
+            default_input=(32, 32, 3), min_size=4, classes=10, builder=DenseNetCIFAR,
+            options=("dropout_rate", "bn_epsilon"),
+            summary=f"DenseNet-BC (L={depth}, k={k}) for CIFAR in pytorchcv's layout")
+    for depth, k in ((100, 12), (190, 40))
+)
+register_variants(None, CIFAR_CV_VARIANTS, family="densenet", doc=_CIFAR_CV_DOC,
+                  namespace=globals())
+VARIANTS = VARIANTS + CIFAR_CV_VARIANTS
 
 
 def _leaf_layers(model):

@@ -16,7 +16,11 @@ Caffe's convention where alpha is divided by the window), not AlexNet's.
 BN-Inception follows the Inception v2 table of the Batch Normalization paper
 (5x5 replaced by two 3x3, stride-2 modules 3c and 4e instead of the pooling
 layers, average or max pooling in the modules, BN after every convolution):
-11,295,240 parameters.
+11,295,240 parameters. ``bn_inception_cv`` is the same network in the layout of
+pytorchcv's ``bninception`` (and of the Caffe model it descends from):
+``padding="symmetric"``: explicit symmetric zero padding before the strided
+convolutions, ceil-mode 3x3/2 max pooling, and 3x3/1 average pooling in the modules
+that counts its zero padding, so its ImageNet weights give pytorchcv's outputs.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from kerascnn.blocks.auxiliary import googlenet_aux_head
 from kerascnn.blocks.common import conv_bn
 from kerascnn.blocks.googlenet import bn_inception_module, inception_v1
 from kerascnn.layers.lrn import GOOGLENET_LRN, LocalResponseNormalization
+from kerascnn.layers.pooling import CeilPooling2D
 from kerascnn.training.recipes import small_data_recipe
 
 __all__ = []  # one constructor per row of VARIANTS (register_variants)
@@ -109,19 +114,33 @@ def _googlenet(include_top=True, weights=None, input_tensor=None, input_shape=No
 
 def _bn_inception(include_top=True, weights=None, input_tensor=None, input_shape=None,
                   pooling=None, classes=1000, classifier_activation="softmax",
-                  name="bn_inception", use_bias=True):
+                  name="bn_inception", use_bias=True, padding="same"):
     check_arguments(weights, include_top, classes, pooling, classifier_activation)
+    if padding not in ("same", "symmetric"):
+        raise ValueError(f"`padding` must be 'same' or 'symmetric'; got padding={padding!r}.")
     img_input = build_input(input_tensor, input_shape, default_shape=(224, 224, 3),
                             min_size=MIN_SIZE, include_top=include_top, weights=weights)
     kw = dict(use_bias=use_bias, bn_scale=True, epsilon=1e-5)
-    x = conv_bn(img_input, 64, 7, strides=2, name="conv1", **kw)
-    x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)
+    symmetric = padding == "symmetric"
+
+    def max_pool(x, name):
+        if symmetric:
+            return CeilPooling2D("max", 3, strides=2, ceil_mode=True, name=name)(x)
+        return layers.MaxPooling2D(3, strides=2, padding="same", name=name)(x)
+
+    if symmetric:
+        x = layers.ZeroPadding2D(3, name="conv1_pad")(img_input)
+        x = conv_bn(x, 64, 7, strides=2, padding="valid", name="conv1", **kw)
+    else:
+        x = conv_bn(img_input, 64, 7, strides=2, name="conv1", **kw)
+    x = max_pool(x, "pool1")
     x = conv_bn(x, 64, 1, name="conv2_reduce", **kw)
     x = conv_bn(x, 192, 3, name="conv2", **kw)
-    x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool2")(x)
+    x = max_pool(x, "pool2")
     for module, (f1, f3r, f3, fd3r, fd3, pool, proj, stride) in BN_INCEPTION_TABLE.items():
         x = bn_inception_module(x, f1, f3r, f3, fd3r, fd3, proj, pool=pool, strides=stride,
-                                name=f"inception_{module}", use_bias=use_bias)
+                                name=f"inception_{module}", use_bias=use_bias,
+                                padding=padding)
     x = classifier_head(x, include_top, pooling, classes, classifier_activation)
     return finish_model(img_input, input_tensor, x, name, weights)
 
@@ -133,7 +152,7 @@ _DOC = """Instantiates {summary}.
     Args:
         include_top: include the global average pooling, the dropout (GoogLeNet) and
             the classifier.
-        weights: {weights} (no ImageNet weights).
+        weights: {weights}; ``bn_inception_cv`` also reads pytorchcv's ImageNet weights.
         input_tensor: optional Keras tensor to use as image input.
         input_shape: optional (height, width, channels); default {input},
             at least {min_size}x{min_size} (GoogLeNet: 65x65 with ``aux_logits``).
@@ -148,6 +167,10 @@ _DOC = """Instantiates {summary}.
         lrn: (GoogLeNet) the two local response normalizations of the stem.
         use_bias: (BN-Inception) convolution biases before BN (True, as the
             reference count).
+        padding: (BN-Inception) ``"same"`` (Keras' padding and pooling) or
+            ``"symmetric"`` (PyTorch's and Caffe's: symmetric zero padding of the strided
+            convolutions, ceil-mode max pooling, average pooling counting its padding;
+            ``bn_inception_cv``'s).
 
     Returns:
         A ``keras.Model``.
@@ -161,8 +184,14 @@ VARIANTS = (
             summary="GoogLeNet (Inception v1, the paper's Table 1)"),
     Variant("bn_inception", "BNInception", {}, BN_PAPER,
             "Inception v2 table; conv biases + BN after every conv", min_size=MIN_SIZE,
-            builder=_bn_inception, options=("use_bias",),
+            builder=_bn_inception, options=("use_bias", "padding"),
             summary="BN-Inception (Inception v2, the Batch Normalization paper's table)"),
+    Variant("bn_inception_cv", "BNInceptionCV", dict(padding="symmetric"), BN_PAPER,
+            "pytorchcv's bninception layout: conv biases + BN (eps 1e-5), symmetric padding, "
+            "ceil-mode max pooling, average pooling counting its padding",
+            min_size=MIN_SIZE, builder=_bn_inception, options=("use_bias", "padding"),
+            summary="BN-Inception in pytorchcv's (Caffe's) layout: symmetric padding, "
+                    "ceil-mode pooling"),
 )
 
 # The default recipe of the whole Inception family (GoogLeNet, BN-Inception, Inception v3/v4,

@@ -12,6 +12,14 @@ exactly as keras.applications.InceptionV3 (23,851,784 ``count_params()``,
 
 ``aux_logits=True`` adds the auxiliary classifier on the 17x17 grid (after
 mixed7) and the model returns ``[main, aux]``.
+
+``inception_v3_tv`` is torchvision's Inception3: the same graph and branch order, BN with
+gamma (``BasicConv2d``: conv without bias, BN eps 1e-3 with affine), 3x3/1 average pooling
+in modules A, B and C that counts the zero padding (``F.avg_pool2d(x, 3, 1, 1)``,
+``count_include_pad=True``: built as ``ZeroPadding2D(1)`` + valid pooling), and
+``transform_input=True`` (an ImageNet mean/std-normalised input re-normalised to mean 0.5,
+std 0.5, as torchvision does for its ImageNet weights): 23,834,568 trainable parameters
+without the auxiliary head, 27,161,264 with it (torchvision's count).
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import keras
 
 from kerascnn.applications.common import (
     build_input,
+    channel_axis,
     check_arguments,
     classifier_head,
     finish_model,
@@ -41,35 +50,58 @@ __all__ = []  # one constructor per row of VARIANTS (register_variants)
 
 PAPER = ("Rethinking the Inception Architecture for Computer Vision", 2015)
 MIN_SIZE = 75
+# torchvision's ImageNet normalisation, undone by ``transform_input``.
+TORCH_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+TORCH_IMAGENET_STD = (0.229, 0.224, 0.225)
 AUX_MIN_SIZE = 299  # the auxiliary 5x5/3 pooling + 5x5 convolution need the full 17x17 grid
+
+
+def _transform_input(x):
+    """torchvision's ``transform_input``: an input normalised with ImageNet's mean and std
+    becomes one normalised with mean 0.5 and std 0.5 (what the ported Google weights
+    expect): ``x_c * std_c / 0.5 + (mean_c - 0.5) / 0.5`` per channel."""
+    scale = [s / 0.5 for s in TORCH_IMAGENET_STD]
+    offset = [(m - 0.5) / 0.5 for m in TORCH_IMAGENET_MEAN]
+    if channel_axis() == 1:
+        scale, offset = [[[v]] for v in scale], [[[v]] for v in offset]
+    return keras.layers.Rescaling(scale, offset, name="transform_input")(x)
 
 
 def _inception_v3(include_top=True, weights=None, input_tensor=None, input_shape=None,
                   pooling=None, classes=1000, classifier_activation="softmax",
-                  name="inception_v3", aux_logits=False):
+                  name="inception_v3", aux_logits=False, bn_scale=False,
+                  count_include_pad=False, transform_input=False):
     check_arguments(weights, include_top, classes, pooling, classifier_activation,
-                    imagenet_available=True)
+                    imagenet_available=not (bn_scale or count_include_pad or transform_input))
     if aux_logits and not include_top:
         raise ValueError("`aux_logits=True` needs include_top=True (the auxiliary head is a "
                          "classifier).")
     if aux_logits and weights == "imagenet":
         raise ValueError("keras' ImageNet file has no auxiliary head: use aux_logits=False "
                          "with weights='imagenet'.")
+    for flag, value in (("bn_scale", bn_scale), ("count_include_pad", count_include_pad),
+                        ("transform_input", transform_input)):
+        if not isinstance(value, bool):
+            raise ValueError(f"`{flag}` must be True or False; got {flag}={value!r}.")
     img_input = build_input(input_tensor, input_shape, default_shape=(299, 299, 3),
                             min_size=AUX_MIN_SIZE if aux_logits else MIN_SIZE,
                             include_top=include_top, weights=weights)
-    x = inception_v3_stem(img_input)
+    x = _transform_input(img_input) if transform_input else img_input
+    kw = dict(bn_scale=bn_scale)
+    pool = dict(kw, count_include_pad=count_include_pad)
+    x = inception_v3_stem(x, **kw)
 
-    x = inception_v3_a(x, 32, name="mixed0")
-    x = inception_v3_a(x, 64, name="mixed1")
-    x = inception_v3_a(x, 64, name="mixed2")
-    x = inception_v3_reduction_a(x, name="mixed3")
+    x = inception_v3_a(x, 32, name="mixed0", **pool)
+    x = inception_v3_a(x, 64, name="mixed1", **pool)
+    x = inception_v3_a(x, 64, name="mixed2", **pool)
+    x = inception_v3_reduction_a(x, name="mixed3", **kw)
     for i, f7 in enumerate((128, 160, 160, 192)):
-        x = inception_v3_b(x, f7, name=f"mixed{4 + i}")
-    aux = inception_v3_aux_head(x, classes, classifier_activation) if aux_logits else None
-    x = inception_v3_reduction_b(x, name="mixed8")
-    x = inception_v3_c(x, name="mixed9")
-    x = inception_v3_c(x, name="mixed10")
+        x = inception_v3_b(x, f7, name=f"mixed{4 + i}", **pool)
+    aux = inception_v3_aux_head(x, classes, classifier_activation, **kw) if aux_logits \
+        else None
+    x = inception_v3_reduction_b(x, name="mixed8", **kw)
+    x = inception_v3_c(x, name="mixed9", **pool)
+    x = inception_v3_c(x, name="mixed10", **pool)
 
     x = classifier_head(x, include_top, pooling, classes, classifier_activation)
 
@@ -97,6 +129,9 @@ _DOC = """Instantiates {summary}.
         name: model name.
         aux_logits: add the auxiliary classifier after mixed7; the model then
             returns ``[main, aux]``.
+        transform_input: (``inception_v3_tv``) re-normalise an input normalised with
+            ImageNet's mean/std to mean 0.5, std 0.5 first, as torchvision's
+            ``transform_input=True`` (its ImageNet weights expect it; default True there).
 
     Returns:
         A ``keras.Model``.
@@ -108,6 +143,18 @@ VARIANTS = (
             "aux_logits=True adds the 17x17 auxiliary head", keras_twin="InceptionV3",
             weights="inception_v3", default_input=(299, 299, 3), min_size=MIN_SIZE,
             summary="Inception v3 (keras.applications layout)"),
+)
+
+_TV = dict(bn_scale=True, count_include_pad=True, transform_input=True)
+VARIANTS += (
+    Variant("inception_v3_tv", "InceptionV3TV", _TV, PAPER,
+            "= torchvision.models.inception_v3 (no conv bias, BN with scale, eps 1e-3; "
+            "average pooling counts the padding; transform_input=True); without the "
+            "auxiliary head (aux_logits=True adds it)",
+            default_input=(299, 299, 3), min_size=MIN_SIZE,
+            options=("aux_logits", "transform_input"),
+            summary="Inception v3 in torchvision's layout (BN with scale, average pooling "
+                    "counting the padding, ``transform_input``)"),
 )
 
 register_variants(_inception_v3, VARIANTS, family="inception", doc=_DOC, namespace=globals(),

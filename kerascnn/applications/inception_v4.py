@@ -23,6 +23,15 @@ Inception-ResNet-v2 is keras' graph exactly (``count_params()`` 55,873,736,
 ``weights="imagenet"`` reads keras' file: 10/20/10 modules, the released
 TF-slim model, where the paper's figure 18 draws 5/10/5).
 
+``inception_v4_timm`` and ``inception_resnet_v2_timm`` are the layouts of timm's
+``inception_v4`` and ``inception_resnet_v2`` (ports of TF-slim's released checkpoints):
+Inception v4 with TF-slim's order of the factorised convolutions (module B's double 7x7
+branch 7x1 -> 1x7 -> 7x1 -> 1x7; module C's double branch 3x1 448 -> 1x3 512; the same
+parameter count), Inception-ResNet-v2 with a BN gamma after every convolution but the
+linear projections (55,843,464 parameters, keras' 55,813,192 trainable + 30,272 gammas).
+Their 3x3/1 average pooling excludes the padding (``count_include_pad=False``), as keras'
+"same" pooling.
+
 Inception-ResNet-v1 is the paper's network: the stem of figure 14, modules of
 figures 10, 11 and 13, Reduction-A with table 1's (k, l, m, n) = (192, 192, 256,
 384), Reduction-B of figure 12, and figure 18's 5 x A, 10 x B, 5 x C, average
@@ -87,7 +96,7 @@ def _start(weights, include_top, classes, pooling, classifier_activation, input_
 
 def _inception_v4(include_top=True, weights=None, input_tensor=None, input_shape=None,
                    pooling=None, classes=1000, classifier_activation="softmax",
-                   name="inception_v4", dropout=0.2):
+                   name="inception_v4", dropout=0.2, layout="paper"):
     img_input = _start(weights, include_top, classes, pooling, classifier_activation,
                        input_tensor, input_shape, dropout)
     x = inception_v4_stem(img_input)
@@ -95,10 +104,10 @@ def _inception_v4(include_top=True, weights=None, input_tensor=None, input_shape
         x = inception_v4_a(x, name=f"inception_a{i + 1}")
     x = reduction_a(x, 192, 224, 256, 384, name="reduction_a")
     for i in range(7):
-        x = inception_v4_b(x, name=f"inception_b{i + 1}")
+        x = inception_v4_b(x, name=f"inception_b{i + 1}", layout=layout)
     x = inception_v4_reduction_b(x, name="reduction_b")
     for i in range(3):
-        x = inception_v4_c(x, name=f"inception_c{i + 1}")
+        x = inception_v4_c(x, name=f"inception_c{i + 1}", layout=layout)
     x = classifier_head(x, include_top, pooling, classes, classifier_activation,
                         dropout=dropout)
     return finish_model(img_input, input_tensor, x, name, weights)
@@ -142,30 +151,31 @@ def _inception_resnet_v1(include_top=True, weights=None, input_tensor=None, inpu
 
 def _inception_resnet_v2(include_top=True, weights=None, input_tensor=None, input_shape=None,
                           pooling=None, classes=1000, classifier_activation="softmax",
-                          name="inception_resnet_v2"):
+                          name="inception_resnet_v2", bn_scale=False):
     img_input = _start(weights, include_top, classes, pooling, classifier_activation,
-                       input_tensor, input_shape, 0, imagenet=True)
-    x = inception_v3_stem(img_input)
+                       input_tensor, input_shape, 0, imagenet=not bn_scale)
+    kw = dict(bn_scale=bn_scale)
+    x = inception_v3_stem(img_input, **kw)
     # mixed_5b: an Inception-v3 A-like module to 320 channels.
-    b0 = conv_bn(x, 96, 1, name="mixed_5b_b0_1x1")
-    b1 = conv_bn(x, 48, 1, name="mixed_5b_b1_1x1")
-    b1 = conv_bn(b1, 64, 5, name="mixed_5b_b1_5x5")
-    b2 = conv_bn(x, 64, 1, name="mixed_5b_b2_1x1")
-    b2 = conv_bn(b2, 96, 3, name="mixed_5b_b2_3x3_1")
-    b2 = conv_bn(b2, 96, 3, name="mixed_5b_b2_3x3_2")
+    b0 = conv_bn(x, 96, 1, name="mixed_5b_b0_1x1", **kw)
+    b1 = conv_bn(x, 48, 1, name="mixed_5b_b1_1x1", **kw)
+    b1 = conv_bn(b1, 64, 5, name="mixed_5b_b1_5x5", **kw)
+    b2 = conv_bn(x, 64, 1, name="mixed_5b_b2_1x1", **kw)
+    b2 = conv_bn(b2, 96, 3, name="mixed_5b_b2_3x3_1", **kw)
+    b2 = conv_bn(b2, 96, 3, name="mixed_5b_b2_3x3_2", **kw)
     bp = layers.AveragePooling2D(3, strides=1, padding="same", name="mixed_5b_pool")(x)
-    bp = conv_bn(bp, 64, 1, name="mixed_5b_pool_proj")
+    bp = conv_bn(bp, 64, 1, name="mixed_5b_pool_proj", **kw)
     x = layers.Concatenate(axis=channel_axis(), name="mixed_5b")([b0, b1, b2, bp])
     for i in range(1, 11):
-        x = inception_resnet_a(x, 0.17, name=f"block35_{i}")
-    x = reduction_a(x, 256, 256, 384, 384, name="mixed_6a", bn_scale=False)
+        x = inception_resnet_a(x, 0.17, name=f"block35_{i}", **kw)
+    x = reduction_a(x, 256, 256, 384, 384, name="mixed_6a", **kw)
     for i in range(1, 21):
-        x = inception_resnet_b(x, 0.1, name=f"block17_{i}")
-    x = inception_resnet_reduction_b(x, name="mixed_7a")
+        x = inception_resnet_b(x, 0.1, name=f"block17_{i}", **kw)
+    x = inception_resnet_reduction_b(x, name="mixed_7a", **kw)
     for i in range(1, 10):
-        x = inception_resnet_c(x, 0.2, name=f"block8_{i}")
-    x = inception_resnet_c(x, 1.0, activation=None, name="block8_10")
-    x = conv_bn(x, 1536, 1, name="conv_7b")
+        x = inception_resnet_c(x, 0.2, name=f"block8_{i}", **kw)
+    x = inception_resnet_c(x, 1.0, activation=None, name="block8_10", **kw)
+    x = conv_bn(x, 1536, 1, name="conv_7b", **kw)
     x = classifier_head(x, include_top, pooling, classes, classifier_activation)
 
     imagenet_loader = keras_twin_loader(
@@ -214,6 +224,16 @@ VARIANTS = (
             keras_twin="InceptionResNetV2", weights="inception_resnet_v2",
             builder=_inception_resnet_v2, options=(),
             summary="Inception-ResNet-v2 (keras.applications' layout)", **_INPUT),
+    Variant("inception_v4_timm", "InceptionV4Timm", dict(layout="tf_slim"), PAPER,
+            "= timm inception_v4 (TF-slim's release): BN with scale (eps 1e-3), no conv bias, "
+            "the double 7x7 branch of module B starting with 7x1 and module C's double "
+            "branch with 3x1 448 -> 1x3 512", builder=_inception_v4, options=("dropout",),
+            summary="Inception v4 in timm's (TF-slim's) layout", **_INPUT),
+    Variant("inception_resnet_v2_timm", "InceptionResNetV2Timm", dict(bn_scale=True), PAPER,
+            "= timm inception_resnet_v2: keras' graph with BN gamma in every conv-BN "
+            "(eps 1e-3)", builder=_inception_resnet_v2, options=(),
+            summary="Inception-ResNet-v2 in timm's layout (keras' graph, BN with scale)",
+            **_INPUT),
 )
 
 register_variants(None, VARIANTS, family="inception", doc=_DOC, namespace=globals(),

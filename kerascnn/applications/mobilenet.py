@@ -80,6 +80,7 @@ def _mobilenet(include_top=True, weights=None, input_tensor=None, input_shape=No
 
     def imagenet_loader(model):
         rows = model.input.shape[1]
+        rows = rows if rows in (128, 160, 192, 224) else 224  # keras' files' sizes
         suffix = "" if include_top else "_no_top"
         load_keras_twin_weights(model, keras.applications.MobileNet,
                                 f"mobilenet_{_IMAGENET_ALPHAS[alpha]}_{rows}_tf{suffix}.h5",
@@ -96,8 +97,8 @@ _DOC = """Instantiates {summary}.
     Args:
         include_top, weights, input_tensor, input_shape, pooling, classes,
         classifier_activation, name: as keras.applications; ``weights=
-            "imagenet"`` reads keras' file from the Keras cache (alpha 0.25,
-            0.5, 0.75 or 1.0; never downloaded).
+            "imagenet"`` reads keras' file (alpha 0.25, 0.5, 0.75 or 1.0),
+            downloaded once into the Keras cache.
         alpha: width multiplier of every layer.
         depth_multiplier: resolution multiplier of the depthwise convolutions.
         dropout: dropout rate before the classifier.

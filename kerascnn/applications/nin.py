@@ -9,7 +9,9 @@ three, dropout 0.5 before the last and global average pooling of the class maps
 mlpconv stages 192-160-96 (5x5), 192-192-192 (5x5), 192-192 (3x3), 3x3/2 max
 then average pooling with dropout 0.5 between them, a final 1x1 convolution to
 ``classes`` with ReLU and global average pooling: 966,986 parameters for 10
-classes.
+classes. It pools with Keras' ``"same"`` padding; ``nin_cifar_cv`` is pytorchcv's exact
+layout (``padding="symmetric"``: both poolings pad one pixel each side, the average
+counting it), whose CIFAR-10 weights load into it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from kerascnn.applications.common import (
 )
 from kerascnn.applications.variants import Variant, register_variants
 from kerascnn.blocks.nin import nin_block
+from kerascnn.layers.pooling import CeilPooling2D
 from kerascnn.training.recipes import small_data_recipe
 
 __all__ = []  # one constructor per row of VARIANTS (register_variants)
@@ -54,17 +57,26 @@ def _nin(include_top=True, weights=None, input_tensor=None, input_shape=None, po
 
 def _nin_cifar(include_top=True, weights=None, input_tensor=None, input_shape=None,
                pooling=None, classes=10, classifier_activation="softmax", name="nin_cifar",
-               dropout=0.5):
+               dropout=0.5, padding="same"):
     check_arguments(weights, include_top, classes, pooling, classifier_activation)
+    if padding not in ("same", "symmetric"):
+        raise ValueError(f"`padding` must be 'same' or 'symmetric'; got padding={padding!r}.")
     img_input = build_input(input_tensor, input_shape, default_shape=(32, 32, 3),
                             min_size=NIN_CIFAR_MIN_SIZE, include_top=include_top,
                             weights=weights)
     x = nin_block(img_input, 192, 5, mlp_filters=(160, 96), name="stage1")
-    x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)
+    if padding == "symmetric":
+        x = CeilPooling2D("max", 3, strides=2, padding=1, ceil_mode=False, name="pool1")(x)
+    else:
+        x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)
     if dropout:
         x = layers.Dropout(dropout, name="dropout1")(x)
     x = nin_block(x, 192, 5, mlp_filters=(192, 192), name="stage2")
-    x = layers.AveragePooling2D(3, strides=2, padding="same", name="pool2")(x)
+    if padding == "symmetric":
+        x = CeilPooling2D("avg", 3, strides=2, padding=1, ceil_mode=False,
+                          count_include_pad=True, name="pool2")(x)
+    else:
+        x = layers.AveragePooling2D(3, strides=2, padding="same", name="pool2")(x)
     if dropout:
         x = layers.Dropout(dropout, name="dropout2")(x)
     x = nin_block(x, 192, 3, mlp_filters=(192,), name="stage3")
@@ -94,6 +106,8 @@ _DOC = """Instantiates {summary}.
         name: model name.
         dropout: dropout rate (NiN: before the class block; CIFAR NiN: after the two
             poolings).
+        padding: (CIFAR NiN) ``"same"`` (Keras' pooling) or ``"symmetric"`` (pytorchcv's:
+            one pixel each side, the average pooling counting it; ``nin_cifar_cv``'s).
 
     Returns:
         A ``keras.Model``.
@@ -108,7 +122,13 @@ VARIANTS = (
             "ReLU, GAP; biases; no BN", default_input=(32, 32, 3),
             min_size=NIN_CIFAR_MIN_SIZE, classes=10, builder=_nin_cifar,
             summary="the CIFAR NiN (three mlpconv stages, global average pooling; every "
-                    "layer keeps or halves the size)"),
+                    "layer keeps or halves the size)", options=("dropout", "padding")),
+    Variant("nin_cifar_cv", "NiNCIFARCV", dict(padding="symmetric"), PAPER,
+            "pytorchcv's nin_cifar10 layout: nin_cifar with 3x3/2 poolings padded one pixel "
+            "each side (the average counting it)", default_input=(32, 32, 3),
+            min_size=NIN_CIFAR_MIN_SIZE, classes=10, builder=_nin_cifar,
+            summary="the CIFAR NiN in pytorchcv's layout (symmetric pooling padding)",
+            options=("dropout", "padding")),
 )
 
 # The default recipe: no BatchNormalization, so a lower AdamW rate than the BN families.

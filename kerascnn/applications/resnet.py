@@ -17,7 +17,16 @@ ResNet-50 (the network of the Keras ResNet-50 tutorial) and its deeper siblings 
 keras.applications' layout (convolution biases, stride on the first 1x1, Caffe
 layer names ``res2a_branch2a``), so they are identical to their keras twins.
 The other variants follow the torch convention of the reference table (no
-convolution bias, stride on the 3x3).
+convolution bias, stride on the 3x3). ``resnet50_tv``, ``resnet101_tv`` and
+``resnet152_tv`` are torchvision's ResNet v1.5 layout of the same depths (no
+convolution bias, stride on the 3x3), the layout torchvision's ImageNet weights need.
+The torchvision-layout variants (``resnet18``, ``resnet34``, ``*_tv``, ``wide_*``,
+``resnext*``) use PyTorch's BatchNorm epsilon 1e-5 (``bn_epsilon``; keras' 1.001e-5
+elsewhere), so torchvision's weights give torchvision's outputs.
+The SE networks are the SENet authors' released
+models (timm's ``legacy_se*``): BN epsilon 1e-5 and the stem's 3x3/2 max pooling with
+Caffe's ceil rounding and no padding (:class:`kerascnn.layers.CeilMaxPooling2D`), the
+SE excitation as two Dense layers (the release's 1x1 convolutions on a 1x1 map).
 
 ========================= ================ ===================================
 name                       blocks/stage     trainable parameters (1000 classes)
@@ -27,6 +36,9 @@ resnet34                   3, 4, 6, 3       21,797,672
 resnet50                   3, 4, 6, 3       25,583,592 (count_params 25,636,712)
 resnet101                  3, 4, 23, 3      44,601,832 (count_params 44,707,176)
 resnet152                  3, 8, 36, 3      60,268,520 (count_params 60,419,944)
+resnet50_tv                3, 4, 6, 3       25,557,032
+resnet101_tv               3, 4, 23, 3      44,549,160
+resnet152_tv               3, 8, 36, 3      60,192,808
 wide_resnet50_2            3, 4, 6, 3       68,883,240
 wide_resnet101_2           3, 4, 23, 3      126,886,696
 resnext50_32x4d            3, 4, 6, 3       25,028,904
@@ -54,6 +66,7 @@ from kerascnn.applications.common import (
     keras_twin_loader,
 )
 from kerascnn.applications.variants import Variant, register_variants
+from kerascnn.blocks.common import TORCH_BN_EPSILON
 from kerascnn.blocks.residual import (
     BLOCK_TYPES,
     SHORTCUTS,
@@ -63,6 +76,7 @@ from kerascnn.blocks.residual import (
 )
 from kerascnn.registry import register_family_recipe
 from kerascnn.training.recipes import small_data_recipe
+from kerascnn.layers.pooling import CeilMaxPooling2D
 
 __all__ = ["ResNet"]  # and one constructor per row of VARIANTS (register_variants)
 
@@ -76,15 +90,23 @@ STAGE_FILTERS = ([64, 64, 256], [128, 128, 512], [256, 256, 1024], [512, 512, 20
 
 _KERAS_V1 = dict(block="bottleneck", use_bias=True, stride_in="1x1")
 _TORCH_BOTTLENECK = dict(block="bottleneck", use_bias=False, stride_in="3x3")
+# torchvision's layouts: PyTorch's BatchNorm epsilon.
+_TV = dict(bn_epsilon=TORCH_BN_EPSILON)
+_TV_NOTE = ", BN eps 1e-5 (torchvision)"
 
 _KERAS = "bottleneck v1 as keras.applications"
-_SE = "SE r=16, no conv bias"
+# The SENet authors' released (Caffe) models: BN epsilon 1e-5 and the stem's max pooling
+# with ceil rounding and no padding (timm's legacy_se* weights have this layout).
+_SENET_RELEASE = dict(bn_epsilon=1e-5, pool_ceil_mode=True)
+_SE = "SE r=16, no conv bias, BN eps 1e-5, ceil-mode stem pool (as the authors' release)"
 
 VARIANTS = (
-    Variant("resnet18", "ResNet18", dict(blocks_per_stage=(2, 2, 2, 2), block="basic"), PAPER,
-            "basic blocks, no conv bias, option B projections (torchvision)"),
-    Variant("resnet34", "ResNet34", dict(blocks_per_stage=(3, 4, 6, 3), block="basic"), PAPER,
-            "basic blocks, no conv bias, option B projections (torchvision)"),
+    Variant("resnet18", "ResNet18", dict(blocks_per_stage=(2, 2, 2, 2), block="basic", **_TV),
+            PAPER,
+            "basic blocks, no conv bias, option B projections" + _TV_NOTE),
+    Variant("resnet34", "ResNet34", dict(blocks_per_stage=(3, 4, 6, 3), block="basic", **_TV),
+            PAPER,
+            "basic blocks, no conv bias, option B projections" + _TV_NOTE),
     Variant("resnet50", "ResNet50", dict(blocks_per_stage=(3, 4, 6, 3), **_KERAS_V1), PAPER,
             _KERAS + " (conv biases, option B projections, stride on the first 1x1)",
             keras_twin="ResNet50", weights="resnet50"),
@@ -92,44 +114,60 @@ VARIANTS = (
             _KERAS, keras_twin="ResNet101", weights="resnet101"),
     Variant("resnet152", "ResNet152", dict(blocks_per_stage=(3, 8, 36, 3), **_KERAS_V1), PAPER,
             _KERAS, keras_twin="ResNet152", weights="resnet152"),
+    Variant("resnet50_tv", "ResNet50TV",
+            dict(blocks_per_stage=(3, 4, 6, 3), **_TORCH_BOTTLENECK, **_TV), PAPER,
+            "torchvision's ResNet v1.5: no conv bias, stride on the 3x3" + _TV_NOTE,
+            summary="ResNet-50 in torchvision's v1.5 layout (stride on the 3x3, no conv bias)"),
+    Variant("resnet101_tv", "ResNet101TV",
+            dict(blocks_per_stage=(3, 4, 23, 3), **_TORCH_BOTTLENECK, **_TV), PAPER,
+            "torchvision's ResNet v1.5: no conv bias, stride on the 3x3" + _TV_NOTE,
+            summary="ResNet-101 in torchvision's v1.5 layout (stride on the 3x3, no conv bias)"),
+    Variant("resnet152_tv", "ResNet152TV",
+            dict(blocks_per_stage=(3, 8, 36, 3), **_TORCH_BOTTLENECK, **_TV), PAPER,
+            "torchvision's ResNet v1.5: no conv bias, stride on the 3x3" + _TV_NOTE,
+            summary="ResNet-152 in torchvision's v1.5 layout (stride on the 3x3, no conv bias)"),
     Variant("wide_resnet50_2", "WideResNet50_2",
-            dict(blocks_per_stage=(3, 4, 6, 3), width_per_group=128, **_TORCH_BOTTLENECK),
-            WRN_PAPER, "bottleneck width x2 (torchvision), no conv bias"),
+            dict(blocks_per_stage=(3, 4, 6, 3), width_per_group=128, **_TORCH_BOTTLENECK,
+                 **_TV), WRN_PAPER, "bottleneck width x2, no conv bias" + _TV_NOTE),
     Variant("wide_resnet101_2", "WideResNet101_2",
-            dict(blocks_per_stage=(3, 4, 23, 3), width_per_group=128, **_TORCH_BOTTLENECK),
-            WRN_PAPER, "bottleneck width x2 (torchvision), no conv bias"),
+            dict(blocks_per_stage=(3, 4, 23, 3), width_per_group=128, **_TORCH_BOTTLENECK,
+                 **_TV), WRN_PAPER, "bottleneck width x2, no conv bias" + _TV_NOTE),
     Variant("resnext50_32x4d", "ResNeXt50_32x4d",
             dict(blocks_per_stage=(3, 4, 6, 3), groups=32, width_per_group=4,
-                 **_TORCH_BOTTLENECK), RESNEXT_PAPER, "C=32, d=4, grouped 3x3 (torchvision)"),
+                 **_TORCH_BOTTLENECK, **_TV), RESNEXT_PAPER,
+            "C=32, d=4, grouped 3x3" + _TV_NOTE),
     Variant("resnext101_32x8d", "ResNeXt101_32x8d",
             dict(blocks_per_stage=(3, 4, 23, 3), groups=32, width_per_group=8,
-                 **_TORCH_BOTTLENECK), RESNEXT_PAPER, "C=32, d=8 (torchvision)"),
+                 **_TORCH_BOTTLENECK, **_TV), RESNEXT_PAPER, "C=32, d=8" + _TV_NOTE),
     Variant("resnext101_64x4d", "ResNeXt101_64x4d",
             dict(blocks_per_stage=(3, 4, 23, 3), groups=64, width_per_group=4,
-                 **_TORCH_BOTTLENECK), RESNEXT_PAPER, "C=64, d=4 (torchvision)"),
+                 **_TORCH_BOTTLENECK, **_TV), RESNEXT_PAPER, "C=64, d=4" + _TV_NOTE),
     Variant("se_resnet50", "SEResNet50",
             dict(blocks_per_stage=(3, 4, 6, 3), se_ratio=16, block="bottleneck",
-                 stride_in="1x1"), SENET_PAPER,
-            "SE r=16 on every bottleneck, no conv bias, stride on the first 1x1"),
+                 stride_in="1x1", **_SENET_RELEASE), SENET_PAPER,
+            "SE r=16 on every bottleneck, no conv bias, stride on the first 1x1, BN eps 1e-5, "
+            "ceil-mode stem pool (as the authors' release)"),
     Variant("se_resnet101", "SEResNet101",
             dict(blocks_per_stage=(3, 4, 23, 3), se_ratio=16, block="bottleneck",
-                 stride_in="1x1"), SENET_PAPER, _SE),
+                 stride_in="1x1", **_SENET_RELEASE), SENET_PAPER, _SE),
     Variant("se_resnet152", "SEResNet152",
             dict(blocks_per_stage=(3, 8, 36, 3), se_ratio=16, block="bottleneck",
-                 stride_in="1x1"), SENET_PAPER, _SE),
+                 stride_in="1x1", **_SENET_RELEASE), SENET_PAPER, _SE),
     Variant("se_resnext50_32x4d", "SEResNeXt50_32x4d",
             dict(blocks_per_stage=(3, 4, 6, 3), se_ratio=16, groups=32, width_per_group=4,
-                 **_TORCH_BOTTLENECK), SENET_PAPER, "SE r=16, C=32, d=4"),
+                 **_TORCH_BOTTLENECK, **_SENET_RELEASE), SENET_PAPER,
+            "SE r=16, C=32, d=4, BN eps 1e-5, ceil-mode stem pool (as the authors' release)"),
     Variant("senet154", "SENet154",
             dict(blocks_per_stage=(3, 8, 36, 3), se_ratio=16, groups=64, width_per_group=4,
                  first_width_ratio=0.5, stem="deep", downsample_kernel_size=3, dropout=0.2,
-                 **_TORCH_BOTTLENECK), SENET_PAPER,
+                 **_TORCH_BOTTLENECK, **_SENET_RELEASE), SENET_PAPER,
             "SE r=16, C=64, 3-conv stem, 3x3 projections, first 1x1 at half the grouped "
-            "width, dropout 0.2 (as the authors' released model)"),
+            "width, dropout 0.2, BN eps 1e-5, ceil-mode stem pool (as the authors' released "
+            "model)"),
 )
 
 
-def _stem(x, kind, use_bias):
+def _stem(x, kind, use_bias, epsilon=BN_EPSILON, pool_ceil_mode=False):
     axis = channel_axis()
     if kind == "deep":
         for i, (filters, stride) in enumerate(((64, 2), (64, 1), (128, 1)), start=1):
@@ -137,15 +175,20 @@ def _stem(x, kind, use_bias):
                 x = layers.ZeroPadding2D(padding=1, name=f"conv1_{i}_pad")(x)
             x = layers.Conv2D(filters, 3, strides=stride, padding="valid" if stride > 1
                               else "same", use_bias=use_bias, name=f"conv1_{i}")(x)
-            x = layers.BatchNormalization(axis=axis, epsilon=BN_EPSILON,
-                                          name=f"bn_conv1_{i}")(x)
+            x = layers.BatchNormalization(axis=axis, epsilon=epsilon, name=f"bn_conv1_{i}")(x)
             x = layers.Activation("relu", name=f"conv1_{i}_relu")(x)
-        # 3x3/2 max pooling with ceil rounding (the released model's ceil_mode).
+        if pool_ceil_mode:
+            return CeilMaxPooling2D(3, strides=2, name="pool1")(x)
+        # 3x3/2 max pooling, "same" (the windows of ceil rounding at even sizes only).
         return layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)
     x = layers.ZeroPadding2D(padding=3, name="conv1_pad")(x)
     x = layers.Conv2D(64, 7, strides=2, use_bias=use_bias, name="conv1")(x)
-    x = layers.BatchNormalization(axis=axis, epsilon=BN_EPSILON, name="bn_conv1")(x)
+    x = layers.BatchNormalization(axis=axis, epsilon=epsilon, name="bn_conv1")(x)
     x = layers.Activation("relu", name="conv1_relu")(x)
+    if pool_ceil_mode:
+        # Caffe's rounding (the SENet authors' released models): no padding, the last
+        # window may hang over the bottom/right edge.
+        return CeilMaxPooling2D(3, strides=2, name="pool1")(x)
     x = layers.ZeroPadding2D(padding=1, name="pool1_pad")(x)
     return layers.MaxPooling2D(3, strides=2, name="pool1")(x)
 
@@ -194,6 +237,8 @@ def ResNet(
     stem="standard",
     downsample_kernel_size=1,
     dropout=None,
+    bn_epsilon=BN_EPSILON,
+    pool_ceil_mode=False,
     keras_twin=None,
     weights_file=None,
 ):
@@ -219,6 +264,12 @@ def ResNet(
         stem: ``"standard"`` (7x7/2) or ``"deep"`` (three 3x3, SENet-154).
         downsample_kernel_size: projection kernel in stages 3..5 (3 in SENet-154).
         dropout: dropout rate before the classifier (SENet-154: 0.2).
+        bn_epsilon: BatchNormalization epsilon (keras.applications' 1.001e-5; 1e-5 in
+            the SENet authors' released models and in PyTorch).
+        pool_ceil_mode: the stem's 3x3/2 max pooling without padding and with ceil
+            rounding (Caffe's, the SENet authors' released models:
+            :class:`kerascnn.layers.CeilMaxPooling2D`) instead of 1-pixel padding
+            and floor rounding (keras.applications).
         keras_twin: the identical keras.applications constructor, used to read
             its ImageNet weights file.
         weights_file: keras' ImageNet file name (without ``_notop``/``.h5``).
@@ -241,7 +292,10 @@ def ResNet(
     img_input = build_input(input_tensor, input_shape, default_shape=(224, 224, 3), min_size=32,
                             include_top=include_top, weights=weights)
 
-    x = _stem(img_input, stem, use_bias)
+    if isinstance(bn_epsilon, bool) or not isinstance(bn_epsilon, (int, float)) or \
+            bn_epsilon <= 0:
+        raise ValueError(f"`bn_epsilon` must be a positive number; got bn_epsilon={bn_epsilon!r}.")
+    x = _stem(img_input, stem, use_bias, bn_epsilon, pool_ceil_mode)
     schedule = iter(depth_schedule(stochastic_depth, sum(blocks_per_stage)))
     for i, num_blocks in enumerate(blocks_per_stage):
         stage = i + 2
@@ -261,6 +315,7 @@ def ResNet(
                 survival_probability=next(schedule),
                 stochastic_depth_mode=stochastic_depth_mode, use_bias=use_bias,
                 shortcut_kernel_size=downsample_kernel_size if i > 0 else 1,
+                epsilon=bn_epsilon,
             )
 
     x = classifier_head(x, include_top, pooling, classes, classifier_activation,
@@ -318,6 +373,7 @@ PAPER_RECIPES = {"resnet": "imagenet_resnet", "resnext": "imagenet_resnet",
 
 register_variants(ResNet, VARIANTS, family=lambda v: _family(v.name), doc=_DOC,
                   namespace=globals(), twin_arguments=True,
-                  options=("shortcut", "se_ratio", "stochastic_depth", "stochastic_depth_mode"))
+                  options=("shortcut", "se_ratio", "stochastic_depth", "stochastic_depth_mode",
+                           "bn_epsilon"))
 for _name, _paper in PAPER_RECIPES.items():
     register_family_recipe(_name, RECIPE, _paper)

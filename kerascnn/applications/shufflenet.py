@@ -9,7 +9,9 @@ added to its input, then ReLU; the first unit of a stage has stride 2 and
 concatenates its output with a 3x3/2 average pooling of its input (so its
 branch produces out - in channels). The first grouped convolution of stage 2
 is not grouped (24 input channels). Convolutions have no biases; padding is
-symmetric (explicit), as in the paper's reference implementations.
+symmetric (explicit) and the shortcut's 3x3/2 average pooling counts its zero padding,
+BN epsilon is 1e-5, as in the paper's reference implementations (and pytorchcv's
+``shufflenet_g*_w1``, whose ImageNet weights load unchanged).
 
 Output channels of stages 2..4 (scale 1.0x):
 
@@ -29,7 +31,6 @@ from __future__ import annotations
 from keras import layers
 
 from kerascnn.applications.common import (
-    BN_EPSILON,
     build_input,
     check_arguments,
     classifier_head,
@@ -46,11 +47,13 @@ PAPER = ("ShuffleNet: An Extremely Efficient Convolutional Neural Network for Mo
 
 CHANNELS = {1: 144, 2: 200, 3: 240, 4: 272, 8: 384}
 UNITS = (4, 8, 4)
+# The reference implementations' BN epsilon (PyTorch's and Caffe's default).
+SHUFFLENET_BN_EPSILON = 1e-5
 
 
 def ShuffleNet(include_top=True, weights=None, input_tensor=None, input_shape=None,
                pooling=None, classes=1000, classifier_activation="softmax", name="shufflenet",
-               groups=3):
+               groups=3, bn_epsilon=SHUFFLENET_BN_EPSILON):
     """Instantiates ShuffleNet v1 1.0x with ``groups`` g in {1, 2, 3, 4, 8}.
 
     Args:
@@ -58,6 +61,7 @@ def ShuffleNet(include_top=True, weights=None, input_tensor=None, input_shape=No
         classifier_activation, name: as keras.applications (no ImageNet
             weights).
         groups: g.
+        bn_epsilon: epsilon of every BatchNormalization (1e-5).
 
     Returns:
         A ``keras.Model``.
@@ -73,7 +77,7 @@ def ShuffleNet(include_top=True, weights=None, input_tensor=None, input_shape=No
                             include_top=include_top, weights=weights)
     x = layers.ZeroPadding2D(1, name="conv1_pad")(img_input)
     x = layers.Conv2D(24, 3, strides=2, use_bias=False, name="conv1")(x)
-    x = layers.BatchNormalization(epsilon=BN_EPSILON, name="conv1_bn")(x)
+    x = layers.BatchNormalization(epsilon=bn_epsilon, name="conv1_bn")(x)
     x = layers.ReLU(name="conv1_relu")(x)
     x = layers.ZeroPadding2D(1, name="pool1_pad")(x)      # post-ReLU: zeros never win
     x = layers.MaxPooling2D(3, strides=2, name="pool1")(x)
@@ -82,7 +86,7 @@ def ShuffleNet(include_top=True, weights=None, input_tensor=None, input_shape=No
         for i in range(num_units):
             x = shufflenet_unit(x, out, groups, downsample=i == 0,
                                 group_first=not (stage == 0 and i == 0),
-                                name=f"stage{stage + 2}_unit{i + 1}")
+                                name=f"stage{stage + 2}_unit{i + 1}", bn_epsilon=bn_epsilon)
     x = classifier_head(x, include_top, pooling, classes, classifier_activation)
     return finish_model(img_input, input_tensor, x, name, weights)
 
@@ -96,8 +100,9 @@ VARIANTS = tuple(
 
 _DOC = """Instantiates {summary}.
 
-    Zhang et al., "{title}", CVPR {year}. Arguments as keras.applications; no
-    ImageNet weights.
+    Zhang et al., "{title}", CVPR {year}. Arguments as keras.applications
+    (``weights``: None, a tag of ``model_info(name)["weights"]`` or a file);
+    ``bn_epsilon``: epsilon of every BatchNormalization (1e-5).
     """
 
 # The default recipe: grouped and depthwise convolutions with BN learn under AdamW.
@@ -106,4 +111,4 @@ RECIPE = small_data_recipe(
     "pad-and-crop, label smoothing 0.1, BN momentum 0.9, 30 epochs adapted to 800-4000 steps")
 
 register_variants(ShuffleNet, VARIANTS, family="shufflenet", doc=_DOC, namespace=globals(),
-                  recipe=RECIPE, paper_recipe="shufflenet")
+                  options=("bn_epsilon",), recipe=RECIPE, paper_recipe="shufflenet")

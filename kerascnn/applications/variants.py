@@ -67,11 +67,15 @@ class Variant:
     options: tuple | None = None
 
 
-_WEIGHTS_DOC = {
-    True: 'None (random), a weights file path, or ``"imagenet"`` (keras.applications\' '
-          "file, read from the Keras cache; never downloaded)",
-    False: "None (random) or a weights file path",
-}
+# Weight sets are registered by kerascnn.weights.sources, imported lazily (not while the
+# families register): the docstring names where to look rather than the tags.
+_WEIGHTS_DOC = (
+    "None (random); the tag of a published weight set (``\"imagenet\"`` where the model has "
+    "one; ``kerascnn.model_info(name)[\"weights\"]`` lists them), downloaded once into the "
+    "Keras cache and converted once; a .safetensors/.pth checkpoint in a weight set's layout; "
+    "or a .keras/.weights.h5 file. ``include_preprocessing=True`` puts the weight set's resize "
+    "and mean/std in front as layers (the model then takes 0-255 RGB images)"
+)
 
 
 def _doc(variant: Variant, template: str) -> str:
@@ -79,9 +83,32 @@ def _doc(variant: Variant, template: str) -> str:
     return template.format(
         constructor=variant.constructor, name=variant.name, title=variant.paper[0],
         year=variant.paper[1], summary=variant.summary or arguments, arguments=arguments,
-        weights=_WEIGHTS_DOC[variant.weights is not None], input=variant.default_input,
+        weights=_WEIGHTS_DOC, input=variant.default_input,
         min_size=variant.min_size, classes=variant.classes,
     )
+
+
+def _copy_by_name(src, dst, classifier_may_differ: bool = False) -> None:
+    """Copies every weighted layer of ``src`` into ``dst``'s layer of the same name (the
+    same builder with keras' file loaded). With ``classifier_may_differ`` (another number of
+    classes), layers whose shapes differ are left as they are: the classifier."""
+    for layer in src.layers:
+        if not layer.weights:
+            continue
+        try:
+            target = dst.get_layer(layer.name)
+        except ValueError:
+            if classifier_may_differ:  # resnet's classifier is named fc{classes}
+                continue
+            raise
+        shapes = [tuple(w.shape) for w in layer.weights]
+        if [tuple(w.shape) for w in target.weights] != shapes:
+            if classifier_may_differ:
+                continue
+            raise ValueError(f"{dst.name}: layer {layer.name!r} has weight shapes "
+                             f"{[tuple(w.shape) for w in target.weights]}, keras' file {shapes}.")
+        for s, d in zip(layer.weights, target.weights):
+            d.assign(s.value)
 
 
 def _make_constructor(builder, variant: Variant, options: tuple, twin_arguments: bool):
@@ -93,20 +120,132 @@ def _make_constructor(builder, variant: Variant, options: tuple, twin_arguments:
 
     def constructor(include_top=True, weights=None, input_tensor=None, input_shape=None,
                     pooling=None, classes=variant.classes, classifier_activation="softmax",
-                    name=variant.name, **kwargs):
+                    name=variant.name, include_preprocessing=False, **kwargs):
         unknown = sorted(set(kwargs) - set(options))
         if unknown:
             allowed = ", ".join(options) if options else "none"
             raise ValueError(f"{variant.constructor}() got unknown argument(s) "
                              f"{', '.join(unknown)}; its own options are: {allowed}.")
-        return builder(include_top=include_top, weights=weights, input_tensor=input_tensor,
-                       input_shape=input_shape, pooling=pooling, classes=classes,
-                       classifier_activation=classifier_activation, name=name,
-                       **dict(fixed, **kwargs))
+        return build_with_weights(
+            builder, variant.name, default_input=variant.default_input,
+            default_classes=variant.classes, include_top=include_top, weights=weights,
+            input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
+            classes=classes, classifier_activation=classifier_activation, name=name,
+            include_preprocessing=include_preprocessing, **dict(fixed, **kwargs))
 
     constructor.__name__ = constructor.__qualname__ = variant.constructor
     constructor.__signature__ = _signature(constructor, builder, variant, options)
+    constructor.handles_weights = True
     return constructor
+
+
+def build_with_weights(builder, model_name: str, *, default_input, default_classes,
+                       weights=None, include_preprocessing=False, **arguments):
+    """Builds ``builder(**arguments)`` and loads ``weights`` into it: what every registered
+    model's ``weights=`` means (:func:`kerascnn.create_model`, the constructors).
+
+    Args:
+        builder: the family's builder (keras.applications arguments).
+        model_name: the registry name (whose weight sets tags name).
+        default_input, default_classes: the model's defaults.
+        weights: None, a tag of the model's weight sets (or a WeightSet), a checkpoint
+            (.safetensors/.pth/.pt/.bin, converted) or a keras file (.keras/.weights.h5).
+        include_preprocessing: put the weight set's resize and standardization in front
+            (the model then takes 0-255 RGB images).
+        arguments: the rest, passed to ``builder`` (``include_top``, ``classes``, ...).
+    """
+    if not isinstance(include_preprocessing, bool):
+        raise ValueError("`include_preprocessing` must be True or False; got "
+                         f"include_preprocessing={include_preprocessing!r}.")
+    from kerascnn.weights.loading import (
+        check_available,
+        load_checkpoint,
+        load_weight_set,
+        resolve_weights,
+    )
+
+    include_top = arguments.get("include_top", True)
+    classes = arguments.get("classes", default_classes)
+    input_shape = arguments.pop("input_shape", None)
+    input_tensor = arguments.pop("input_tensor", None)
+    kind, value = resolve_weights(model_name, weights)
+    ws = value if kind == "tag" else None
+    if ws is not None:
+        _check_weight_set(model_name, ws, input_shape, arguments)
+        if not ws.source.startswith("keras:"):
+            # Fail fast, before building. (keras' own files: the keras builder checks its
+            # arguments first, then downloads with the same fast failure.)
+            check_available(model_name, ws, top=include_top)
+        arguments = dict(ws.model_kwargs, **arguments)
+    keras_file = value if kind == "keras" else None
+    if include_preprocessing:
+        from kerascnn.applications.preprocessing import add_weight_set_preprocessing
+
+        if input_tensor is not None:
+            raise ValueError("`include_preprocessing=True` builds the model's own input: "
+                             "give input_shape, not input_tensor.")
+
+        def build(shape, tensor):
+            return builder(weights=keras_file, input_tensor=tensor, input_shape=shape,
+                           **arguments)
+
+        model = add_weight_set_preprocessing(
+            build, ws or _preprocessing_set(model_name), input_shape, default_input,
+            include_top=include_top, classes=classes,
+            name=arguments.get("name", model_name))
+    else:
+        model = builder(weights=keras_file, input_tensor=input_tensor, input_shape=input_shape,
+                        **arguments)
+    if kind == "checkpoint":
+        load_checkpoint(model, model_name, value,
+                        skip_classifier=not include_top or classes != default_classes)
+    elif kind == "tag":
+        convert = None
+        if ws.source.startswith("keras:"):
+            def convert(target, skip):
+                # keras' file with the same top (VGG's fc1 and fc2 are in it), then all but
+                # the classifier where the classes differ.
+                reference = builder(
+                    weights="imagenet", input_tensor=None,
+                    input_shape=default_input if include_top else None,
+                    **dict(arguments, include_top=include_top, pooling=None,
+                           classes=ws.classes, classifier_activation=None,
+                           name=f"{arguments.get('name', model_name)}_keras"))
+                _copy_by_name(reference, target, classifier_may_differ=skip and include_top)
+
+        load_weight_set(model, model_name, ws, include_top=include_top, classes=classes,
+                        convert=convert)
+    return model
+
+
+def _check_weight_set(model_name: str, ws, input_shape, kwargs) -> None:
+    """One-line errors for arguments a weight set cannot meet."""
+    if input_shape is not None and len(input_shape) == 3:
+        channels = input_shape[-1] if keras.config.image_data_format() == "channels_last" \
+            else input_shape[0]
+        if channels != ws.input_size[-1]:
+            raise ValueError(f"weights={ws.tag!r} needs {ws.input_size[-1]} input channels; "
+                             f"got input_shape={tuple(input_shape)}.")
+    clash = sorted(k for k, v in ws.model_kwargs.items() if k in kwargs and kwargs[k] != v)
+    if clash:
+        raise ValueError(f"weights={ws.tag!r} of {model_name} needs "
+                         + ", ".join(f"{k}={ws.model_kwargs[k]!r}" for k in clash)
+                         + "; got " + ", ".join(f"{k}={kwargs[k]!r}" for k in clash) + ".")
+
+
+def _preprocessing_set(model_name: str):
+    """The weight set whose preprocessing ``include_preprocessing=True`` adds when no tag is
+    given: the model's ``"imagenet"`` set, else its only one."""
+    from kerascnn.weights.core import weight_sets
+
+    sets = weight_sets(model_name)
+    if "imagenet" in sets:
+        return sets["imagenet"]
+    if len(sets) == 1:
+        return next(iter(sets.values()))
+    raise ValueError("include_preprocessing=True adds a weight set's preprocessing: "
+                     + (f"name one with weights= ({', '.join(sorted(sets))})." if sets else
+                        f"{model_name} has no weight set."))
 
 
 def _signature(constructor, builder, variant: Variant, options: tuple) -> inspect.Signature:

@@ -22,6 +22,13 @@ and graph; ``weights="imagenet"`` reads keras' file); so that the graphs are
 identical they default to ``dropout=0.0`` like keras, the other configurations to
 the paper's 0.5 after fc1 and fc2.
 
+The configurations torchvision publishes weights for are torchvision's layout:
+``vgg11``, ``vgg13`` and every ``*_bn`` (BatchNorm epsilon 1e-5, PyTorch's), and
+``vgg16_tv`` / ``vgg19_tv`` (configurations D and E with dropout 0.5, beside the keras
+twins). Their dense top starts with torchvision's adaptive average pooling to 7x7
+(``adaptive_pooling=True``, a layer named ``avgpool``), so like torchvision's models they
+take any input of at least 32x32 (the identity at 224); fc1 flattens the 7x7x512 map.
+
 ``fully_convolutional=True`` is the paper's dense evaluation: fc1 becomes a 7x7
 convolution and fc2 / predictions 1x1 convolutions with the same weights
 (:func:`dense_to_fully_convolutional` copies them), so the model takes any image
@@ -30,6 +37,7 @@ of at least 224x224 and returns a map of class scores (1x1 at 224, 6x6 at 384).
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 from keras import layers
 
@@ -40,9 +48,10 @@ from kerascnn.applications.common import (
     classifier_head,
     dense_classifier,
     finish_model,
-    keras_cache_file,
+    keras_weights_file,
 )
 from kerascnn.applications.variants import Variant, register_variants
+from kerascnn.blocks.common import BN_EPSILON, TORCH_BN_EPSILON
 from kerascnn.blocks.vgg import vgg_block
 from kerascnn.training.recipes import small_data_recipe
 
@@ -63,20 +72,26 @@ MIN_SIZE = 32  # five 2x2/2 poolings
 
 def VGG(config, include_top=True, weights=None, input_tensor=None, input_shape=None,
         pooling=None, classes=1000, classifier_activation="softmax", name="vgg",
-        batch_norm=False, lrn=False, dropout=0.5, fully_convolutional=False, keras_twin=None,
-        weights_file=None):
+        batch_norm=False, lrn=False, dropout=0.5, fully_convolutional=False,
+        adaptive_pooling=False, bn_epsilon=BN_EPSILON, keras_twin=None, weights_file=None):
     """Builds a VGG configuration.
 
     Args:
         config: ``"A"``, ``"B"``, ``"C"``, ``"D"`` or ``"E"``.
         include_top, weights, input_tensor, input_shape, pooling, classes,
         classifier_activation, name: as keras.applications. With the dense top
-            the input must be 224x224 (fc1 flattens a 7x7x512 map).
+            the input must be 224x224 (fc1 flattens a 7x7x512 map) unless
+            ``adaptive_pooling``.
         batch_norm: BN after every convolution.
         lrn: LRN after the first convolution (A-LRN).
         dropout: dropout rate after fc1 and fc2 (0 removes the layers).
         fully_convolutional: fc1/fc2/predictions as 7x7/1x1/1x1 convolutions;
             any input of at least 224x224, output a (rows, cols, classes) map.
+        adaptive_pooling: the dense top starts with an adaptive average pooling to
+            7x7 (torchvision's ``AdaptiveAvgPool2d((7, 7))``): any input size of at
+            least 32x32 with the top (not used by ``fully_convolutional``).
+        bn_epsilon: BatchNormalization epsilon (1e-5, PyTorch's, in the ``*_bn``
+            variants).
         keras_twin, weights_file: the identical keras constructor and its ImageNet
             file stem (VGG16 and VGG19 only).
 
@@ -88,22 +103,33 @@ def VGG(config, include_top=True, weights=None, input_tensor=None, input_shape=N
     check_arguments(weights, include_top, classes, pooling, classifier_activation,
                     imagenet_available=keras_twin is not None)
     check_rate(dropout, "dropout")
-    if not isinstance(fully_convolutional, bool):
-        raise ValueError("`fully_convolutional` must be True or False; "
-                         f"got fully_convolutional={fully_convolutional!r}.")
+    for flag, value in (("fully_convolutional", fully_convolutional),
+                        ("adaptive_pooling", adaptive_pooling)):
+        if not isinstance(value, bool):
+            raise ValueError(f"`{flag}` must be True or False; got {flag}={value!r}.")
+    if isinstance(bn_epsilon, bool) or not isinstance(bn_epsilon, (int, float)) or \
+            bn_epsilon <= 0:
+        raise ValueError(f"`bn_epsilon` must be a positive number; got bn_epsilon={bn_epsilon!r}.")
     dense_eval = fully_convolutional and include_top
+    adaptive = adaptive_pooling and include_top and not fully_convolutional
     if dense_eval and input_shape is None and input_tensor is None:
         input_shape = (None, None, 3)
     img_input = build_input(input_tensor, input_shape, default_shape=DEFAULT_SHAPE,
                             min_size=224 if dense_eval else MIN_SIZE, include_top=include_top,
-                            weights=weights, fixed_size=not fully_convolutional)
+                            weights=weights, fixed_size=not (fully_convolutional or adaptive))
+    spatial = img_input.shape[1:3] if keras.config.image_data_format() == "channels_last" \
+        else img_input.shape[2:4]
+    if adaptive and None in tuple(spatial):
+        raise ValueError("With include_top=True the adaptive pooling needs a known input "
+                         f"size; got input_shape={tuple(img_input.shape[1:])}.")
     x = img_input
     for block, (num_convs, filters) in enumerate(zip(CONFIGS[config], FILTERS), start=1):
         kernels = [3] * num_convs
         if config == "C" and block >= 3:
             kernels[-1] = 1
         x = vgg_block(x, num_convs, filters, name=f"block{block}", kernel_sizes=kernels,
-                      batch_norm=batch_norm, lrn_after_first=lrn and block == 1)
+                      batch_norm=batch_norm, lrn_after_first=lrn and block == 1,
+                      bn_epsilon=bn_epsilon)
     if dense_eval:
         x = layers.Conv2D(4096, 7, activation="relu", name="fc1")(x)
         if dropout:
@@ -113,22 +139,17 @@ def VGG(config, include_top=True, weights=None, input_tensor=None, input_shape=N
             x = layers.Dropout(dropout, name="fc2_dropout")(x)
         x = layers.Conv2D(classes, 1, activation=classifier_activation, name="predictions")(x)
     elif include_top:
+        if adaptive:
+            x = layers.AdaptiveAveragePooling2D((7, 7), name="avgpool")(x)
         x = dense_classifier(x, classes, classifier_activation, names=("fc1", "fc2"),
                              dropout=dropout)
     else:
         x = classifier_head(x, False, pooling, classes, classifier_activation)
 
     def imagenet_loader(model):
-        import os
-
         suffix = "" if include_top else "_notop"
         file_name = f"{weights_file}_weights_tf_dim_ordering_tf_kernels{suffix}.h5"
-        path = keras_cache_file(file_name)
-        if not os.path.exists(path):
-            raise ValueError(
-                f"ImageNet weights not found: put keras.applications' file {file_name} at "
-                f"{path} (no download is attempted)."
-            )
+        path = keras_weights_file(file_name)
         if dense_eval:
             twin = keras_twin(include_top=True, weights=path,
                               classifier_activation=classifier_activation)
@@ -167,13 +188,19 @@ def dense_to_fully_convolutional(src, dst):
     return copied
 
 
+# torchvision's layout: adaptive average pooling to 7x7 before fc1; PyTorch's BN epsilon.
+_TV = dict(adaptive_pooling=True)
+_TV_BN = dict(adaptive_pooling=True, bn_epsilon=TORCH_BN_EPSILON)
+_TV_NOTE = "; torchvision's adaptive 7x7 pooling before fc1"
+_TV_BN_NOTE = _TV_NOTE + ", BN eps 1e-5"
+
 VARIANTS = (
-    Variant("vgg11", "VGG11", dict(config="A"), PAPER, "config A; conv/dense biases; dropout 0.5",
-            summary="configuration A"),
+    Variant("vgg11", "VGG11", dict(config="A", **_TV), PAPER,
+            "config A; conv/dense biases; dropout 0.5" + _TV_NOTE, summary="configuration A"),
     Variant("vgg11_lrn", "VGG11LRN", dict(config="A", lrn=True), PAPER,
             "config A-LRN (LRN after conv1, no weights); dropout 0.5",
             summary="configuration A-LRN (LRN after the first convolution)"),
-    Variant("vgg13", "VGG13", dict(config="B"), PAPER, "config B; dropout 0.5",
+    Variant("vgg13", "VGG13", dict(config="B", **_TV), PAPER, "config B; dropout 0.5" + _TV_NOTE,
             summary="configuration B"),
     Variant("vgg16_c", "VGG16C", dict(config="C"), PAPER,
             "config C: 1x1 third convolution in blocks 3-5; dropout 0.5",
@@ -184,21 +211,28 @@ VARIANTS = (
     Variant("vgg19", "VGG19", dict(config="E", dropout=0.0), PAPER,
             "config E = keras.applications.VGG19 (no dropout)", keras_twin="VGG19",
             weights="vgg19", summary="configuration E (keras.applications.VGG19)"),
-    Variant("vgg11_bn", "VGG11BN", dict(config="A", batch_norm=True), PAPER,
-            "config A, BN after each conv (conv keeps bias); dropout 0.5",
+    Variant("vgg16_tv", "VGG16TV", dict(config="D", **_TV), PAPER,
+            "config D in torchvision's layout (dropout 0.5)" + _TV_NOTE,
+            summary="configuration D in torchvision's layout (adaptive pooling, dropout 0.5)"),
+    Variant("vgg19_tv", "VGG19TV", dict(config="E", **_TV), PAPER,
+            "config E in torchvision's layout (dropout 0.5)" + _TV_NOTE,
+            summary="configuration E in torchvision's layout (adaptive pooling, dropout 0.5)"),
+    Variant("vgg11_bn", "VGG11BN", dict(config="A", batch_norm=True, **_TV_BN), PAPER,
+            "config A, BN after each conv (conv keeps bias); dropout 0.5" + _TV_BN_NOTE,
             summary="configuration A, BN after every convolution"),
-    Variant("vgg13_bn", "VGG13BN", dict(config="B", batch_norm=True), PAPER,
-            "config B with BN; dropout 0.5", summary="configuration B, BN after every convolution"),
-    Variant("vgg16_bn", "VGG16BN", dict(config="D", batch_norm=True), PAPER,
-            "config D with BN; dropout 0.5", summary="configuration D, BN after every convolution"),
-    Variant("vgg19_bn", "VGG19BN", dict(config="E", batch_norm=True), PAPER,
-            "config E with BN; dropout 0.5", summary="configuration E, BN after every convolution"),
+    Variant("vgg13_bn", "VGG13BN", dict(config="B", batch_norm=True, **_TV_BN), PAPER,
+            "config B with BN; dropout 0.5" + _TV_BN_NOTE, summary="configuration B, BN after every convolution"),
+    Variant("vgg16_bn", "VGG16BN", dict(config="D", batch_norm=True, **_TV_BN), PAPER,
+            "config D with BN; dropout 0.5" + _TV_BN_NOTE, summary="configuration D, BN after every convolution"),
+    Variant("vgg19_bn", "VGG19BN", dict(config="E", batch_norm=True, **_TV_BN), PAPER,
+            "config E with BN; dropout 0.5" + _TV_BN_NOTE, summary="configuration E, BN after every convolution"),
 )
 
 _DOC = """Instantiates VGG {summary} ({name}).
 
     Args:
-        include_top: include fc1, fc2 and the classifier (dense top: 224x224 input).
+        include_top: include fc1, fc2 and the classifier (dense top: 224x224 input,
+            any size of at least 32x32 with ``adaptive_pooling``).
         weights: {weights}.
         input_tensor: optional Keras tensor to use as image input.
         input_shape: optional (height, width, channels); at least 32x32 without the
@@ -209,6 +243,9 @@ _DOC = """Instantiates VGG {summary} ({name}).
         name: model name.
         dropout: dropout after fc1 and fc2 (0.5; 0 in the keras twins vgg16, vgg19).
         fully_convolutional: dense evaluation (7x7 and 1x1 convolutions as the top).
+        adaptive_pooling: torchvision's adaptive average pooling to 7x7 before fc1
+            (True in torchvision's layouts: vgg11, vgg13, ``*_bn``, ``*_tv``).
+        bn_epsilon: BatchNormalization epsilon of the ``*_bn`` variants (1e-5).
 
     Returns:
         A ``keras.Model``.
@@ -223,5 +260,6 @@ RECIPE = small_data_recipe(
     learning_rate=1e-4)
 
 register_variants(VGG, VARIANTS, family="vgg", doc=_DOC, namespace=globals(),
-                  twin_arguments=True, options=("dropout", "fully_convolutional"),
+                  twin_arguments=True,
+                  options=("dropout", "fully_convolutional", "adaptive_pooling", "bn_epsilon"),
                   recipe=RECIPE, paper_recipe="vgg")

@@ -31,11 +31,12 @@ def googlenet_aux_head(x, classes, classifier_activation="softmax", *, name="aux
     return layers.Dense(classes, activation=classifier_activation, name=f"{name}_predictions")(x)
 
 
-def inception_v3_aux_head(x, classes, classifier_activation="softmax", *, name="aux"):
+def inception_v3_aux_head(x, classes, classifier_activation="softmax", *, name="aux",
+                          bn_scale=False):
     """Inception v3's auxiliary classifier (needs the 17x17 grid of a 299 input,
-    at least 17x17)."""
+    at least 17x17); ``bn_scale``: BN with gamma (torchvision's layout)."""
     x = layers.AveragePooling2D(5, strides=3, name=f"{name}_pool")(x)
-    x = conv_bn(x, 128, 1, name=f"{name}_conv1")
-    x = conv_bn(x, 768, 5, padding="valid", name=f"{name}_conv2")
+    x = conv_bn(x, 128, 1, name=f"{name}_conv1", bn_scale=bn_scale)
+    x = conv_bn(x, 768, 5, padding="valid", name=f"{name}_conv2", bn_scale=bn_scale)
     x = layers.GlobalAveragePooling2D(name=f"{name}_gap")(x)
     return layers.Dense(classes, activation=classifier_activation, name=f"{name}_predictions")(x)

@@ -12,6 +12,7 @@ from keras import layers
 
 __all__ = [
     "BN_EPSILON",
+    "TORCH_BN_EPSILON",
     "INCEPTION_BN_EPSILON",
     "channel_axis",
     "conv_bn",
@@ -23,6 +24,10 @@ __all__ = [
 
 # keras.applications' BatchNormalization epsilon (ResNet, DenseNet, ...).
 BN_EPSILON = 1.001e-5
+
+# PyTorch's BatchNorm2d default (torchvision's ResNet, VGG-BN, ...): the layouts that load
+# torchvision's weights use it exactly.
+TORCH_BN_EPSILON = 1e-5
 
 # keras' BatchNormalization default, used by keras' Inception v3, Inception-ResNet-v2,
 # Xception and by the TF-slim Inception v4.

@@ -13,6 +13,7 @@ from __future__ import annotations
 from keras import layers
 
 from kerascnn.blocks.common import INCEPTION_BN_EPSILON, check_positive_ints, concat, conv_bn
+from kerascnn.layers.pooling import CeilPooling2D
 
 __all__ = [
     "inception_naive",
@@ -57,7 +58,7 @@ def inception_v1(x, f1, f3r, f3, f5r, f5, pool_proj, *, name="inception", batch_
 
 
 def bn_inception_module(x, f1, f3r, f3, fd3r, fd3, pool_proj, *, pool="avg", strides=1,
-                        name="inception", use_bias=True, epsilon=1e-5):
+                        name="inception", use_bias=True, epsilon=1e-5, padding="same"):
     """The BN-Inception (Inception v2) module.
 
     Branches: 1x1 ``f1``; 1x1 ``f3r`` -> 3x3 ``f3``; 1x1 ``fd3r`` -> 3x3 ``fd3``
@@ -66,6 +67,10 @@ def bn_inception_module(x, f1, f3r, f3, fd3r, fd3, pool_proj, *, pool="avg", str
     and projection branches are absent (``f1 = pool_proj = 0``), the last
     convolution of each 3x3 branch has stride 2 and the max pooled input passes
     through. Every convolution is followed by BN and ReLU.
+
+    ``padding="symmetric"`` builds PyTorch's (and Caffe's) layout: the stride-2
+    convolutions pad one pixel each side explicitly, the stride-2 max pooling rounds up
+    (ceil mode) and the 3x3/1 pooling pads one pixel, the average counting it.
     """
     check_positive_ints(f3r=f3r, f3=f3, fd3r=fd3r, fd3=fd3)
     if pool not in ("avg", "max"):
@@ -79,20 +84,37 @@ def bn_inception_module(x, f1, f3r, f3, fd3r, fd3, pool_proj, *, pool="avg", str
         )
     if strides == 1:
         check_positive_ints(f1=f1, pool_proj=pool_proj)
+    if padding not in ("same", "symmetric"):
+        raise ValueError(f"`padding` must be 'same' or 'symmetric'; got padding={padding!r}.")
+    symmetric = padding == "symmetric"
     kw = dict(use_bias=use_bias, bn_scale=True, epsilon=epsilon)
+
+    def last_conv(y, filters, conv_name):
+        if symmetric and strides == 2:
+            y = layers.ZeroPadding2D(1, name=f"{conv_name}_pad")(y)
+            return conv_bn(y, filters, 3, strides=2, padding="valid", name=conv_name, **kw)
+        return conv_bn(y, filters, 3, strides=strides, name=conv_name, **kw)
+
     branches = []
     if strides == 1:
         branches.append(conv_bn(x, f1, 1, name=f"{name}_1x1", **kw))
     b3 = conv_bn(x, f3r, 1, name=f"{name}_3x3_reduce", **kw)
-    branches.append(conv_bn(b3, f3, 3, strides=strides, name=f"{name}_3x3", **kw))
+    branches.append(last_conv(b3, f3, f"{name}_3x3"))
     bd = conv_bn(x, fd3r, 1, name=f"{name}_double_3x3_reduce", **kw)
     bd = conv_bn(bd, fd3, 3, name=f"{name}_double_3x3_1", **kw)
-    branches.append(conv_bn(bd, fd3, 3, strides=strides, name=f"{name}_double_3x3_2", **kw))
-    if strides == 2:
+    branches.append(last_conv(bd, fd3, f"{name}_double_3x3_2"))
+    if strides == 2 and symmetric:
+        branches.append(CeilPooling2D("max", 3, strides=2, ceil_mode=True,
+                                      name=f"{name}_pool")(x))
+    elif strides == 2:
         branches.append(layers.MaxPooling2D(3, strides=2, padding="same",
                                             name=f"{name}_pool")(x))
     else:
-        pool_layer = layers.AveragePooling2D if pool == "avg" else layers.MaxPooling2D
-        bp = pool_layer(3, strides=1, padding="same", name=f"{name}_pool")(x)
+        if symmetric:
+            bp = CeilPooling2D(pool, 3, strides=1, padding=1, ceil_mode=True,
+                               count_include_pad=True, name=f"{name}_pool")(x)
+        else:
+            pool_layer = layers.AveragePooling2D if pool == "avg" else layers.MaxPooling2D
+            bp = pool_layer(3, strides=1, padding="same", name=f"{name}_pool")(x)
         branches.append(conv_bn(bp, pool_proj, 1, name=f"{name}_pool_proj", **kw))
     return concat(branches, f"{name}_output")

@@ -84,19 +84,33 @@ def reduction_a(x, k, l, m, n, *, name="reduction_a", bn_scale=True):  # noqa: E
     return concat([b0, b1, bp], name)
 
 
-def inception_v4_b(x, *, name="inception_b", bn_scale=True):
+_LAYOUTS = ("paper", "tf_slim")
+
+
+def _check_layout(layout):
+    if layout not in _LAYOUTS:
+        raise ValueError(f"`layout` must be 'paper' or 'tf_slim'; got layout={layout!r}.")
+    return layout == "tf_slim"
+
+
+def inception_v4_b(x, *, name="inception_b", bn_scale=True, layout="paper"):
     """Inception v4 module B (17x17x1024): 1x1 384; 1x1 192 -> 1x7 224 -> 7x1 256;
-    1x1 192 -> 1x7 192 -> 7x1 224 -> 1x7 224 -> 7x1 256; avg pool -> 1x1 128."""
+    1x1 192 -> 1x7 192 -> 7x1 224 -> 1x7 224 -> 7x1 256; avg pool -> 1x1 128.
+
+    ``layout="tf_slim"``: the double 7x7 branch starts with 7x1 (7x1 192 -> 1x7 224 ->
+    7x1 224 -> 1x7 256), as TF-slim's released Inception-v4 and its timm port.
+    """
     kw = dict(bn_scale=bn_scale)
+    a, b = ((7, 1), (1, 7)) if _check_layout(layout) else ((1, 7), (7, 1))
     b0 = conv_bn(x, 384, 1, name=f"{name}_1x1", **kw)
     b1 = conv_bn(x, 192, 1, name=f"{name}_7x7_reduce", **kw)
     b1 = conv_bn(b1, 224, (1, 7), name=f"{name}_1x7", **kw)
     b1 = conv_bn(b1, 256, (7, 1), name=f"{name}_7x1", **kw)
     b2 = conv_bn(x, 192, 1, name=f"{name}_7x7dbl_reduce", **kw)
-    b2 = conv_bn(b2, 192, (1, 7), name=f"{name}_7x7dbl_1", **kw)
-    b2 = conv_bn(b2, 224, (7, 1), name=f"{name}_7x7dbl_2", **kw)
-    b2 = conv_bn(b2, 224, (1, 7), name=f"{name}_7x7dbl_3", **kw)
-    b2 = conv_bn(b2, 256, (7, 1), name=f"{name}_7x7dbl_4", **kw)
+    b2 = conv_bn(b2, 192, a, name=f"{name}_7x7dbl_1", **kw)
+    b2 = conv_bn(b2, 224, b, name=f"{name}_7x7dbl_2", **kw)
+    b2 = conv_bn(b2, 224, a, name=f"{name}_7x7dbl_3", **kw)
+    b2 = conv_bn(b2, 256, b, name=f"{name}_7x7dbl_4", **kw)
     bp = layers.AveragePooling2D(3, strides=1, padding="same", name=f"{name}_pool")(x)
     bp = conv_bn(bp, 128, 1, name=f"{name}_pool_proj", **kw)
     return concat([b0, b1, b2, bp], name)
@@ -116,17 +130,21 @@ def inception_v4_reduction_b(x, *, name="reduction_b", bn_scale=True):
     return concat([b0, b1, bp], name)
 
 
-def inception_v4_c(x, *, name="inception_c", bn_scale=True):
+def inception_v4_c(x, *, name="inception_c", bn_scale=True, layout="paper"):
     """Inception v4 module C (8x8x1536): 1x1 256; 1x1 384 -> (1x3 256 || 3x1 256);
-    1x1 384 -> 1x3 448 -> 3x1 512 -> (1x3 256 || 3x1 256); avg pool -> 1x1 256."""
+    1x1 384 -> 1x3 448 -> 3x1 512 -> (1x3 256 || 3x1 256); avg pool -> 1x1 256.
+
+    ``layout="tf_slim"``: 3x1 448 -> 1x3 512 in the double branch (TF-slim, timm).
+    """
     kw = dict(bn_scale=bn_scale)
+    a, b = ((3, 1), (1, 3)) if _check_layout(layout) else ((1, 3), (3, 1))
     b0 = conv_bn(x, 256, 1, name=f"{name}_1x1", **kw)
     b1 = conv_bn(x, 384, 1, name=f"{name}_3x3_reduce", **kw)
     b1 = concat([conv_bn(b1, 256, (1, 3), name=f"{name}_3x3_1x3", **kw),
                   conv_bn(b1, 256, (3, 1), name=f"{name}_3x3_3x1", **kw)], f"{name}_3x3")
     b2 = conv_bn(x, 384, 1, name=f"{name}_3x3dbl_reduce", **kw)
-    b2 = conv_bn(b2, 448, (1, 3), name=f"{name}_3x3dbl_1", **kw)
-    b2 = conv_bn(b2, 512, (3, 1), name=f"{name}_3x3dbl_2", **kw)
+    b2 = conv_bn(b2, 448, a, name=f"{name}_3x3dbl_1", **kw)
+    b2 = conv_bn(b2, 512, b, name=f"{name}_3x3dbl_2", **kw)
     b2 = concat([conv_bn(b2, 256, (1, 3), name=f"{name}_3x3dbl_1x3", **kw),
                   conv_bn(b2, 256, (3, 1), name=f"{name}_3x3dbl_3x1", **kw)], f"{name}_3x3dbl")
     bp = layers.AveragePooling2D(3, strides=1, padding="same", name=f"{name}_pool")(x)

@@ -15,12 +15,12 @@ from kerascnn.layers.conv_variants import ChannelShuffle
 __all__ = ["shufflenet_unit"]
 
 
-def _bn(x, name):
-    return layers.BatchNormalization(epsilon=BN_EPSILON, name=name)(x)
+def _bn(x, name, epsilon=BN_EPSILON):
+    return layers.BatchNormalization(epsilon=epsilon, name=name)(x)
 
 
 def shufflenet_unit(x, out_channels, groups, *, downsample=False, group_first=True,
-                    name="unit"):
+                    name="unit", bn_epsilon=BN_EPSILON):
     """One ShuffleNet unit (channels_last).
 
     Args:
@@ -31,6 +31,7 @@ def shufflenet_unit(x, out_channels, groups, *, downsample=False, group_first=Tr
         group_first: group the first 1x1 convolution (False for the first
             unit of the network).
         name: prefix of the layer names.
+        bn_epsilon: epsilon of the BatchNormalization layers.
     """
     in_channels = x.shape[-1]
     mid = out_channels // 4
@@ -40,16 +41,16 @@ def shufflenet_unit(x, out_channels, groups, *, downsample=False, group_first=Tr
                          f"got {in_channels}.")
     y = layers.Conv2D(mid, 1, groups=groups if group_first else 1, use_bias=False,
                       name=f"{name}_compress_conv")(x)
-    y = _bn(y, f"{name}_compress_bn")
+    y = _bn(y, f"{name}_compress_bn", bn_epsilon)
     y = layers.ReLU(name=f"{name}_compress_relu")(y)
     y = ChannelShuffle(groups, name=f"{name}_shuffle")(y)
     y = layers.ZeroPadding2D(1, name=f"{name}_dw_pad")(y)
     y = layers.DepthwiseConv2D(3, strides=2 if downsample else 1, use_bias=False,
                                name=f"{name}_dw_conv")(y)
-    y = _bn(y, f"{name}_dw_bn")
+    y = _bn(y, f"{name}_dw_bn", bn_epsilon)
     y = layers.Conv2D(branch_out, 1, groups=groups, use_bias=False,
                       name=f"{name}_expand_conv")(y)
-    y = _bn(y, f"{name}_expand_bn")
+    y = _bn(y, f"{name}_expand_bn", bn_epsilon)
     if downsample:
         s = layers.ZeroPadding2D(1, name=f"{name}_avg_pad")(x)
         s = layers.AveragePooling2D(3, strides=2, name=f"{name}_avg_pool")(s)

@@ -121,14 +121,18 @@ def load_checkpoint(model, path) -> dict:
     return state
 
 
-def restore_checkpoint(model, directory):
+def restore_checkpoint(model, directory, before_load=None):
     """Loads the newest checkpoint that verifies; returns ``(epoch, path, state)`` or None.
 
     A damaged checkpoint (truncated or random weights file, empty or truncated
     state.json, checksum mismatch) is skipped with a one-line warning naming it,
-    and the older one is tried.
+    and the older one is tried. ``before_load(epoch)``, when given, prepares the
+    model for the checkpoint of that epoch first (fine-tuning: the frozen or the
+    unfrozen model, whose optimizers hold different variables).
     """
     for epoch, path in reversed(checkpoints(directory)):
+        if before_load is not None:
+            before_load(epoch)
         try:
             return epoch, path, load_checkpoint(model, path)
         except DamagedCheckpoint as e:

@@ -43,6 +43,19 @@ def build_parser() -> OneLineParser:
     p.add_argument("--list-recipes", action="store_true", help="show the recipes and exit")
     add_data_arguments(p, DEFAULTS)
     add_training_arguments(p, DEFAULTS)
+    f = p.add_argument_group("fine-tuning")
+    f.add_argument("--weights", default=None, metavar="TAG|PATH",
+                   help="initialise the network from pretrained weights, with a new classifier "
+                        "for the data's classes: a tag of kerascnn.model_info(MODEL)['weights'] "
+                        "or a file (.safetensors, .pth, .keras, .weights.h5 of the model)")
+    f.add_argument("--freeze-backbone", action="store_true",
+                   help="train only the classifier: every other layer is frozen, its "
+                        "BatchNormalization in inference mode")
+    f.add_argument("--unfreeze-at", type=int, default=None, metavar="EPOCH",
+                   help="with --freeze-backbone: after EPOCH epochs every layer trains, with a "
+                        "new optimizer at the learning rate x --unfreeze-lr-factor")
+    f.add_argument("--unfreeze-lr-factor", type=float, default=DEFAULTS.unfreeze_lr_factor,
+                   help="learning-rate factor of the epochs after --unfreeze-at")
     r = p.add_argument_group("run directory and devices")
     r.add_argument("--output-dir", default=None,
                    help="run directory (default: runs/<model>_<dataset>_<date-time>)")

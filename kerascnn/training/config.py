@@ -93,6 +93,10 @@ class FitConfig:
     bn_momentum: float | None = None  # BatchNormalization momentum (None: the model's)
     precise_bn: int | None = None  # images for precise BN statistics (None: auto, 0: off)
     model_kwargs: dict = dataclasses.field(default_factory=dict)
+    weights: str | None = None  # a weight set's tag or a weights file (new classifier)
+    freeze_backbone: bool = False  # train the classifier alone (frozen BN: inference mode)
+    unfreeze_at: int | None = None  # epochs with a frozen backbone, then every layer trains
+    unfreeze_lr_factor: float = 0.1  # learning rate after unfreezing: learning_rate x this
     recipe: str | None = None  # fit.py: "default" (the family's) unless --recipe is given
     # How batch_size and epochs follow the training split's size (the recipe's ``adapt``,
     # less what the command line set; see kerascnn.training.recipes.adapt_to_data).
@@ -211,6 +215,14 @@ def validate(config: FitConfig) -> dict:
     if config.resume and config.overwrite:
         raise ConfigError("--resume and --overwrite conflict: choose one.")
     check_settings(config)
+    if config.weights:
+        from kerascnn.training.finetune import check_weights
+
+        try:
+            if check_weights(config.model, config.weights) != "tag":
+                config.weights = os.path.abspath(config.weights)  # resumable from elsewhere
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
     if config.image_size is not None and config.image_size < info["min_input_size"]:
         raise ConfigError(
             f"--image-size {config.image_size} is below {config.model}'s minimum input size "
@@ -270,6 +282,21 @@ def check_settings(config: FitConfig) -> None:
         raise ConfigError(f"--label-smoothing must be in [0, 1); got {config.label_smoothing}.")
     if not 0 <= config.val_fraction < 1:
         raise ConfigError(f"--val-fraction must be in [0, 1); got {config.val_fraction}.")
+    if config.unfreeze_at is not None:
+        if not config.freeze_backbone:
+            raise ConfigError("--unfreeze-at needs --freeze-backbone (without it every layer "
+                              "trains from the first epoch).")
+        if not 1 <= config.unfreeze_at < config.epochs:
+            raise ConfigError(f"--unfreeze-at {config.unfreeze_at} must be in 1..{config.epochs - 1}"
+                              f" (the epochs with a frozen backbone, fewer than --epochs "
+                              f"{config.epochs}).")
+    if config.freeze_backbone and not config.weights:
+        via = " (set by --recipe finetune)" if config.recipe == "finetune" else ""
+        raise ConfigError(f"--freeze-backbone{via} needs --weights TAG|PATH: a frozen backbone "
+                          "keeps the weights it starts from.")
+    if not (math.isfinite(config.unfreeze_lr_factor) and 0 < config.unfreeze_lr_factor <= 1):
+        raise ConfigError(f"--unfreeze-lr-factor must be in (0, 1]; got "
+                          f"{config.unfreeze_lr_factor}.")
     if config.lr_steps and not all(0 < f < 1 for f in config.lr_steps):
         raise ConfigError(f"--lr-steps must be fractions in (0, 1); got {list(config.lr_steps)}.")
     try:
@@ -295,7 +322,7 @@ def _has_gpu() -> bool:
 
 # Settings that change the network or its data: a checkpoint cannot continue under others.
 STRUCTURAL = ("model", "model_kwargs", "image_size", "dataset", "data_dir", "classes",
-              "precision")
+              "precision", "weights", "freeze_backbone", "unfreeze_at")
 
 
 def _check_writable(directory) -> None:

@@ -33,10 +33,11 @@ from kerascnn import registry
 from kerascnn.layers.channels import ChannelConversion
 from kerascnn.layers.info import DataInfo
 from kerascnn.layers.resize import InferenceResizing
+from kerascnn.training import finetune
 from kerascnn.training import strategy as strategies
 from kerascnn.training.optim import apply_l2, make_optimizer, make_schedule
 
-__all__ = ["build_model", "make_loss", "add_preprocessing", "preprocessing_of", "set_bn_momentum",
+__all__ = ["build_model", "compile_model", "make_loss", "add_preprocessing", "preprocessing_of", "set_bn_momentum",
            "PRECISION_POLICIES", "PREPROCESSING_PREFIX"]
 
 PRECISION_POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
@@ -199,6 +200,14 @@ def build_model(config, data=None, *, size=None, classes=None, steps_per_epoch=1
         size = data.model_size(info["min_input_size"]) if data is not None else (
             info["default_input_shape"][0])
     classes = classes or (data.num_classes if data is not None else None)
+    weights = getattr(config, "weights", None) if model_fn is None else None
+    pretrained = None
+    if weights:
+        kwargs = {**finetune.weights_model_kwargs(name, weights), **kwargs}
+        pretrained = finetune.pretrained_network(
+            name, weights, input_shape=(size, size, channels), classes=classes, kwargs=kwargs)
+
+    nested = []
 
     def build(input_shape, input_tensor=None):
         if model_fn is not None:
@@ -207,6 +216,9 @@ def build_model(config, data=None, *, size=None, classes=None, steps_per_epoch=1
         extra = {}
         if input_tensor is not None and _accepts(spec.constructor, "input_tensor"):
             extra["input_tensor"] = input_tensor
+        elif pretrained is not None:
+            nested.append(True)
+            return pretrained  # nested as it is, weights and all
         # get_spec().build: the kwargs may hold the model's ``name``.
         return spec.build(input_shape=input_shape, classes=classes, **extra, **kwargs)
 
@@ -216,6 +228,10 @@ def build_model(config, data=None, *, size=None, classes=None, steps_per_epoch=1
             model = build((size, size, channels))
         else:
             mean, std = data.normalization(channels)
+            if weights:  # the inputs normalised as the weights were trained, where known
+                known = finetune.weights_normalization(name, weights)
+                if known is not None and len(known[0]) == channels:
+                    mean, std = known
             model = add_preprocessing(build, image_shape=data.image_shape, size=size,
                                       channels=channels, mean=mean, std=std,
                                       name=kwargs.get("name"), class_names=data.class_names,
@@ -224,22 +240,43 @@ def build_model(config, data=None, *, size=None, classes=None, steps_per_epoch=1
             model = _float32_outputs(model)
     finally:
         keras.mixed_precision.set_global_policy("float32")
+    if pretrained is not None and not nested:
+        finetune.copy_by_name(pretrained, model)
+        del pretrained
     if getattr(config, "bn_momentum", None) is not None:
         set_bn_momentum(model, config.bn_momentum)
+    freeze = getattr(config, "freeze_backbone", False) and model_fn is None
     if not compile:
+        if freeze:
+            finetune.freeze_backbone(model)
         return model
     if replicas > 1:
         strategies.sync_batchnorm(model)
+    if config.weight_decay and config.weight_decay_mode != "decoupled":
+        apply_l2(model, config.weight_decay)  # before freezing: it regularizes trainable kernels
+    if freeze:
+        finetune.freeze_backbone(model)
+    epochs = config.epochs
+    if freeze and getattr(config, "unfreeze_at", None):
+        epochs = config.unfreeze_at  # the frozen phase has its own schedule
+    return compile_model(model, config, steps_per_epoch=steps_per_epoch, epochs=epochs,
+                         learning_rate=learning_rate, one_hot=one_hot)
+
+
+def compile_model(model, config, *, steps_per_epoch=1, epochs=None, learning_rate=None,
+                  one_hot=None):
+    """Compiles ``model`` with the run's loss, metrics, schedule (over ``epochs``, default
+    ``config.epochs``) and a new optimizer; returns it. Fine-tuning calls it again when
+    the backbone is unfrozen, at the lowered learning rate over the remaining epochs."""
     decoupled = config.weight_decay_mode == "decoupled"
-    if config.weight_decay and not decoupled:
-        apply_l2(model, config.weight_decay)
     loss, loss_weights, metrics = make_loss(
         config.label_smoothing, len(model.outputs), config.aux_loss_weight,
         one_hot=config.one_hot if one_hot is None else one_hot)
     schedule = make_schedule(
         config.schedule, config.scaled_learning_rate() if learning_rate is None
         else learning_rate, steps_per_epoch=steps_per_epoch,
-        epochs=config.epochs, lr_steps=config.lr_steps, decay_rate=config.decay_rate,
+        epochs=config.epochs if epochs is None else epochs, lr_steps=config.lr_steps,
+        decay_rate=config.decay_rate,
         decay_epochs=config.decay_epochs, warmup_epochs=config.warmup_epochs)
     optimizer = make_optimizer(
         config.optimizer, schedule, momentum=config.momentum, nesterov=config.nesterov,

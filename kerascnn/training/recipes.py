@@ -24,8 +24,8 @@ the size of the training split, once the data is read (:func:`adapt_to_data`):
   (about; never below one epoch).
 
 A flag given on the command line (``--batch-size``, ``--epochs``) is never adapted.
-A recipe that needs more than one set of settings (a fine-tuning recipe's phases) adds
-its own key, which :class:`~kerascnn.training.config.FitConfig` must then hold.
+``freeze_backbone``/``unfreeze_at``/``unfreeze_lr_factor``: fine-tuning's two phases
+(:mod:`kerascnn.training.finetune`).
 """
 
 from __future__ import annotations
@@ -169,6 +169,14 @@ RECIPES = {
         dataset="signs", image_size=64, optimizer="adam", learning_rate=1e-3, batch_size=32,
         schedule="cosine", epochs=25,
         augment="flip,pad_crop",
+    ),
+    "finetune": dict(
+        description="Transfer learning in two phases (with --weights): the new classifier "
+                    "alone for 5 epochs (backbone frozen, BN in inference mode), Adam 1e-3, "
+                    "then every layer at x0.1 (1e-4) for 5 more; cosine decay in each phase, "
+                    "batch 32, flips",
+        optimizer="adam", learning_rate=1e-3, batch_size=32, schedule="cosine", epochs=10,
+        freeze_backbone=True, unfreeze_at=5, unfreeze_lr_factor=0.1, augment="flip",
     ),
 }
 

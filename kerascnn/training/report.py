@@ -114,8 +114,11 @@ def report(state) -> dict:
 
     steady = checkpoint.train_seconds[1:] or checkpoint.train_seconds or [math.nan]
     params, trainable = core_params(model)
-    mean, std = data.normalization(model.get_layer(f"{PREPROCESSING_PREFIX}normalize")
-                                   .output.shape[-1])
+    # what the model's preprocess_normalize holds: the data's statistics, or those the
+    # pretrained weights (--weights) were trained with
+    normalize = model.get_layer(f"{PREPROCESSING_PREFIX}normalize")
+    mean = np.ravel(keras.ops.convert_to_numpy(normalize.mean))
+    std = np.sqrt(np.ravel(keras.ops.convert_to_numpy(normalize.variance)))
     metrics = {
         "model": config.model,
         "dataset": config.dataset,
@@ -158,6 +161,9 @@ def report(state) -> dict:
         "train_images_per_sec": float(data.train_size / statistics.median(steady)),
         "epoch_train_seconds": checkpoint.train_seconds,
         "model_kwargs": config.model_kwargs,
+        "weights": config.weights,
+        "freeze_backbone": config.freeze_backbone,
+        "unfreeze_at": config.unfreeze_at if config.freeze_backbone else None,
         "skipped_files": len(data.info.skipped),
         # held by the saved models' preprocess_normalize layer; listed for reference
         "normalization": {"mean": [float(v) for v in mean], "std": [float(v) for v in std]},

@@ -46,7 +46,8 @@ from kerascnn.training.config import (
     validate,
 )
 from kerascnn.training.data import TrainingData, prepare_data
-from kerascnn.training.model import build_model
+from kerascnn.training.finetune import FineTuneError
+from kerascnn.training.model import build_model, compile_model
 from kerascnn.training.recipes import adapt_to_data
 from kerascnn.training.report import report, write_progress
 from kerascnn.training.rundir import DiskFull, RunLock, clean_stale, is_disk_full, write_marker
@@ -59,6 +60,48 @@ __all__ = ["RunState", "run", "fit_and_report", "start_run", "PRECISE_BN_IMAGES"
 # each evaluation when an epoch has fewer steps than PRECISE_BN_BELOW_STEPS.
 PRECISE_BN_IMAGES = 512
 PRECISE_BN_BELOW_STEPS = 100
+
+
+class Phases:
+    """The two phases of a fine-tuning run (``--freeze-backbone``, ``--unfreeze-at N``):
+    epochs 1..N train the classifier alone, the rest every layer, with a new optimizer
+    at the learning rate x ``unfreeze_lr_factor`` and its schedule over the remaining
+    epochs. The checkpoint of epoch e was written by the frozen model when e <= N
+    (epoch N's holds the first phase's optimizer): a resumed run restores it in that
+    phase, then switches exactly where an uninterrupted run does."""
+
+    def __init__(self, config, model, strategy, steps_per_epoch):
+        self.config, self.model, self.strategy = config, model, strategy
+        self.steps_per_epoch = steps_per_epoch
+        self.frozen = bool(config.freeze_backbone)
+
+    @property
+    def unfreeze_at(self):
+        return self.config.unfreeze_at if self.config.freeze_backbone else None
+
+    def saved_frozen(self, epoch: int) -> bool:
+        """Whether the checkpoint of ``epoch`` was written with a frozen backbone."""
+        return self.config.freeze_backbone and (self.unfreeze_at is None
+                                                or epoch <= self.unfreeze_at)
+
+    def set(self, frozen: bool) -> None:
+        if frozen == self.frozen:
+            return
+        from kerascnn.training import finetune
+
+        config = self.config
+        with strategies.scope(self.strategy):
+            if frozen:
+                finetune.freeze_backbone(self.model)
+                compile_model(self.model, config, steps_per_epoch=self.steps_per_epoch,
+                              epochs=self.unfreeze_at or config.epochs)
+            else:
+                finetune.unfreeze(self.model)
+                compile_model(self.model, config, steps_per_epoch=self.steps_per_epoch,
+                              epochs=max(1, config.epochs - (self.unfreeze_at or 0)),
+                              learning_rate=config.scaled_learning_rate()
+                              * config.unfreeze_lr_factor)
+        self.frozen = frozen
 
 
 @dataclasses.dataclass
@@ -77,6 +120,7 @@ class RunState:
     lock: RunLock | None = None
     adapted: tuple = ()  # how the recipe adapted batch size and epochs to the data
     wall_start: float = dataclasses.field(default_factory=time.perf_counter)
+    phases: Phases | None = None
 
     @property
     def num_outputs(self) -> int:
@@ -182,6 +226,8 @@ def _start(config, info, strategy, chief, run_dir, lock, wall_start) -> RunState
                                 replicas=strategies.num_replicas(strategy))
         except TypeError as e:
             raise ConfigError(f"Bad model arguments for {config.model}: {e}") from None
+        except FineTuneError as e:
+            raise ConfigError(str(e)) from None
     check_memory(model, config)
     if config.class_weight == "balanced" and len(model.outputs) > 1:
         raise ConfigError("--class-weight balanced needs a model with one output; "
@@ -196,10 +242,12 @@ def _start(config, info, strategy, chief, run_dir, lock, wall_start) -> RunState
                 os.unlink(path)
     clean_stale(run_dir)
 
+    phases = Phases(config, model, strategy, steps_per_epoch)
     initial_epoch, saved = 0, {}
     if not config.overwrite:
         try:
-            found = restore_checkpoint(model, os.path.join(run_dir, "checkpoints"))
+            found = restore_checkpoint(model, os.path.join(run_dir, "checkpoints"),
+                                       before_load=lambda e: phases.set(phases.saved_frozen(e)))
         except ValueError as e:
             raise ConfigError(
                 f"The checkpoint in {run_dir} does not fit {config.model} as this command builds "
@@ -213,7 +261,7 @@ def _start(config, info, strategy, chief, run_dir, lock, wall_start) -> RunState
     write_json_atomic(os.path.join(run_dir, "run_config.json"), identity)
     state = RunState(config, data, model, strategy, run_dir, size, checkpoint=None,
                      initial_epoch=initial_epoch, chief=chief, wall_start=wall_start, lock=lock,
-                     adapted=adapted)
+                     adapted=adapted, phases=phases)
     state.checkpoint = RunCheckpoint(
         run_dir, monitor=state.monitor, state=saved, guard=NaNGuard(),
         on_epoch=lambda ckpt: write_progress(ckpt, run_dir), patience=config.early_stopping)
@@ -318,6 +366,20 @@ def _fit_context(model, strategy):
     return contextlib.nullcontext()
 
 
+def _guard_failed(checkpoint) -> bool:
+    return checkpoint.guard is not None and checkpoint.guard.failed_at is not None
+
+
+def _stages(state) -> list[tuple[int, int, bool]]:
+    """``(first epoch, end epoch, frozen)`` of the fits still to run: one, or two around
+    ``--unfreeze-at``."""
+    config, start = state.config, state.initial_epoch
+    at = config.unfreeze_at if config.freeze_backbone else None
+    if at is None or start >= at:
+        return [(start, config.epochs, config.freeze_backbone and at is None)]
+    return [(start, at, True), (at, config.epochs, False)]
+
+
 def fit_and_report(state: RunState) -> dict:
     """Trains from ``state.initial_epoch`` to ``config.epochs``, then reports."""
     config, data, checkpoint = state.config, state.data, state.checkpoint
@@ -338,12 +400,23 @@ def fit_and_report(state: RunState) -> dict:
         if data.has("val"):
             val = data.eval_dataset("val", batch_size=config.batch_size, size=state.size,
                                     num_outputs=state.num_outputs, one_hot=one_hot)
-        with _fit_context(state.model, state.strategy):
-            state.model.fit(train, validation_data=val, epochs=config.epochs,
-                            initial_epoch=state.initial_epoch,
-                            callbacks=[counter.callback()] + callbacks,
-                            verbose=config.verbose, class_weight=class_weight,
-                            shuffle=False)  # the pipeline shuffles, by (seed, epoch)
+        for start, stop, frozen in _stages(state):
+            if state.phases is not None:
+                state.phases.set(frozen)
+            if config.verbose and config.freeze_backbone:
+                span = f"epoch {stop}" if stop == start + 1 else f"epochs {start + 1}-{stop}"
+                print(f"fit.py: {span}: "
+                      + ("the classifier alone (backbone frozen, its BatchNormalization in "
+                         "inference mode)" if frozen else
+                         f"every layer, learning rate x {config.unfreeze_lr_factor}"))
+            with _fit_context(state.model, state.strategy):
+                state.model.fit(train, validation_data=val, epochs=stop,
+                                initial_epoch=start,
+                                callbacks=[counter.callback()] + callbacks,
+                                verbose=config.verbose, class_weight=class_weight,
+                                shuffle=False)  # the pipeline shuffles, by (seed, epoch)
+            if checkpoint.stopped_early is not None or _guard_failed(checkpoint):
+                break
     guard = checkpoint.guard
     if guard.failed_at is not None:
         epoch, step = guard.failed_at

@@ -24,7 +24,8 @@ _RESUME_FREE = {"max_trials", "overwrite", "verbose", "chief", "worker", "oracle
 # FitConfig fields that a search does not use (the trials' own choices and fit.py's run).
 _FIT_UNUSED = {"model", "output_dir", "resume", "overwrite", "verbose", "recipe", "strategy",
                "model_kwargs", "optimizer", "learning_rate", "weight_decay",
-               "label_smoothing", "augment", "batch_size", "adapt"}
+               "label_smoothing", "augment", "batch_size", "adapt", "weights", "freeze_backbone",
+               "unfreeze_at", "unfreeze_lr_factor"}
 
 
 def _default_fit() -> FitConfig:

@@ -20,6 +20,8 @@ Convolutional Neural Networks" (Distill), for a kernel k, stride s and dilation 
   LocallyConnected2D / TiledConv2D use their kernel (pool) size, strides, dilation and
   padding. ``"same"`` padding pads ``max((ceil(n / s) - 1) s + k' - n, 0)`` pixels, the
   smaller half before (TensorFlow's and JAX's convention), so it needs the input size;
+* kerascnn's CeilPooling2D (PyTorch's pooling) uses its pool size, strides and symmetric
+  padding (ceil mode adds a window at the end, which changes no field);
 * ZeroPadding2D and Cropping2D move ``start``; ZeroPadShortcut subsamples (k = 1, stride s);
 * layers with several inputs (Add, Concatenate, Multiply, ...) take the union of their
   inputs' fields, which is the largest field when the branches are centred alike; inputs that
@@ -161,6 +163,9 @@ def _layer_field(layer, field: Field, in_shape, out_shape) -> Field:
             padding = config.get("padding", "valid")
         pad = _padding_before(layer, str(padding).lower(), in_size, kernel, strides, dilation)
         return _apply(field, kernel, strides, dilation, pad)
+    if kind in ("CeilPooling2D", "CeilMaxPooling2D"):  # symmetric explicit padding; ceil mode only adds windows
+        pad = _pair(config["padding"])
+        return _apply(field, _pair(config["pool_size"]), _pair(config["strides"]), (1, 1), pad)
     if kind == "ZeroPadding2D":
         (top, _), (left, _) = config["padding"]
         return _apply(field, (1, 1), (1, 1), (1, 1), (top, left))

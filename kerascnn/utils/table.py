@@ -7,6 +7,12 @@ Regenerate the file after adding or changing an architecture::
     python -m kerascnn.utils.table --update          # rebuilds every model (minutes on CPU)
     python -m kerascnn.utils.table                   # prints the table from the cache
     python -m kerascnn.utils.table --check lenet5    # compares cached rows with fresh ones
+    python -m kerascnn.utils.table --weights         # the table of pretrained weight sets
+    python -m kerascnn.utils.table --update-weights  # rewrites it in README.md
+
+The weight-set table (:func:`weights_table`) is read from ``model_info(name)["weights"]``
+(nothing is built); ``--update-weights`` writes it into the README between
+``<!-- weights:start -->`` and ``<!-- weights:end -->``.
 
 Each row is computed from the model as ``kerascnn.create_model(name)`` builds it (its default
 input size and classes, no weights): ``params`` is keras' ``count_params()``, ``macs`` is
@@ -23,9 +29,13 @@ import json
 import os
 import sys
 
-__all__ = ["models_table", "compute_row", "update_cache", "format_table", "CACHE_PATH"]
+__all__ = ["models_table", "compute_row", "update_cache", "format_table", "CACHE_PATH",
+           "weights_table", "weights_table_markdown", "update_readme_weights"]
 
 CACHE_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "models_table.json")
+README_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+                           "README.md")
+WEIGHTS_START, WEIGHTS_END = "<!-- weights:start -->", "<!-- weights:end -->"
 FIELDS = ("name", "family", "params", "macs", "receptive_field", "stride",
           "last_spatial_layer", "input_size")
 
@@ -126,6 +136,50 @@ def format_table(rows) -> str:
                      for line in lines)
 
 
+def weights_table() -> list[dict]:
+    """One row per weight set of every model: ``model``, ``tag``, ``source``,
+    ``input_size``, ``top1`` (as published), ``license``, ``url``, ``note`` (from
+    ``model_info(name)["weights"]``), sorted by model and tag."""
+    from kerascnn.registry import model_info
+    from kerascnn.utils.plotting import natural_key
+    from kerascnn.weights.core import models_with_weight_sets
+
+    rows = []
+    for name in sorted(models_with_weight_sets(), key=natural_key):
+        for tag, ws in model_info(name)["weights"].items():
+            rows.append({"model": name, "tag": tag, "source": ws["source"],
+                         "input_size": list(ws["input_size"]), "top1": ws["top1"],
+                         "license": ws["license"], "url": ws["url"], "note": ws["note"]})
+    return rows
+
+
+def weights_table_markdown(rows=None) -> str:
+    """The README's table of weight sets (top-1: ImageNet or CIFAR validation accuracy, %, as
+    the publisher reports it)."""
+    rows = weights_table() if rows is None else rows
+    lines = ["| Model | Tag | Source | Input | Top-1 (published) | Licence |",
+             "| --- | --- | --- | --- | ---: | --- |"]
+    for r in rows:
+        top1 = "" if r["top1"] is None else f"{r['top1']:.2f}"
+        lines.append(f"| `{r['model']}` | `{r['tag']}` | [`{r['source']}`]({r['url']}) | "
+                     f"{'x'.join(str(d) for d in r['input_size'])} | {top1} | "
+                     f"{r['license']} |")
+    return "\n".join(lines) + "\n"
+
+
+def update_readme_weights(path: str = README_PATH) -> bool:
+    """Rewrites the weight-set table of the README at ``path``; True if it changed."""
+    from kerascnn.utils.plotting import replace_between_markers
+
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    new = replace_between_markers(text, weights_table_markdown(), WEIGHTS_START, WEIGHTS_END)
+    if new != text:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(new)
+    return new != text
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m kerascnn.utils.table",
@@ -135,8 +189,20 @@ def main(argv=None) -> int:
                        help="rebuild every registered model and rewrite the cache (minutes)")
     group.add_argument("--check", nargs="+", metavar="NAME",
                        help="compare the cached rows of these models with fresh computations")
+    group.add_argument("--weights", action="store_true",
+                       help="print the table of pretrained weight sets (markdown)")
+    group.add_argument("--update-weights", action="store_true",
+                       help="rewrite the weight-set table of the README (--readme)")
+    parser.add_argument("--readme", default=README_PATH, help="README of --update-weights")
     parser.add_argument("--pattern", default="*", help="fnmatch pattern of the models to print")
     args = parser.parse_args(argv)
+    if args.weights:
+        print(weights_table_markdown(), end="")
+        return 0
+    if args.update_weights:
+        changed = update_readme_weights(args.readme)
+        print(f"{'updated' if changed else 'unchanged'}: the weight-set table of {args.readme}")
+        return 0
     if args.update:
         update_cache(log=lambda line: print(line, flush=True))
         return 0

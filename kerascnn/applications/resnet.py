@@ -74,9 +74,9 @@ from kerascnn.blocks.residual import (
     depth_schedule,
     residual_block,
 )
+from kerascnn.layers.pooling import CeilMaxPooling2D
 from kerascnn.registry import register_family_recipe
 from kerascnn.training.recipes import small_data_recipe
-from kerascnn.layers.pooling import CeilMaxPooling2D
 
 __all__ = ["ResNet"]  # and one constructor per row of VARIANTS (register_variants)
 

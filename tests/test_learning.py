@@ -41,7 +41,8 @@ def test_bench_learning_plans_one_row_per_family_and_the_source_rows(capsys):
     assert families <= set(rows)
     assert rows["lenet"]["model"] == "lenet5" and rows["lenet"]["data"] == "mnist"
     assert rows["resnet_cifar:mnist_lasagne"]["flags"] == (
-        "--n", "1", "--num-filters", "8", "--batch-size", "500", "--epochs", "4")
+        "--n", "1", "--num-filters", "8", "--batch-size", "500")
+    assert rows["resnet_cifar:mnist_resnet20"]["flags"] == ()
     assert rows["resnet:signs_resnet50"]["model"] == "resnet50"
     assert bench.main(["--out", "unused.csv", "--only", "lenet,nothing"]) == 2
     assert "unknown rows: nothing" in capsys.readouterr().err

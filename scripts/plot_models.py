@@ -34,6 +34,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 README_START, README_END = "<!-- models:start -->", "<!-- models:end -->"
+LEARNING_START, LEARNING_END = "<!-- learning:start -->", "<!-- learning:end -->"
 DOCS_OUT = os.path.join(ROOT, "docs", "architectures")
 # The learning benchmark's results (scripts/bench_learning.py): the README table's accuracies.
 LEARNING_RESULTS = os.path.join(ROOT, "docs", "learning_results.csv")
@@ -126,6 +127,7 @@ def main(argv=None) -> int:
     import kerascnn
     from kerascnn.utils.plotting import (
         gallery_row,
+        learning_table_markdown,
         models_table_markdown,
         read_learning_results,
         replace_between_markers,
@@ -189,9 +191,14 @@ def main(argv=None) -> int:
         with open(args.readme, encoding="utf-8") as f:
             text = f.read()
         if README_START in text:
-            write_text(args.readme, replace_between_markers(
+            text = replace_between_markers(
                 text, models_table_markdown(rows, read_learning_results(args.learning_results)),
-                README_START, README_END))
+                README_START, README_END)
+            if LEARNING_START in text:
+                text = replace_between_markers(
+                    text, learning_table_markdown(args.learning_results), LEARNING_START,
+                    LEARNING_END)
+            write_text(args.readme, text)
             print(f"updated the model table of {args.readme}")
     return 0
 

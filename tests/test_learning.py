@@ -78,6 +78,12 @@ def test_bench_learning_writes_its_table_only_to_out(tmp_path, monkeypatch):
           "year": 2016, "params": 272474, "gmacs": 0.04, "default_input_shape": [32, 32, 3]}],
         learning)
     assert "| 0.931 (SIGNS 32px, 30 ep, 5 min) |" in table
+    from kerascnn.utils.plotting import learning_table_markdown
+
+    results = learning_table_markdown(out).splitlines()
+    assert len(results) == 3 and results[2].startswith(
+        "| resnet_cifar | `resnet20_cifar` | SIGNS 32px |  | 30 | 32 | 5.3 min | ")
+    assert results[2].endswith(f" | 0.931 | {float(row['majority_baseline']):.3f} |")
 
 
 def _fit(*argv, out):

@@ -709,6 +709,30 @@ def _measured(row) -> str:
             f"{float(row['wall_seconds']) / 60:.0f} min)")
 
 
+def learning_table_markdown(path) -> str:
+    """Every row of the learning benchmark's results (``scripts/bench_learning.py``),
+    extra flags and source-document rows included: the README's results table."""
+    import csv
+
+    lines = ["| Row | Model | Data | Flags | Epochs | Batch | Time | Load | Test acc. | Majority |",
+             "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    if not path or not os.path.exists(path):
+        return "\n".join(lines) + "\n"
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    for r in sorted(rows, key=lambda r: natural_key(r["row"])):
+        data = DATA_NAMES.get(r["data"], r["data"])
+        if r.get("image_size"):
+            data += f" {r['image_size']}px"
+        flags = f"`{r['flags']}`" if r.get("flags") else ""
+        acc = f"{float(r['test_accuracy']):.3f}" if r.get("test_accuracy") else "not finished"
+        minutes = f"{float(r['wall_seconds']) / 60:.1f} min" if r.get("wall_seconds") else ""
+        lines.append(f"| {r['row']} | `{r['model']}` | {data} | {flags} | {r.get('epochs', '')} "
+                     f"| {r.get('batch_size', '')} | {minutes} | {r.get('load', '')} | {acc} | "
+                     f"{float(r['majority_baseline']):.3f} |")
+    return "\n".join(lines) + "\n"
+
+
 def models_table_markdown(rows: list[dict], learning: dict | None = None) -> str:
     """The README's compact model table; ``learning`` (:func:`read_learning_results`) fills
     the column of test accuracies measured with fit.py's defaults."""

@@ -23,7 +23,7 @@ CASES = [
     ("vgg16_bn", "vgg16_bn", (97, 129), True),
     ("vgg19_tv", "vgg19", (97, 129), True),
     ("vgg19_bn", "vgg19_bn", (97, 129), True),
-    ("alexnet_owt", "alexnet", (224, 97), False),
+    ("alexnet_owt", "alexnet", (224, 97, 64), False),  # 64: a 1x1 map pooled to 6x6
 ]
 
 

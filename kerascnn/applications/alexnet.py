@@ -55,7 +55,7 @@ from kerascnn.applications.common import (
 )
 from kerascnn.applications.variants import Variant, register_variants
 from kerascnn.layers.lrn import ALEXNET_LRN, LocalResponseNormalization
-from kerascnn.layers.pooling import CeilPooling2D
+from kerascnn.layers.pooling import AdaptiveAveragePooling2D, CeilPooling2D
 from kerascnn.training.recipes import small_data_recipe
 
 __all__ = ["AlexNetFamily"]  # and one constructor per row of VARIANTS (register_variants)
@@ -153,7 +153,7 @@ def AlexNetFamily(include_top=True, weights=None, input_tensor=None, input_shape
         if None in tuple(x.shape[1:3] if channel_axis() == -1 else x.shape[2:4]):
             raise ValueError("With include_top=True the adaptive pooling needs a known input "
                              f"size; got input_shape={tuple(img_input.shape[1:])}.")
-        x = layers.AdaptiveAveragePooling2D((6, 6), name="avgpool")(x)
+        x = AdaptiveAveragePooling2D((6, 6), name="avgpool")(x)
     if include_top and flexible_top:
         spatial = tuple(x.shape[1:3] if channel_axis() == -1 else x.shape[2:4])
         if spatial != (6, 6):

@@ -53,6 +53,7 @@ from kerascnn.applications.common import (
 from kerascnn.applications.variants import Variant, register_variants
 from kerascnn.blocks.common import BN_EPSILON, TORCH_BN_EPSILON
 from kerascnn.blocks.vgg import vgg_block
+from kerascnn.layers.pooling import AdaptiveAveragePooling2D
 from kerascnn.training.recipes import small_data_recipe
 
 __all__ = ["VGG", "dense_to_fully_convolutional"]  # and one constructor per VARIANTS row
@@ -140,7 +141,7 @@ def VGG(config, include_top=True, weights=None, input_tensor=None, input_shape=N
         x = layers.Conv2D(classes, 1, activation=classifier_activation, name="predictions")(x)
     elif include_top:
         if adaptive:
-            x = layers.AdaptiveAveragePooling2D((7, 7), name="avgpool")(x)
+            x = AdaptiveAveragePooling2D((7, 7), name="avgpool")(x)
         x = dense_classifier(x, classes, classifier_activation, names=("fc1", "fc2"),
                              dropout=dropout)
     else:

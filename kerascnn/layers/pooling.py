@@ -23,7 +23,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-__all__ = ["CeilPooling2D", "CeilMaxPooling2D", "ceil_pool_output_size"]
+__all__ = ["AdaptiveAveragePooling2D", "CeilPooling2D", "CeilMaxPooling2D",
+           "adaptive_pooling_matrix", "ceil_pool_output_size"]
 
 
 def _pair(value, name):
@@ -178,4 +179,72 @@ class CeilMaxPooling2D(CeilPooling2D):
         config = super().get_config()
         for key in ("mode", "ceil_mode", "count_include_pad"):
             config.pop(key)
+        return config
+
+
+def adaptive_pooling_matrix(n: int, out: int):
+    """The ``(out, n)`` averaging matrix of PyTorch's adaptive average pooling along one
+    axis: row ``i`` averages input positions ``floor(i * n / out)`` to
+    ``ceil((i + 1) * n / out) - 1`` (windows overlap, or repeat a position, when
+    ``n`` is not a multiple of ``out`` or is smaller than it)."""
+    import numpy as np
+
+    matrix = np.zeros((out, n), np.float32)
+    for i in range(out):
+        start, end = (i * n) // out, -(-((i + 1) * n) // out)
+        matrix[i, start:end] = 1.0 / (end - start)
+    return matrix
+
+
+@keras.saving.register_keras_serializable(package="kerascnn")
+class AdaptiveAveragePooling2D(keras.layers.Layer):
+    """Average pooling to a fixed ``output_size``, as PyTorch's ``AdaptiveAvgPool2d``,
+    for every input size, including maps smaller than the output (no weights).
+
+    Keras' own ``AdaptiveAveragePooling2D`` fails on TensorFlow when a map is smaller
+    than the output in a way its kernel arithmetic cannot express (a 1x1 map pooled to
+    6x6: torchvision's AlexNet at 64x64). Here each axis is a fixed averaging matrix
+    (:func:`adaptive_pooling_matrix`), applied with one ``einsum``: the input's height
+    and width must be known when the layer is built.
+
+    Args:
+        output_size: int or (height, width).
+        data_format: ``"channels_last"`` or ``"channels_first"`` (default keras').
+    """
+
+    def __init__(self, output_size, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.output_size = _pair(output_size, "output_size")
+        if min(self.output_size) < 1:
+            raise ValueError(f"`output_size` must be positive; got output_size={output_size!r}.")
+        self.data_format = data_format or keras.config.image_data_format()
+
+    def _spatial(self, shape):
+        return tuple(shape[1:3] if self.data_format == "channels_last" else shape[2:4])
+
+    def build(self, input_shape):
+        height, width = self._spatial(input_shape)
+        if height is None or width is None:
+            raise ValueError(f"{self.name}: adaptive pooling needs a known input height and "
+                             f"width; got input shape {tuple(input_shape)}.")
+        self._rows = adaptive_pooling_matrix(height, self.output_size[0])
+        self._cols = adaptive_pooling_matrix(width, self.output_size[1])
+
+    def call(self, inputs):
+        rows = ops.cast(ops.convert_to_tensor(self._rows), inputs.dtype)
+        cols = ops.cast(ops.convert_to_tensor(self._cols), inputs.dtype)
+        equation = "ih,bhwc,jw->bijc" if self.data_format == "channels_last" else \
+            "ih,bchw,jw->bcij"
+        return ops.einsum(equation, rows, inputs, cols)
+
+    def compute_output_shape(self, input_shape):
+        shape = list(input_shape)
+        axes = (1, 2) if self.data_format == "channels_last" else (2, 3)
+        for axis, size in zip(axes, self.output_size):
+            shape[axis] = size
+        return tuple(shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(output_size=self.output_size, data_format=self.data_format)
         return config

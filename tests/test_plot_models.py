@@ -342,5 +342,8 @@ def test_readme_opens_with_the_two_commands():
     assert text.startswith("# kerascnn\n\n```bash\n")
     block = text.split("```bash\n", 1)[1].split("```", 1)[0].splitlines()
     assert len(block) == 2 and block[1] == "python3 -m pytest"
-    assert block[0].endswith('python3 -m pip install -e ".[dev]" && python3 scripts/fit.py')
+    assert block[0].endswith('python3 -m pip install -e ".[dev]" && python3 scripts/fit.py '
+                             "--epochs 3")
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert block[0] in ci and block[1] in ci  # CI runs the README's commands as written
     assert text.index("<!-- models:start -->") < text.index("<!-- models:end -->")

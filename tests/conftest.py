@@ -24,6 +24,15 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 # Real data sets live beside the project, never inside it (../shared/data).
 SHARED = pathlib.Path(os.environ.get("KERASCNN_SHARED", ROOT.parent / "shared"))
 DATA = SHARED / "data"
+
+
+def load_script(name: str):
+    """``scripts/NAME.py`` as a module (the scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(f"kerascnn_script_{name}",
+                                                  ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 REFERENCE_CSV = SHARED / "reference" / "param_counts.csv"
 
 

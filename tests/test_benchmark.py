@@ -1,6 +1,5 @@
 """scripts/benchmark.py on a tiny registered model and its stand-in keras twin."""
 
-import importlib.util
 import json
 
 import keras
@@ -9,14 +8,11 @@ from keras import layers
 
 from kerascnn import registry
 
-from .conftest import ROOT
+from .conftest import load_script
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("benchmark", ROOT / "scripts" / "benchmark.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmark")
 
 
 def _tiny(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,

@@ -2,7 +2,6 @@
 real training runs with no flag but the data (slow)."""
 
 import csv
-import importlib.util
 import json
 import os
 import subprocess
@@ -11,17 +10,13 @@ import sys
 import numpy as np
 import pytest
 
-from .conftest import DATA, ROOT
+from .conftest import DATA, ROOT, load_script
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("bench_learning",
-                                                  ROOT / "scripts" / "bench_learning.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench_learning")
 
 
 def _need(path):

@@ -1,6 +1,5 @@
 """Diagrams of registered models, the gallery, and the missing-graphviz error."""
 
-import importlib.util
 import json
 import os
 import re
@@ -23,16 +22,13 @@ from kerascnn.utils.plotting import (
     replace_between_markers,
 )
 
-from .conftest import ROOT
+from .conftest import ROOT, load_script
 
 SVG = "{http://www.w3.org/2000/svg}"
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("plot_models", ROOT / "scripts" / "plot_models.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("plot_models")
 
 
 def _texts(svg_text):

@@ -4,7 +4,6 @@ The data: 32x32 RGB images of a noisy grey background with a small square of one
 four colours placed anywhere; the class is the square's colour.
 """
 
-import importlib.util
 import json
 import sys
 
@@ -12,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, SMALL_MODEL
+from tests.conftest import SMALL_MODEL, load_script
 
 COLOURS = np.array([[220, 30, 30], [30, 200, 30], [40, 40, 230], [230, 220, 30]], np.uint8)
 CLASS_NAMES = ["red", "green", "blue", "yellow"]
@@ -29,11 +28,7 @@ def squares(n, rng, size=32, side=8):
 
 
 def _script(name):
-    spec = importlib.util.spec_from_file_location(f"kerascnn_script_{name}",
-                                                  ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(name)
 
 
 @pytest.fixture(scope="module")

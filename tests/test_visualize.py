@@ -6,7 +6,6 @@ is the square's colour. A small CNN learns it in a few epochs, and Grad-CAM (Sel
 2014) and Grad-CAM are also checked on tiny linear models whose gradients are known exactly.
 """
 
-import importlib.util
 import os
 import pathlib
 import subprocess
@@ -18,7 +17,8 @@ import pytest
 
 from kerascnn import visualize as viz
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from .conftest import ROOT, load_script
+
 L = keras.layers
 
 COLOURS = np.array([(230, 40, 40), (40, 230, 40), (40, 40, 230), (230, 230, 40)], "float32")
@@ -109,11 +109,7 @@ def test_occlusion_biggest_drop_covers_the_square(trained):
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("visualize_script",
-                                                  ROOT / "scripts" / "visualize.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("visualize")
 
 
 def test_script_writes_gradcam_pngs_only_under_out(trained, tmp_path, monkeypatch, capsys):

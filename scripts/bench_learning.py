@@ -19,7 +19,9 @@ wall_seconds: fit.py's own wall time from start to report, test_accuracy, majori
 the test accuracy of always answering the most frequent training class, cpus, load: the
 machine's one-minute load average when the row ended, note) is written only to ``--out``;
 rows already in that file are kept unless run again (``--skip-done`` skips them), so a
-benchmark stopped part way keeps what it measured. Run directories go to ``--work-dir``
+benchmark stopped part way keeps what it measured; a row whose run was stopped part way (a
+``--timeout``, a failed attempt) is resumed from its last checkpoint when run again with the same
+``--work-dir``, its time the sum of the attempts. Run directories go to ``--work-dir``
 (default: a temporary directory, removed at the end). The README's model table shows the
 rows without extra flags (``python3 scripts/plot_models.py --update-docs``).
 """
@@ -150,11 +152,21 @@ def run_row(row: dict, data_root: str, work_dir: str, timeout: float, log) -> di
     result["cpus"] = os.cpu_count()
     result["majority_baseline"] = round(majority_baseline(row["data"], data_root), 4)
     metrics_path = os.path.join(out_dir, "metrics.json")
+    # seconds spent on this row by earlier attempts that stopped part way (a timeout, a kill)
+    elapsed_path = f"{out_dir}.elapsed"
+    earlier = 0.0
+    if os.path.exists(elapsed_path):
+        with open(elapsed_path, encoding="utf-8") as f:
+            earlier = float(f.read().strip() or 0)
     if os.path.exists(metrics_path):  # --work-dir holds this row's finished run: read it
         status = 0
         log(f"[{row['row']}] reading the finished run in {out_dir}")
     else:
-        with open(os.path.join(work_dir, f"{row['row'].replace(':', '_')}.log"), "w") as out:
+        if os.path.exists(os.path.join(out_dir, "run_config.json")):
+            cmd.append("--resume")  # an earlier attempt stopped part way: continue it
+            log(f"[{row['row']}] resuming the run in {out_dir} ({earlier:.0f} s spent before)")
+        name = row["row"].replace(":", "_")
+        with open(os.path.join(work_dir, f"{name}.log"), "a") as out:
             try:
                 done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT,
                                       timeout=timeout, cwd=ROOT,
@@ -162,14 +174,23 @@ def run_row(row: dict, data_root: str, work_dir: str, timeout: float, log) -> di
                 status = done.returncode
             except subprocess.TimeoutExpired:
                 status = "timeout"
-    result["wall_seconds"] = round(time.perf_counter() - start)
+        attempt = time.perf_counter() - start
+        if status != 0:
+            with open(elapsed_path, "w", encoding="utf-8") as f:
+                f.write(f"{earlier + attempt:.1f}\n")
+    result["wall_seconds"] = round(earlier + time.perf_counter() - start)
     result["load"] = round(os.getloadavg()[0], 1)  # other work on the machine slows the row
     if status == 0 and os.path.exists(metrics_path):
         with open(metrics_path, encoding="utf-8") as f:
             metrics = json.load(f)
         result.update(epochs=metrics["epochs"], batch_size=metrics["batch_size"],
-                      test_accuracy=round(metrics["test_accuracy"], 4),
-                      wall_seconds=round(metrics["wall_seconds"]))
+                      test_accuracy=round(metrics["test_accuracy"], 4))
+        if earlier:  # fit.py's own time covers the last attempt only
+            result["wall_seconds"] = round(earlier + metrics["wall_seconds"])
+            result["note"] = "; ".join(n for n in (
+                result["note"], f"resumed: {earlier:.0f} s before the last attempt") if n)
+        else:
+            result["wall_seconds"] = round(metrics["wall_seconds"])
         adapted = "; ".join(metrics.get("recipe_adapted") or ())
         if adapted:
             result["note"] = "; ".join(n for n in (result["note"], f"adapted: {adapted}") if n)

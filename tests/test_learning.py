@@ -137,3 +137,47 @@ def test_families_learn_with_their_default_recipe(model, data, size, mnist_slice
     # well above the majority class: at least half of the way from it to perfect
     assert metrics["test_accuracy"] > baseline + 0.5 * (1 - baseline), (
         metrics["test_accuracy"], baseline)
+
+
+def test_bench_learning_resumes_a_row_stopped_part_way(tmp_path, monkeypatch):
+    data = _need(DATA / "signs" / "64x64_SIGNS")
+    bench = _bench()
+    work = tmp_path / "work"
+    run = work / "resnet_cifar"
+    run.mkdir(parents=True)
+    (run / "run_config.json").write_text("{}")  # an attempt started and stopped part way
+    (work / "resnet_cifar.elapsed").write_text("1500.0\n")
+    calls = []
+
+    def fake_fit(cmd, **kwargs):
+        calls.append(cmd)
+        (run / "metrics.json").write_text(json.dumps(
+            {"epochs": 30, "batch_size": 32, "test_accuracy": 0.9, "wall_seconds": 200.0}))
+        return subprocess.CompletedProcess(cmd, 0)
+
+    monkeypatch.setattr(bench.subprocess, "run", fake_fit)
+    out = tmp_path / "results.csv"
+    assert bench.main(["--out", str(out), "--only", "resnet_cifar", "--work-dir", str(work),
+                       "--data-root", str(data.parents[1])]) == 0
+    (cmd,) = calls
+    assert cmd[-1] == "--resume" and cmd[cmd.index("--output-dir") + 1] == str(run)
+    (row,) = list(csv.DictReader(out.open()))
+    assert row["wall_seconds"] == "1700" and row["test_accuracy"] == "0.9"
+    assert "resumed: 1500 s before the last attempt" in row["note"]
+
+
+def test_bench_learning_records_the_time_of_a_timed_out_attempt(tmp_path, monkeypatch):
+    data = _need(DATA / "signs" / "64x64_SIGNS")
+    bench = _bench()
+    work = tmp_path / "work"
+
+    def too_slow(cmd, **kwargs):
+        raise subprocess.TimeoutExpired(cmd, kwargs["timeout"])
+
+    monkeypatch.setattr(bench.subprocess, "run", too_slow)
+    out = tmp_path / "results.csv"
+    assert bench.main(["--out", str(out), "--only", "resnet_cifar", "--work-dir", str(work),
+                       "--data-root", str(data.parents[1]), "--timeout", "5"]) == 0
+    (row,) = list(csv.DictReader(out.open()))
+    assert row["test_accuracy"] == "" and "fit.py failed (timeout)" in row["note"]
+    assert float((work / "resnet_cifar.elapsed").read_text()) >= 0

@@ -181,3 +181,21 @@ def test_bench_learning_records_the_time_of_a_timed_out_attempt(tmp_path, monkey
     (row,) = list(csv.DictReader(out.open()))
     assert row["test_accuracy"] == "" and "fit.py failed (timeout)" in row["note"]
     assert float((work / "resnet_cifar.elapsed").read_text()) >= 0
+
+
+def test_the_model_table_shows_a_familys_own_row(tmp_path):
+    from kerascnn.utils.plotting import read_learning_results
+
+    path = tmp_path / "results.csv"
+    fields = "row,family,model,data,image_size,flags,epochs,batch_size,wall_seconds," \
+             "test_accuracy,majority_baseline,cpus,load,note"
+    path.write_text("\n".join([
+        fields,
+        "resnet_cifar,resnet_cifar,resnet20_cifar,signs,32,,30,32,400,0.85,0.1667,2,,",
+        "resnet_cifar:mnist_resnet20,resnet_cifar,resnet20_cifar,mnist,,,9,64,900,0.99,0.11,2,,",
+        "resnet_cifar:mnist_small,resnet_cifar,resnet20_cifar,mnist,,--n 1,9,64,900,0.98,0.11,2,,",
+        "squeezenet,squeezenet,squeezenet1_1,signs,64,,30,32,300,,0.1667,2,,failed",
+    ]) + "\n")
+    rows = read_learning_results(path)
+    assert set(rows) == {"resnet20_cifar"}  # no unfinished row, no row with flags
+    assert rows["resnet20_cifar"]["row"] == "resnet_cifar"

@@ -697,6 +697,8 @@ def read_learning_results(path) -> dict:
         return {}
     with open(path, newline="", encoding="utf-8") as f:
         rows = [r for r in csv.DictReader(f) if not r.get("flags") and r.get("test_accuracy")]
+    # a family's own row (its name alone) wins over an extra row of the same model
+    rows.sort(key=lambda r: ":" not in r["row"])
     return {r["model"]: r for r in rows}
 
 

@@ -276,6 +276,13 @@ def test_tfds_set_is_streamed_through_a_whole_run(tfds_dir, tmp_path):
     assert not prepared.data.in_memory  # streamed from the prepared directory
     mean, _ = prepared.normalization(3)
     np.testing.assert_allclose(mean, [data["x_train"][:900].mean() / 255] * 3, rtol=0.05)
+    # precise BN's images: drawn from the whole stream (not its first ones), fixed by the seed
+    drawn = prepared.bn_images(64)
+    first = next(prepared.data.split("train").batch(64).as_numpy_iterator())[0]
+    assert drawn.shape == (64, 28, 28, 1) and not np.array_equal(drawn, first)
+    np.testing.assert_array_equal(drawn, prepared.bn_images(64))
+    train_images = {im.astype(np.float32).tobytes() for im in data["x_train"][:1000, ..., None]}
+    assert all(im.tobytes() in train_images for im in drawn)
     metrics = run(config)
     assert metrics["split_sizes"] == {"train": 900, "val": 100, "test": 300}
     assert metrics["input_shape"] == [28, 28, 1]

@@ -90,6 +90,25 @@ def test_class_weights_are_balanced(squares):
     assert weights[1] > 1 > weights[0]
 
 
+def test_precise_bn_images_are_a_random_mix_of_the_classes(tmp_path):
+    """A folder data set is read class by class: the images for precise BN statistics
+    are drawn at random over the training split, in mixed order, fixed by the seed."""
+    from kerascnn.training.config import FitConfig
+    from kerascnn.training.data import prepare_data
+
+    y = np.repeat(np.arange(4), 150)  # sorted by class, as a folder is read
+    x = np.broadcast_to((y * 60)[:, None, None, None], (600, 8, 8, 1)).astype(np.uint8)
+    path = tmp_path / "sorted.npz"
+    np.savez(path, x_train=x[:500], y_train=y[:500], x_test=x[500:], y_test=y[500:])
+    data = prepare_data(FitConfig(dataset=str(path), val_fraction=0.0), require=("train",))
+    drawn = data.bn_images(64)
+    assert drawn.shape == (64, 8, 8, 1) and drawn.dtype == np.float32
+    classes = drawn[:, 0, 0, 0] // 60
+    assert set(classes) == {0, 1, 2, 3} and (np.diff(classes) < 0).any()  # not class by class
+    np.testing.assert_array_equal(drawn, data.bn_images(64))  # fixed by the seed
+    assert len(data.bn_images(1000)) == 500  # at most the whole split
+
+
 def test_a_small_run_uses_precise_bn_and_ranks_by_loss(squares, tmp_path, capsys):
     path, _ = squares
     out = tmp_path / "run"

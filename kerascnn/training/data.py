@@ -140,12 +140,21 @@ class TrainingData:
         return {c: (n / (k * counts[c]) if counts[c] else 1.0) for c in range(k)}
 
     def bn_images(self, count: int) -> np.ndarray:
-        """The first ``count`` training images (raw pixels, float32), for precise BN
-        statistics; images of varying size are resized to ``image_size``."""
+        """``count`` training images drawn at random (fixed by the seed), in random
+        order (raw pixels, float32), for precise BN statistics; images of varying size
+        are resized to ``image_size``.
+
+        Random, not the first ones: a folder data set is read class by class, and
+        statistics from a few classes, or batches of one class, misstate every layer's
+        population statistics (and the model's accuracy with them)."""
+        rng = np.random.default_rng(self.seed)
         if self.data.in_memory:
-            images = self._train_arrays()[0][:count]
+            x = self._train_arrays()[0]
+            images = x[rng.permutation(len(x))[:count]]
         else:
-            stream = self.data.split("train").take(count)
+            buffer = max(1, min(self.train_size, 4 * count))
+            stream = (self.data.split("train")
+                      .shuffle(buffer, seed=int(rng.integers(2**31))).take(count))
             if None in self.image_shape[:2]:
                 ds = make_dataset(stream, batch_size=count, size_hint=count,
                                   image_size=(self.image_size, self.image_size))

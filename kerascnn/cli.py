@@ -150,6 +150,7 @@ def add_training_arguments(p, defaults, *, searched=(), run=True):
              "keras; 0.9 lets the statistics follow a short run)")
     add("--precise-bn", type=int, default=defaults.precise_bn,
         help="recompute the BatchNormalization statistics over this many training images "
+             "(drawn at random) "
              "before each evaluation (pycls' precise BN); default: 512 when an epoch has "
              "fewer than 100 steps, else off; 0: off")
     if run:

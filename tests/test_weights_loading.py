@@ -374,7 +374,7 @@ def test_keras_twins_declare_keras_files():
 
 def test_decode_predictions():
     from kerascnn.applications import decode_predictions
-    from kerascnn.applications.preprocessing import imagenet_classes
+    from kerascnn.preprocessing import imagenet_classes
 
     classes = imagenet_classes()
     assert len(classes) == 1000 and classes[0] == ("n01440764", "tench")

@@ -117,7 +117,7 @@ __all__ += ["ResNet18", "ResNet34", "ResNet50TV", "ResNet101TV", "ResNet152TV",
             "ResNet200V2", "CifarResNet", "PreActResNet164CIFAR", "PreActResNet1001CIFAR",
             "ResNeXt29_8x64dCIFAR", "ResNet20CIFAR_B", "ResNet56CIFAR_B", "ResNet110CIFAR_B",
             "WideResNet28_10CIFAR"]
-from kerascnn.applications.preprocessing import (  # noqa: E402
+from kerascnn.preprocessing import (  # noqa: E402
     decode_predictions,
     preprocess_input,
 )

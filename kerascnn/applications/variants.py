@@ -179,7 +179,7 @@ def build_with_weights(builder, model_name: str, *, default_input, default_class
         arguments = dict(ws.model_kwargs, **arguments)
     keras_file = value if kind == "keras" else None
     if include_preprocessing:
-        from kerascnn.applications.preprocessing import add_weight_set_preprocessing
+        from kerascnn.preprocessing import add_weight_set_preprocessing
 
         if input_tensor is not None:
             raise ValueError("`include_preprocessing=True` builds the model's own input: "

@@ -1,0 +1,1 @@
+"""The alexnet family."""

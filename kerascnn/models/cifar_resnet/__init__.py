@@ -1,0 +1,1 @@
+"""The cifar_resnet family."""

@@ -1,0 +1,1 @@
+"""The inception_v3 family."""

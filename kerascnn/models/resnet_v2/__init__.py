@@ -1,0 +1,1 @@
+"""The resnet_v2 family."""

@@ -27,27 +27,26 @@ __all__ = ["applications", "create_model", "list_models", "model_info", "models_
 # Public names -> (module, attribute or None for the module itself), imported on first use.
 _LAZY = {
     "applications": ("kerascnn.applications", None),
-    "create_model": ("kerascnn.registry", "create_model"),
-    "list_models": ("kerascnn.registry", "list_models"),
-    "model_info": ("kerascnn.registry", "model_info"),
+    "create_model": ("kerascnn.api", "create_model"),
+    "list_models": ("kerascnn.api", "list_models"),
+    "model_info": ("kerascnn.api", "model_info"),
     "transfer_weights": ("kerascnn.utils.transfer", "transfer_weights"),
     "models_table": ("kerascnn.utils.table", "models_table"),
     "visualize": ("kerascnn.visualize", None),
 }
 
-_SUBMODULES = ("blocks", "cli", "data", "layers", "registry", "training", "tuning", "utils")
+_SUBMODULES = ("api", "blocks", "cli", "data", "layers", "models", "recipes", "registry",
+               "training", "tuning", "utils")
 
 # Modules that register Keras serializables (custom layers, learning-rate schedules) which
 # saved kerascnn models refer to.
-_SERIALIZABLES = ("kerascnn.layers", "kerascnn.training.optim")
+_SERIALIZABLES = ("kerascnn.layers", "kerascnn.training.schedules")
 
 
 def __getattr__(name):
     if name in _LAZY:
         module_name, attribute = _LAZY[name]
         module = importlib.import_module(module_name)
-        if module_name == "kerascnn.registry":
-            importlib.import_module("kerascnn.applications")  # registers every model
         value = module if attribute is None else getattr(module, attribute)
         globals()[name] = value
         return value

@@ -88,6 +88,9 @@ import re
 
 import keras
 
+from kerascnn import registry
+from kerascnn.models import load_families
+
 __all__ = ["NOT_A_TAP", "stage_taps", "feature_info", "feature_model", "create_feature_model"]
 
 _CACHE = os.path.join(os.path.dirname(__file__), "feature_info.json")
@@ -109,6 +112,16 @@ _PASS_THROUGH = ("ZeroPadding2D", "Dropout", "SpatialDropout2D", "GaussianDropou
 
 _PROBE_SIZE = 224
 
+
+
+def _spec(name: str) -> registry.Variant:
+    load_families()
+    return registry.get_spec(name)
+
+
+def _listed_names() -> list[str]:
+    load_families()
+    return registry.names()
 
 def _spatial(shape):
     """(height, width, channels) of a 4-D shape, or None."""
@@ -214,11 +227,11 @@ def stage_taps(model, min_stride: int = 2, probe_size=(_PROBE_SIZE, _PROBE_SIZE)
 
 def _min_stride(spec) -> int:
     """1 for networks whose default input is 32 pixels or less (CIFAR, LeNet-5), else 2."""
-    return 1 if min(spec.default_input_shape[:2]) <= 32 else 2
+    return 1 if min(spec.default_input[:2]) <= 32 else 2
 
 
 def _probe_size(spec):
-    return tuple(spec.default_input_shape[:2])
+    return tuple(spec.default_input[:2])
 
 
 def _check_out_indices(out_indices, taps, name):
@@ -256,12 +269,10 @@ def feature_model(model, out_indices=None, *, min_stride=None, name=None):
             are not stages); else 2.
         name: the new model's name (default ``{model.name}_features``).
     """
-    from kerascnn import registry
-
     spec = None
     if min_stride is None:
         try:
-            spec = registry.get_spec(model.name)
+            spec = _spec(model.name)
         except ValueError:
             min_stride = 2
     probe = _probe_size(spec) if spec is not None else (_PROBE_SIZE, _PROBE_SIZE)
@@ -290,9 +301,7 @@ def create_feature_model(name: str, out_indices=None, **kwargs):
     outputs are the maps at the end of each stage (:func:`stage_taps`), or those that
     ``out_indices`` picks, in its order.
     """
-    from kerascnn import registry
-
-    spec = registry.get_spec(name)
+    spec = _spec(name)
     if kwargs.get("include_top", False) is not False:
         raise ValueError("features_only=True builds the network without its classifier: "
                          f"drop include_top={kwargs['include_top']!r}.")
@@ -310,9 +319,7 @@ def create_feature_model(name: str, out_indices=None, **kwargs):
 
 def compute_feature_info(name: str) -> list[dict]:
     """The taps of ``name`` with its default arguments, found by building it."""
-    from kerascnn import registry
-
-    spec = registry.get_spec(name)
+    spec = _spec(name)
     backbone = spec.build(include_top=False)
     return stage_taps(backbone, min_stride=_min_stride(spec), probe_size=_probe_size(spec))
 
@@ -337,9 +344,7 @@ def feature_info(name: str) -> list[dict]:
     Listed names are read from ``kerascnn/feature_info.json``; any other name a pattern
     accepts (``resnet38_cifar``) is built once to find them.
     """
-    from kerascnn import registry
-
-    spec = registry.get_spec(name)
+    spec = _spec(name)
     stored = _stored().get(spec.name)
     taps = stored if stored is not None else _computed(spec.name)
     return [dict(t) for t in taps]
@@ -347,10 +352,8 @@ def feature_info(name: str) -> list[dict]:
 
 def write_feature_info(path: str = _CACHE, names=None) -> dict:
     """Computes the taps of every listed model (or of ``names``) and writes them to ``path``."""
-    from kerascnn import registry
-
     models = {}
-    for model_name in names or registry.list_models():
+    for model_name in names or _listed_names():
         models[model_name] = compute_feature_info(model_name)
         keras.backend.clear_session()
         print(model_name, " ".join(f"{t['layer']}@{t['stride']}" for t in models[model_name]),

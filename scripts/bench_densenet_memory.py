@@ -54,7 +54,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from kerascnn.applications.densenet import DenseNetCIFAR  # noqa: E402
+from kerascnn.models.densenet.model import DenseNetCIFAR  # noqa: E402
 
 MB = 1024 * 1024
 

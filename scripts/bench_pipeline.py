@@ -73,7 +73,7 @@ def main(argv=None):
     import keras
     import tensorflow as tf
 
-    from kerascnn import registry
+    from kerascnn import api
     from kerascnn.data import channel_stats, load_source, make_dataset
 
     signs = load_source(os.path.join(args.data_root, "signs", "64x64_SIGNS"), val_fraction=0)
@@ -96,7 +96,7 @@ def main(argv=None):
     size = args.image_size
     mean, std = channel_stats(x, 3)
     keras.utils.set_random_seed(0)
-    model = registry.create_model(args.model, input_shape=(size, size, 3), classes=10)
+    model = api.create_model(args.model, input_shape=(size, size, 3), classes=10)
     model.compile(keras.optimizers.SGD(0.01, momentum=0.9),
                   keras.losses.SparseCategoricalCrossentropy(), jit_compile=False)
     import warnings

@@ -73,7 +73,7 @@ SMALL_SIZE = 32
 def own_models():
     """The package's registered models: other test modules register models of their own."""
     import kerascnn
-    from kerascnn import registry
+    from kerascnn import api
 
     return [n for n in kerascnn.list_models()
-            if registry.get_spec(n).constructor.__module__.startswith("kerascnn.")]
+            if api.get_spec(n).entrypoint.__module__.startswith("kerascnn.")]

@@ -1,5 +1,6 @@
 """scripts/benchmark.py on a tiny registered model and its stand-in keras twin."""
 
+import dataclasses
 import json
 
 import keras
@@ -7,6 +8,7 @@ import pytest
 from keras import layers
 
 from kerascnn import registry
+from kerascnn.models.variants import pattern_member
 
 from .conftest import load_script
 
@@ -27,9 +29,9 @@ def _tiny(include_top=True, weights=None, input_tensor=None, input_shape=None, p
 @pytest.fixture
 def tiny_registered(monkeypatch):
     """A tiny model registered for the test, with keras.applications.TinyTwin as its twin."""
-    spec = registry.make_spec("tiny_bench", _tiny, family="test", paper=("Tiny", 2024),
-                              default_input_shape=(16, 16, 3), min_input_size=8,
-                              keras_twin="TinyTwin")
+    spec = dataclasses.replace(
+        pattern_member("tiny_bench", _tiny, family="test", paper=("Tiny", 2024),
+                       default_input=(16, 16, 3), min_size=8), keras_twin="TinyTwin")
     monkeypatch.setitem(registry._MODELS, "tiny_bench", spec)
     monkeypatch.setattr(keras.applications, "TinyTwin", _tiny, raising=False)
     return spec

@@ -4,9 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from kerascnn.blocks.nin import nin_block
-from kerascnn.blocks.vgg import vgg_block
 from kerascnn.layers.lrn import ALEXNET_LRN, GOOGLENET_LRN, LocalResponseNormalization
+from kerascnn.models.nin.blocks import nin_block
+from kerascnn.models.vgg.blocks import vgg_block
 
 
 def test_lrn_hand_computed_small_window():

@@ -8,7 +8,7 @@ import pytest
 
 import kerascnn
 from kerascnn.applications import AlexNet, LeNet5, NiN, NiNCIFAR
-from kerascnn.applications.vgg import VGG11, dense_to_fully_convolutional
+from kerascnn.models.vgg.model import VGG11, dense_to_fully_convolutional
 from tests._weights import randomize_weights
 
 
@@ -99,7 +99,7 @@ def test_minimum_input_size_builds_and_one_less_is_refused(name):
 @pytest.mark.parametrize("name, size", [("alexnet", 66), ("zfnet", 52)])
 def test_true_minimum_one_less_does_not_build(name, size, monkeypatch):
     # Without the check, one pixel less leaves no room for the last pooling.
-    import kerascnn.applications.alexnet as module
+    import kerascnn.models.alexnet.model as module
 
     monkeypatch.setitem(module.CONFIGS[name], "min_size", 1)
     with pytest.raises(ValueError):

@@ -5,7 +5,8 @@ import json
 import keras
 
 from kerascnn import registry
-from kerascnn.applications.common import build_input
+from kerascnn.models.common import build_input
+from kerascnn.models.variants import register_model
 from kerascnn.training.config import FitConfig
 from kerascnn.training.run import run
 
@@ -23,7 +24,7 @@ def SmallCNN(input_shape=None, classes=6, name="small_cnn", **_):
 
 
 def test_fit_on_signs_folder_beats_chance_widely(signs_dir, tmp_path):
-    registry.register_model("zz_small_cnn", SmallCNN, family="test", paper=("t", 2020),
+    register_model("zz_small_cnn", SmallCNN, family="test", paper=("t", 2020),
                             default_input_shape=(32, 32, 3), min_input_size=16)
     try:
         metrics = run(FitConfig(model="zz_small_cnn", dataset=str(signs_dir), epochs=12,

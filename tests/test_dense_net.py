@@ -7,8 +7,8 @@ import pytest
 
 import kerascnn
 from kerascnn.applications import DenseNetCIFAR
-from kerascnn.applications.densenet import DenseNet, copy_weights_by_name
-from kerascnn.blocks import dense_block, dense_fast_block, transition
+from kerascnn.models.densenet.blocks import dense_block, dense_fast_block, transition
+from kerascnn.models.densenet.model import DenseNet, copy_weights_by_name
 from tests._weights import randomize_weights
 
 

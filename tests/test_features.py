@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import kerascnn
-from kerascnn import features, registry
+from kerascnn import api, features
 
 from .conftest import own_models
 
@@ -80,11 +80,11 @@ def _maps(model, size, channels):
 
 
 def test_every_registered_family_has_a_representative():
-    families = {registry.get_spec(n).family for n in own_models()}
-    covered = {registry.get_spec(n).family for n in REPRESENTATIVES}
+    families = {api.get_spec(n).family for n in own_models()}
+    covered = {api.get_spec(n).family for n in REPRESENTATIVES}
     assert families == covered
-    modules = {registry.get_spec(n).constructor.__module__ for n in own_models()}
-    assert modules == {registry.get_spec(n).constructor.__module__ for n in REPRESENTATIVES}
+    modules = {api.get_spec(n).entrypoint.__module__ for n in own_models()}
+    assert modules == {api.get_spec(n).entrypoint.__module__ for n in REPRESENTATIVES}
 
 
 # Inception v4 and Inception-ResNet v2 take 5-6 s each; Inception-ResNet v1 covers their
@@ -95,8 +95,8 @@ SLOW = {"inception_v4", "inception_resnet_v2"}
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n
                                   for n in sorted(REPRESENTATIVES)])
 def test_family_taps(name):
-    spec = registry.get_spec(name)
-    size, channels = spec.default_input_shape[0], spec.default_input_shape[-1]
+    spec = api.get_spec(name)
+    size, channels = spec.default_input[0], spec.default_input[-1]
     model = kerascnn.create_model(name, features_only=True)
     info = kerascnn.model_info(name)["feature_info"]
     expected = REPRESENTATIVES[name]
@@ -214,7 +214,7 @@ def test_feature_info_is_stored_for_every_listed_model():
     assert sorted(stored) == own_models()
     for name, taps in stored.items():
         strides = [t["stride"] for t in taps]
-        first = 1 if registry.get_spec(name).default_input_shape[0] <= 32 else 2
+        first = 1 if api.get_spec(name).default_input[0] <= 32 else 2
         assert taps and strides == sorted(set(strides)) and strides[0] >= first, name
         assert all(t["channels"] > 0 for t in taps), name
         assert kerascnn.model_info(name)["feature_info"] == taps
@@ -234,7 +234,7 @@ def test_options_change_the_taps_with_the_network():
 
 
 def test_feature_model_of_an_unregistered_model_uses_the_rule():
-    backbone = registry.get_spec("resnet20_cifar").build(include_top=False, name="my_backbone")
+    backbone = api.get_spec("resnet20_cifar").build(include_top=False, name="my_backbone")
     model = features.feature_model(backbone, min_stride=1)
     assert model.name == "my_backbone_features"
     assert [o._keras_history[0].name for o in model.outputs] == [

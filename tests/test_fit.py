@@ -10,6 +10,7 @@ import sys
 import keras
 import pytest
 
+from kerascnn.models.variants import register_model
 from kerascnn.training.cli import main, parse_config
 
 from .conftest import ROOT
@@ -99,7 +100,7 @@ def test_multi_output_models_train_with_aux_loss_weights(signs_dir, tmp_path, mo
     # A model with an auxiliary head: fit.py weights the extra loss 0.3 and reports the
     # main head's accuracy.
     from kerascnn import registry
-    from kerascnn.applications.common import build_input
+    from kerascnn.models.common import build_input
     from kerascnn.training.config import FitConfig
     from kerascnn.training.run import run
 
@@ -112,7 +113,7 @@ def test_multi_output_models_train_with_aux_loss_weights(signs_dir, tmp_path, mo
         aux = keras.layers.Dense(classes, activation="softmax", name="aux")(x)
         return keras.Model(x_in, [main_out, aux], name=name)
 
-    registry.register_model("zz_two_heads", TwoHeads, family="test", paper=("t", 2020),
+    register_model("zz_two_heads", TwoHeads, family="test", paper=("t", 2020),
                             default_input_shape=(32, 32, 3), min_input_size=8)
     try:
         metrics = run(FitConfig(model="zz_two_heads", dataset="signs", data_dir=str(signs_dir),

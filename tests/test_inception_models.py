@@ -8,9 +8,9 @@ import pytest
 
 import kerascnn
 from kerascnn.applications import GoogLeNet, InceptionV3
-from kerascnn.blocks.googlenet import bn_inception_module, inception_naive, inception_v1
-from kerascnn.blocks.inception_v4 import inception_resnet_a, reduction_a
 from kerascnn.layers.scale import CustomScaleLayer
+from kerascnn.models.googlenet.blocks import bn_inception_module, inception_naive, inception_v1
+from kerascnn.models.inception_v4.blocks import inception_resnet_a, reduction_a
 from tests._weights import randomize_weights, swap_two_batch_norms
 
 

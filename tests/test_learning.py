@@ -26,13 +26,13 @@ def _need(path):
 
 
 def test_bench_learning_plans_one_row_per_family_and_the_source_rows(capsys):
-    from kerascnn import registry
+    from kerascnn import api
 
     from .conftest import own_models
 
     bench = _bench()
     rows = {r["row"]: r for r in bench.planned_rows()}
-    families = {registry.get_spec(n).family for n in own_models()}
+    families = {api.get_spec(n).family for n in own_models()}
     assert families <= set(rows)
     assert rows["lenet"]["model"] == "lenet5" and rows["lenet"]["data"] == "mnist"
     assert rows["resnet_cifar:mnist_lasagne"]["flags"] == (

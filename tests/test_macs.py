@@ -141,7 +141,7 @@ def test_registry_names_of_other_families(name, figure):
 
 def test_generic_resnet_in_torchvision_layout_is_4_1_gmacs():
     """kerascnn's ResNet builder with the stride on the 3x3 (timm/torchvision's ResNet-50)."""
-    from kerascnn.applications.resnet import ResNet
+    from kerascnn.models.resnet.model import ResNet
 
     model = ResNet((3, 4, 6, 3), block="bottleneck", stride_in="3x3", use_bias=False)
     assert count_macs(model) == count_macs(_resnet50_v1_5())

@@ -11,7 +11,7 @@ import pytest
 from keras import layers
 
 import kerascnn
-from kerascnn import registry
+from kerascnn import api
 from kerascnn.utils.plotting import (
     GraphvizNotFoundError,
     block_groups,
@@ -296,7 +296,7 @@ def test_committed_gallery_lists_every_registered_model():
     by_name = {r["name"]: r for r in rows}
     # Other test modules register throw-away models; only the package's own count.
     packaged = [n for n in kerascnn.list_models()
-                if registry.get_spec(n).constructor.__module__.startswith("kerascnn.")]
+                if api.get_spec(n).entrypoint.__module__.startswith("kerascnn.")]
     assert "resnet50" in packaged and "resnet20_cifar" in packaged
     missing = [n for n in packaged if n not in by_name]
     assert not missing, ("not in the gallery: " + ", ".join(missing) +

@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from kerascnn import registry
+from kerascnn import api
+from kerascnn.training import recipes as training_recipes
 from kerascnn.training.cli import parse_config
 from kerascnn.training.config import (
     ConfigError,
@@ -23,8 +24,8 @@ FIELDS = {f.name for f in dataclasses.fields(FitConfig)}
 
 
 def test_every_family_has_a_default_recipe_of_known_settings():
-    families = {registry.get_spec(name).family for name in own_models()}
-    recipes = registry.family_recipes()
+    families = {api.get_spec(name).family for name in own_models()}
+    recipes = training_recipes.family_recipes()
     assert families <= set(recipes), families - set(recipes)
     for family in families:
         entry = recipes[family]
@@ -41,12 +42,12 @@ def test_every_family_has_a_default_recipe_of_known_settings():
 
 
 def test_model_info_reports_the_family_recipe():
-    info = registry.model_info("lenet5")
+    info = api.model_info("lenet5")
     assert info["recipe"]["optimizer"] == "adam" and info["recipe"]["learning_rate"] == 3e-3
     assert info["paper_recipe"] == "lenet"
-    assert registry.model_info("resnet56_cifar")["recipe"] == \
-        registry.family_recipes("resnet_cifar")["default"]  # pattern names too
-    assert registry.model_info("se_resnet50")["paper_recipe"] == "senet"
+    assert api.model_info("resnet56_cifar")["recipe"] == \
+        training_recipes.family_recipes("resnet_cifar")["default"]  # pattern names too
+    assert api.model_info("se_resnet50")["paper_recipe"] == "senet"
 
 
 def test_no_recipe_flag_means_the_family_default_and_every_flag_wins():

@@ -6,6 +6,7 @@ import pytest
 
 import kerascnn
 from kerascnn import registry
+from kerascnn.models.variants import pattern_member, register_model
 
 
 def test_list_models_sorted_and_filtered():
@@ -54,11 +55,11 @@ def test_model_info_without_reference_row():
 
 def test_register_rejects_duplicates_and_bad_names():
     with pytest.raises(ValueError, match="already registered"):
-        registry.register_model("resnet50", kerascnn.applications.ResNet50, family="resnet",
-                                paper=("x", 2015))
-    with pytest.raises(ValueError, match="lower_snake"):
-        registry.make_spec("ResNet50", kerascnn.applications.ResNet50, family="resnet",
-                           paper=("x", 2015))
+        register_model("resnet50", kerascnn.applications.ResNet50, family="resnet",
+                       paper=("x", 2015))
+    with pytest.raises(ValueError, match=r"lower_snake \(\[a-z\]\[a-z0-9_\]\*\); got 'ResNet50'"):
+        pattern_member("ResNet50", kerascnn.applications.ResNet50, family="resnet",
+                       paper=("x", 2015))
 
 
 def test_pattern_registration_resolves_open_ended_names():
@@ -69,8 +70,8 @@ def test_pattern_registration_resolves_open_ended_names():
         calls.append(n)
         if n % 2:
             return None
-        return registry.make_spec(match.group(0), kerascnn.applications.ResNet50,
-                                  family="testfamily", paper=("t", 2020))
+        return pattern_member(match.group(0), kerascnn.applications.ResNet50,
+                              family="testfamily", paper=("t", 2020))
 
     registry.register_pattern(r"zztest(\d+)", factory, examples=("zztest2",))
     try:

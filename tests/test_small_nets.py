@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import kerascnn
-from kerascnn.applications.shufflenet import shufflenet_unit
-from kerascnn.blocks import fire_module
+from kerascnn.models.shufflenet.model import shufflenet_unit
+from kerascnn.models.squeezenet.blocks import fire_module
 from tests._weights import randomize_weights
 
 

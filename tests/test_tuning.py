@@ -17,13 +17,14 @@ import keras
 import pytest
 
 import kerascnn
-from kerascnn import registry
-from kerascnn.applications.common import (
+from kerascnn import api, registry
+from kerascnn.models.common import (
     build_input,
     check_arguments,
     classifier_head,
     finish_model,
 )
+from kerascnn.models.variants import register_model
 
 from .conftest import ROOT
 
@@ -45,13 +46,13 @@ def TinyCNN(include_top=True, weights=None, input_tensor=None, input_shape=None,
 
 
 if "tiny_cnn" not in registry._MODELS:
-    registry.register_model("tiny_cnn", TinyCNN, family="tiny_test",
+    register_model("tiny_cnn", TinyCNN, family="tiny_test",
                             paper=("test model", 2024), default_input_shape=(32, 32, 3),
                             min_input_size=8)
-    registry.register_model("tiny_cnn_wide", TinyCNN, family="tiny_test",
+    register_model("tiny_cnn_wide", TinyCNN, family="tiny_test",
                             paper=("test model", 2024), default_input_shape=(32, 32, 3),
                             min_input_size=8, filters=16)
-    registry.register_model("tiny_broken", lambda classes=6, **kw: TinyCNN(classes=2, **kw),
+    register_model("tiny_broken", lambda classes=6, **kw: TinyCNN(classes=2, **kw),
                             family="tiny_broken", paper=("test model", 2024),
                             default_input_shape=(32, 32, 3), min_input_size=8)
 
@@ -228,8 +229,8 @@ def test_each_hypermodel_builds_default_and_random_sample(family, space):
         model = hm.build(hp)
         assert model.output.shape == (None, 6)
         name, kwargs, _ = hm.architecture(hp)
-        assert registry.model_info(name)["family"] == family
-        size = max(32, registry.model_info(name)["min_input_size"])
+        assert api.model_info(name)["family"] == family
+        size = max(32, api.model_info(name)["min_input_size"])
         assert tuple(model.input.shape[1:3]) == (size, size)
         assert model.optimizer is not None and model.compiled
         keras.backend.clear_session()

@@ -136,10 +136,11 @@ def resolve_recipe(name: str | None, model: str) -> tuple[str | None, dict | Non
         raise ConfigError(
             f"Unknown recipe {name!r}; allowed: {', '.join(SPECIAL_RECIPES)} or "
             f"{', '.join(sorted(RECIPES))} (see --list-recipes).")
-    from kerascnn import registry
+    from kerascnn import api
+    from kerascnn.training.recipes import family_recipes
 
-    family = registry.get_spec(model).family
-    entry = registry.family_recipes(family)
+    family = api.get_spec(model).family
+    entry = family_recipes(family)
     if name == "default":
         return (f"{family} default", entry["default"]) if entry else (None, None)
     if not entry or not entry["paper"]:
@@ -204,12 +205,12 @@ def validate(config: FitConfig) -> dict:
 
     Fills in the default output directory. Returns the model's registry info.
     """
-    from kerascnn import registry
+    from kerascnn import api
 
     if config.output_dir is None:
         config.output_dir = default_output_dir(config)
     try:
-        info = registry.model_info(config.model)
+        info = api.model_info(config.model)
     except ValueError as e:
         raise ConfigError(str(e)) from None
     if config.resume and config.overwrite:

@@ -212,10 +212,10 @@ def load_keras_file(model, path, model_name: str) -> list[str]:
 def pretrained_network(model_name: str, weights: str, *, input_shape, classes, kwargs):
     """The registry model alone, ``input_shape`` and ``classes``, with ``weights`` loaded
     and a new classifier where the weights have other classes."""
-    from kerascnn import registry
+    from kerascnn import api
 
     kind = check_weights(model_name, weights)
-    spec = registry.get_spec(model_name)
+    spec = api.get_spec(model_name)
     try:
         if kind == "keras":
             model = spec.build(input_shape=input_shape, classes=classes, **kwargs)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from kerascnn import registry
+from kerascnn import api
 from kerascnn.layers.channels import ChannelConversion
 from kerascnn.layers.info import DataInfo
 from kerascnn.layers.resize import InferenceResizing
@@ -193,7 +193,7 @@ def build_model(config, data=None, *, size=None, classes=None, steps_per_epoch=1
     """
     name = model_name or config.model
     kwargs = dict(config.model_kwargs if model_kwargs is None else model_kwargs)
-    info = registry.model_info(name) if model_fn is None else {
+    info = api.model_info(name) if model_fn is None else {
         "min_input_size": 1, "default_input_shape": (None, None, 3)}
     channels = info["default_input_shape"][-1]
     if size is None:
@@ -212,7 +212,7 @@ def build_model(config, data=None, *, size=None, classes=None, steps_per_epoch=1
     def build(input_shape, input_tensor=None):
         if model_fn is not None:
             return model_fn(input_shape, classes)
-        spec = registry.get_spec(name)
+        spec = api.get_spec(name)
         extra = {}
         if input_tensor is not None and _accepts(spec.constructor, "input_tensor"):
             extra["input_tensor"] = input_tensor

@@ -5,40 +5,12 @@ from __future__ import annotations
 import keras
 
 from kerascnn.training.config import OPTIMIZERS, SCHEDULES
+from kerascnn.training.schedules import WarmupSchedule
 
 __all__ = ["OPTIMIZERS", "SCHEDULES", "make_schedule", "make_optimizer", "apply_l2",
            "WarmupSchedule"]
 
 
-@keras.saving.register_keras_serializable(package="kerascnn")
-class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear warm-up from 0 over ``warmup_steps``, then ``schedule``.
-
-    keras has warm-up only inside ``CosineDecay`` (used for the cosine schedule);
-    this wraps the constant, step and exponential schedules."""
-
-    def __init__(self, schedule, warmup_steps):
-        self.schedule = schedule
-        self.warmup_steps = int(warmup_steps)
-
-    def __call__(self, step):
-        step_f = keras.ops.cast(step, "float32")
-        after = self.schedule(step) if callable(self.schedule) else self.schedule
-        after = keras.ops.cast(after, "float32")
-        factor = keras.ops.minimum(1.0, (step_f + 1.0) / float(max(1, self.warmup_steps)))
-        return after * factor
-
-    def get_config(self):
-        return {"schedule": keras.optimizers.schedules.serialize(self.schedule)
-                if not isinstance(self.schedule, float) else self.schedule,
-                "warmup_steps": self.warmup_steps}
-
-    @classmethod
-    def from_config(cls, config):
-        schedule = config["schedule"]
-        if isinstance(schedule, dict):
-            schedule = keras.optimizers.schedules.deserialize(schedule)
-        return cls(schedule, config["warmup_steps"])
 
 
 def make_schedule(name, learning_rate, *, steps_per_epoch, epochs, lr_steps=(0.5, 0.75),

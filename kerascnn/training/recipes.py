@@ -1,246 +1,44 @@
-"""Training recipes as data: each family's default, and the papers' set-ups by name.
-
-A recipe fills the flags the user did not give; flags on the command line win.
-fit.py uses the model family's **default recipe** when ``--recipe`` is not given
-(each family module declares it next to its ``VARIANTS`` table and registers it
-with :func:`kerascnn.registry.register_family_recipe`); ``--recipe paper`` takes
-the family's paper recipe, ``--recipe NAME`` any recipe of :data:`RECIPES`, and
-``--recipe none`` the bare :class:`~kerascnn.training.config.FitConfig` defaults.
-
-A recipe is a flat dict of :class:`~kerascnn.training.config.FitConfig` settings
-plus a ``description``. ``weight_decay_mode`` says how weight decay is applied:
-``"l2"`` adds ``wd/2 * ||w||^2`` to the loss (gradient ``wd * w``, as the papers
-wrote it with SGD), ``"decoupled"`` lets the optimizer shrink the weights directly
-(AdamW: each step subtracts ``lr * wd * w``). ``lr_steps`` are fractions of the run
-at which the learning rate is divided by 10.
-
-``adapt`` (family defaults) says how the batch size and the number of epochs follow
-the size of the training split, once the data is read (:func:`adapt_to_data`):
-
-* ``min_steps_per_epoch``, ``min_batch``: the batch is halved (not below
-  ``min_batch``) until an epoch has at least ``min_steps_per_epoch`` steps;
-* ``min_steps``, ``max_steps``: the epochs are raised until the run has at least
-  ``min_steps`` optimizer steps and lowered until it has at most ``max_steps``
-  (about; never below one epoch).
-
-A flag given on the command line (``--batch-size``, ``--epochs``) is never adapted.
-``freeze_backbone``/``unfreeze_at``/``unfreeze_lr_factor``: fine-tuning's two phases
-(:mod:`kerascnn.training.finetune`).
-"""
+"""The recipes of the registered families: :mod:`kerascnn.recipes`' data looked up by
+the names each family's variant table gives (its default and its paper's recipe)."""
 
 from __future__ import annotations
 
-import math
+from kerascnn import registry
+from kerascnn.recipes import (  # noqa: F401  (the recipe data, for the training code)
+    DEFAULT_RECIPES,
+    RECIPES,
+    SMALL_DATA_ADAPT,
+    SPECIAL_RECIPES,
+    adapt_to_data,
+    describe_recipe,
+    small_data_recipe,
+)
 
-__all__ = ["RECIPES", "SPECIAL_RECIPES", "SMALL_DATA_ADAPT", "small_data_recipe",
-           "adapt_to_data", "describe_recipe", "describe_recipes"]
-
-# The names --recipe takes besides RECIPES': the family's default, its paper recipe, nothing.
-SPECIAL_RECIPES = ("default", "paper", "none")
-
-RECIPES = {
-    "cifar_resnet": dict(
-        description="He et al. 2015 (Deep Residual Learning for Image Recognition), CIFAR-10: "
-                    "SGD 0.1, momentum 0.9, wd 1e-4 (L2), batch 128, lr /10 at 50% and 75%, "
-                    "flip + 4-pixel pad-and-crop",
-        optimizer="sgd", learning_rate=0.1, momentum=0.9, weight_decay=1e-4,
-        weight_decay_mode="l2", batch_size=128, schedule="step", lr_steps=(0.5, 0.75),
-        augment="cifar", epochs=40,
-    ),
-    "densenet_cifar": dict(
-        description="Huang et al. 2017 (Densely Connected Convolutional Networks), CIFAR: SGD "
-                    "Nesterov 0.1, momentum 0.9, wd 1e-4 (L2), batch 64, cosine decay, flip + "
-                    "pad-and-crop",
-        optimizer="sgd", nesterov=True, learning_rate=0.1, momentum=0.9, weight_decay=1e-4,
-        weight_decay_mode="l2", batch_size=64, schedule="cosine", augment="cifar",
-        epochs=40,
-    ),
-    "wrn_cifar": dict(
-        description="Zagoruyko & Komodakis 2016 (Wide Residual Networks), CIFAR: SGD Nesterov "
-                    "0.1, momentum 0.9, wd 5e-4 (L2), batch 128, lr dropped at 30%, 60% and 80% "
-                    "(the paper multiplies by 0.2; here /10), flip + pad-and-crop",
-        optimizer="sgd", nesterov=True, learning_rate=0.1, momentum=0.9, weight_decay=5e-4,
-        weight_decay_mode="l2", batch_size=128, schedule="step", lr_steps=(0.3, 0.6, 0.8),
-        augment="cifar", epochs=200,
-    ),
-    "resnext_cifar": dict(
-        description="Xie et al. 2017 (Aggregated Residual Transformations for Deep Neural "
-                    "Networks), CIFAR: SGD 0.1, momentum 0.9, wd 5e-4 (L2), batch 128, lr /10 "
-                    "at 50% and 75% of 300 epochs, flip + pad-and-crop",
-        optimizer="sgd", learning_rate=0.1, momentum=0.9, weight_decay=5e-4,
-        weight_decay_mode="l2", batch_size=128, schedule="step", lr_steps=(0.5, 0.75),
-        augment="cifar", epochs=300,
-    ),
-    "imagenet_resnet": dict(
-        description="He et al. 2015 (Deep Residual Learning for Image Recognition), ImageNet: "
-                    "SGD 0.1, momentum 0.9, wd 1e-4 (L2), batch 256, lr /10 at 1/3 and 2/3 of "
-                    "90 epochs, scale augmentation + flip + PCA lighting",
-        optimizer="sgd", learning_rate=0.1, momentum=0.9, weight_decay=1e-4,
-        weight_decay_mode="l2", batch_size=256, schedule="step", lr_steps=(0.33, 0.66),
-        augment="vgg,lighting", epochs=90,
-    ),
-    "vgg": dict(
-        description="Simonyan & Zisserman 2015 (Very Deep Convolutional Networks for "
-                    "Large-Scale Image Recognition): SGD 0.01, momentum 0.9, wd 5e-4 (L2), "
-                    "batch 256, lr /10 three times over 74 epochs, scale jittering + flip",
-        optimizer="sgd", learning_rate=0.01, momentum=0.9, weight_decay=5e-4,
-        weight_decay_mode="l2", batch_size=256, schedule="step", lr_steps=(0.33, 0.66, 0.9),
-        augment="vgg", epochs=74,
-    ),
-    "alexnet": dict(
-        description="Krizhevsky et al. 2012 (ImageNet Classification with Deep Convolutional "
-                    "Neural Networks): SGD 0.01, momentum 0.9, wd 5e-4 (L2), batch 128, lr /10 "
-                    "three times, random crops + flips + PCA lighting",
-        optimizer="sgd", learning_rate=0.01, momentum=0.9, weight_decay=5e-4,
-        weight_decay_mode="l2", batch_size=128, schedule="step", lr_steps=(0.33, 0.66, 0.9),
-        augment="alexnet", epochs=90,
-    ),
-    "lenet": dict(
-        description="LeCun et al. 1998 (Gradient-Based Learning Applied to Document "
-                    "Recognition): 20 passes over MNIST with a step size lowered from 5e-4 to "
-                    "1e-5; the paper's stochastic diagonal Levenberg-Marquardt is not an "
-                    "optimizer here, so: plain SGD, batch 1 is replaced by batch 16, lr stepped "
-                    "down at 10%, 25%, 40% and 60%",
-        optimizer="sgd", learning_rate=0.05, momentum=0.0, batch_size=16, schedule="step",
-        lr_steps=(0.1, 0.25, 0.4, 0.6), augment="none", epochs=20,
-    ),
-    "nin": dict(
-        description="Lin et al. 2014 (Network In Network), CIFAR-10: SGD with momentum, batch "
-                    "128, the learning rate lowered by 10 by hand when validation accuracy "
-                    "stops improving (the paper gives no numbers: 0.1, momentum 0.9, wd 1e-4 and "
-                    "/10 at 50% and 75% here), dropout in the model, flip + pad-and-crop",
-        optimizer="sgd", learning_rate=0.1, momentum=0.9, weight_decay=1e-4,
-        weight_decay_mode="l2", batch_size=128, schedule="step", lr_steps=(0.5, 0.75),
-        augment="cifar", epochs=120,
-    ),
-    "inception": dict(
-        description="Szegedy et al. 2016 (Rethinking the Inception Architecture for Computer "
-                    "Vision, Inception v3): RMSprop 0.045 (rho 0.9, eps 1.0), exponential decay "
-                    "0.94 per 2 epochs, label smoothing 0.1, aux loss 0.3, gradient clipping "
-                    "2.0, batch 32",
-        optimizer="rmsprop", learning_rate=0.045, rho=0.9, epsilon=1.0, schedule="exponential",
-        decay_rate=0.94, decay_epochs=2, label_smoothing=0.1, aux_loss_weight=0.3, clipnorm=2.0,
-        batch_size=32, augment="inception", epochs=100,
-    ),
-    "mobilenet": dict(
-        description="Howard et al. 2017 (MobileNets): RMSprop, asynchronous, as Inception v3, "
-                    "with little weight decay and less augmentation (the paper gives no numbers: "
-                    "Inception v3's 0.045, decay 0.94 per 2 epochs, wd 4e-5 (L2), batch 96, "
-                    "random crops + flips here)",
-        optimizer="rmsprop", learning_rate=0.045, rho=0.9, epsilon=1.0, weight_decay=4e-5,
-        weight_decay_mode="l2", schedule="exponential", decay_rate=0.94, decay_epochs=2,
-        batch_size=96, augment="crop,flip", epochs=100,
-    ),
-    "squeezenet": dict(
-        description="Iandola et al. 2016 (SqueezeNet): SGD 0.04, momentum 0.9, wd 2e-4 (L2), "
-                    "batch 512, the learning rate decreasing to zero (the paper's linear decay; "
-                    "cosine here), random crops + flips",
-        optimizer="sgd", learning_rate=0.04, momentum=0.9, weight_decay=2e-4,
-        weight_decay_mode="l2", batch_size=512, schedule="cosine", augment="crop,flip",
-        epochs=68,
-    ),
-    "shufflenet": dict(
-        description="Zhang et al. 2018 (ShuffleNet): SGD 0.5, momentum 0.9, wd 4e-5 (L2), batch "
-                    "1024, the learning rate decreasing to zero (linear in the paper; cosine "
-                    "here), less aggressive scale augmentation",
-        optimizer="sgd", learning_rate=0.5, momentum=0.9, weight_decay=4e-5,
-        weight_decay_mode="l2", batch_size=1024, schedule="cosine", augment="crop,flip",
-        epochs=240,
-    ),
-    "densenet_imagenet": dict(
-        description="Huang et al. 2017 (Densely Connected Convolutional Networks), ImageNet: SGD "
-                    "Nesterov 0.1, momentum 0.9, wd 1e-4 (L2), batch 256, lr /10 at epochs 30 "
-                    "and 60 of 90, the ResNet augmentation",
-        optimizer="sgd", nesterov=True, learning_rate=0.1, momentum=0.9, weight_decay=1e-4,
-        weight_decay_mode="l2", batch_size=256, schedule="step", lr_steps=(0.33, 0.66),
-        augment="vgg,lighting", epochs=90,
-    ),
-    "senet": dict(
-        description="Hu et al. 2018 (Squeeze-and-Excitation Networks): SGD 0.6, momentum 0.9, "
-                    "wd 1e-4 (L2), batch 1024, lr /10 every 30 epochs of 100, random-size crops "
-                    "+ flips",
-        optimizer="sgd", learning_rate=0.6, momentum=0.9, weight_decay=1e-4,
-        weight_decay_mode="l2", batch_size=1024, schedule="step", lr_steps=(0.3, 0.6, 0.9),
-        augment="inception", epochs=100,
-    ),
-    "signs": dict(
-        description="The Keras blog's SIGNS set-up: the SIGNS data at 64x64, Adam 1e-3, batch 32, "
-                    "cosine decay, light augmentation, 25 epochs",
-        dataset="signs", image_size=64, optimizer="adam", learning_rate=1e-3, batch_size=32,
-        schedule="cosine", epochs=25,
-        augment="flip,pad_crop",
-    ),
-    "finetune": dict(
-        description="Transfer learning in two phases (with --weights): the new classifier "
-                    "alone for 5 epochs (backbone frozen, BN in inference mode), Adam 1e-3, "
-                    "then every layer at x0.1 (1e-4) for 5 more; cosine decay in each phase, "
-                    "batch 32, flips",
-        optimizer="adam", learning_rate=1e-3, batch_size=32, schedule="cosine", epochs=10,
-        freeze_backbone=True, unfreeze_at=5, unfreeze_lr_factor=0.1, augment="flip",
-    ),
-}
-
-# How a family default follows the data: at least 20 steps an epoch (batch down to 16), and
-# about 800 to 4000 optimizer steps in all (on two CPU cores: minutes for the small members).
-SMALL_DATA_ADAPT = dict(min_steps_per_epoch=20, min_batch=16, min_steps=800, max_steps=4000)
+__all__ = ["RECIPES", "DEFAULT_RECIPES", "SPECIAL_RECIPES", "SMALL_DATA_ADAPT",
+           "small_data_recipe", "adapt_to_data", "describe_recipe", "describe_recipes",
+           "family_recipes"]
 
 
-def small_data_recipe(description: str, **settings) -> dict:
-    """A family default: AdamW with cosine decay, translations, label smoothing and
-    BatchNormalization statistics that follow a short run, adapted to the data's size.
+def family_recipes(family: str | None = None) -> dict | None:
+    """``{"default": recipe, "paper": name}`` of ``family`` (None: the family has none), or
+    of every family as ``{family: ...}`` when ``family`` is None."""
+    from kerascnn.models import load_families  # keras and every family: on first use only
 
-    ``settings`` override the common values (and ``adapt``'s, key by key).
-    """
-    adapt = dict(SMALL_DATA_ADAPT, **settings.pop("adapt", {}))
-    recipe = dict(
-        description=description, optimizer="adamw", learning_rate=1e-3, weight_decay=0.05,
-        weight_decay_mode="decoupled", schedule="cosine", warmup_epochs=0.0, batch_size=64,
-        epochs=30, augment="pad_crop", label_smoothing=0.1, bn_momentum=0.9,
-        aux_loss_weight=0.3, adapt=adapt,
-    )
-    recipe.update(settings)
-    return recipe
+    load_families()
 
+    def entry(names):
+        default, paper = names
+        return {"default": dict(DEFAULT_RECIPES[default]), "paper": paper}
 
-def adapt_to_data(config, train_size: int) -> list[str]:
-    """Sets ``config.batch_size`` and ``config.epochs`` by ``config.adapt`` for a training
-    split of ``train_size`` images; returns what changed, one phrase each."""
-    rule = config.adapt or {}
-    notes = []
-    if train_size < 1:
-        return notes
-    if "min_steps_per_epoch" in rule:
-        batch = config.batch_size
-        floor = min(batch, int(rule.get("min_batch", 1)))
-        while batch > floor and math.ceil(train_size / batch) < rule["min_steps_per_epoch"]:
-            batch = max(floor, batch // 2)
-        if batch != config.batch_size:
-            notes.append(f"batch {config.batch_size} -> {batch} (at least "
-                         f"{rule['min_steps_per_epoch']} steps an epoch)")
-            config.batch_size = batch
-    steps = math.ceil(train_size / config.batch_size)
-    epochs = config.epochs
-    if "min_steps" in rule:
-        epochs = max(epochs, math.ceil(rule["min_steps"] / steps))
-    if "max_steps" in rule:
-        epochs = min(epochs, max(1, round(rule["max_steps"] / steps)))
-    if epochs != config.epochs:
-        bound = (f"at least {rule['min_steps']}" if epochs > config.epochs
-                 else f"at most about {rule['max_steps']}")
-        notes.append(f"{config.epochs} -> {epochs} epochs ({bound} steps of {steps} an epoch)")
-        config.epochs = epochs
-    return notes
-
-
-def describe_recipe(name: str, recipe: dict) -> str:
-    settings = ", ".join(f"{k}={v}" for k, v in recipe.items() if k != "description")
-    return f"{name}: {recipe['description']}\n    {settings}"
+    if family is None:
+        return {f: entry(n) for f, n in registry.family_recipe_names().items()
+                if n[0] is not None}
+    names = registry.family_recipe_names(family)
+    return None if names is None or names[0] is None else entry(names)
 
 
 def describe_recipes() -> str:
     """The named recipes, then each family's default and paper recipe (--list-recipes)."""
-    from kerascnn.registry import family_recipes
-
     lines = ["Named recipes (--recipe NAME):"]
     lines += [describe_recipe(name, recipe) for name, recipe in RECIPES.items()]
     lines.append("")

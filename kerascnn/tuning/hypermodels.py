@@ -40,7 +40,7 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
-from kerascnn import registry
+from kerascnn import api
 from kerascnn.data.plan import PRESETS, parse_augment
 from kerascnn.training.callbacks import PreciseBatchNorm
 from kerascnn.training.config import OPTIMIZERS, FitConfig
@@ -65,12 +65,12 @@ TRAINING_SPACE = {
 
 def families() -> list[str]:
     """The ``family`` values of the registered models, sorted."""
-    return sorted({registry.model_info(n)["family"] for n in registry.list_models()})
+    return sorted({api.model_info(n)["family"] for n in api.list_models()})
 
 
 def family_members(family: str) -> list[str]:
     """Listed registry names of ``family``, in registration-list order."""
-    return [n for n in registry.list_models() if registry.model_info(n)["family"] == family]
+    return [n for n in api.list_models() if api.model_info(n)["family"] == family]
 
 
 def _possible(spec: dict) -> list:
@@ -193,7 +193,7 @@ class CNNHyperModel(kt.HyperModel):
             self.native_size = int(data.image_shape[0])
 
     def input_shape_for(self, model_name) -> tuple:
-        info = registry.model_info(model_name)
+        info = api.model_info(model_name)
         size = self.image_size or max(self.native_size, info["min_input_size"])
         return (size, size, info["default_input_shape"][-1])
 
@@ -371,7 +371,7 @@ class SqueezeNetHyperModel(CNNHyperModel):
     def default_architecture_space(self):
         members = family_members(self.family)
         space = {"model": {"values": members, "default": members[0]}}
-        constructor = registry.get_spec(members[0]).constructor
+        constructor = api.get_spec(members[0]).entrypoint
         if _accepts(constructor, "bypass"):
             space["bypass"] = {"values": ["none", "simple", "complex"], "default": "none"}
         if _accepts(constructor, "squeeze_ratio"):
@@ -431,7 +431,7 @@ class VGGHyperModel(CNNHyperModel):
             return name, {"dropout": dropout}, None
 
         def model_fn(input_shape, classes):
-            features = registry.create_model(name, include_top=False, pooling="avg",
+            features = api.create_model(name, include_top=False, pooling="avg",
                                              input_shape=input_shape)
             x = features.output
             if dropout:
@@ -450,7 +450,7 @@ class InceptionHyperModel(CNNHyperModel):
     def default_architecture_space(self):
         members = family_members(self.family)
         space = {"model": {"values": members, "default": members[0]}}
-        constructors = [registry.get_spec(m).constructor for m in members]
+        constructors = [api.get_spec(m).entrypoint for m in members]
         if any(_accepts(c, "dropout") for c in constructors):
             space["dropout"] = {"values": [0.2, 0.4], "default": 0.2}
         if any(_accepts(c, "width_multiplier") for c in constructors):
@@ -465,7 +465,7 @@ class InceptionHyperModel(CNNHyperModel):
 
     def architecture(self, hp):
         name = self.hp(hp, "model")
-        constructor = registry.get_spec(name).constructor
+        constructor = api.get_spec(name).entrypoint
         kwargs = {}
         for option in ("dropout", "width_multiplier"):
             if option in self.space:
@@ -503,7 +503,7 @@ def hypermodel_for(name: str, **kwargs) -> CNNHyperModel:
     family = name
     if name not in known:
         try:
-            family = registry.model_info(name)["family"]
+            family = api.model_info(name)["family"]
         except ValueError:
             raise SearchSpaceError(f"Unknown model family {name!r}; allowed: "
                                    f"{', '.join(known)}.") from None

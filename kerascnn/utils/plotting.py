@@ -587,23 +587,23 @@ def gallery_row(name: str, diagram_path: str | None = None, fmt: str = "svg",
     """
     import keras
 
-    from kerascnn import registry
+    from kerascnn import api, registry
     from kerascnn.utils.macs import count_macs
 
-    info = registry.model_info(name)
+    info = api.model_info(name)
     row = registry.reference_rows().get(info["name"])
     default_shape = tuple(info["default_input_shape"])
     if row:
         ref_shape = tuple(int(v) for v in row["input"].split("x"))
         ref_kwargs = dict(json.loads(row["kwargs"]) if row["kwargs"] else {},
                           classes=int(row["classes"]))
-        model = registry.create_model(name, input_shape=ref_shape, **ref_kwargs)
+        model = api.create_model(name, input_shape=ref_shape, **ref_kwargs)
         params = _trainable(model)
         if ref_shape != default_shape:
             keras.backend.clear_session()
-            model = registry.create_model(name, input_shape=default_shape, **ref_kwargs)
+            model = api.create_model(name, input_shape=default_shape, **ref_kwargs)
     else:
-        model = registry.create_model(name, input_shape=default_shape)
+        model = api.create_model(name, input_shape=default_shape)
         params = _trainable(model)
     macs = count_macs(model)
     layers = len(model.layers)

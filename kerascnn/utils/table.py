@@ -50,12 +50,12 @@ def compute_row(name: str) -> dict:
     """Builds the registered model ``name`` and measures its row of the table (slow)."""
     import keras
 
-    from kerascnn.registry import get_spec
+    from kerascnn.api import get_spec
     from kerascnn.utils.macs import count_macs
     from kerascnn.utils.receptive_field import receptive_field
 
     spec = get_spec(name)
-    model = spec.build(input_shape=tuple(spec.default_input_shape))
+    model = spec.build(input_shape=tuple(spec.default_input))
     try:
         last = receptive_field(model)[-1]
         return {
@@ -66,7 +66,7 @@ def compute_row(name: str) -> dict:
             "receptive_field": _square(last["receptive_field"], "receptive field", name),
             "stride": _square(last["stride"], "stride", name),
             "last_spatial_layer": last["layer"],
-            "input_size": [int(d) for d in spec.default_input_shape],
+            "input_size": [int(d) for d in spec.default_input],
         }
     finally:
         del model
@@ -94,7 +94,7 @@ def models_table(pattern: str = "*") -> list[dict]:
         >>> [r["receptive_field"] for r in models_table("vgg16")]  # doctest: +SKIP
         [212]
     """
-    from kerascnn.registry import list_models
+    from kerascnn.api import list_models
 
     cache = _cache()
     return [dict(cache[n]) if n in cache else compute_row(n) for n in list_models(pattern)]
@@ -102,7 +102,7 @@ def models_table(pattern: str = "*") -> list[dict]:
 
 def update_cache(names=None, path: str = CACHE_PATH, log=None) -> list[dict]:
     """Recomputes the rows of ``names`` (all registered models by default) and writes them."""
-    from kerascnn.registry import list_models
+    from kerascnn.api import list_models
     from kerascnn.utils.io import write_json_atomic
 
     names = list_models() if names is None else list(names)
@@ -140,7 +140,7 @@ def weights_table() -> list[dict]:
     """One row per weight set of every model: ``model``, ``tag``, ``source``,
     ``input_size``, ``top1`` (as published), ``license``, ``url``, ``note`` (from
     ``model_info(name)["weights"]``), sorted by model and tag."""
-    from kerascnn.registry import model_info
+    from kerascnn.api import model_info
     from kerascnn.utils.plotting import natural_key
     from kerascnn.weights.core import models_with_weight_sets
 

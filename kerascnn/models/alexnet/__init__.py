@@ -1,1 +1,19 @@
-"""The alexnet family."""
+"""AlexNet (Krizhevsky, Sutskever & Hinton, "ImageNet Classification with Deep
+Convolutional Neural Networks", NIPS 2012), its one-weird-trick variant and
+ZFNet (Zeiler & Fergus, "Visualizing and Understanding Convolutional Networks",
+ECCV 2014).
+
+The family's folder: ``model.py`` (builder, variant table), its weight sets
+(``weights_<publisher>.py``).
+"""
+
+from kerascnn.models.alexnet.model import (
+    AlexNet,
+    AlexNetCV,
+    AlexNetFamily,
+    AlexNetOWT,
+    ZFNet,
+    ZFNetCV,
+)
+
+__all__ = ["AlexNetFamily", "AlexNet", "AlexNetOWT", "ZFNet", "AlexNetCV", "ZFNetCV"]

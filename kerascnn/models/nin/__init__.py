@@ -1,1 +1,16 @@
-"""The nin family."""
+"""Network in Network (Lin, Chen & Yan, "Network In Network", ICLR 2014).
+
+The family's folder: ``model.py`` (builder, variant table), ``blocks.py`` (its own
+blocks), its weight sets (``weights_<publisher>.py``).
+"""
+
+from kerascnn.models.nin.blocks import (
+    nin_block,
+)
+from kerascnn.models.nin.model import (
+    NiN,
+    NiNCIFAR,
+    NiNCIFARCV,
+)
+
+__all__ = ["NiN", "NiNCIFAR", "NiNCIFARCV", "nin_block"]

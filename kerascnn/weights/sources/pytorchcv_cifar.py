@@ -5,7 +5,7 @@ Recognition", 2015), the pre-activation ResNet-164 with bottlenecks
 2016) and WRN-28-10 (``wrn28_10_cifar10``, Zagoruyko & Komodakis, "Wide Residual
 Networks", 2016).
 
-Their layout is kerascnn's :func:`~kerascnn.applications.cifar_resnet.CifarResNet`
+Their layout is kerascnn's :func:`~kerascnn.models.cifar_resnet.model.CifarResNet`
 (``resnet{N}_cifar_b``, ``preact_resnet164_cifar``, ``wrn28_10_cifar``):
 
 * post-activation nets (``pytorchcv.models.resnet_cifar``): ``features.init_block``

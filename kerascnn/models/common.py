@@ -51,7 +51,7 @@ def check_arguments(weights, include_top, classes, pooling, classifier_activatio
     """One-line ValueErrors for the keras.applications arguments of a family's builder.
 
     The registered constructors resolve ``weights`` first (a weight set's tag, a
-    checkpoint: :func:`kerascnn.applications.variants.build_with_weights`) and give their
+    checkpoint: :func:`kerascnn.models.variants.build_with_weights`) and give their
     builder None, a keras file, or ``"imagenet"`` when a keras twin reads keras' own file.
     """
     if not (weights is None or weights == "imagenet" or

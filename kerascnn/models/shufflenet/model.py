@@ -30,17 +30,17 @@ from __future__ import annotations
 
 from keras import layers
 
-from kerascnn.applications.common import (
+from kerascnn.models.common import (
     build_input,
     check_arguments,
     classifier_head,
     finish_model,
 )
-from kerascnn.applications.variants import Variant, register_variants
-from kerascnn.blocks.shufflenet import shufflenet_unit
-from kerascnn.training.recipes import small_data_recipe
+from kerascnn.models.shufflenet.blocks import shufflenet_unit
+from kerascnn.models.variants import Variant, register_variants
 
-__all__ = ["ShuffleNet", "shufflenet_unit"]  # + one constructor per row of VARIANTS
+__all__ = ["ShuffleNet", "ShuffleNetG1", "ShuffleNetG2", "ShuffleNetG3",
+           "ShuffleNetG4", "ShuffleNetG8"]
 
 PAPER = ("ShuffleNet: An Extremely Efficient Convolutional Neural Network for Mobile Devices",
          2018)
@@ -105,10 +105,13 @@ _DOC = """Instantiates {summary}.
     ``bn_epsilon``: epsilon of every BatchNormalization (1e-5).
     """
 
-# The default recipe: grouped and depthwise convolutions with BN learn under AdamW.
-RECIPE = small_data_recipe(
-    "ShuffleNet on small data (CPU): AdamW 1e-3 (wd 0.05), batch 64, cosine decay, "
-    "pad-and-crop, label smoothing 0.1, BN momentum 0.9, 30 epochs adapted to 800-4000 steps")
 
-register_variants(ShuffleNet, VARIANTS, family="shufflenet", doc=_DOC, namespace=globals(),
-                  options=("bn_epsilon",), recipe=RECIPE, paper_recipe="shufflenet")
+REGISTERED = {}
+REGISTERED.update(register_variants(ShuffleNet, VARIANTS, family="shufflenet", doc=_DOC,
+                  options=("bn_epsilon",), recipe="shufflenet", paper_recipe="shufflenet",
+                  module=__name__))
+ShuffleNetG1 = REGISTERED["shufflenet_g1"]
+ShuffleNetG2 = REGISTERED["shufflenet_g2"]
+ShuffleNetG3 = REGISTERED["shufflenet_g3"]
+ShuffleNetG4 = REGISTERED["shufflenet_g4"]
+ShuffleNetG8 = REGISTERED["shufflenet_g8"]

@@ -26,16 +26,6 @@ from __future__ import annotations
 
 import keras
 
-from kerascnn.applications.common import (
-    build_input,
-    channel_axis,
-    check_arguments,
-    classifier_head,
-    finish_model,
-    keras_twin_loader,
-)
-from kerascnn.applications.googlenet import RECIPE  # the family's default recipe
-from kerascnn.applications.variants import Variant, register_variants
 from kerascnn.blocks.auxiliary import inception_v3_aux_head
 from kerascnn.blocks.inception_v3 import (
     inception_v3_a,
@@ -45,8 +35,17 @@ from kerascnn.blocks.inception_v3 import (
     inception_v3_reduction_b,
     inception_v3_stem,
 )
+from kerascnn.models.common import (
+    build_input,
+    channel_axis,
+    check_arguments,
+    classifier_head,
+    finish_model,
+    keras_twin_loader,
+)
+from kerascnn.models.variants import KerasTwin, Variant, register_variants
 
-__all__ = []  # one constructor per row of VARIANTS (register_variants)
+__all__ = ["InceptionV3", "InceptionV3TV"]
 
 PAPER = ("Rethinking the Inception Architecture for Computer Vision", 2015)
 MIN_SIZE = 75
@@ -140,8 +139,9 @@ _DOC = """Instantiates {summary}.
 VARIANTS = (
     Variant("inception_v3", "InceptionV3", {}, PAPER,
             "= keras.applications.InceptionV3 (no conv bias, BN scale=False, eps 1e-3); "
-            "aux_logits=True adds the 17x17 auxiliary head", keras_twin="InceptionV3",
-            weights="inception_v3", default_input=(299, 299, 3), min_size=MIN_SIZE,
+            "aux_logits=True adds the 17x17 auxiliary head", keras_twin=KerasTwin("InceptionV3", "inception_v3", "inception_v3", top1=77.9, license="keras", mode="tf",
+                                                                                  md5="9a0d58056eeedaa3f26cb7ebd46da564",
+                                                                                  md5_notop="bcbd6486424b2319ff4ef7d526e38f63"), default_input=(299, 299, 3), min_size=MIN_SIZE,
             summary="Inception v3 (keras.applications layout)"),
 )
 
@@ -157,5 +157,9 @@ VARIANTS += (
                     "counting the padding, ``transform_input``)"),
 )
 
-register_variants(_inception_v3, VARIANTS, family="inception", doc=_DOC, namespace=globals(),
-                  options=("aux_logits",), recipe=RECIPE, paper_recipe="inception")
+REGISTERED = {}
+REGISTERED.update(register_variants(_inception_v3, VARIANTS, family="inception", doc=_DOC,
+                  options=("aux_logits",), recipe="inception", paper_recipe="inception",
+                  module=__name__))
+InceptionV3 = REGISTERED["inception_v3"]
+InceptionV3TV = REGISTERED["inception_v3_tv"]

@@ -25,16 +25,15 @@ from __future__ import annotations
 
 from keras import layers
 
-from kerascnn.applications.common import (
+from kerascnn.models.common import (
     build_input,
     check_arguments,
     classifier_head,
     finish_model,
 )
-from kerascnn.applications.variants import Variant, register_variants
-from kerascnn.training.recipes import small_data_recipe
+from kerascnn.models.variants import Variant, register_variants
 
-__all__ = []  # one constructor per row of VARIANTS (register_variants)
+__all__ = ["LeNet5"]
 
 PAPER = ("Gradient-Based Learning Applied to Document Recognition", 1998)
 DEFAULT_SHAPE = (32, 32, 1)
@@ -90,15 +89,9 @@ VARIANTS = (
             classes=10, summary="LeNet-5"),
 )
 
-# The default recipe: the paper's sigmoid network does not move under Adam 1e-3 at batch 128
-# on a small set; Adam 3e-3 at batch 64 reaches 0.98 on MNIST in a few epochs on CPU. No
-# augmentation (digits are centred, and the 61k-parameter network underfits), no smoothing.
-RECIPE = small_data_recipe(
-    "LeNet-5 (sigmoid, as the paper) on CPU: Adam 3e-3, batch 64, cosine decay, 6 epochs "
-    "(at least 1,500 steps on a small set), no augmentation",
-    optimizer="adam", learning_rate=3e-3, weight_decay=0.0, augment="none",
-    label_smoothing=0.0, bn_momentum=None, epochs=6,
-    adapt=dict(min_steps=1500, max_steps=6000))
 
-register_variants(_lenet5, VARIANTS, family="lenet", doc=_DOC, namespace=globals(),
-                  options=("activation",), recipe=RECIPE, paper_recipe="lenet")
+REGISTERED = {}
+REGISTERED.update(register_variants(_lenet5, VARIANTS, family="lenet", doc=_DOC,
+                  options=("activation",), recipe="lenet", paper_recipe="lenet",
+                  module=__name__))
+LeNet5 = REGISTERED["lenet5"]

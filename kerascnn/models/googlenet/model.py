@@ -27,22 +27,21 @@ from __future__ import annotations
 
 from keras import layers
 
-from kerascnn.applications.common import (
+from kerascnn.blocks.auxiliary import googlenet_aux_head
+from kerascnn.blocks.common import conv_bn
+from kerascnn.layers.lrn import GOOGLENET_LRN, LocalResponseNormalization
+from kerascnn.layers.pooling import CeilPooling2D
+from kerascnn.models.common import (
     build_input,
     channel_axis,
     check_arguments,
     classifier_head,
     finish_model,
 )
-from kerascnn.applications.variants import Variant, register_variants
-from kerascnn.blocks.auxiliary import googlenet_aux_head
-from kerascnn.blocks.common import conv_bn
-from kerascnn.blocks.googlenet import bn_inception_module, inception_v1
-from kerascnn.layers.lrn import GOOGLENET_LRN, LocalResponseNormalization
-from kerascnn.layers.pooling import CeilPooling2D
-from kerascnn.training.recipes import small_data_recipe
+from kerascnn.models.googlenet.blocks import bn_inception_module, inception_v1
+from kerascnn.models.variants import Variant, register_variants
 
-__all__ = []  # one constructor per row of VARIANTS (register_variants)
+__all__ = ["GoogLeNet", "BNInception", "BNInceptionCV"]
 
 PAPER = ("Going Deeper with Convolutions", 2014)
 BN_PAPER = ("Batch Normalization: Accelerating Deep Network Training by Reducing Internal "
@@ -194,12 +193,11 @@ VARIANTS = (
                     "ceil-mode pooling"),
 )
 
-# The default recipe of the whole Inception family (GoogLeNet, BN-Inception, Inception v3/v4,
-# Inception-ResNet, Xception): the auxiliary classifiers' losses weigh 0.3 as in the papers.
-RECIPE = small_data_recipe(
-    "Inception family on small data (CPU): AdamW 1e-3 (wd 0.05), batch 64, cosine decay, "
-    "pad-and-crop, label smoothing 0.1 (as Inception v3), aux loss 0.3, BN momentum 0.9, "
-    "30 epochs adapted to 800-4000 steps")
 
-register_variants(None, VARIANTS, family="inception", doc=_DOC, namespace=globals(),
-                  recipe=RECIPE, paper_recipe="inception")
+REGISTERED = {}
+REGISTERED.update(register_variants(None, VARIANTS, family="inception", doc=_DOC,
+                  recipe="inception", paper_recipe="inception",
+                  module=__name__))
+GoogLeNet = REGISTERED["googlenet"]
+BNInception = REGISTERED["bn_inception"]
+BNInceptionCV = REGISTERED["bn_inception_cv"]

@@ -15,22 +15,21 @@ from __future__ import annotations
 
 import keras
 
-from kerascnn.applications.common import (
+from kerascnn.models.common import (
     build_input,
     check_arguments,
     classifier_head,
     finish_model,
     keras_twin_loader,
 )
-from kerascnn.applications.googlenet import RECIPE  # the family's default recipe
-from kerascnn.applications.variants import Variant, register_variants
-from kerascnn.blocks.xception import (
+from kerascnn.models.variants import KerasTwin, Variant, register_variants
+from kerascnn.models.xception.blocks import (
     xception_entry_flow,
     xception_exit_flow,
     xception_middle_flow,
 )
 
-__all__ = []  # one constructor per row of VARIANTS (register_variants)
+__all__ = ["Xception"]
 
 PAPER = ("Xception: Deep Learning with Depthwise Separable Convolutions", 2016)
 MIN_SIZE = 71
@@ -75,9 +74,14 @@ _DOC = """Instantiates {summary}.
 
 VARIANTS = (
     Variant("xception", "Xception", {}, PAPER, "= keras.applications.Xception",
-            keras_twin="Xception", weights="xception", default_input=(299, 299, 3),
+            keras_twin=KerasTwin("Xception", "xception", "xception", top1=79.0, license="keras", mode="tf",
+                                 md5="0a58e3b7378bc2990ea3b43d5981f1f6",
+                                 md5_notop="b0042744bf5b25fce3cb969f33bebb97"), default_input=(299, 299, 3),
             min_size=MIN_SIZE, summary="Xception (keras.applications layout)"),
 )
 
-register_variants(_xception, VARIANTS, family="inception", doc=_DOC, namespace=globals(),
-                  recipe=RECIPE, paper_recipe="inception")
+REGISTERED = {}
+REGISTERED.update(register_variants(_xception, VARIANTS, family="inception", doc=_DOC,
+                  recipe="inception", paper_recipe="inception",
+                  module=__name__))
+Xception = REGISTERED["xception"]

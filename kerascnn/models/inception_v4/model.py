@@ -50,7 +50,9 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from kerascnn.applications.common import (
+from kerascnn.blocks.common import conv_bn
+from kerascnn.blocks.inception_v3 import inception_v3_stem
+from kerascnn.models.common import (
     build_input,
     channel_axis,
     check_arguments,
@@ -59,11 +61,7 @@ from kerascnn.applications.common import (
     finish_model,
     keras_twin_loader,
 )
-from kerascnn.applications.googlenet import RECIPE  # the family's default recipe
-from kerascnn.applications.variants import Variant, register_variants
-from kerascnn.blocks.common import conv_bn
-from kerascnn.blocks.inception_v3 import inception_v3_stem
-from kerascnn.blocks.inception_v4 import (
+from kerascnn.models.inception_v4.blocks import (
     inception_resnet_a,
     inception_resnet_b,
     inception_resnet_c,
@@ -75,8 +73,10 @@ from kerascnn.blocks.inception_v4 import (
     inception_v4_stem,
     reduction_a,
 )
+from kerascnn.models.variants import KerasTwin, Variant, register_variants
 
-__all__ = []  # one constructor per row of VARIANTS (register_variants)
+__all__ = ["InceptionV4", "InceptionResNetV1", "InceptionResNetV2", "InceptionV4Timm",
+           "InceptionResNetV2Timm"]
 
 PAPER = ("Inception-v4, Inception-ResNet and the Impact of Residual Connections on Learning",
          2016)
@@ -221,7 +221,9 @@ VARIANTS = (
             summary="Inception-ResNet-v1 (the paper's network, figures 10-14 and 18)", **_INPUT),
     Variant("inception_resnet_v2", "InceptionResNetV2", {}, PAPER,
             "= keras.applications.InceptionResNetV2 (10/20/10 blocks)",
-            keras_twin="InceptionResNetV2", weights="inception_resnet_v2",
+            keras_twin=KerasTwin("InceptionResNetV2", "inception_resnet_v2", "inception_resnet_v2", top1=80.3, license="slim", mode="tf",
+                                 md5="e693bd0210a403b3192acc6073ad2e96",
+                                 md5_notop="d19885ff4a710c122648d3b5c3b684e4"),
             builder=_inception_resnet_v2, options=(),
             summary="Inception-ResNet-v2 (keras.applications' layout)", **_INPUT),
     Variant("inception_v4_timm", "InceptionV4Timm", dict(layout="tf_slim"), PAPER,
@@ -236,5 +238,12 @@ VARIANTS = (
             **_INPUT),
 )
 
-register_variants(None, VARIANTS, family="inception", doc=_DOC, namespace=globals(),
-                  recipe=RECIPE, paper_recipe="inception")
+REGISTERED = {}
+REGISTERED.update(register_variants(None, VARIANTS, family="inception", doc=_DOC,
+                  recipe="inception", paper_recipe="inception",
+                  module=__name__))
+InceptionV4 = REGISTERED["inception_v4"]
+InceptionResNetV1 = REGISTERED["inception_resnet_v1"]
+InceptionResNetV2 = REGISTERED["inception_resnet_v2"]
+InceptionV4Timm = REGISTERED["inception_v4_timm"]
+InceptionResNetV2Timm = REGISTERED["inception_resnet_v2_timm"]

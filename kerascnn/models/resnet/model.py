@@ -56,16 +56,6 @@ from __future__ import annotations
 
 from keras import layers
 
-from kerascnn.applications.common import (
-    BN_EPSILON,
-    build_input,
-    channel_axis,
-    check_arguments,
-    classifier_head,
-    finish_model,
-    keras_twin_loader,
-)
-from kerascnn.applications.variants import Variant, register_variants
 from kerascnn.blocks.common import TORCH_BN_EPSILON
 from kerascnn.blocks.residual import (
     BLOCK_TYPES,
@@ -75,10 +65,22 @@ from kerascnn.blocks.residual import (
     residual_block,
 )
 from kerascnn.layers.pooling import CeilMaxPooling2D
+from kerascnn.models.common import (
+    BN_EPSILON,
+    build_input,
+    channel_axis,
+    check_arguments,
+    classifier_head,
+    finish_model,
+    keras_twin_loader,
+)
+from kerascnn.models.variants import KerasTwin, Variant, register_variants
 from kerascnn.registry import register_family_recipe
-from kerascnn.training.recipes import small_data_recipe
 
-__all__ = ["ResNet"]  # and one constructor per row of VARIANTS (register_variants)
+__all__ = ["ResNet", "ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152", "ResNet50TV",
+           "ResNet101TV", "ResNet152TV", "WideResNet50_2", "WideResNet101_2", "ResNeXt50_32x4d",
+           "ResNeXt101_32x8d", "ResNeXt101_64x4d", "SEResNet50", "SEResNet101", "SEResNet152",
+           "SEResNeXt50_32x4d", "SENet154"]
 
 PAPER = ("Deep Residual Learning for Image Recognition", 2015)
 WRN_PAPER = ("Wide Residual Networks", 2016)
@@ -109,11 +111,17 @@ VARIANTS = (
             "basic blocks, no conv bias, option B projections" + _TV_NOTE),
     Variant("resnet50", "ResNet50", dict(blocks_per_stage=(3, 4, 6, 3), **_KERAS_V1), PAPER,
             _KERAS + " (conv biases, option B projections, stride on the first 1x1)",
-            keras_twin="ResNet50", weights="resnet50"),
+            keras_twin=KerasTwin("ResNet50", "resnet50", "resnet", top1=74.9, license="caffe_resnet", mode="caffe",
+                                 md5="2cb95161c43110f7111970584f804107",
+                                 md5_notop="4d473c1dd8becc155b73f8504c6f6626")),
     Variant("resnet101", "ResNet101", dict(blocks_per_stage=(3, 4, 23, 3), **_KERAS_V1), PAPER,
-            _KERAS, keras_twin="ResNet101", weights="resnet101"),
+            _KERAS, keras_twin=KerasTwin("ResNet101", "resnet101", "resnet", top1=76.4, license="caffe_resnet", mode="caffe",
+                                         md5="f1aeb4b969a6efcfb50fad2f0c20cfc5",
+                                         md5_notop="88cf7a10940856eca736dc7b7e228a21")),
     Variant("resnet152", "ResNet152", dict(blocks_per_stage=(3, 8, 36, 3), **_KERAS_V1), PAPER,
-            _KERAS, keras_twin="ResNet152", weights="resnet152"),
+            _KERAS, keras_twin=KerasTwin("ResNet152", "resnet152", "resnet", top1=76.6, license="caffe_resnet", mode="caffe",
+                                         md5="100835be76be38e30d865e96f2aaae62",
+                                         md5_notop="ee4c566cf9a93f14d82f913c2dc6dd0c")),
     Variant("resnet50_tv", "ResNet50TV",
             dict(blocks_per_stage=(3, 4, 6, 3), **_TORCH_BOTTLENECK, **_TV), PAPER,
             "torchvision's ResNet v1.5: no conv bias, stride on the 3x3" + _TV_NOTE,
@@ -362,18 +370,32 @@ def _family(name):
     return "resnet"
 
 
-# The default recipe of the ImageNet residual families (ResNet, ResNeXt, wide ResNet, SENet):
-# BN statistics that follow a short run, AdamW, translations, adapted to the data's size.
-RECIPE = small_data_recipe(
-    "ImageNet residual networks on small data (CPU): AdamW 1e-3 (wd 0.05), batch 64, cosine "
-    "decay, pad-and-crop, label smoothing 0.1, BN momentum 0.9, 30 epochs adapted to "
-    "800-4000 steps")
 PAPER_RECIPES = {"resnet": "imagenet_resnet", "resnext": "imagenet_resnet",
                  "wide_resnet": "imagenet_resnet", "senet": "senet"}
 
-register_variants(ResNet, VARIANTS, family=lambda v: _family(v.name), doc=_DOC,
-                  namespace=globals(), twin_arguments=True,
+REGISTERED = {}
+REGISTERED.update(register_variants(ResNet, VARIANTS, family=lambda v: _family(v.name), doc=_DOC,
+                  twin_arguments=True,
                   options=("shortcut", "se_ratio", "stochastic_depth", "stochastic_depth_mode",
-                           "bn_epsilon"))
+                           "bn_epsilon"),
+                  module=__name__))
+ResNet18 = REGISTERED["resnet18"]
+ResNet34 = REGISTERED["resnet34"]
+ResNet50 = REGISTERED["resnet50"]
+ResNet101 = REGISTERED["resnet101"]
+ResNet152 = REGISTERED["resnet152"]
+ResNet50TV = REGISTERED["resnet50_tv"]
+ResNet101TV = REGISTERED["resnet101_tv"]
+ResNet152TV = REGISTERED["resnet152_tv"]
+WideResNet50_2 = REGISTERED["wide_resnet50_2"]
+WideResNet101_2 = REGISTERED["wide_resnet101_2"]
+ResNeXt50_32x4d = REGISTERED["resnext50_32x4d"]
+ResNeXt101_32x8d = REGISTERED["resnext101_32x8d"]
+ResNeXt101_64x4d = REGISTERED["resnext101_64x4d"]
+SEResNet50 = REGISTERED["se_resnet50"]
+SEResNet101 = REGISTERED["se_resnet101"]
+SEResNet152 = REGISTERED["se_resnet152"]
+SEResNeXt50_32x4d = REGISTERED["se_resnext50_32x4d"]
+SENet154 = REGISTERED["senet154"]
 for _name, _paper in PAPER_RECIPES.items():
-    register_family_recipe(_name, RECIPE, _paper)
+    register_family_recipe(_name, "resnet", _paper)

@@ -35,7 +35,8 @@ import sys
 
 from keras import layers
 
-from kerascnn.applications.common import (
+from kerascnn.blocks.residual import depth_schedule, residual_block
+from kerascnn.models.common import (
     build_input,
     channel_axis,
     check_arguments,
@@ -44,13 +45,12 @@ from kerascnn.applications.common import (
     classifier_head,
     finish_model,
 )
-from kerascnn.applications.resnet import check_family_arguments
-from kerascnn.applications.variants import Variant, register_variants
-from kerascnn.blocks.residual import depth_schedule, residual_block
-from kerascnn.registry import make_spec, register_family_recipe, register_pattern
-from kerascnn.training.recipes import small_data_recipe
+from kerascnn.models.resnet.model import check_family_arguments
+from kerascnn.models.variants import Variant, pattern_member, register_variants
+from kerascnn.registry import register_family_recipe, register_pattern
 
-__all__ = ["CifarResNet"]  # and one constructor per row of VARIANTS
+__all__ = ["CifarResNet", "PreActResNet164CIFAR", "PreActResNet1001CIFAR", "ResNeXt29_8x64dCIFAR",
+           "ResNet20CIFAR_B", "ResNet56CIFAR_B", "ResNet110CIFAR_B", "WideResNet28_10CIFAR"]
 
 PAPER = ("Deep Residual Learning for Image Recognition", 2015)
 PREACT_PAPER = ("Identity Mappings in Deep Residual Networks", 2016)
@@ -167,7 +167,7 @@ def CifarResNet(
     return finish_model(img_input, input_tensor, x, name, weights)
 
 
-_CIFAR = dict(default_input_shape=(32, 32, 3), min_input_size=8)
+_CIFAR = dict(default_input=(32, 32, 3), min_size=8)
 
 
 def _basic_depth(depth_text, offset=2):
@@ -182,20 +182,21 @@ def _resnet_cifar(match):
     if n is None:
         return None
     option = "B" if match.group(2) else "A"
-    return make_spec(match.group(0), CifarResNet, family="resnet_cifar", paper=PAPER,
-                     convention=f"post-activation basic blocks, 6n+2 with n={n}, filters "
-                                f"16/32/64, option {option}, no conv bias",
-                     n=n, num_filters=16, block="normal", preact=False, shortcut=option, **_CIFAR)
+    return pattern_member(
+        match.group(0), CifarResNet, family="resnet_cifar", paper=PAPER,
+        convention=f"post-activation basic blocks, 6n+2 with n={n}, filters 16/32/64, "
+                   f"option {option}, no conv bias",
+        n=n, num_filters=16, block="normal", preact=False, shortcut=option, **_CIFAR)
 
 
 def _preact_cifar(match):
     n = _basic_depth(match.group(1))
     if n is None:
         return None
-    return make_spec(match.group(0), CifarResNet, family="preact_resnet_cifar",
-                     paper=PREACT_PAPER,
-                     convention=f"pre-activation basic blocks, 6n+2 with n={n}, option B",
-                     n=n, num_filters=16, block="normal", preact=True, shortcut="B", **_CIFAR)
+    return pattern_member(
+        match.group(0), CifarResNet, family="preact_resnet_cifar", paper=PREACT_PAPER,
+        convention=f"pre-activation basic blocks, 6n+2 with n={n}, option B",
+        n=n, num_filters=16, block="normal", preact=True, shortcut="B", **_CIFAR)
 
 
 def _wrn_cifar(match):
@@ -203,12 +204,11 @@ def _wrn_cifar(match):
     k = int(match.group(2))
     if n is None or k < 1:
         return None
-    return make_spec(match.group(0), CifarResNet, family="wide_resnet_cifar", paper=WRN_PAPER,
-                     convention=f"WRN-{match.group(1)}-{k}: pre-activation basic blocks, n={n}, "
-                                f"widths {16 * k}/{32 * k}/{64 * k}, projections where the "
-                                "shape changes",
-                     n=n, num_filters=16, width=k, block="normal", preact=True, shortcut="B",
-                     **_CIFAR)
+    return pattern_member(
+        match.group(0), CifarResNet, family="wide_resnet_cifar", paper=WRN_PAPER,
+        convention=f"WRN-{match.group(1)}-{k}: pre-activation basic blocks, n={n}, "
+                   f"widths {16 * k}/{32 * k}/{64 * k}, projections where the shape changes",
+        n=n, num_filters=16, width=k, block="normal", preact=True, shortcut="B", **_CIFAR)
 
 
 register_pattern(r"resnet([1-9][0-9]*)_cifar(_b)?", _resnet_cifar,
@@ -294,18 +294,20 @@ def _family(variant):
     return "resnet_cifar"
 
 
-register_variants(CifarResNet, VARIANTS, doc=_DOC, namespace=globals(), options=_OPTIONS,
-                  family=_family, record_arguments=True)
+REGISTERED = {}
+REGISTERED.update(register_variants(CifarResNet, VARIANTS, doc=_DOC, options=_OPTIONS,
+                  family=_family, record_arguments=True,
+                  module=__name__))
+PreActResNet164CIFAR = REGISTERED["preact_resnet164_cifar"]
+PreActResNet1001CIFAR = REGISTERED["preact_resnet1001_cifar"]
+ResNeXt29_8x64dCIFAR = REGISTERED["resnext29_8x64d_cifar"]
+ResNet20CIFAR_B = REGISTERED["resnet20_cifar_b"]
+ResNet56CIFAR_B = REGISTERED["resnet56_cifar_b"]
+ResNet110CIFAR_B = REGISTERED["resnet110_cifar_b"]
+WideResNet28_10CIFAR = REGISTERED["wrn28_10_cifar"]
 
-# The default recipe of the CIFAR residual families: BN statistics that follow a short run,
-# AdamW, translations (no flips: digits and signs change meaning), adapted to the data's size;
-# up to 8000 steps, so that a full MNIST or CIFAR-10 run gets about ten epochs.
-RECIPE = small_data_recipe(
-    "CIFAR residual networks on small data (CPU): AdamW 1e-3 (wd 0.05), batch 64, cosine decay, "
-    "pad-and-crop, label smoothing 0.1, BN momentum 0.9, 30 epochs adapted to 800-8000 steps",
-    adapt=dict(max_steps=8000))
 for _family_name, _paper in (("resnet_cifar", "cifar_resnet"),
                              ("preact_resnet_cifar", "cifar_resnet"),
                              ("wide_resnet_cifar", "wrn_cifar"),
                              ("resnext_cifar", "resnext_cifar")):
-    register_family_recipe(_family_name, RECIPE, _paper)
+    register_family_recipe(_family_name, "cifar_resnet", _paper)

@@ -26,18 +26,17 @@ from __future__ import annotations
 
 from keras import layers
 
-from kerascnn.applications.common import (
+from kerascnn.models.common import (
     build_input,
     check_arguments,
     check_rate,
     classifier_head,
     finish_model,
 )
-from kerascnn.applications.variants import Variant, register_variants
-from kerascnn.blocks.fire import fire_module
-from kerascnn.training.recipes import small_data_recipe
+from kerascnn.models.squeezenet.blocks import fire_module
+from kerascnn.models.variants import Variant, register_variants
 
-__all__ = ["SqueezeNet"]  # and one constructor per row of VARIANTS (register_variants)
+__all__ = ["SqueezeNet", "SqueezeNet1_0", "SqueezeNet1_1"]
 
 PAPER = ("SqueezeNet: AlexNet-level accuracy with 50x fewer parameters and <0.5MB model size",
          2016)
@@ -119,13 +118,10 @@ _DOC = """Instantiates {summary}.
     (``bypass``: None, "simple" or "complex"; ``dropout_rate``: before conv10).
     """
 
-# The default recipe: no BatchNormalization, and a ReLU before the global pooling: at AdamW
-# 5e-4 from the first step the final convolution died (outputs all zero, loss ln 6 on SIGNS
-# for 30 epochs); 3e-4 after 3 epochs of warm-up learns.
-RECIPE = small_data_recipe(
-    "SqueezeNet on small data (CPU): AdamW 3e-4 (wd 0.05) warmed up over 3 epochs, batch 64, "
-    "cosine decay, pad-and-crop, label smoothing 0.1, 30 epochs adapted to 800-4000 steps",
-    learning_rate=3e-4, warmup_epochs=3.0)
 
-register_variants(SqueezeNet, VARIANTS, family="squeezenet", doc=_DOC, namespace=globals(),
-                  options=("bypass", "dropout_rate"), recipe=RECIPE, paper_recipe="squeezenet")
+REGISTERED = {}
+REGISTERED.update(register_variants(SqueezeNet, VARIANTS, family="squeezenet", doc=_DOC,
+                  options=("bypass", "dropout_rate"), recipe="squeezenet", paper_recipe="squeezenet",
+                  module=__name__))
+SqueezeNet1_0 = REGISTERED["squeezenet1_0"]
+SqueezeNet1_1 = REGISTERED["squeezenet1_1"]

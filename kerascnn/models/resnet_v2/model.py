@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from keras import layers
 
-from kerascnn.applications.common import (
+from kerascnn.blocks.residual import depth_schedule, residual_block
+from kerascnn.models.common import (
     BN_EPSILON,
     build_input,
     channel_axis,
@@ -32,12 +33,10 @@ from kerascnn.applications.common import (
     finish_model,
     keras_twin_loader,
 )
-from kerascnn.applications.resnet import check_family_arguments
-from kerascnn.applications.variants import Variant, register_variants
-from kerascnn.blocks.residual import depth_schedule, residual_block
-from kerascnn.training.recipes import small_data_recipe
+from kerascnn.models.resnet.model import check_family_arguments
+from kerascnn.models.variants import KerasTwin, Variant, register_variants
 
-__all__ = ["ResNetV2"]  # and one constructor per row of VARIANTS (register_variants)
+__all__ = ["ResNetV2", "ResNet50V2", "ResNet101V2", "ResNet152V2", "ResNet200V2"]
 
 PAPER = ("Identity Mappings in Deep Residual Networks", 2016)
 
@@ -46,11 +45,17 @@ _CONVENTION = ("full pre-activation bottleneck in keras.applications' ResNetV2 l
 
 VARIANTS = (
     Variant("resnet50_v2", "ResNet50V2", dict(blocks_per_stage=(3, 4, 6, 3)), PAPER, _CONVENTION,
-            keras_twin="ResNet50V2", weights="resnet50v2"),
+            keras_twin=KerasTwin("ResNet50V2", "resnet50v2", "resnet", top1=76.0, license="keras", mode="tf",
+                                 md5="3ef43a0b657b3be2300d5770ece849e0",
+                                 md5_notop="fac2f116257151a9d068a22e544a4917")),
     Variant("resnet101_v2", "ResNet101V2", dict(blocks_per_stage=(3, 4, 23, 3)), PAPER,
-            _CONVENTION, keras_twin="ResNet101V2", weights="resnet101v2"),
+            _CONVENTION, keras_twin=KerasTwin("ResNet101V2", "resnet101v2", "resnet", top1=77.2, license="keras", mode="tf",
+                                              md5="6343647c601c52e1368623803854d971",
+                                              md5_notop="c0ed64b8031c3730f411d2eb4eea35b5")),
     Variant("resnet152_v2", "ResNet152V2", dict(blocks_per_stage=(3, 8, 36, 3)), PAPER,
-            _CONVENTION, keras_twin="ResNet152V2", weights="resnet152v2"),
+            _CONVENTION, keras_twin=KerasTwin("ResNet152V2", "resnet152v2", "resnet", top1=78.0, license="keras", mode="tf",
+                                              md5="a49b44d1979771252814e80f8ec446f9",
+                                              md5_notop="ed17cf2e0169df9d443503ef94b23b33")),
     Variant("resnet200_v2", "ResNet200V2", dict(blocks_per_stage=(3, 24, 36, 3)), PAPER,
             _CONVENTION + "; the paper's ResNet-200"),
 )
@@ -158,12 +163,14 @@ _DOC = """Instantiates {constructor}, pre-activation ResNet ({title}, {year}).
         A ``keras.Model``.
     """
 
-# The default recipe: as the ImageNet ResNets'.
-RECIPE = small_data_recipe(
-    "ResNet v2 on small data (CPU): AdamW 1e-3 (wd 0.05), batch 64, cosine decay, "
-    "pad-and-crop, label smoothing 0.1, BN momentum 0.9, 30 epochs adapted to 800-4000 steps")
 
-register_variants(ResNetV2, VARIANTS, family="resnet_v2", doc=_DOC, namespace=globals(),
+REGISTERED = {}
+REGISTERED.update(register_variants(ResNetV2, VARIANTS, family="resnet_v2", doc=_DOC,
                   twin_arguments=True,
                   options=("shortcut", "se_ratio", "stochastic_depth", "stochastic_depth_mode"),
-                  recipe=RECIPE, paper_recipe="imagenet_resnet")
+                  recipe="resnet_v2", paper_recipe="imagenet_resnet",
+                  module=__name__))
+ResNet50V2 = REGISTERED["resnet50_v2"]
+ResNet101V2 = REGISTERED["resnet101_v2"]
+ResNet152V2 = REGISTERED["resnet152_v2"]
+ResNet200V2 = REGISTERED["resnet200_v2"]

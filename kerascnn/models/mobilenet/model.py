@@ -16,7 +16,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from kerascnn.applications.common import (
+from kerascnn.blocks.mobilenet import KERAS_MOBILENET_NAMES, depthwise_separable_conv
+from kerascnn.models.common import (
     build_input,
     channel_axis,
     check_arguments,
@@ -25,11 +26,9 @@ from kerascnn.applications.common import (
     finish_model,
     load_keras_twin_weights,
 )
-from kerascnn.applications.variants import Variant, register_variants
-from kerascnn.blocks.mobilenet import KERAS_MOBILENET_NAMES, depthwise_separable_conv
-from kerascnn.training.recipes import small_data_recipe
+from kerascnn.models.variants import KerasTwin, Variant, register_variants
 
-__all__ = []  # one constructor per row of VARIANTS (register_variants)
+__all__ = ["MobileNet"]
 
 PAPER = ("MobileNets: Efficient Convolutional Neural Networks for Mobile Vision Applications",
          2017)
@@ -111,15 +110,16 @@ _DOC = """Instantiates {summary}.
 VARIANTS = (
     Variant("mobilenet", "MobileNet", {}, PAPER,
             "keras.applications.MobileNet alpha=1.0 (no conv biases, BN epsilon 1e-3, ReLU6, "
-            "1x1-conv classifier with bias)", keras_twin="MobileNet", weights="mobilenet",
+            "1x1-conv classifier with bias)", keras_twin=KerasTwin("MobileNet", None, "mobilenet", top1=70.4, license="slim", mode="tf",
+                                                                   md5=None,
+                                                                   md5_notop=None),
             summary="MobileNet v1 (keras.applications.MobileNet's graph)"),
 )
 
-# The default recipe: depthwise networks with BN learn under AdamW on small sets.
-RECIPE = small_data_recipe(
-    "MobileNet on small data (CPU): AdamW 1e-3 (wd 0.05), batch 64, cosine decay, "
-    "pad-and-crop, label smoothing 0.1, BN momentum 0.9, 30 epochs adapted to 800-4000 steps")
 
-register_variants(_mobilenet, VARIANTS, family="mobilenet", doc=_DOC, namespace=globals(),
-                  options=("alpha", "depth_multiplier", "dropout"), recipe=RECIPE,
-                  paper_recipe="mobilenet")
+REGISTERED = {}
+REGISTERED.update(register_variants(_mobilenet, VARIANTS, family="mobilenet", doc=_DOC,
+                  options=("alpha", "depth_multiplier", "dropout"), recipe="mobilenet",
+                  paper_recipe="mobilenet",
+                  module=__name__))
+MobileNet = REGISTERED["mobilenet"]

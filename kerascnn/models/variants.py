@@ -1,70 +1,39 @@
-"""Variants declared one way: a table of :class:`Variant` records and one
-:func:`register_variants` call per family.
+"""Variants declared one way: a table of :class:`~kerascnn.registry.Variant` records and
+one :func:`register_variants` call per family.
 
-A family module holds one builder (``ResNet``, ``VGG``, ...) and a table::
+A family's ``model.py`` holds one builder (``ResNet``, ``VGG``, ...) and a table::
 
     VARIANTS = (
         Variant("resnet50", "ResNet50", dict(blocks_per_stage=(3, 4, 6, 3)), PAPER,
-                keras_twin="ResNet50", weights="resnet50"),
+                keras_twin=KerasTwin("ResNet50", "resnet50", ...)),
         ...
     )
-    register_variants(ResNet, VARIANTS, family="resnet", doc=DOC, namespace=globals(),
-                      options=("shortcut", "se_ratio"))
+    REGISTERED = register_variants(ResNet, VARIANTS, family="resnet", doc=DOC,
+                                      options=("shortcut", "se_ratio"), recipe="resnet",
+                                      paper_recipe="imagenet_resnet")
+    ResNet50 = REGISTERED["resnet50"]
 
 :func:`register_variants` builds each public constructor (the keras.applications
-signature plus the family's ``options``), gives it its docstring, registers it under
-the variant's name and exports it from the family module.
+signature plus the family's ``options``), gives it its docstring and registers it under
+the variant's name; :func:`build_with_weights` is what every constructor's ``weights=``
+means. Open-ended families register a pattern whose factory returns
+:func:`pattern_member`'s records.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
-from typing import Callable
 
 import keras
 
-from kerascnn.registry import register_family_recipe, register_model
+from kerascnn import registry
+from kerascnn.registry import Variant
+from kerascnn.weights.keras_twins import KerasTwin, register_twin
 
-__all__ = ["Variant", "register_variants"]
-
-
-@dataclasses.dataclass(frozen=True)
-class Variant:
-    """One registered network: what its name fixes and what the registry says of it.
-
-    Attributes:
-        name: registry name (lower_snake: family + depth + variant).
-        constructor: name of the public constructor (``ResNet50``).
-        arguments: the builder arguments the variant fixes.
-        paper: ``(title, year)`` of the paper the network comes from.
-        convention: what the parameter count assumes (biases, BN, shortcuts, heads).
-        keras_twin: name of the identical ``keras.applications`` constructor, if any.
-        weights: stem of keras' ImageNet weights file (``weights="imagenet"`` reads
-            ``{weights}_weights_tf_dim_ordering_tf_kernels[_notop].h5``); None: no
-            ImageNet weights.
-        default_input: default ``input_shape``.
-        min_size: smallest height and width the network accepts.
-        classes: default number of classes.
-        summary: one line for the docstring (the layout in the paper's words).
-        builder: this variant's builder, where a family's networks are built by more
-            than one (None: the builder given to :func:`register_variants`).
-        options: this variant's own options (None: the family's).
-    """
-
-    name: str
-    constructor: str
-    arguments: dict
-    paper: tuple
-    convention: str = ""
-    keras_twin: str | None = None
-    weights: str | None = None
-    default_input: tuple = (224, 224, 3)
-    min_size: int = 32
-    classes: int = 1000
-    summary: str = ""
-    builder: Callable | None = None
-    options: tuple | None = None
+__all__ = ["Variant", "KerasTwin", "register_variants", "register_model", "pattern_member",
+           "build_with_weights"]
 
 
 # Weight sets are registered by kerascnn.weights.sources, imported lazily (not while the
@@ -81,8 +50,8 @@ _WEIGHTS_DOC = (
 def _doc(variant: Variant, template: str) -> str:
     arguments = ", ".join(f"{k}={v!r}" for k, v in variant.arguments.items())
     return template.format(
-        constructor=variant.constructor, name=variant.name, title=variant.paper[0],
-        year=variant.paper[1], summary=variant.summary or arguments, arguments=arguments,
+        constructor=variant.constructor, name=variant.name, title=variant.paper["title"],
+        year=variant.paper["year"], summary=variant.summary or arguments, arguments=arguments,
         weights=_WEIGHTS_DOC, input=variant.default_input,
         min_size=variant.min_size, classes=variant.classes,
     )
@@ -114,9 +83,10 @@ def _copy_by_name(src, dst, classifier_may_differ: bool = False) -> None:
 def _make_constructor(builder, variant: Variant, options: tuple, twin_arguments: bool):
     fixed = dict(variant.arguments)
     if twin_arguments:
-        fixed["keras_twin"] = (getattr(keras.applications, variant.keras_twin)
-                               if variant.weights else None)
-        fixed["weights_file"] = variant.weights
+        twin = variant.keras_twin
+        has_file = isinstance(twin, KerasTwin) and twin.stem is not None
+        fixed["keras_twin"] = getattr(keras.applications, twin.constructor) if has_file else None
+        fixed["weights_file"] = twin.stem if has_file else None
 
     def constructor(include_top=True, weights=None, input_tensor=None, input_shape=None,
                     pooling=None, classes=variant.classes, classifier_activation="softmax",
@@ -135,7 +105,6 @@ def _make_constructor(builder, variant: Variant, options: tuple, twin_arguments:
 
     constructor.__name__ = constructor.__qualname__ = variant.constructor
     constructor.__signature__ = _signature(constructor, builder, variant, options)
-    constructor.handles_weights = True
     return constructor
 
 
@@ -260,11 +229,11 @@ def _signature(constructor, builder, variant: Variant, options: tuple) -> inspec
     return inspect.Signature(own + extra)
 
 
-def register_variants(builder, variants, *, family, doc: str, namespace: dict,
-                      options: tuple = (), twin_arguments: bool = False,
-                      record_arguments: bool = False, recipe: dict | None = None,
-                      paper_recipe: str | None = None) -> dict:
-    """Builds, documents, registers and exports one constructor per variant.
+def register_variants(builder, variants, *, family, doc: str, options: tuple = (),
+                      twin_arguments: bool = False, record_arguments: bool = False,
+                      recipe: str | None = None, paper_recipe: str | None = None,
+                      module: str | None = None) -> dict:
+    """Builds, documents and registers one constructor per variant.
 
     Args:
         builder: the family's builder; called with the keras.applications
@@ -275,25 +244,25 @@ def register_variants(builder, variants, *, family, doc: str, namespace: dict,
         doc: the docstring template; ``str.format`` fields: ``constructor``,
             ``name``, ``title``, ``year``, ``summary``, ``arguments``, ``weights``,
             ``input``, ``min_size``, ``classes``.
-        namespace: the family module's ``globals()``: each constructor is bound
-            there under its public name and added to ``__all__``.
         options: the builder arguments a caller may still pass (anything else is
             a one-line ValueError).
         twin_arguments: pass ``keras_twin`` (the keras constructor) and
-            ``weights_file`` (``variant.weights``) to the builder.
+            ``weights_file`` (the twin's file stem) to the builder.
         record_arguments: also register each variant's ``arguments`` as the
             registry entry's kwargs (what ``model_info(name)["kwargs"]`` reports);
             they must then all be options.
-        recipe: the family's default training recipe (a dict of fit settings with
-            a ``description``, see :mod:`kerascnn.training.recipes`), registered for
-            every family the variants belong to.
+        recipe: the name of the family's default training recipe
+            (:data:`kerascnn.recipes.DEFAULT_RECIPES`).
         paper_recipe: the name of the family's paper recipe (``--recipe paper``).
+        module: the ``__module__`` the constructors report (the family's ``model.py``).
 
     Returns:
-        ``{registry name: constructor}``.
+        ``{registry name: constructor}``: the family module binds each under its public
+        name (its static ``__all__`` lists them).
+
+    A variant with a :class:`KerasTwin` also gets its ``"imagenet"`` weight set: keras' file.
     """
     constructors = {}
-    exported = namespace.setdefault("__all__", [])
     for variant in variants:
         own_options = tuple(options if variant.options is None else variant.options)
         if record_arguments and set(variant.arguments) - set(own_options):
@@ -302,20 +271,49 @@ def register_variants(builder, variants, *, family, doc: str, namespace: dict,
                              "are not.")
         constructor = _make_constructor(variant.builder or builder, variant, own_options,
                                         twin_arguments)
-        constructor.__module__ = namespace.get("__name__", constructor.__module__)
+        if module:
+            constructor.__module__ = module
         constructor.__doc__ = _doc(variant, doc)
-        register_model(
-            variant.name, constructor,
-            family=family(variant) if callable(family) else family, paper=variant.paper,
-            default_input_shape=variant.default_input, min_input_size=variant.min_size,
-            convention=variant.convention, keras_twin=variant.keras_twin,
-            **(variant.arguments if record_arguments else {}),
-        )
-        namespace[variant.constructor] = constructor
-        if variant.constructor not in exported:
-            exported.append(variant.constructor)
+        registry.register(dataclasses.replace(
+            variant, family=family(variant) if callable(family) else family,
+            kwargs=dict(variant.arguments) if record_arguments else {},
+            entrypoint=constructor, recipe=recipe, paper_recipe=paper_recipe))
+        if isinstance(variant.keras_twin, KerasTwin):
+            register_twin(variant.name, variant.keras_twin, variant.default_input)
         constructors[variant.name] = constructor
-        if recipe is not None:
-            register_family_recipe(family(variant) if callable(family) else family, recipe,
-                                   paper_recipe)
     return constructors
+
+
+def _weights_entrypoint(builder, name: str, default_input, classes: int):
+    """``builder`` behind :func:`build_with_weights`: what a registered name's ``weights=``
+    and ``include_preprocessing=`` mean, for a builder without a variant table."""
+    return functools.partial(build_with_weights, builder, name, default_input=default_input,
+                             default_classes=classes)
+
+
+def _default_classes(builder) -> int:
+    classes = inspect.signature(builder).parameters.get("classes")
+    return classes.default if classes is not None else 1000
+
+
+def register_model(name: str, builder, *, family: str, paper,
+                   default_input_shape=(224, 224, 3), min_input_size: int = 32,
+                   convention: str = "", **kwargs) -> Variant:
+    """Registers a plain keras.applications-style builder under ``name`` (a network
+    without a family table: a user's own, a test's). ``kwargs`` are passed on every build;
+    ``weights=`` takes what every registered model takes."""
+    return registry.register(pattern_member(
+        name, builder, family=family, paper=paper, default_input=default_input_shape,
+        min_size=min_input_size, convention=convention, **kwargs))
+
+
+def pattern_member(name: str, builder, *, family: str, paper, default_input=(224, 224, 3),
+                   min_size: int = 32, convention: str = "", recipe: str | None = None,
+                   paper_recipe: str | None = None, **kwargs) -> Variant:
+    """The record of ``name``, a member of an open-ended family built by ``builder`` with
+    ``kwargs`` (what a :func:`kerascnn.registry.register_pattern` factory returns)."""
+    return Variant(name, "", dict(kwargs), paper, convention, default_input=default_input,
+                   min_size=min_size, classes=_default_classes(builder), family=family,
+                   kwargs=dict(kwargs), recipe=recipe, paper_recipe=paper_recipe,
+                   entrypoint=_weights_entrypoint(builder, name, default_input,
+                                                  _default_classes(builder)))

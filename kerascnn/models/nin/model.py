@@ -18,18 +18,17 @@ from __future__ import annotations
 
 from keras import layers
 
-from kerascnn.applications.common import (
+from kerascnn.layers.pooling import CeilPooling2D
+from kerascnn.models.common import (
     build_input,
     check_arguments,
     classifier_head,
     finish_model,
 )
-from kerascnn.applications.variants import Variant, register_variants
-from kerascnn.blocks.nin import nin_block
-from kerascnn.layers.pooling import CeilPooling2D
-from kerascnn.training.recipes import small_data_recipe
+from kerascnn.models.nin.blocks import nin_block
+from kerascnn.models.variants import Variant, register_variants
 
-__all__ = []  # one constructor per row of VARIANTS (register_variants)
+__all__ = ["NiN", "NiNCIFAR", "NiNCIFARCV"]
 
 PAPER = ("Network In Network", 2013)
 NIN_MIN_SIZE = 67
@@ -131,11 +130,11 @@ VARIANTS = (
             options=("dropout", "padding")),
 )
 
-# The default recipe: no BatchNormalization, so a lower AdamW rate than the BN families.
-RECIPE = small_data_recipe(
-    "NiN on small data (CPU): AdamW 5e-4 (wd 0.05), batch 64, cosine decay, pad-and-crop, "
-    "label smoothing 0.1, 30 epochs adapted to 800-4000 steps",
-    learning_rate=5e-4)
 
-register_variants(None, VARIANTS, family="nin", doc=_DOC, namespace=globals(),
-                  options=("dropout",), recipe=RECIPE, paper_recipe="nin")
+REGISTERED = {}
+REGISTERED.update(register_variants(None, VARIANTS, family="nin", doc=_DOC,
+                  options=("dropout",), recipe="nin", paper_recipe="nin",
+                  module=__name__))
+NiN = REGISTERED["nin"]
+NiNCIFAR = REGISTERED["nin_cifar"]
+NiNCIFARCV = REGISTERED["nin_cifar_cv"]

@@ -44,7 +44,9 @@ from __future__ import annotations
 
 from keras import layers
 
-from kerascnn.applications.common import (
+from kerascnn.layers.lrn import ALEXNET_LRN, LocalResponseNormalization
+from kerascnn.layers.pooling import AdaptiveAveragePooling2D, CeilPooling2D
+from kerascnn.models.common import (
     build_input,
     channel_axis,
     check_arguments,
@@ -53,12 +55,9 @@ from kerascnn.applications.common import (
     dense_classifier,
     finish_model,
 )
-from kerascnn.applications.variants import Variant, register_variants
-from kerascnn.layers.lrn import ALEXNET_LRN, LocalResponseNormalization
-from kerascnn.layers.pooling import AdaptiveAveragePooling2D, CeilPooling2D
-from kerascnn.training.recipes import small_data_recipe
+from kerascnn.models.variants import Variant, register_variants
 
-__all__ = ["AlexNetFamily"]  # and one constructor per row of VARIANTS (register_variants)
+__all__ = ["AlexNetFamily", "AlexNet", "AlexNetOWT", "ZFNet", "AlexNetCV", "ZFNetCV"]
 
 _LRN_ORDERS = ("before_pool", "after_pool")
 
@@ -231,12 +230,6 @@ VARIANTS = (
             summary="ZFNet (7x7/2 first convolution, 5x5/2 second)"),
 )
 
-# The default recipe: no BatchNormalization, 60M parameters: AdamW at a lower rate than the
-# BN families', dropout as the paper, translations.
-RECIPE = small_data_recipe(
-    "AlexNet family on small data (CPU): AdamW 2e-4 (wd 0.05), batch 64, cosine decay, "
-    "pad-and-crop, label smoothing 0.1, 30 epochs adapted to 800-4000 steps",
-    learning_rate=2e-4)
 
 _CV_NOTE = ("pytorchcv's {} layout: LRN before pooling with alpha per window (PyTorch's "
             "local_response_norm, k=2), 3x3/2 max pooling in ceil mode, biases, no BN")
@@ -256,9 +249,17 @@ VARIANTS += (
 
 _OPTIONS = ("dropout", "lrn", "lrn_order", "adaptive_pooling", "pool_ceil_mode",
             "lrn_alpha_per_window")
-register_variants(AlexNetFamily, VARIANTS[:1], family="alexnet", doc=_DOC, namespace=globals(),
-                  options=("groups",) + _OPTIONS, recipe=RECIPE,
-                  paper_recipe="alexnet")
-register_variants(AlexNetFamily, VARIANTS[1:], family="alexnet", doc=_DOC,
-                  namespace=globals(), options=_OPTIONS, recipe=RECIPE,
-                  paper_recipe="alexnet")
+REGISTERED = {}
+REGISTERED.update(register_variants(AlexNetFamily, VARIANTS[:1], family="alexnet", doc=_DOC,
+                  options=("groups",) + _OPTIONS, recipe="alexnet",
+                  paper_recipe="alexnet",
+                  module=__name__))
+REGISTERED.update(register_variants(AlexNetFamily, VARIANTS[1:], family="alexnet", doc=_DOC,
+                  options=_OPTIONS, recipe="alexnet",
+                  paper_recipe="alexnet",
+                  module=__name__))
+AlexNet = REGISTERED["alexnet"]
+AlexNetOWT = REGISTERED["alexnet_owt"]
+ZFNet = REGISTERED["zfnet"]
+AlexNetCV = REGISTERED["alexnet_cv"]
+ZFNetCV = REGISTERED["zfnet_cv"]

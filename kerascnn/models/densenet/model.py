@@ -56,7 +56,9 @@ from __future__ import annotations
 
 from keras import layers
 
-from kerascnn.applications.common import (
+from kerascnn.layers.affine import Affine
+from kerascnn.layers.dense import ConcatNormReLUConv
+from kerascnn.models.common import (
     BN_EPSILON,
     build_input,
     channel_axis,
@@ -67,25 +69,33 @@ from kerascnn.applications.common import (
     finish_model,
     keras_twin_loader,
 )
-from kerascnn.applications.variants import Variant, register_variants
-from kerascnn.blocks.dense import _as_list, dense_features, transition
-from kerascnn.layers.affine import Affine
-from kerascnn.layers.dense import ConcatNormReLUConv
-from kerascnn.registry import make_spec, register_pattern
-from kerascnn.training.recipes import small_data_recipe
+from kerascnn.models.densenet.blocks import _as_list, dense_features, transition
+from kerascnn.models.variants import KerasTwin, Variant, pattern_member, register_variants
+from kerascnn.registry import register_pattern
 
 # and one constructor per row of VARIANTS (register_variants)
-__all__ = ["DenseNet", "DenseNetCIFAR", "copy_weights_by_name"]
+__all__ = ["DenseNet", "DenseNetCIFAR", "copy_weights_by_name", "DenseNet121", "DenseNet169",
+           "DenseNet201", "DenseNet161", "DenseNet264", "DenseNet121TV", "DenseNet169TV",
+           "DenseNet201TV", "DenseNet161TV", "DenseNetBC100CIFARCV", "DenseNetBC190CIFARCV"]
 
 PAPER = ("Densely Connected Convolutional Networks", 2017)
 
 # name: (layers per block, growth rate, keras twin, keras weights file prefix)
 IMAGENET = {
-    121: ((6, 12, 24, 16), 32, "DenseNet121", "densenet121"),
-    169: ((6, 12, 32, 32), 32, "DenseNet169", "densenet169"),
-    201: ((6, 12, 48, 32), 32, "DenseNet201", "densenet201"),
-    161: ((6, 12, 36, 24), 48, None, None),
-    264: ((6, 12, 64, 48), 32, None, None),
+    121: ((6, 12, 24, 16), 32, KerasTwin("DenseNet121", "densenet121", "densenet", top1=75.0,
+                                         license="densenet", mode="torch",
+                                         md5="9d60b8095a5708f2dcce2bca79d332c7",
+                                         md5_notop="30ee3e1110167f948a6b9946edeeb738")),
+    169: ((6, 12, 32, 32), 32, KerasTwin("DenseNet169", "densenet169", "densenet", top1=76.2,
+                                         license="densenet", mode="torch",
+                                         md5="d699b8f76981ab1b30698df4c175e90b",
+                                         md5_notop="b8c4d4c20dd625c148057b9ff1c1176b")),
+    201: ((6, 12, 48, 32), 32, KerasTwin("DenseNet201", "densenet201", "densenet", top1=77.3,
+                                         license="densenet", mode="torch",
+                                         md5="1ceb130c1ea1b78c3bf6114dbdfd8807",
+                                         md5_notop="c13680b51ded0fb44dff2d8f86ac8bb1")),
+    161: ((6, 12, 36, 24), 48, None),
+    264: ((6, 12, 64, 48), 32, None),
 }
 _BLOCKS = ("dense", "dense_fast")
 # torchvision's ImageNet DenseNets (``densenet{depth}_tv``: BatchNorm2d's epsilon 1e-5).
@@ -230,10 +240,10 @@ VARIANTS = tuple(
     Variant(f"densenet{depth}", f"DenseNet{depth}",
             dict(blocks=blocks, growth_rate=k, bottleneck=True, compression=0.5,
                  stem="imagenet"),
-            PAPER, _IMAGENET_CONVENTION.format(k=k), keras_twin=twin, weights=weights_file,
+            PAPER, _IMAGENET_CONVENTION.format(k=k), keras_twin=twin,
             summary=f"DenseNet-{depth} (DenseNet-BC, k={k}, theta=0.5, {blocks} layers per "
                     "dense block)")
-    for depth, (blocks, k, twin, weights_file) in IMAGENET.items()
+    for depth, (blocks, k, twin) in IMAGENET.items()
 ) + tuple(
     # torchvision's DenseNets: the same graph (symmetric stem padding, zero-padded max
     # pooling after a ReLU, concatenation order, 2x2 average pooling transitions), BN
@@ -244,7 +254,7 @@ VARIANTS = tuple(
             PAPER, _TV_CONVENTION.format(k=k),
             summary=f"DenseNet-{depth} in torchvision's layout (DenseNet-BC, k={k}, "
                     f"theta=0.5, {blocks} layers per dense block, BN epsilon 1e-5)")
-    for depth, (blocks, k, _, _) in IMAGENET.items() if depth in TORCHVISION
+    for depth, (blocks, k, _) in IMAGENET.items() if depth in TORCHVISION
 )
 
 _DOC = """Instantiates {summary}.
@@ -270,15 +280,12 @@ _DOC = """Instantiates {summary}.
         A ``keras.Model``.
     """
 
-# The default recipe (ImageNet and CIFAR DenseNets alike): BN statistics that follow a short
-# run, AdamW, translations, adapted to the data's size. ``--recipe paper``: the CIFAR set-up.
-RECIPE = small_data_recipe(
-    "DenseNet on small data (CPU): AdamW 1e-3 (wd 0.05), batch 64, cosine decay, pad-and-crop, "
-    "label smoothing 0.1, BN momentum 0.9, 30 epochs adapted to 800-4000 steps")
 
-register_variants(DenseNet, VARIANTS, family="densenet", doc=_DOC, namespace=globals(),
+REGISTERED = {}
+REGISTERED.update(register_variants(DenseNet, VARIANTS, family="densenet", doc=_DOC,
                   twin_arguments=True, options=("memory_efficient", "block", "dropout_rate"),
-                  recipe=RECIPE, paper_recipe="densenet_cifar")
+                  recipe="densenet", paper_recipe="densenet_cifar",
+                  module=__name__))
 
 
 def DenseNetCIFAR(include_top=True, weights=None, input_tensor=None, input_shape=None,
@@ -375,8 +382,19 @@ CIFAR_CV_VARIANTS = tuple(
             summary=f"DenseNet-BC (L={depth}, k={k}) for CIFAR in pytorchcv's layout")
     for depth, k in ((100, 12), (190, 40))
 )
-register_variants(None, CIFAR_CV_VARIANTS, family="densenet", doc=_CIFAR_CV_DOC,
-                  namespace=globals())
+REGISTERED.update(register_variants(None, CIFAR_CV_VARIANTS, family="densenet", doc=_CIFAR_CV_DOC,
+                  module=__name__))
+DenseNet121 = REGISTERED["densenet121"]
+DenseNet169 = REGISTERED["densenet169"]
+DenseNet201 = REGISTERED["densenet201"]
+DenseNet161 = REGISTERED["densenet161"]
+DenseNet264 = REGISTERED["densenet264"]
+DenseNet121TV = REGISTERED["densenet121_tv"]
+DenseNet169TV = REGISTERED["densenet169_tv"]
+DenseNet201TV = REGISTERED["densenet201_tv"]
+DenseNet161TV = REGISTERED["densenet161_tv"]
+DenseNetBC100CIFARCV = REGISTERED["densenet_bc100_cifar_cv"]
+DenseNetBC190CIFARCV = REGISTERED["densenet_bc190_cifar_cv"]
 VARIANTS = VARIANTS + CIFAR_CV_VARIANTS
 
 
@@ -432,9 +450,9 @@ def _cifar_factory(match):
     convention = (f"DenseNet-BC: bottleneck layers, theta=0.5, 2k initial channels, k={k}"
                   if bc else "DenseNet: no bottleneck, no compression, 16 initial channels, "
                              f"k={k}")
-    return make_spec(match.group(0), DenseNetCIFAR, family="densenet", paper=PAPER,
-                     default_input_shape=(32, 32, 3), min_input_size=4,
-                     convention=convention, depth=depth, bc=bc, growth_rate=k)
+    return pattern_member(match.group(0), DenseNetCIFAR, family="densenet", paper=PAPER,
+                          default_input=(32, 32, 3), min_size=4, convention=convention,
+                          depth=depth, bc=bc, growth_rate=k)
 
 
 register_pattern(r"densenet(_bc)?([1-9][0-9]*)(?:_k([1-9][0-9]*))?_cifar", _cifar_factory,

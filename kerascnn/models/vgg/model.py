@@ -41,7 +41,9 @@ import keras
 import numpy as np
 from keras import layers
 
-from kerascnn.applications.common import (
+from kerascnn.blocks.common import BN_EPSILON, TORCH_BN_EPSILON
+from kerascnn.layers.pooling import AdaptiveAveragePooling2D
+from kerascnn.models.common import (
     build_input,
     check_arguments,
     check_rate,
@@ -50,13 +52,11 @@ from kerascnn.applications.common import (
     finish_model,
     keras_weights_file,
 )
-from kerascnn.applications.variants import Variant, register_variants
-from kerascnn.blocks.common import BN_EPSILON, TORCH_BN_EPSILON
-from kerascnn.blocks.vgg import vgg_block
-from kerascnn.layers.pooling import AdaptiveAveragePooling2D
-from kerascnn.training.recipes import small_data_recipe
+from kerascnn.models.variants import KerasTwin, Variant, register_variants
+from kerascnn.models.vgg.blocks import vgg_block
 
-__all__ = ["VGG", "dense_to_fully_convolutional"]  # and one constructor per VARIANTS row
+__all__ = ["VGG", "dense_to_fully_convolutional", "VGG11", "VGG11LRN", "VGG13", "VGG16C", "VGG16",
+           "VGG19", "VGG16TV", "VGG19TV", "VGG11BN", "VGG13BN", "VGG16BN", "VGG19BN"]
 
 PAPER = ("Very Deep Convolutional Networks for Large-Scale Image Recognition", 2014)
 FILTERS = (64, 128, 256, 512, 512)
@@ -156,7 +156,7 @@ def VGG(config, include_top=True, weights=None, input_tensor=None, input_shape=N
                               classifier_activation=classifier_activation)
             dense_to_fully_convolutional(twin, model)
         else:
-            from kerascnn.applications.common import load_keras_twin_weights
+            from kerascnn.models.common import load_keras_twin_weights
 
             load_keras_twin_weights(model, keras_twin, file_name, include_top,
                                     classes=classes, pooling=pooling,
@@ -207,11 +207,13 @@ VARIANTS = (
             "config C: 1x1 third convolution in blocks 3-5; dropout 0.5",
             summary="configuration C (1x1 third convolution in blocks 3-5)"),
     Variant("vgg16", "VGG16", dict(config="D", dropout=0.0), PAPER,
-            "config D = keras.applications.VGG16 (no dropout)", keras_twin="VGG16",
-            weights="vgg16", summary="configuration D (keras.applications.VGG16)"),
+            "config D = keras.applications.VGG16 (no dropout)", keras_twin=KerasTwin("VGG16", "vgg16", "vgg16", top1=71.3, license="vgg", mode="caffe",
+                                                                                     md5="64373286793e3c8b2b4e3219cbf3544b",
+                                                                                     md5_notop="6d6bbae143d832006294945121d1f1fc"), summary="configuration D (keras.applications.VGG16)"),
     Variant("vgg19", "VGG19", dict(config="E", dropout=0.0), PAPER,
-            "config E = keras.applications.VGG19 (no dropout)", keras_twin="VGG19",
-            weights="vgg19", summary="configuration E (keras.applications.VGG19)"),
+            "config E = keras.applications.VGG19 (no dropout)", keras_twin=KerasTwin("VGG19", "vgg19", "vgg19", top1=71.3, license="vgg", mode="caffe",
+                                                                                     md5="cbe5617147190e668d6c5d5026f83318",
+                                                                                     md5_notop="253f8cb515780f3b799900260a226db6"), summary="configuration E (keras.applications.VGG19)"),
     Variant("vgg16_tv", "VGG16TV", dict(config="D", **_TV), PAPER,
             "config D in torchvision's layout (dropout 0.5)" + _TV_NOTE,
             summary="configuration D in torchvision's layout (adaptive pooling, dropout 0.5)"),
@@ -252,15 +254,22 @@ _DOC = """Instantiates VGG {summary} ({name}).
         A ``keras.Model``.
     """
 
-# The default recipe: plain VGGs have no BatchNormalization and 130M parameters: AdamW at a
-# low rate, dropout as the paper, translations.
-RECIPE = small_data_recipe(
-    "VGG on small data (CPU): AdamW 1e-4 (wd 0.05), batch 64, cosine decay, pad-and-crop, "
-    "label smoothing 0.1, BN momentum 0.9 (the _bn variants), 30 epochs adapted to 800-4000 "
-    "steps",
-    learning_rate=1e-4)
 
-register_variants(VGG, VARIANTS, family="vgg", doc=_DOC, namespace=globals(),
+REGISTERED = {}
+REGISTERED.update(register_variants(VGG, VARIANTS, family="vgg", doc=_DOC,
                   twin_arguments=True,
                   options=("dropout", "fully_convolutional", "adaptive_pooling", "bn_epsilon"),
-                  recipe=RECIPE, paper_recipe="vgg")
+                  recipe="vgg", paper_recipe="vgg",
+                  module=__name__))
+VGG11 = REGISTERED["vgg11"]
+VGG11LRN = REGISTERED["vgg11_lrn"]
+VGG13 = REGISTERED["vgg13"]
+VGG16C = REGISTERED["vgg16_c"]
+VGG16 = REGISTERED["vgg16"]
+VGG19 = REGISTERED["vgg19"]
+VGG16TV = REGISTERED["vgg16_tv"]
+VGG19TV = REGISTERED["vgg19_tv"]
+VGG11BN = REGISTERED["vgg11_bn"]
+VGG13BN = REGISTERED["vgg13_bn"]
+VGG16BN = REGISTERED["vgg16_bn"]
+VGG19BN = REGISTERED["vgg19_bn"]

@@ -46,7 +46,7 @@ def weight_set_of(weights="imagenet", model: str | None = None):
 def standardization_of(ws) -> dict:
     """``{"scale", "mean", "std", "reverse_channels"}``: the weight set's input is
     ``(x[..., ::-1 if reverse_channels] * scale - mean) / std`` for 0-255 RGB ``x``."""
-    from kerascnn.weights.sources.keras_twins import keras_mode
+    from kerascnn.weights.keras_twins import keras_mode
 
     mode = keras_mode(ws.source)
     if mode == "caffe":

@@ -416,7 +416,7 @@ def test_keras_twin_file_downloaded_once(cache, tmp_path, monkeypatch):
     import keras
     from keras.src.legacy.saving import legacy_h5_format
 
-    from kerascnn.weights.sources import keras_twins
+    from kerascnn.weights import keras_twins
 
     name = "mobilenet_1_0_224_tf_no_top.h5"
     directory = tmp_path / "keras_storage"

@@ -203,7 +203,7 @@ def keras_weights_file(file_name: str) -> str:
     storage with ``keras.utils.get_file`` and checked against keras' published hash.
     Offline: a one-line error naming the URL and the path to put the file at."""
     from kerascnn.weights.loading import KERAS_CACHE_SUBDIR, download
-    from kerascnn.weights.sources.keras_twins import KERAS_FILES
+    from kerascnn.weights.keras_twins import KERAS_FILES
 
     if file_name not in KERAS_FILES:
         path = keras_cache_file(file_name)

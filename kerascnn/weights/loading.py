@@ -350,7 +350,7 @@ def source_file(ws, *, top: bool = True) -> tuple[str, str, str | None, str]:
     """``(url, file name, hash, cache subdir)`` of the file a load of ``ws`` reads: keras'
     own files come with and without the top (``top=False``: keras' ``_notop`` file)."""
     if ws.source.startswith("keras:"):
-        from kerascnn.weights.sources.keras_twins import KERAS_FILES
+        from kerascnn.weights.keras_twins import KERAS_FILES
 
         name = ws.file_name
         if not top:

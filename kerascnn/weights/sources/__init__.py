@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 
 MODULES = (
-    "keras_twins",
     "torchvision_resnet",
     "torchvision_vgg",
     "torchvision_densenet",

@@ -222,6 +222,8 @@ def _source_shape(images, labels, size_hint):
     if isinstance(images, tf.data.Dataset):
         shape = images.element_spec[0].shape
         return tuple(shape[:2]), shape[-1], size_hint
+    if len(images) != len(labels):  # training would gather a subset, or fail mid-epoch
+        raise DataError(f"make_dataset: {len(images)} images but {len(labels)} labels.")
     if len(labels) == 0:
         raise DataError("make_dataset: no images.")
     return tuple(images.shape[1:3]), images.shape[-1], len(labels)

@@ -79,3 +79,11 @@ def test_pipeline_resizes_and_repeats_gray():
     assert images.shape == (4, 32, 32, 3)
     np.testing.assert_allclose(images[..., 0], images[..., 2])
     assert list(labels.numpy()) == [0, 1, 2, 0]
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_pipeline_rejects_images_and_labels_of_different_lengths(training):
+    x = np.zeros((10, 8, 8, 3), np.uint8)
+    for labels in (np.arange(8) % 2, np.arange(12) % 2):
+        with pytest.raises(DataError, match=rf"^make_dataset: 10 images but {len(labels)} "):
+            make_dataset(x, labels, batch_size=4, training=training)

@@ -2,7 +2,11 @@
 
 * :mod:`kerascnn.weights.core`: :class:`WeightSet`, :class:`StateDict`, the role-by-role
   assignment helpers and the registries of weight sets and converters.
-* :mod:`kerascnn.weights.sources`: one module per publisher and family.
+* :mod:`kerascnn.weights.torchvision`, :mod:`kerascnn.weights.pytorchcv`: what the
+  converters and weight sets of one publisher share across families.
+* :mod:`kerascnn.weights.sources`: :func:`~kerascnn.weights.sources.load_all`, which imports
+  the weight modules of the family folders (``kerascnn/models/<family>/weights_*.py``, one
+  per publisher) and keras.applications' twins.
 """
 
 from kerascnn.weights.core import (  # noqa: F401

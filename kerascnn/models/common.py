@@ -202,8 +202,8 @@ def keras_weights_file(file_name: str) -> str:
     copy (where keras.applications itself keeps it), else downloaded there once from keras'
     storage with ``keras.utils.get_file`` and checked against keras' published hash.
     Offline: a one-line error naming the URL and the path to put the file at."""
-    from kerascnn.weights.loading import KERAS_CACHE_SUBDIR, download
     from kerascnn.weights.keras_twins import KERAS_FILES
+    from kerascnn.weights.loading import KERAS_CACHE_SUBDIR, download
 
     if file_name not in KERAS_FILES:
         path = keras_cache_file(file_name)

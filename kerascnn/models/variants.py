@@ -36,8 +36,7 @@ __all__ = ["Variant", "KerasTwin", "register_variants", "register_model", "patte
            "build_with_weights"]
 
 
-# Weight sets are registered by kerascnn.weights.sources, imported lazily (not while the
-# families register): the docstring names where to look rather than the tags.
+# The docstring names where to look for a model's weight sets rather than the tags.
 _WEIGHTS_DOC = (
     "None (random); the tag of a published weight set (``\"imagenet\"`` where the model has "
     "one; ``kerascnn.model_info(name)[\"weights\"]`` lists them), downloaded once into the "

@@ -154,18 +154,13 @@ def register_weight_sets(model_name: str, *sets: WeightSet) -> None:
 
 
 def weight_sets(model_name: str) -> dict[str, WeightSet]:
-    """The weight sets of ``model_name`` (tag -> :class:`WeightSet`), {} if none."""
-    from kerascnn.weights import sources
-
-    sources.load_all()
+    """The weight sets of ``model_name`` (tag -> :class:`WeightSet`), {} if none (each family
+    registers its own when :mod:`kerascnn.models` loads it)."""
     return dict(_WEIGHT_SETS.get(model_name, {}))
 
 
 def models_with_weight_sets() -> list[str]:
     """The names of every model that has at least one weight set, sorted."""
-    from kerascnn.weights import sources
-
-    sources.load_all()
     return sorted(name for name, sets in _WEIGHT_SETS.items() if sets)
 
 
@@ -177,9 +172,6 @@ def register_converter(source_prefix: str, convert: Callable) -> Callable:
 
 
 def converter_for(source: str) -> Callable:
-    from kerascnn.weights import sources
-
-    sources.load_all()
     matches = [p for p in _CONVERTERS if source.startswith(p)]
     if not matches:
         raise WeightsError(f"No converter reads the layout {source!r}; known: "
@@ -455,3 +447,31 @@ def set_dense_as_conv(keras_layer, sd: StateDict, prefix: str) -> None:
     if getattr(keras_layer, "use_bias", False):
         values["bias"] = sd.take(f"{prefix}.bias")
     set_weights_by_role(keras_layer, **values)
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared by several families' converters.
+
+def set_basic_conv(model, sd: StateDict, keras_name: str, prefix: str,
+                   epsilon: float = 1e-3) -> None:
+    """A convolution without bias and its BN (torchvision's ``BasicConv2d``, timm's
+    ``ConvNormAct``: ``{prefix}.conv``, ``{prefix}.bn``) into ``keras_name`` and its
+    ``{keras_name}_bn``; ``epsilon``: the source's BN epsilon (the Inception nets' 1e-3)."""
+    set_conv(layer(model, keras_name), sd, f"{prefix}.conv")
+    set_bn(layer(model, f"{keras_name}_bn"), sd, f"{prefix}.bn", expect_epsilon=epsilon)
+
+
+def _weighted_layers(model) -> set[str]:
+    return {lyr.name for lyr in model.layers if lyr.weights}
+
+
+def check_all_filled(model, filled, left_out=()) -> None:
+    """Refuses a conversion that left weighted layers of the model at their initial values
+    (a keras model deeper than the checkpoint); ``left_out``: layers deliberately not
+    loaded (a new classifier)."""
+    missing = sorted(_weighted_layers(model) - set(filled) - set(left_out))
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more"
+                                          if len(missing) > 5 else "")
+        raise WeightsError(f"The checkpoint has no weights for {len(missing)} layers of "
+                           f"{model.name!r}: {shown}.")

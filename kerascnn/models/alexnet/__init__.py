@@ -7,6 +7,10 @@ The family's folder: ``model.py`` (builder, variant table), its weight sets
 (``weights_<publisher>.py``).
 """
 
+from kerascnn.models.alexnet import (  # noqa: F401  (registers the family's weight sets)
+    weights_pytorchcv,
+    weights_torchvision,
+)
 from kerascnn.models.alexnet.model import (
     AlexNet,
     AlexNetCV,

@@ -9,6 +9,9 @@ The family's folder: ``model.py`` (builder, variant table), its weight sets
 (``weights_<publisher>.py``).
 """
 
+from kerascnn.models.cifar_resnet import (  # noqa: F401  (registers the family's weight sets)
+    weights_pytorchcv,
+)
 from kerascnn.models.cifar_resnet.model import (
     CifarResNet,
     PreActResNet164CIFAR,

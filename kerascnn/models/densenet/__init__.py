@@ -5,6 +5,10 @@ The family's folder: ``model.py`` (builder, variant table), ``blocks.py`` (its o
 blocks), its weight sets (``weights_<publisher>.py``).
 """
 
+from kerascnn.models.densenet import (  # noqa: F401  (registers the family's weight sets)
+    weights_pytorchcv,
+    weights_torchvision,
+)
 from kerascnn.models.densenet.blocks import (
     dense_block,
     dense_fast_block,

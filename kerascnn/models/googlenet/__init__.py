@@ -7,6 +7,9 @@ The family's folder: ``model.py`` (builder, variant table), ``blocks.py`` (its o
 blocks), its weight sets (``weights_<publisher>.py``).
 """
 
+from kerascnn.models.googlenet import (  # noqa: F401  (registers the family's weight sets)
+    weights_pytorchcv,
+)
 from kerascnn.models.googlenet.blocks import (
     bn_inception_module,
     inception_naive,

@@ -6,6 +6,9 @@ The family's folder: ``model.py`` (builder, variant table), ``blocks.py`` (its o
 blocks), its weight sets (``weights_<publisher>.py``).
 """
 
+from kerascnn.models.inception_v4 import (  # noqa: F401  (registers the family's weight sets)
+    weights_timm,
+)
 from kerascnn.models.inception_v4.blocks import (
     inception_resnet_a,
     inception_resnet_b,

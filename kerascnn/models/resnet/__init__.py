@@ -8,6 +8,10 @@ The family's folder: ``model.py`` (builder, variant table), its weight sets
 (``weights_<publisher>.py``).
 """
 
+from kerascnn.models.resnet import (  # noqa: F401  (registers the family's weight sets)
+    weights_timm,
+    weights_torchvision,
+)
 from kerascnn.models.resnet.model import (
     ResNet,
     ResNet18,

@@ -5,6 +5,9 @@ The family's folder: ``model.py`` (builder, variant table), ``blocks.py`` (its o
 blocks), its weight sets (``weights_<publisher>.py``).
 """
 
+from kerascnn.models.shufflenet import (  # noqa: F401  (registers the family's weight sets)
+    weights_pytorchcv,
+)
 from kerascnn.models.shufflenet.blocks import (
     shufflenet_unit,
 )

@@ -23,12 +23,9 @@ from kerascnn.weights.core import (
     layer,
     register_converter,
     register_weight_sets,
-    set_bn,
-    set_conv,
+    set_basic_conv,
     set_dense,
 )
-
-BN_EPSILON = 1e-3
 
 _STEM = {"conv1": "Conv2d_1a_3x3", "conv2": "Conv2d_2a_3x3", "conv3": "Conv2d_2b_3x3",
          "conv4": "Conv2d_3b_1x1", "conv5": "Conv2d_4a_3x3"}
@@ -54,14 +51,6 @@ MODULES = (("mixed0", "Mixed_5b", _A), ("mixed1", "Mixed_5c", _A), ("mixed2", "M
            ("mixed5", "Mixed_6c", _B), ("mixed6", "Mixed_6d", _B), ("mixed7", "Mixed_6e", _B),
            ("mixed8", "Mixed_7a", _REDUCTION_B), ("mixed9", "Mixed_7b", _C),
            ("mixed10", "Mixed_7c", _C))
-
-
-def set_basic_conv(model, sd: StateDict, keras_name: str, prefix: str,
-                   epsilon: float = BN_EPSILON) -> None:
-    """A ``BasicConv2d`` (``{prefix}.conv``, ``{prefix}.bn``) into ``keras_name`` and its
-    ``{keras_name}_bn``."""
-    set_conv(layer(model, keras_name), sd, f"{prefix}.conv")
-    set_bn(layer(model, f"{keras_name}_bn"), sd, f"{prefix}.bn", expect_epsilon=epsilon)
 
 
 def _has_layer(model, name: str) -> bool:

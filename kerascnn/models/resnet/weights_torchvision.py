@@ -35,6 +35,7 @@ from kerascnn.weights.core import (
     TIMM_HUB,
     WeightsError,
     WeightSet,
+    check_all_filled,
     layer,
     register_converter,
     register_weight_sets,
@@ -42,12 +43,10 @@ from kerascnn.weights.core import (
     set_conv,
     set_dense,
 )
+from kerascnn.weights.torchvision import LICENSE, TORCHVISION
 
-__all__ = ["convert", "TIMM_HUB", "TORCHVISION"]
+__all__ = ["convert"]
 
-TORCHVISION = "https://download.pytorch.org/models/{}"
-
-_LICENSE = "BSD-3-Clause"
 _V1_CROP = 224 / 256  # torchvision: resize 256, centre crop 224
 _V2_CROP = 224 / 232  # torchvision's IMAGENET1K_V2 recipe: resize 232, centre crop 224
 
@@ -56,7 +55,7 @@ def _set(tag, torch_name, timm_name, tv_file, top1, crop_pct, version):
     return WeightSet(
         tag=tag, source=f"torchvision:{torch_name}", url=TIMM_HUB.format(timm_name),
         classes=1000, input_size=(224, 224, 3), interpolation="bilinear", crop_pct=crop_pct,
-        top1=top1, license=_LICENSE,
+        top1=top1, license=LICENSE,
         note=(f"torchvision's {torch_name} IMAGENET1K_{version} weights "
               f"({TORCHVISION.format(tv_file)}), from timm's safetensors copy {timm_name}"))
 
@@ -108,22 +107,6 @@ def _blocks_per_stage(sd) -> list[int]:
                                f"layer{stage} has blocks {sorted(blocks) or 'none'}.")
         counts.append(len(blocks))
     return counts
-
-
-def _weighted_layers(model) -> set[str]:
-    return {lyr.name for lyr in model.layers if lyr.weights}
-
-
-def check_all_filled(model, filled, left_out=()) -> None:
-    """Refuses a conversion that left weighted layers of the model at their initial values
-    (a keras model deeper than the checkpoint); ``left_out``: layers deliberately not
-    loaded (a new classifier)."""
-    missing = sorted(_weighted_layers(model) - set(filled) - set(left_out))
-    if missing:
-        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more"
-                                          if len(missing) > 5 else "")
-        raise WeightsError(f"The checkpoint has no weights for {len(missing)} layers of "
-                           f"{model.name!r}: {shown}.")
 
 
 def convert(sd, model, *, skip_classifier: bool = False) -> None:

@@ -1,4 +1,4 @@
-"""torchvision's VGG-11/13/16/19 (with and without BN) and AlexNet.
+"""torchvision's VGG-11/13/16/19 (with and without BN).
 
 Layout. torchvision's VGG is ``features`` (3x3 "same" convolutions with biases, BN with
 epsilon 1e-5 in the ``_bn`` models, 2x2/2 max pooling), ``AdaptiveAvgPool2d((7, 7))``,
@@ -9,19 +9,13 @@ with dropout 0.5 after fc1 and fc2. kerascnn builds it as ``vgg11``, ``vgg13``,
 the dropout). The first fully connected layer's rows are reordered from torch's
 (C, H, W) flatten to keras' (H, W, C) (:func:`kerascnn.weights.core.set_dense`).
 
-torchvision's AlexNet is kerascnn's ``alexnet_owt`` (Krizhevsky's "One weird trick"
-single-tower network: 64-192-384-256-256, 11x11/4 first convolution with 2 pixels of
-padding, 3x3/2 max pooling without padding, ``AdaptiveAvgPool2d((6, 6))``, dropout before
-fc6 and fc7).
-
 Files. The VGG sets are timm's safetensors copies of torchvision's files on the Hugging
 Face hub (``vgg16.tv_in1k``); timm stores the classifier as convolutions
 (``pre_logits.fc1``: a 7x7 convolution holding torchvision's ``classifier.0`` reshaped to
 (4096, 512, 7, 7), ``pre_logits.fc2``: 1x1, ``head.fc``), which the converter reshapes
 back: it reads both timm's keys and torchvision's own ``.pth`` keys (``classifier.0/3/6``).
-AlexNet has no safetensors copy on the hub: its set is torchvision's ``.pth`` (read with
-``torch.load(weights_only=True)``). Tags: ``"imagenet"`` = torchvision's
-``IMAGENET1K_V1`` (their only classification sets), top-1 as torchvision reports.
+Tags: ``"imagenet"`` = torchvision's ``IMAGENET1K_V1`` (their only classification sets),
+top-1 as torchvision reports.
 """
 
 from __future__ import annotations
@@ -30,6 +24,7 @@ import numpy as np
 
 from kerascnn.blocks.common import TORCH_BN_EPSILON
 from kerascnn.weights.core import (
+    TIMM_HUB,
     WeightsError,
     WeightSet,
     layer,
@@ -37,13 +32,15 @@ from kerascnn.weights.core import (
     register_weight_sets,
     set_bn,
     set_conv,
-    set_dense,
 )
-from kerascnn.weights.sources.torchvision_resnet import TIMM_HUB, TORCHVISION, check_all_filled
+from kerascnn.weights.torchvision import (
+    LICENSE,
+    TORCHVISION,
+    features_prefixes,
+    set_dense_top,
+)
 
-__all__ = ["convert_vgg", "convert_alexnet"]
-
-_LICENSE = "BSD-3-Clause"
+__all__ = ["convert_vgg"]
 
 # kerascnn name -> (torchvision name, torchvision file, top-1 of IMAGENET1K_V1).
 _VGG_SETS = {
@@ -61,31 +58,10 @@ for _name, (_tv, _file, _top1) in _VGG_SETS.items():
     register_weight_sets(_name, WeightSet(
         tag="imagenet", source=f"timm:{_tv}", url=TIMM_HUB.format(f"{_tv}.tv_in1k"),
         classes=1000, input_size=(224, 224, 3), interpolation="bilinear", crop_pct=0.875,
-        top1=_top1, license=_LICENSE,
+        top1=_top1, license=LICENSE,
         note=(f"torchvision's {_tv} IMAGENET1K_V1 weights ({TORCHVISION.format(_file)}), from "
               f"timm's safetensors copy {_tv}.tv_in1k (classifier stored as convolutions; "
               "torchvision's .pth loads too)")))
-
-register_weight_sets("alexnet_owt", WeightSet(
-    tag="imagenet", source="torchvision:alexnet",
-    url=TORCHVISION.format("alexnet-owt-7be5be79.pth"), classes=1000, input_size=(224, 224, 3),
-    interpolation="bilinear", crop_pct=0.875, top1=56.522, license=_LICENSE,
-    note="torchvision's alexnet IMAGENET1K_V1 weights (a .pth file: reading it needs torch; "
-         "no safetensors copy is published)"))
-
-
-def _features(sd) -> tuple[list[str], list[str]]:
-    """The ``features.{i}`` prefixes of the convolutions and of the BN layers, in order."""
-    indices = sorted({int(key.split(".")[1]) for key in sd.keys()
-                      if key.startswith("features.")})
-    convs = [f"features.{i}" for i in indices if sd.tensors[f"features.{i}.weight"].ndim == 4]
-    bns = [f"features.{i}" for i in indices if f"features.{i}.running_mean" in sd]
-    return convs, bns
-
-
-def _head_layers(model, names):
-    present = {lyr.name for lyr in model.layers}
-    return [name for name in names if name in present]
 
 
 def _reshape(sd, key, shape) -> None:
@@ -98,7 +74,7 @@ def convert_vgg(sd, model, *, skip_classifier: bool = False) -> None:
     """Copies a torchvision (``features``, ``classifier.0/3/6``) or timm (``features``,
     ``pre_logits.fc1/fc2``, ``head.fc``) VGG state dict into a kerascnn VGG."""
     filled = []
-    convs, bns = _features(sd)
+    convs, bns = features_prefixes(sd)
     keras_convs = [lyr.name for lyr in model.layers if type(lyr).__name__ == "Conv2D"
                    and lyr.name.startswith("block")]
     keras_bns = [lyr.name for lyr in model.layers if type(lyr).__name__ == "BatchNormalization"]
@@ -118,45 +94,9 @@ def convert_vgg(sd, model, *, skip_classifier: bool = False) -> None:
         _reshape(sd, f"{fc2}.weight", (sd.tensors[f"{fc2}.weight"].shape[0], -1))
     else:
         fc1, fc2, fc3 = "classifier.0", "classifier.3", "classifier.6"
-    _dense_top(sd, model, filled, (("fc1", fc1), ("fc2", fc2)), fc3, (512, 7, 7),
-               skip_classifier)
-
-
-def _dense_top(sd, model, filled, hidden, classifier, chw, skip_classifier):
-    top = _head_layers(model, [name for name, _ in hidden])
-    if top and len(top) != len(hidden):
-        raise WeightsError(f"{model.name!r} has the fully connected layers {top}, the "
-                           f"checkpoint {[name for name, _ in hidden]}.")
-    if not top:  # include_top=False: only the convolutions load
-        if not skip_classifier:
-            raise WeightsError(f"{model.name!r} has no fully connected top to load "
-                               f"{sd.origin}'s classifier into.")
-        sd.skip(*[prefix for _, prefix in hidden], classifier)
-    else:
-        for i, (name, prefix) in enumerate(hidden):
-            set_dense(layer(model, name), sd, prefix, chw=chw if i == 0 else None)
-            filled.append(name)
-        if skip_classifier:
-            sd.skip(classifier)
-        else:
-            set_dense(layer(model, "predictions"), sd, classifier)
-            filled.append("predictions")
-    check_all_filled(model, filled, left_out=("predictions",) if skip_classifier else ())
-
-
-def convert_alexnet(sd, model, *, skip_classifier: bool = False) -> None:
-    """Copies torchvision's AlexNet state dict into kerascnn's ``alexnet_owt``."""
-    filled = []
-    convs, bns = _features(sd)
-    if len(convs) != 5 or bns:
-        raise WeightsError(f"{sd.origin} is not a torchvision AlexNet state dict.")
-    for i, prefix in enumerate(convs, start=1):
-        set_conv(layer(model, f"conv{i}"), sd, prefix)
-        filled.append(f"conv{i}")
-    _dense_top(sd, model, filled, (("fc6", "classifier.1"), ("fc7", "classifier.4")),
-               "classifier.6", (256, 6, 6), skip_classifier)
+    set_dense_top(sd, model, filled, (("fc1", fc1), ("fc2", fc2)), fc3, (512, 7, 7),
+                  skip_classifier)
 
 
 register_converter("torchvision:vgg", convert_vgg)
 register_converter("timm:vgg", convert_vgg)
-register_converter("torchvision:alexnet", convert_alexnet)

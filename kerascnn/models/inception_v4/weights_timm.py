@@ -25,10 +25,10 @@ from kerascnn.weights.core import (
     layer,
     register_converter,
     register_weight_sets,
+    set_basic_conv,
     set_conv,
     set_dense,
 )
-from kerascnn.weights.sources.torchvision_inception import set_basic_conv
 
 # Inception v4: keras' names -> the timm module (under ``features.{index}``) per module type.
 _V4_STEM = {"stem_conv1": "features.0", "stem_conv2": "features.1", "stem_conv3": "features.2",

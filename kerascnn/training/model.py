@@ -201,13 +201,8 @@ def build_model(config, data=None, *, size=None, classes=None, steps_per_epoch=1
             info["default_input_shape"][0])
     classes = classes or (data.num_classes if data is not None else None)
     weights = getattr(config, "weights", None) if model_fn is None else None
-    pretrained = None
     if weights:
         kwargs = {**finetune.weights_model_kwargs(name, weights), **kwargs}
-        pretrained = finetune.pretrained_network(
-            name, weights, input_shape=(size, size, channels), classes=classes, kwargs=kwargs)
-
-    nested = []
 
     def build(input_shape, input_tensor=None):
         if model_fn is not None:
@@ -216,9 +211,9 @@ def build_model(config, data=None, *, size=None, classes=None, steps_per_epoch=1
         extra = {}
         if input_tensor is not None and _accepts(spec.constructor, "input_tensor"):
             extra["input_tensor"] = input_tensor
-        elif pretrained is not None:
-            nested.append(True)
-            return pretrained  # nested as it is, weights and all
+        if weights:  # built once, with the weights (nested when it takes no input_tensor)
+            return finetune.pretrained_network(name, weights, input_shape=input_shape,
+                                               classes=classes, kwargs=kwargs, **extra)
         # get_spec().build: the kwargs may hold the model's ``name``.
         return spec.build(input_shape=input_shape, classes=classes, **extra, **kwargs)
 
@@ -240,9 +235,6 @@ def build_model(config, data=None, *, size=None, classes=None, steps_per_epoch=1
             model = _float32_outputs(model)
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    if pretrained is not None and not nested:
-        finetune.copy_by_name(pretrained, model)
-        del pretrained
     if getattr(config, "bn_momentum", None) is not None:
         set_bn_momentum(model, config.bn_momentum)
     freeze = getattr(config, "freeze_backbone", False) and model_fn is None

@@ -1,10 +1,11 @@
 """Fine-tuning: a run's network initialised from pretrained weights, its backbone frozen.
 
-``fit.py --weights TAG|PATH`` builds the network from pretrained weights with a new
-classifier for the data's classes: a tag of the model's weight sets
-(``kerascnn.model_info(name)["weights"]``) or a file, converted (``.safetensors``,
-``.pth``, ``.pt``, ``.bin``: the constructors read them) or keras' own (``.keras``,
-``.weights.h5`` of the same architecture: every layer is loaded by name, and the
+``fit.py --weights TAG|PATH`` builds the network once, from pretrained weights, with a
+new classifier for the data's classes: a tag of the model's weight sets
+(``kerascnn.model_info(name)["weights"]``) or a file, read as the constructors' ``weights=``
+(:func:`kerascnn.weights.loading.resolve_weights`): converted (``.safetensors``, ``.pth``,
+``.pt``, ``.bin``, ``.zip``) or keras' own (``.keras``, ``.weights.h5``, ``.h5``) of the
+same architecture (every layer is loaded by name, and the
 classifier too when its shape fits; a classifier for other classes is left new, any
 other layer that does not fit is an error). The network then sees its inputs
 normalised as the weights were trained: the weight set's mean and std, or those of a

@@ -18,7 +18,11 @@ import keras
 import numpy as np
 
 __all__ = ["preprocess_input", "decode_predictions", "imagenet_classes", "weight_set_of",
-           "standardization_of", "add_weight_set_preprocessing"]
+           "standardization_of", "standardization_layers", "add_weight_set_preprocessing",
+           "PREPROCESSING_PREFIX"]
+
+# The names of the layers a model's preprocessing front holds begin with this.
+PREPROCESSING_PREFIX = "preprocess_"
 
 _CLASSES_FILE = os.path.join(os.path.dirname(__file__), "imagenet_classes.tsv")
 
@@ -87,6 +91,29 @@ def preprocess_input(x, weights="imagenet", model: str | None = None):
     return ImageStandardization(**p)(x)
 
 
+def standardization_layers(x, *, mean, std, scale=1 / 255, reverse_channels=False,
+                           rescale=False):
+    """``(x[..., ::-1 if reverse_channels] * scale - mean) / std`` on 0-255 images, as
+    float32 layers ending in ``preprocess_normalize``; the one place both fronts build it.
+
+    One :class:`~kerascnn.layers.standardize.ImageStandardization` layer (a weight set's
+    :func:`standardization_of`), or with ``rescale=True`` keras' layers: ``Rescaling(scale)``
+    as ``preprocess_rescale``, then ``Normalization(mean, std**2)`` (fit.py's models: their
+    ``metrics.json`` and ``--weights FILE.keras`` read that layer's mean and variance).
+    """
+    if not rescale:
+        from kerascnn.layers.standardize import ImageStandardization
+
+        return ImageStandardization(mean, std, scale=scale, reverse_channels=reverse_channels,
+                                    dtype="float32", name=f"{PREPROCESSING_PREFIX}normalize")(x)
+    if reverse_channels:
+        raise ValueError("standardization_layers: rescale=True keeps the channel order.")
+    x = keras.layers.Rescaling(scale, dtype="float32", name=f"{PREPROCESSING_PREFIX}rescale")(x)
+    return keras.layers.Normalization(
+        mean=np.asarray(mean, np.float32), variance=np.square(np.asarray(std, np.float32)),
+        dtype="float32", name=f"{PREPROCESSING_PREFIX}normalize")(x)
+
+
 def add_weight_set_preprocessing(build, ws, input_shape, default_input, *, include_top: bool,
                                  classes: int, name: str):
     """A model taking 0-255 RGB images: resize (when the network's input size is fixed) and
@@ -98,7 +125,6 @@ def add_weight_set_preprocessing(build, ws, input_shape, default_input, *, inclu
     """
     from kerascnn.layers.info import DataInfo
     from kerascnn.layers.resize import InferenceResizing
-    from kerascnn.layers.standardize import ImageStandardization
 
     shape = tuple(input_shape) if input_shape is not None else (
         tuple(default_input) if include_top else (None, None, default_input[-1]))
@@ -111,14 +137,13 @@ def add_weight_set_preprocessing(build, ws, input_shape, default_input, *, inclu
     class_names = [n for _, n in imagenet_classes()] if (
         include_top and classes == 1000 and ws.classes == 1000) else ()
     x = DataInfo(class_names, "imagenet" if class_names else None, dtype="float32",
-                 name="preprocess_info")(inputs)
+                 name=f"{PREPROCESSING_PREFIX}info")(inputs)
     if fixed:
         x = InferenceResizing(height, width, crop_to_aspect_ratio=True,
                               interpolation=ws.interpolation if ws.interpolation in
                               ("bilinear", "nearest", "bicubic", "area") else "bilinear",
-                              dtype="float32", name="preprocess_resize")(x)
-    x = ImageStandardization(**standardization_of(ws), dtype="float32",
-                             name="preprocess_normalize")(x)
+                              dtype="float32", name=f"{PREPROCESSING_PREFIX}resize")(x)
+    x = standardization_layers(x, **standardization_of(ws))
     core = build(shape, x)
     outputs = core.outputs
     return keras.Model(inputs, outputs if len(outputs) > 1 else outputs[0], name=name)

@@ -140,10 +140,12 @@ def test_killed_across_the_unfreeze_epoch_resumes_bit_identical(fine_tuned):
                             "keeps the weights it starts from."),
     (["--recipe", "finetune", "--epochs", "10"], "--freeze-backbone (set by --recipe finetune) needs --weights "
                                "TAG|PATH: a frozen backbone keeps the weights it starts from."),
-    (["--weights", "imagenet_21k"], "--weights 'imagenet_21k': resnet20_cifar has no weight "
-                                    "set of that name ("),
-    (["--weights", "{missing}"], "--weights {missing}: no such file."),
-    (["--weights", "{bad_suffix}"], "--weights {bad_suffix}: not a weights file kerascnn reads"),
+    (["--weights", "imagenet_21k"], "--weights for resnet20_cifar must be None (random "
+                                    "initialization) or a .keras/.weights.h5 file of this "
+                                    "architecture"),
+    (["--weights", "{missing}"], "--weights file {missing} does not exist."),
+    (["--weights", "{bad_suffix}"], "--weights file {bad_suffix} has an unknown type: "
+                                    "resnet20_cifar takes "),
     (["--unfreeze-lr-factor", "0"], "--unfreeze-lr-factor must be in (0, 1]; got 0.0."),
 ])
 def test_bad_combinations_one_line_exit_2_nothing_written(argv, message, tmp_path, capsys):
@@ -228,7 +230,8 @@ def test_a_weight_set_tag_is_checked_and_gives_its_normalization(monkeypatch):
     assert finetune.check_weights(SMALL_MODEL, "toy") == "tag"
     assert finetune.weights_normalization(SMALL_MODEL, "toy") == ((0.5,) * 3, (0.25,) * 3)
     assert finetune.weights_model_kwargs(SMALL_MODEL, "toy") == {"bn_epsilon": 1e-5}
-    with pytest.raises(finetune.FineTuneError, match=r"^--weights 'imagenet': resnet20_cifar "
-                                                     r"has no weight set of that name \(its "
-                                                     r"weight sets: toy\)"):
+    with pytest.raises(finetune.FineTuneError, match=r"^This architecture has no ImageNet "
+                                                     r"weights \(resnet20_cifar\): --weights "
+                                                     r"must be None \(random initialization\), "
+                                                     r"a tag \('toy'\) or "):
         finetune.check_weights(SMALL_MODEL, "imagenet")

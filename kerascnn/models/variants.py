@@ -23,7 +23,6 @@ means. Open-ended families register a pattern whose factory returns
 from __future__ import annotations
 
 import dataclasses
-import functools
 import inspect
 
 import keras
@@ -285,9 +284,23 @@ def register_variants(builder, variants, *, family, doc: str, options: tuple = (
 
 def _weights_entrypoint(builder, name: str, default_input, classes: int):
     """``builder`` behind :func:`build_with_weights`: what a registered name's ``weights=``
-    and ``include_preprocessing=`` mean, for a builder without a variant table."""
-    return functools.partial(build_with_weights, builder, name, default_input=default_input,
-                             default_classes=classes)
+    and ``include_preprocessing=`` mean, for a builder without a variant table. It shows
+    the builder's signature (plus ``include_preprocessing``), as a table's constructor does."""
+
+    def entrypoint(**arguments):
+        return build_with_weights(builder, name, default_input=default_input,
+                                  default_classes=classes, **arguments)
+
+    parameters = list(inspect.signature(builder).parameters.values())
+    if "include_preprocessing" not in {p.name for p in parameters}:
+        parameters.insert(next((i for i, p in enumerate(parameters) if p.kind == p.VAR_KEYWORD),
+                               len(parameters)),
+                          inspect.Parameter("include_preprocessing",
+                                            inspect.Parameter.KEYWORD_ONLY, default=False))
+    entrypoint.__signature__ = inspect.Signature(parameters)
+    entrypoint.__name__ = entrypoint.__qualname__ = getattr(builder, "__name__", name)
+    entrypoint.__doc__ = builder.__doc__
+    return entrypoint
 
 
 def _default_classes(builder) -> int:

@@ -8,8 +8,8 @@ weights file and of ``best.keras``). The directory is written under a temporary
 name and renamed into place, so a run killed at any moment leaves only complete
 checkpoints; the last two are kept. :func:`restore_checkpoint` verifies a
 checkpoint before trusting it and falls back to the older one. The best model
-by validation accuracy is written to ``best.keras`` the same way (temp file +
-rename).
+(:class:`BestEpoch`'s ranking) is written to ``best.keras`` the same way (temp
+file + rename).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ import keras
 
 from kerascnn.utils.io import atomic_path
 
-__all__ = ["NaNGuard", "RunCheckpoint", "latest_checkpoint", "load_checkpoint",
+__all__ = ["NaNGuard", "RunCheckpoint", "BestEpoch", "write_checkpoint", "latest_checkpoint",
+           "load_checkpoint",
            "restore_checkpoint", "checkpoints", "file_sha256", "DamagedCheckpoint",
            "PreciseBatchNorm", "recompute_batchnorm"]
 
@@ -141,42 +142,133 @@ def restore_checkpoint(model, directory, before_load=None):
     return None
 
 
+def write_checkpoint(model, directory, epoch: int, state: dict, keep: int = 2) -> str:
+    """Writes ``checkpoints/epoch-NNNN/`` (``training.weights.h5``, then ``state.json``
+    with the weights' SHA-256) under a temporary name and renames it into place, then
+    removes all but the newest ``keep``; returns its path."""
+    os.makedirs(directory, exist_ok=True)
+    final = os.path.join(directory, f"epoch-{epoch:04d}")
+    tmp = os.path.join(directory, f".tmp-epoch-{epoch:04d}-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    try:
+        weights = os.path.join(tmp, "training.weights.h5")
+        model.save_weights(weights)
+        state = {**state, "epoch": epoch, "weights_sha256": file_sha256(weights)}
+        with open(os.path.join(tmp, "state.json"), "w") as f:  # last: it vouches
+            json.dump(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    for _, old in checkpoints(directory)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+class BestEpoch:
+    """The best epoch by ``monitor``: the highest score, ties to the later epoch, and
+    ``val_accuracy`` ties broken by the lower ``val_loss`` first. A score is stored as a
+    list: ``[-loss]`` for a loss, ``[accuracy, -val_loss]`` otherwise (a bare number: a
+    checkpoint of an older version)."""
+
+    def __init__(self, monitor, best=None, epoch=None):
+        self.monitor, self.best, self.epoch = monitor, best, epoch
+
+    def _key(self, stored):
+        if isinstance(stored, (int, float)):
+            return (-stored,) if self.monitor.endswith("loss") else (stored, -math.inf)
+        return tuple(stored)
+
+    def offer(self, epoch: int, logs: dict) -> bool:
+        """Whether ``epoch`` (1-based) with these logs is the new best (then recorded)."""
+        if self.monitor is None or self.monitor not in logs:
+            return False
+        if self.monitor.endswith("loss"):
+            score = (-logs[self.monitor],)
+        else:
+            score = (logs[self.monitor], -logs.get("val_loss", 0.0))
+        if self.best is not None and not score >= self._key(self.best):  # NaN: not better
+            return False
+        self.best, self.epoch = list(score), epoch
+        return True
+
+    @property
+    def value(self):
+        """The monitored value of the best epoch (accuracy, or loss)."""
+        if self.best is None:
+            return None
+        key = self._key(self.best)
+        return -key[0] if self.monitor.endswith("loss") else key[0]
+
+
 class RunCheckpoint(keras.callbacks.Callback):
-    """Per-epoch crash-safe checkpoints, history, the best model and early stopping.
+    """The state a resumed run continues from, written at the end of every epoch: the
+    checkpoint (:func:`write_checkpoint`), the history rows, the epoch times, the best
+    epoch (:class:`BestEpoch`) with ``best.keras``, and early stopping.
 
-    Early stopping counts from the checkpointed best epoch: keras' ``EarlyStopping``
-    keeps its counter in memory, so a resumed run would wait longer.
+    Every one of these jobs stays here because keras' own callback for it (Keras 3)
+    cannot give a resumed run the weights, files and metrics of an uninterrupted one:
 
-    keras' ``BackupAndRestore`` restores the weights but not our (seed, epoch) data
-    order's epoch nor the history and best score, so a resumed run would differ;
-    this one gives bit-identical resumption (with ``--deterministic``)."""
+    * ``BackupAndRestore`` writes ``latest.weights.h5`` in place, then
+      ``training_metadata.json``: a kill during the weights leaves a truncated file, and
+      one between the two pairs epoch N+1's weights with epoch N (the resumed run repeats
+      an epoch from the wrong weights); nothing is checksummed. It restores inside
+      ``fit`` (``on_train_begin``), too late for the data pipeline, whose order is a
+      function of (seed, epoch) and is built for the resumed epoch before ``fit``, and
+      again at a fine-tuning run's second ``fit``, whose optimizer holds other variables.
+      It keeps neither the history, the best epoch nor the epoch times.
+    * ``ModelCheckpoint(save_best_only=True)`` writes ``best.keras`` in place (a crash
+      leaves half a file), keeps its best value in memory (a resumed run's first epoch
+      would replace a better ``best.keras``) and ranks by one log with a strict
+      comparison: ties go to the earlier epoch and accuracy ties are not broken by the
+      loss, so it would choose another best epoch than :class:`BestEpoch`.
+    * ``CSVLogger`` appends a row per epoch apart from the checkpoint: a run killed
+      between the two repeats that row when resumed (``append=True``) or loses the
+      earlier ones (``append=False``). ``history.csv`` is rewritten atomically from the
+      checkpointed rows instead (``on_epoch``: :func:`~kerascnn.training.report.write_progress`).
+    * ``EarlyStopping`` keeps its patience counter in memory and resets it in
+      ``on_train_begin`` (a resumed run, the second ``fit`` of fine-tuning would wait
+      longer), with the strict comparison above; here patience counts from the
+      checkpointed best epoch.
+
+    keras' own ``TerminateOnNaN`` (:class:`NaNGuard`, ``guard``: no checkpoint of a
+    diverged model) and ``TensorBoard`` hold no state a resumed run needs. With
+    ``--deterministic`` a resumed run ends bit-identical to an uninterrupted one.
+    """
 
     def __init__(self, run_dir, *, monitor="val_accuracy", state=None, guard=None, keep=2,
                  on_epoch=None, write_best=True, patience=None):
         super().__init__()
         self.run_dir = run_dir
         self.directory = os.path.join(run_dir, "checkpoints")
-        self.monitor = monitor
-        self.patience = patience
+        self.monitor, self.patience, self.guard, self.keep = monitor, patience, guard, keep
+        self.on_epoch, self.write_best = on_epoch, write_best
         self.stopped_early = None
-        self.guard = guard
-        self.keep = keep
-        self.on_epoch = on_epoch
-        self.write_best = write_best
         state = state or {}
         self.history = list(state.get("history", []))
-        self.best = state.get("best")
-        self.best_epoch = state.get("best_epoch")
+        self.ranking = BestEpoch(monitor, state.get("best"), state.get("best_epoch"))
         self.train_seconds = list(state.get("train_seconds", []))
         self.best_sha256 = state.get("best_sha256")
-        self._timer_start = None
+        self._timer_start = self._last_batch = None
+
+    @property
+    def best_epoch(self):
+        return self.ranking.epoch
+
+    @property
+    def best_value(self):
+        """The monitored value of the best epoch (accuracy, or loss)."""
+        return self.ranking.value
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._timer_start = time.perf_counter()
-        self._last_batch = None
+        self._timer_start, self._last_batch = time.perf_counter(), None
 
     def on_train_batch_end(self, batch, logs=None):
-        self._last_batch = time.perf_counter()
+        self._last_batch = time.perf_counter()  # the epoch's time ends before validation
 
     def on_epoch_end(self, epoch, logs=None):
         if self.guard is not None and self.guard.failed_at is not None:
@@ -185,13 +277,10 @@ class RunCheckpoint(keras.callbacks.Callback):
         end = self._last_batch or time.perf_counter()
         self.train_seconds.append(round(end - (self._timer_start or end), 4))
         self.history.append({"epoch": epoch + 1, **logs})
-        value = self._score(logs)
-        if value is not None and (self.best is None or value >= self._key(self.best)):
-            self.best, self.best_epoch = self._stored(value), epoch + 1
-            if self.write_best:
-                with atomic_path(os.path.join(self.run_dir, "best.keras")) as tmp:
-                    self.model.save(tmp)
-                    self.best_sha256 = file_sha256(tmp)
+        if self.ranking.offer(epoch + 1, logs) and self.write_best:
+            with atomic_path(os.path.join(self.run_dir, "best.keras")) as tmp:
+                self.model.save(tmp)
+                self.best_sha256 = file_sha256(tmp)
         self._save(epoch + 1)
         if self.on_epoch is not None:
             self.on_epoch(self)
@@ -200,62 +289,13 @@ class RunCheckpoint(keras.callbacks.Callback):
             self.stopped_early = epoch + 1
             self.model.stop_training = True
 
-    # The best epoch: the highest score; ties go to the later epoch. val_accuracy ties
-    # are broken by the lower val_loss first. Scores are stored as a number (the
-    # monitored value) plus, for accuracy, the loss: [accuracy, -loss].
-    def _score(self, logs):
-        if self.monitor is None or self.monitor not in logs:
-            return None
-        if self.monitor.endswith("loss"):
-            return (-logs[self.monitor],)
-        return (logs[self.monitor], -logs.get("val_loss", 0.0))
-
-    def _key(self, stored):
-        if isinstance(stored, (int, float)):  # a checkpoint of an older version
-            return (stored, -math.inf) if not self.monitor.endswith("loss") else (-stored,)
-        return tuple(stored)
-
-    def _stored(self, score):
-        return list(score)
-
-    @property
-    def best_value(self):
-        """The monitored value of the best epoch (accuracy, or loss)."""
-        if self.best is None:
-            return None
-        key = self._key(self.best)
-        return -key[0] if self.monitor.endswith("loss") else key[0]
-
-    def forget_best(self) -> None:
-        """best.keras was lost: the next validation score becomes the best."""
-        self.best = self.best_epoch = self.best_sha256 = None
-
     def state(self, epoch):
-        return {"epoch": epoch, "history": self.history, "best": self.best,
+        return {"epoch": epoch, "history": self.history, "best": self.ranking.best,
                 "best_epoch": self.best_epoch, "best_sha256": self.best_sha256,
                 "train_seconds": self.train_seconds}
 
     def _save(self, epoch):
-        os.makedirs(self.directory, exist_ok=True)
-        final = os.path.join(self.directory, f"epoch-{epoch:04d}")
-        tmp = os.path.join(self.directory, f".tmp-epoch-{epoch:04d}-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        os.makedirs(tmp)
-        try:
-            weights = os.path.join(tmp, "training.weights.h5")
-            self.model.save_weights(weights)
-            state = {**self.state(epoch), "weights_sha256": file_sha256(weights)}
-            with open(os.path.join(tmp, "state.json"), "w") as f:  # last: it vouches
-                json.dump(state, f)
-                f.flush()
-                os.fsync(f.fileno())
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
-        for _, old in checkpoints(self.directory)[:-self.keep]:
-            shutil.rmtree(old, ignore_errors=True)
+        write_checkpoint(self.model, self.directory, epoch, self.state(epoch), keep=self.keep)
 
 
 class PreciseBatchNorm(keras.callbacks.Callback):

@@ -16,6 +16,7 @@ import os
 import time
 
 from kerascnn.data.plan import AugmentPlan
+from kerascnn.training.errors import ConfigError, TrainingFailed
 from kerascnn.training.recipes import RECIPES, SPECIAL_RECIPES
 
 __all__ = ["FitConfig", "ConfigError", "TrainingFailed", "apply_recipe", "resolve_recipe", "validate",
@@ -41,14 +42,6 @@ RUN_FILES = ("metrics.json", "history.csv", "model.keras", "best.keras", "checkp
              "run_config.json", "logs", "curves.png", "confusion.png")
 # Settings that may differ between a run and its resumption.
 _RESUME_FREE = {"epochs", "verbose", "resume", "overwrite", "output_dir", "early_stopping"}
-
-
-class ConfigError(ValueError):
-    """A bad run configuration (one-line message)."""
-
-
-class TrainingFailed(RuntimeError):
-    """Training stopped (non-finite loss); the last good checkpoint is kept."""
 
 
 @dataclasses.dataclass
@@ -346,6 +339,7 @@ def _check_writable(directory) -> None:
 def check_run_directory(config: FitConfig) -> None:
     """Refuses an ``--output-dir`` that cannot be written, holds another run (or a
     finished one), or, with ``--overwrite``, is not a kerascnn run directory."""
+    # rundir imports kerascnn.utils (and so Keras): imported here, when a run starts
     from kerascnn.training.rundir import MARKER, is_run_directory
 
     _check_writable(config.output_dir)

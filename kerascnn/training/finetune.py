@@ -1,10 +1,11 @@
 """Fine-tuning: a run's network initialised from pretrained weights, its backbone frozen.
 
-``fit.py --weights TAG|PATH`` builds the network from pretrained weights with a new
-classifier for the data's classes: a tag of the model's weight sets
-(``kerascnn.model_info(name)["weights"]``) or a file, converted (``.safetensors``,
-``.pth``, ``.pt``, ``.bin``: the constructors read them) or keras' own (``.keras``,
-``.weights.h5`` of the same architecture: every layer is loaded by name, and the
+``fit.py --weights TAG|PATH`` builds the network once, from pretrained weights, with a
+new classifier for the data's classes: a tag of the model's weight sets
+(``kerascnn.model_info(name)["weights"]``) or a file, read as the constructors' ``weights=``
+(:func:`kerascnn.weights.loading.resolve_weights`): converted (``.safetensors``, ``.pth``,
+``.pt``, ``.bin``, ``.zip``) or keras' own (``.keras``, ``.weights.h5``, ``.h5``) of the
+same architecture (every layer is loaded by name, and the
 classifier too when its shape fits; a classifier for other classes is left new, any
 other layer that does not fit is an error). The network then sees its inputs
 normalised as the weights were trained: the weight set's mean and std, or those of a
@@ -28,12 +29,10 @@ import os
 
 import numpy as np
 
-__all__ = ["FineTuneError", "KERAS_SUFFIXES", "CHECKPOINT_SUFFIXES", "check_weights", "classifier_layers",
+__all__ = ["FineTuneError", "check_weights", "classifier_layers",
            "pretrained_network", "copy_by_name", "freeze_backbone", "unfreeze",
            "weights_normalization", "weights_model_kwargs", "load_keras_file"]
 
-KERAS_SUFFIXES = (".keras", ".weights.h5")
-CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin", ".zip")
 PREPROCESSING_PREFIX = "preprocess_"
 
 
@@ -41,41 +40,29 @@ class FineTuneError(ValueError):
     """Weights that cannot initialise the run's network (one-line message)."""
 
 
-def _is_file_spec(weights: str) -> bool:
-    return (os.path.exists(weights) or weights.endswith(KERAS_SUFFIXES + CHECKPOINT_SUFFIXES)
-            or os.sep in weights or "/" in weights)
+def _resolve(model_name: str, weights: str):
+    """``(kind, value)`` of ``--weights``: :func:`kerascnn.weights.loading.resolve_weights`,
+    the one reading of a weights value, its errors as FineTuneError."""
+    from kerascnn.weights.loading import resolve_weights
+
+    try:
+        return resolve_weights(model_name, weights, argument="--weights")
+    except ValueError as e:
+        raise FineTuneError(str(e)) from None
 
 
 def check_weights(model_name: str, weights: str) -> str:
     """Checks ``--weights`` before anything is read or written; returns ``"tag"``,
     ``"checkpoint"`` or ``"keras"``. Raises FineTuneError (one line)."""
-    from kerascnn.weights.core import weight_sets
+    kind, _ = _resolve(model_name, weights)
+    if kind == "checkpoint":
+        from kerascnn.weights.loading import source_of
 
-    if _is_file_spec(weights):
-        if not os.path.isfile(weights):
-            raise FineTuneError(f"--weights {weights}: no such file.")
-        if weights.endswith(KERAS_SUFFIXES):
-            return "keras"
-        if weights.endswith(CHECKPOINT_SUFFIXES):
-            from kerascnn.weights.loading import source_of
-
-            try:
-                source_of(model_name)
-            except ValueError as e:
-                raise FineTuneError(f"--weights {weights}: {e}") from None
-            return "checkpoint"
-        raise FineTuneError(
-            f"--weights {weights}: not a weights file kerascnn reads (allowed: "
-            f"{', '.join(CHECKPOINT_SUFFIXES + KERAS_SUFFIXES)}).")
-    sets = weight_sets(model_name)
-    if weights not in sets:
-        have = (f"its weight sets: {', '.join(sorted(sets))}" if sets
-                else "it has no published weight sets")
-        raise FineTuneError(
-            f"--weights {weights!r}: {model_name} has no weight set of that name ({have}); "
-            f"give a tag of kerascnn.model_info({model_name!r})['weights'] or a file "
-            f"({', '.join(CHECKPOINT_SUFFIXES + KERAS_SUFFIXES)}).")
-    return "tag"
+        try:
+            source_of(model_name)
+        except ValueError as e:
+            raise FineTuneError(f"--weights {weights}: {e}") from None
+    return kind
 
 
 def classifier_layers(model) -> list:
@@ -168,11 +155,13 @@ def _h5_layers(model, path) -> dict:
     with h5py.File(path, "r") as f:
         stored = f["layers"] if "layers" in f else {}
         for layer in model.layers:
+            if layer.name.startswith(PREPROCESSING_PREFIX):
+                continue  # not in the network's file, nor in its numbering
             base = naming.to_snake_case(type(layer).__name__)
             n = counts.get(base, 0)
             counts[base] = n + 1
             key = base if n == 0 else f"{base}_{n}"
-            if not layer.weights or layer.name.startswith(PREPROCESSING_PREFIX):
+            if not layer.weights:
                 continue
             if key not in stored or "vars" not in stored[key]:
                 continue
@@ -209,13 +198,17 @@ def load_keras_file(model, path, model_name: str) -> list[str]:
     return _load_into(model, source, path, model_name)
 
 
-def pretrained_network(model_name: str, weights: str, *, input_shape, classes, kwargs):
-    """The registry model alone, ``input_shape`` and ``classes``, with ``weights`` loaded
-    and a new classifier where the weights have other classes."""
+def pretrained_network(model_name: str, weights: str, *, input_shape, classes, kwargs,
+                       input_tensor=None):
+    """The registry model, ``input_shape`` and ``classes``, built once with ``weights``
+    loaded and a new classifier where the weights have other classes; built on
+    ``input_tensor`` when given (the run's preprocessing in front: one flat graph)."""
     from kerascnn import api
 
     kind = check_weights(model_name, weights)
     spec = api.get_spec(model_name)
+    if input_tensor is not None:
+        kwargs = {**kwargs, "input_tensor": input_tensor}
     try:
         if kind == "keras":
             model = spec.build(input_shape=input_shape, classes=classes, **kwargs)
@@ -254,21 +247,18 @@ def copy_by_name(src, dst) -> int:
 
 def weights_model_kwargs(model_name: str, weights: str) -> dict:
     """The constructor arguments a weight set's layout needs (``WeightSet.model_kwargs``)."""
-    from kerascnn.weights.core import weight_sets
-
-    ws = weight_sets(model_name).get(weights) if not _is_file_spec(weights) else None
-    return dict(ws.model_kwargs) if ws is not None else {}
+    kind, ws = _resolve(model_name, weights)
+    return dict(ws.model_kwargs) if kind == "tag" else {}
 
 
 def weights_normalization(model_name: str, weights: str):
     """(mean, std) the weights were trained with (0..1 scale), or None when unknown."""
     from kerascnn.weights.core import weight_sets
 
-    sets = weight_sets(model_name)
-    kind = check_weights(model_name, weights)
+    kind, value = _resolve(model_name, weights)
     if kind == "tag":
-        ws = sets[weights]
-        return tuple(ws.mean), tuple(ws.std)
+        return tuple(value.mean), tuple(value.std)
+    sets = weight_sets(model_name)
     if kind == "checkpoint":
         from kerascnn.weights.loading import source_of
 

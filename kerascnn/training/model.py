@@ -14,7 +14,8 @@ layers, in this order::
       -> preprocess_normalize  Normalization(training split's mean, variance)
       -> the registry model's layers
 
-so ``keras.saving.load_model(path).predict(uint8_images)`` needs nothing outside
+(the last two: :func:`kerascnn.preprocessing.standardization_layers`, which also builds
+a weight set's), so ``keras.saving.load_model(path).predict(uint8_images)`` needs nothing outside
 the file (``import kerascnn`` first, for kerascnn's custom layers). The
 preprocessing layers always compute in float32. The compile set-up: mixed
 precision with float32 outputs, synchronized BatchNorm under several replicas,
@@ -27,12 +28,12 @@ always named ``accuracy`` (``val_accuracy``; with auxiliary heads
 from __future__ import annotations
 
 import keras
-import numpy as np
 
 from kerascnn import api
 from kerascnn.layers.channels import ChannelConversion
 from kerascnn.layers.info import DataInfo
 from kerascnn.layers.resize import InferenceResizing
+from kerascnn.preprocessing import PREPROCESSING_PREFIX, standardization_layers
 from kerascnn.training import finetune
 from kerascnn.training import strategy as strategies
 from kerascnn.training.optim import apply_l2, make_optimizer, make_schedule
@@ -41,7 +42,6 @@ __all__ = ["build_model", "compile_model", "make_loss", "add_preprocessing", "pr
            "PRECISION_POLICIES", "PREPROCESSING_PREFIX"]
 
 PRECISION_POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
-PREPROCESSING_PREFIX = "preprocess_"
 
 
 def make_loss(label_smoothing: float, num_outputs: int = 1, aux_loss_weight: float = 0.3,
@@ -80,11 +80,7 @@ def _preprocess(inputs, *, size, channels, mean, std, resize, class_names=(), da
     if inputs.shape[-1] != channels:
         x = ChannelConversion(channels, dtype="float32",
                               name=f"{PREPROCESSING_PREFIX}channels")(x)
-    x = keras.layers.Rescaling(1.0 / 255, dtype="float32",
-                               name=f"{PREPROCESSING_PREFIX}rescale")(x)
-    return keras.layers.Normalization(
-        mean=np.asarray(mean, np.float32), variance=np.square(np.asarray(std, np.float32)),
-        dtype="float32", name=f"{PREPROCESSING_PREFIX}normalize")(x)
+    return standardization_layers(x, mean=mean, std=std, scale=1.0 / 255, rescale=True)
 
 
 def raw_input_shape(image_shape, size) -> tuple:
@@ -162,6 +158,26 @@ def preprocessing_of(model) -> dict | None:
             "class_names": list(info.class_names) if info is not None else None}
 
 
+def _network_builder(name, classes, kwargs, weights, model_fn):
+    """``build(input_shape, input_tensor=None)``: the network, built once (on
+    ``input_tensor`` when its constructor takes one), with ``weights`` loaded."""
+
+    def build(input_shape, input_tensor=None):
+        if model_fn is not None:
+            return model_fn(input_shape, classes)
+        spec = api.get_spec(name)
+        extra = {}
+        if input_tensor is not None and _accepts(spec.entrypoint, "input_tensor"):
+            extra["input_tensor"] = input_tensor
+        if weights:  # nested in the preprocessing when it takes no input_tensor
+            return finetune.pretrained_network(name, weights, input_shape=input_shape,
+                                               classes=classes, kwargs=kwargs, **extra)
+        # get_spec().build: the kwargs may hold the model's ``name``.
+        return spec.build(input_shape=input_shape, classes=classes, **extra, **kwargs)
+
+    return build
+
+
 def build_model(config, data=None, *, size=None, classes=None, steps_per_epoch=1,
                 model_name=None, model_kwargs=None, replicas=1, model_fn=None,
                 learning_rate=None, one_hot=None, compile=True):
@@ -201,27 +217,9 @@ def build_model(config, data=None, *, size=None, classes=None, steps_per_epoch=1
             info["default_input_shape"][0])
     classes = classes or (data.num_classes if data is not None else None)
     weights = getattr(config, "weights", None) if model_fn is None else None
-    pretrained = None
     if weights:
         kwargs = {**finetune.weights_model_kwargs(name, weights), **kwargs}
-        pretrained = finetune.pretrained_network(
-            name, weights, input_shape=(size, size, channels), classes=classes, kwargs=kwargs)
-
-    nested = []
-
-    def build(input_shape, input_tensor=None):
-        if model_fn is not None:
-            return model_fn(input_shape, classes)
-        spec = api.get_spec(name)
-        extra = {}
-        if input_tensor is not None and _accepts(spec.constructor, "input_tensor"):
-            extra["input_tensor"] = input_tensor
-        elif pretrained is not None:
-            nested.append(True)
-            return pretrained  # nested as it is, weights and all
-        # get_spec().build: the kwargs may hold the model's ``name``.
-        return spec.build(input_shape=input_shape, classes=classes, **extra, **kwargs)
-
+    build = _network_builder(name, classes, kwargs, weights, model_fn)
     keras.mixed_precision.set_global_policy(PRECISION_POLICIES[config.precision])
     try:
         if data is None:
@@ -240,9 +238,6 @@ def build_model(config, data=None, *, size=None, classes=None, steps_per_epoch=1
             model = _float32_outputs(model)
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    if pretrained is not None and not nested:
-        finetune.copy_by_name(pretrained, model)
-        del pretrained
     if getattr(config, "bn_momentum", None) is not None:
         set_bn_momentum(model, config.bn_momentum)
     freeze = getattr(config, "freeze_backbone", False) and model_fn is None

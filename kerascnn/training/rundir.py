@@ -23,7 +23,7 @@ import socket
 import sys
 import time
 
-from kerascnn.training.config import ConfigError
+from kerascnn.training.errors import ConfigError
 from kerascnn.utils.io import is_marked_directory
 
 __all__ = ["MARKER", "LOCK", "RunLock", "is_run_directory", "clean_stale", "DiskFull",

@@ -63,35 +63,38 @@ def allowed_weights(model_name: str) -> str:
     return f"None (random initialization), a tag ({', '.join(repr(t) for t in tags)}) or {files}"
 
 
-def resolve_weights(model_name: str, weights):
+def resolve_weights(model_name: str, weights, *, argument: str = "`weights`"):
     """Classifies a ``weights=`` argument: returns ``(kind, value)`` with kind ``None``,
     ``"tag"`` (value: the :class:`WeightSet`), ``"checkpoint"`` or ``"keras"`` (value: the
-    path). Anything else is a one-line :class:`WeightsError` naming what is allowed."""
+    path). Anything else is a one-line :class:`WeightsError` naming what is allowed.
+
+    The one reading of a weights value, for the constructors' ``weights=`` and fit.py's
+    ``--weights`` alike: ``argument`` names it in the messages.
+    """
     from kerascnn.weights.core import WeightSet
 
     if weights is None:
         return None, None
     if isinstance(weights, WeightSet):
         return "tag", weights
+    allowed = f"{model_name} takes {allowed_weights(model_name)}"
     if isinstance(weights, os.PathLike) or (isinstance(weights, str) and (
             os.sep in weights or weights.endswith(CHECKPOINT_SUFFIXES + KERAS_SUFFIXES))):
         path = os.fspath(weights)
         if not path.endswith(CHECKPOINT_SUFFIXES + KERAS_SUFFIXES):
-            raise WeightsError(f"`weights` file {path} has an unknown type: "
-                               f"{model_name} takes {allowed_weights(model_name)}.")
+            raise WeightsError(f"{argument} file {path} has an unknown type: {allowed}.")
         if not os.path.exists(path):
-            raise WeightsError(f"`weights` file {path} does not exist.")
+            raise WeightsError(f"{argument} file {path} does not exist.")
         return ("checkpoint" if is_checkpoint(path) else "keras"), path
     sets = weight_sets(model_name)
     if isinstance(weights, str) and weights in sets:
         return "tag", sets[weights]
     if weights == "imagenet":
         raise WeightsError(f"This architecture has no ImageNet weights ({model_name}): "
-                           f"`weights` must be {allowed_weights(model_name)}.")
+                           f"{argument} must be {allowed_weights(model_name)}.")
     if isinstance(weights, str) and os.path.exists(weights):
-        raise WeightsError(f"`weights` file {weights} has an unknown type: "
-                           f"{model_name} takes {allowed_weights(model_name)}.")
-    raise WeightsError(f"`weights` for {model_name} must be {allowed_weights(model_name)}; "
+        raise WeightsError(f"{argument} file {weights} has an unknown type: {allowed}.")
+    raise WeightsError(f"{argument} for {model_name} must be {allowed_weights(model_name)}; "
                        f"got weights={weights!r}.")
 
 

@@ -70,12 +70,14 @@ def to_fully_convolutional(model):
     """
     import keras
 
+    from kerascnn.graph import producer
+
     producers = {}
     for layer in model.layers:
         if isinstance(layer, keras.layers.Dense):
-            src = layer.input._keras_history[0]
+            src = producer(layer.input)
             while isinstance(src, keras.layers.Dropout):
-                src = src.input._keras_history[0]
+                src = producer(src.input)
             if isinstance(src, keras.layers.Flatten):
                 producers[layer.name] = tuple(src.input.shape[1:3])
 

@@ -81,8 +81,10 @@ def check_weights(model_name: str, weights: str) -> str:
 def classifier_layers(model) -> list:
     """The classifier: for each output, the weighted layers nearest it (walking back
     through weightless ops: activations, pooling, flatten, casts)."""
+    from kerascnn.graph import inbound_layers, producer
+
     found, seen = [], set()
-    stack = [t._keras_history[0] for t in model.outputs]
+    stack = [op for op in map(producer, model.outputs) if op is not None]
     while stack:
         op = stack.pop()
         if id(op) in seen:
@@ -91,13 +93,7 @@ def classifier_layers(model) -> list:
         if op.weights:
             found.append(op)
             continue
-        for node in op._inbound_nodes:
-            if node.operation is not op:
-                continue
-            for tensor in node.input_tensors:
-                history = getattr(tensor, "_keras_history", None)
-                if history is not None:
-                    stack.append(history[0])
+        stack.extend(inbound_layers(op))
     order = {id(layer): i for i, layer in enumerate(model.layers)}
     return sorted(found, key=lambda layer: order.get(id(layer), 0))
 

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import hashlib
 
+from kerascnn.graph import layer_calls, producer, topology
+
 __all__ = ["transfer_weights", "structural_keys", "weight_roles"]
 
 _COMMUTATIVE = {"Add", "Multiply", "Maximum", "Minimum", "Average"}
@@ -39,50 +41,6 @@ def _h(*parts) -> str:
 
 def _shape(x):
     return tuple(x.shape[1:]) if x is not None and hasattr(x, "shape") else None
-
-
-def _graph(model):
-    """Returns ops in topological order, parents and children of each op."""
-    ops = list(model.operations)
-    index = {id(op): i for i, op in enumerate(ops)}
-    parents = {i: [] for i in range(len(ops))}
-    children = {i: [] for i in range(len(ops))}
-    for i, op in enumerate(ops):
-        nodes = [n for n in op._inbound_nodes if n.operation is op]
-        if not nodes:
-            continue
-        node = nodes[0]
-        for pos, tensor in enumerate(node.input_tensors):
-            history = getattr(tensor, "_keras_history", None)
-            if history is None:
-                continue
-            j = index.get(id(history[0]))
-            if j is None:
-                continue
-            parents[i].append(j)
-            children[j].append((i, pos))
-    # Topological order (Functional keeps one, but do not rely on it).
-    order, seen = [], set()
-
-    def visit(i):
-        stack = [(i, False)]
-        while stack:
-            k, done = stack.pop()
-            if done:
-                if k not in seen:
-                    seen.add(k)
-                    order.append(k)
-                continue
-            if k in seen:
-                continue
-            stack.append((k, True))
-            for p in reversed(parents[k]):
-                if p not in seen:
-                    stack.append((p, False))
-
-    for i in range(len(ops)):
-        visit(i)
-    return ops, order, parents, children
 
 
 def weight_roles(layer) -> list[tuple[str, object]]:
@@ -155,12 +113,10 @@ def _pair(value) -> tuple:
 
 
 def _describe(op) -> tuple:
-    nodes = [n for n in getattr(op, "_inbound_nodes", []) if n.operation is op]
-    if not nodes:
+    own = layer_calls(op)
+    if not own:
         return ("input",)
-    node = nodes[0]
-    ins = list(node.input_tensors)
-    outs = list(node.output_tensors)
+    ins, outs = own[0].inputs, own[0].outputs
     if type(op).__name__ == "InputLayer":
         return ("input", _shape(outs[0]) if outs else None)
     kind, settings = _settings(op, tuple(ins[0].shape) if ins and hasattr(ins[0], "shape")
@@ -189,7 +145,7 @@ def _forward(ops, order, parents, desc, commutative):
 
 
 def _analyse(model):
-    ops, order, parents, children = _graph(model)
+    ops, order, parents, children = topology(model)
     desc = {i: _describe(op) for i, op in enumerate(ops)}
     commutative = {i: type(op).__name__ in _COMMUTATIVE for i, op in enumerate(ops)}
     fwd = _forward(ops, order, parents, desc, commutative)
@@ -202,9 +158,9 @@ def structural_keys(model) -> list[tuple[str, object]]:
 
     output_ops = {}
     for pos, tensor in enumerate(model.outputs):
-        history = getattr(tensor, "_keras_history", None)
-        if history is not None:
-            output_ops.setdefault(id(history[0]), []).append(pos)
+        op = producer(tensor)
+        if op is not None:
+            output_ops.setdefault(id(op), []).append(pos)
     bwd = {}
     for i in reversed(order):
         items = []

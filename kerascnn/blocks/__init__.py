@@ -1,6 +1,14 @@
 """Functional-API block builders (``tensor -> tensor``), one module per idea."""
 
-from kerascnn.blocks.residual import convolutional_block, identity_block, residual_block
+from kerascnn.blocks.residual import (
+    BlockOptions,
+    basic_block,
+    bottleneck_block,
+    convolutional_block,
+    identity_block,
+    preact_block,
+    residual_block,
+)
 from kerascnn.blocks.se import se_block
 
 __all__ = ["identity_block", "convolutional_block"]
@@ -57,7 +65,8 @@ from kerascnn.blocks.conv_variants import (  # noqa: E402
 from kerascnn.blocks.fire import fire_module  # noqa: E402
 
 __all__ += ["fire_module", "asymmetric_conv", "small_kernel_stack", "depthwise_separable_conv"]
-__all__ += ["residual_block", "se_block"]
+__all__ += ["residual_block", "basic_block", "bottleneck_block", "preact_block", "BlockOptions",
+            "se_block"]
 from kerascnn.blocks.shufflenet import shufflenet_unit  # noqa: E402
 
 __all__ += ["shufflenet_unit"]

@@ -3,11 +3,12 @@
 Keras 3 records a functional model's graph in private attributes: each layer's calls
 (``layer._inbound_nodes``, ``layer._outbound_nodes``), the layer that produced a symbolic
 tensor (``tensor._keras_history``), a Functional model's calls by depth and their keys
-(``model._nodes_by_depth``, ``model._nodes``) and a Sequential model's inner Functional
-(``model._functional``). Every other module of kerascnn goes through the functions below,
-so a change in keras' internals is mended here alone.
+(``model._nodes_by_depth``, ``model._nodes``), a Sequential model's inner Functional
+(``model._functional``) and, for :func:`leaf_layers`, a layer's own sublayers
+(``layer._flatten_layers``, ``layer._layers``). Every other module of kerascnn goes
+through the functions below, so a change in keras' internals is mended here alone.
 
-The attributes were checked against keras 3.15 (:data:`KERAS_CHECKED`). An attribute
+The attributes were checked against keras 3.15.1 (:data:`KERAS_CHECKED`: 3.15). An attribute
 that every layer or graph model has, once missing, raises :class:`KerasInternalsError`
 naming it and the installed keras; :func:`check_keras_internals` probes them all on a
 small model.
@@ -24,7 +25,7 @@ import keras
 
 __all__ = ["KERAS_CHECKED", "KerasInternalsError", "Call", "check_keras_internals",
            "producer", "layer_calls", "inbound_layers", "outbound_layers", "is_graph_model",
-           "graph_model", "calls", "model_call", "edges", "topology"]
+           "graph_model", "calls", "model_call", "edges", "topology", "leaf_layers"]
 
 KERAS_CHECKED = "3.15"
 
@@ -203,6 +204,16 @@ def topology(model):
     return ops, order, parents, children
 
 
+def leaf_layers(model) -> list:
+    """The layers under ``model`` (recursively: inside nested models and custom layers)
+    that hold weights none of their own sublayers holds, in keras' flattening order."""
+    found = []
+    for layer in _attr(model, "_flatten_layers")(include_self=False, recursive=True):
+        if layer.weights and not any(sub.weights for sub in _attr(layer, "_layers")):
+            found.append(layer)
+    return found
+
+
 def check_keras_internals() -> None:
     """Builds a two-layer Functional and a Sequential model and reads every private
     attribute this module relies on; raises :class:`KerasInternalsError` naming the
@@ -220,9 +231,10 @@ def check_keras_internals() -> None:
     for name in ("_nodes_by_depth", "_nodes"):
         _attr(model, name)
     _attr(sequential, "_functional")
+    _attr(dense, "_layers")
     if producer(outputs) is not dense or inbound_layers(dense) != [model.layers[0]] or \
             outbound_layers(model.layers[0]) != [dense] or len(calls(model)) != 1 or \
-            graph_model(sequential) is None:
+            graph_model(sequential) is None or leaf_layers(model) != [dense]:
         raise KerasInternalsError(
             f"keras {keras.__version__}'s layer graph no longer reads as kerascnn.graph "
             f"expects (checked against keras {KERAS_CHECKED}.x).")

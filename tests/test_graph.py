@@ -150,3 +150,12 @@ def test_the_graph_module_imports_only_keras():
     modules |= {node.module.split(".")[0] for node in ast.walk(tree)
                 if isinstance(node, ast.ImportFrom) and node.module}
     assert modules <= {"__future__", "typing", "keras", "numpy"}
+
+
+def test_leaf_layers_reach_inside_nested_models():
+    inner = _branchy()
+    inputs = keras.Input((4, 4, 3), name="outer_image")
+    out = keras.layers.Dense(2, name="fc")(inner(inputs))
+    outer = keras.Model(inputs, out, name="outer")
+    assert sorted(layer.name for layer in graph.leaf_layers(outer)) == ["fc", "left", "stem"]
+    assert sorted(layer.name for layer in graph.leaf_layers(inner)) == ["left", "stem"]

@@ -71,6 +71,7 @@ def to_fully_convolutional(model):
     import keras
 
     from kerascnn.graph import producer
+    from kerascnn.weights.transfer import copy_weights_by_name
 
     producers = {}
     for layer in model.layers:
@@ -94,16 +95,8 @@ def to_fully_convolutional(model):
 
     inputs = keras.Input((None, None) + tuple(model.input.shape[3:]))
     fcn = keras.models.clone_model(model, input_tensors=inputs, clone_function=clone)
-    for old in model.layers:
-        if isinstance(old, keras.layers.InputLayer):
-            continue
-        new = fcn.get_layer(old.name)
-        weights = old.get_weights()
-        if old.name in producers:
-            kernel = weights[0].reshape(producers[old.name] + (-1, weights[0].shape[-1]))
-            weights = [kernel] + weights[1:]
-        if weights:
-            new.set_weights(weights)
+    # the Dense kernels fed by Flatten become the convolutions' (same size, reshaped)
+    copy_weights_by_name(model, fcn, reshape=True)
     return fcn
 
 

@@ -229,23 +229,20 @@ def pretrained_network(model_name: str, weights: str, *, input_shape, classes, k
 def copy_by_name(src, dst) -> int:
     """Copies every weighted layer of ``src`` into the layer of the same name in ``dst``
     (the same network built twice: alone, and on the run's preprocessing)."""
-    from kerascnn.utils.transfer import weight_roles
+    from kerascnn.weights.transfer import WeightCopyError, copy_weights_by_name
 
-    layers = {layer.name: layer for layer in _weighted(dst)}
-    if set(layers) != {layer.name for layer in _weighted(src)}:
-        raise FineTuneError(f"the pretrained {src.name} and the run's network differ in their "
-                            "layers (a weight set that needs other model arguments?).")
-    count = 0
-    for layer in _weighted(src):
-        theirs = dict(weight_roles(layer))
-        for role, var in weight_roles(layers[layer.name]):
-            if role not in theirs or tuple(theirs[role].shape) != tuple(var.shape):
-                raise FineTuneError(f"the pretrained {src.name}'s layer {layer.name!r} does not "
-                                    "fit the run's network (a weight set that needs other "
-                                    "model arguments?).")
-            var.assign(theirs[role].value)
-        count += 1
-    return count
+    try:
+        return len(copy_weights_by_name(
+            src, dst, same_layers=True,
+            where=lambda layer: not layer.name.startswith(PREPROCESSING_PREFIX)))
+    except WeightCopyError as e:
+        if e.layer is None:
+            raise FineTuneError(f"the pretrained {src.name} and the run's network differ in "
+                                "their layers (a weight set that needs other model "
+                                "arguments?).") from None
+        raise FineTuneError(f"the pretrained {src.name}'s layer {e.layer!r} does not fit the "
+                            "run's network (a weight set that needs other model "
+                            "arguments?).") from None
 
 
 def weights_model_kwargs(model_name: str, weights: str) -> dict:

@@ -30,7 +30,7 @@ _LAZY = {
     "create_model": ("kerascnn.api", "create_model"),
     "list_models": ("kerascnn.api", "list_models"),
     "model_info": ("kerascnn.api", "model_info"),
-    "transfer_weights": ("kerascnn.utils.transfer", "transfer_weights"),
+    "transfer_weights": ("kerascnn.weights.transfer", "transfer_weights"),
     "models_table": ("kerascnn.utils.table", "models_table"),
     "visualize": ("kerascnn.visualize", None),
 }

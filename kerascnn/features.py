@@ -163,9 +163,9 @@ def _output_shapes(model, ops, probe_size):
 
 def _candidates(model, probe_size) -> list[dict]:
     """Every layer that may end a stage, in graph order: ``{"layer", "channels", "stride"}``."""
-    from kerascnn.utils.transfer import _graph
+    from kerascnn.graph import topology
 
-    ops, order, parents, children = _graph(model)
+    ops, order, parents, children = topology(model)
     shapes = _output_shapes(model, ops, probe_size)
     position = {i: p for p, i in enumerate(order)}
 

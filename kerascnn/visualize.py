@@ -35,6 +35,8 @@ import math
 import keras
 import numpy as np
 
+from kerascnn.graph import model_call, producer
+
 __all__ = [
     "grad_cam",
     "saliency",
@@ -62,11 +64,6 @@ def _output_tensor(model):
     return outputs[0]
 
 
-def _producer(tensor):
-    history = getattr(tensor, "_keras_history", None)
-    return history[0] if history else None
-
-
 def _is_softmax(activation) -> bool:
     return getattr(activation, "__name__", str(activation)) == "softmax"
 
@@ -77,7 +74,7 @@ def _score_head(model):
     The scores are the logits when the model ends in a softmax, else its first output.
     """
     out = _output_tensor(model)
-    layer = _producer(out)
+    layer = producer(out)
     kind = type(layer).__name__
     if kind == "Dense" and _is_softmax(getattr(layer, "activation", None)):
         def logits(x, layer=layer):
@@ -160,25 +157,16 @@ def _layer(model, layer_name):
     )
 
 
-def _node_of(model, layer):
-    """The call of ``layer`` in ``model``'s own graph (a nested model's ``layer.output`` is
-    the tensor inside it, not the one its call made in the outer graph)."""
-    graph = getattr(model, "_functional", None) or model
-    for nodes in getattr(graph, "_nodes_by_depth", {}).values():
-        for node in nodes:
-            if node.operation is layer:
-                return node
-    return None
-
-
 def _layer_output(model, layer):
-    node = _node_of(model, layer)
-    return node.outputs[0] if node is not None else layer.output
+    # the call in ``model``'s own graph: a nested model's ``layer.output`` is the tensor
+    # inside it, not the one its call made in the outer graph
+    call = model_call(model, layer)
+    return call.outputs[0] if call is not None else layer.output
 
 
 def _layer_input(model, layer):
-    node = _node_of(model, layer)
-    return node.input_tensors[0] if node is not None else layer.input
+    call = model_call(model, layer)
+    return call.inputs[0] if call is not None else layer.input
 
 
 def _output_shape(layer):

@@ -4,7 +4,9 @@ import keras
 import numpy as np
 import pytest
 
+from kerascnn import graph
 from kerascnn.blocks import residual_block, se_block
+from kerascnn.blocks.residual import BlockOptions, basic_block, bottleneck_block, preact_block
 from kerascnn.layers import ZeroPadShortcut
 
 
@@ -79,3 +81,53 @@ def test_block_argument_errors(kwargs, message):
     options.update(kwargs)
     with pytest.raises(ValueError, match=message):
         residual_block(keras.Input((8, 8, 16)), 16, **options)
+
+
+def _layout(model):
+    return [(layer.name, type(layer).__name__, [tuple(w.shape) for w in layer.weights])
+            for layer in model.layers]
+
+
+@pytest.mark.parametrize("kwargs, direct", [
+    (dict(block="basic", stride=2, se_ratio=4),
+     lambda x: basic_block(x, 32, names="b", stride=2, options=BlockOptions(se_ratio=4))),
+    (dict(block="bottleneck", bottleneck_filters=8, groups=4, stride_in="1x1", shortcut="C"),
+     lambda x: bottleneck_block(x, 32, names="b", width=8,
+                                options=BlockOptions(groups=4, stride_in="1x1", shortcut="C"))),
+    (dict(block="bottleneck", preact=True, stride=2, use_bias="unnormalized",
+          explicit_padding=True, survival_probability=0.5),
+     lambda x: preact_block(x, 32, names="b", stride=2, bottleneck=True,
+                            survival_probability=0.5,
+                            options=BlockOptions(use_bias="unnormalized",
+                                                 explicit_padding=True))),
+    (dict(preact=True, preactivated=True, shortcut="A", stride=2),
+     lambda x: preact_block(x, 32, names="b", stride=2, preactivated=True,
+                            options=BlockOptions(shortcut="A"))),
+])
+def test_residual_block_is_the_three_blocks(kwargs, direct):
+    inp = keras.Input((8, 8, 16))
+    _, via = _params(inp, residual_block(inp, 32, names="b", **kwargs))
+    _, own = _params(inp, direct(inp))
+    assert _layout(via) == _layout(own)
+
+
+def test_block_options_are_checked_and_frozen():
+    options = BlockOptions(shortcut="A", epsilon=1e-5)
+    assert options.bias(True) is False and BlockOptions(use_bias="unnormalized").bias(False)
+    with pytest.raises(AttributeError):
+        options.shortcut = "B"
+    with pytest.raises(ValueError, match=r"`stride_in` must be '3x3' or '1x1'; got "
+                                         r"stride_in='2x2'\."):
+        BlockOptions(stride_in="2x2")
+    with pytest.raises(ValueError, match=r"`stochastic_depth_mode` must be 'batch' or "
+                                         r"'sample'; got stochastic_depth_mode='row'\."):
+        BlockOptions(stochastic_depth_mode="row")
+    with pytest.raises(ValueError, match=r"`groups` must be a positive integer; got groups=0\."):
+        BlockOptions(groups=0)
+    with pytest.raises(ValueError, match=r"Grouped convolutions need block='bottleneck'"):
+        basic_block(keras.Input((8, 8, 16)), 16, names="g", options=BlockOptions(groups=2))
+    # the pre-activation shares its BN-ReLU between the branch and a projection
+    inp = keras.Input((8, 8, 16))
+    _, model = _params(inp, preact_block(inp, 32, names="p", stride=2))
+    relu = model.get_layer("p_preact_relu")
+    assert {layer.name for layer in graph.outbound_layers(relu)} == {"p_1_pad", "p_0_conv"}

@@ -21,11 +21,20 @@ from kerascnn.blocks.inception_v3 import (
     inception_v3_reduction_b,
     inception_v3_stem,
 )
-from kerascnn.blocks.residual import convolutional_block, identity_block, residual_block
+from kerascnn.blocks.residual import (
+    BlockOptions,
+    basic_block,
+    bottleneck_block,
+    convolutional_block,
+    identity_block,
+    preact_block,
+    residual_block,
+)
 from kerascnn.blocks.se import se_block
 
 __all__ = [
-    "identity_block", "convolutional_block", "residual_block", "se_block", "conv_bn",
+    "identity_block", "convolutional_block", "residual_block", "basic_block",
+    "bottleneck_block", "preact_block", "BlockOptions", "se_block", "conv_bn",
     "asymmetric_conv", "small_kernel_stack", "depthwise_separable_conv",
     "googlenet_aux_head", "inception_v3_aux_head",
     "inception_v3_stem", "inception_v3_a", "inception_v3_reduction_a", "inception_v3_b",

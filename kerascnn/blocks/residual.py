@@ -1,28 +1,30 @@
-"""Residual blocks: one builder for every residual family.
+"""Residual blocks: the builders of every residual family.
 
-:func:`residual_block` builds
+* :func:`basic_block` (two kxk convolutions) and :func:`bottleneck_block` (1x1, kxk,
+  1x1; the kxk may be a grouped convolution of cardinality ``groups``, the ResNeXt
+  block of Xie et al. 2017), post-activation (He et al., "Deep Residual Learning for
+  Image Recognition", 2015: conv-BN-ReLU, addition, ReLU);
+* :func:`preact_block`, either of them with full pre-activation (He et al., "Identity
+  Mappings in Deep Residual Networks", 2016 (e): BN-ReLU-conv, addition, nothing after);
+* :func:`residual_block`, which takes every option as a keyword and calls one of the
+  three.
 
-* the basic block (two kxk convolutions) and the bottleneck block (1x1, kxk,
-  1x1; the kxk may be a grouped convolution of cardinality ``groups``, the
-  ResNeXt block of Xie et al. 2017),
-* post-activation (He et al., "Deep Residual Learning for Image Recognition",
-  2015: conv-BN-ReLU, addition, ReLU) or full pre-activation (He et al.,
-  "Identity Mappings in Deep Residual Networks", 2016
-  (e): BN-ReLU-conv, addition, nothing after),
-* shortcut options A (parameter-free: subsampling + zero channels), B (1x1
-  projection only where the shape changes) and C (projection everywhere),
-* with a squeeze-and-excitation block on the residual branch (``se_ratio=``,
-  Hu et al. 2018) and stochastic depth
-  (``survival_probability=``, Huang et al. 2016: the
-  branch becomes a sub-model run by :class:`kerascnn.layers.StochasticDepth`,
-  which skips it when the block is dropped).
+The options the blocks of one network share form a :class:`BlockOptions`: shortcut
+options A (parameter-free: subsampling + zero channels), B (1x1 projection only where
+the shape changes) and C (projection everywhere), a squeeze-and-excitation block on the
+residual branch (``se_ratio``, Hu et al. 2018), the stochastic depth mode (with a block's
+``survival_probability``, Huang et al. 2016, the branch becomes a sub-model run by
+:class:`kerascnn.layers.StochasticDepth`, which skips it when the block is dropped),
+biases, BatchNormalization epsilon and padding.
 
-The Keras ResNet-50 tutorial's ``identity_block`` and ``convolutional_block`` are this builder with
-the Caffe layer names ``res{stage}{block}_branch2a/2b/2c/1`` and
+The Keras ResNet-50 tutorial's ``identity_block`` and ``convolutional_block`` are the
+bottleneck block with the Caffe layer names ``res{stage}{block}_branch2a/2b/2c/1`` and
 ``bn{stage}{block}_branch...``.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import keras
 from keras import layers
@@ -36,8 +38,9 @@ from kerascnn.layers.stochastic_depth import (
 )
 from kerascnn.layers.zero_pad_shortcut import ZeroPadShortcut
 
-__all__ = ["residual_block", "identity_block", "convolutional_block", "block_letters",
-           "block_namer", "depth_schedule", "SHORTCUTS", "BLOCK_TYPES"]
+__all__ = ["residual_block", "basic_block", "bottleneck_block", "preact_block", "BlockOptions",
+           "identity_block", "convolutional_block", "block_letters", "block_namer",
+           "depth_schedule", "SHORTCUTS", "BLOCK_TYPES"]
 
 SHORTCUTS = ("A", "B", "C")
 BLOCK_TYPES = ("basic", "bottleneck")
@@ -113,6 +116,246 @@ def _bn(x, epsilon, name):
     return layers.BatchNormalization(axis=channel_axis(), epsilon=epsilon, name=name)(x)
 
 
+@dataclasses.dataclass(frozen=True)
+class BlockOptions:
+    """The options the residual blocks of one network share.
+
+    Attributes:
+        kernel_size: size of the spatial convolution(s).
+        shortcut: ``"A"`` zero-padding identity, ``"B"`` projection where the shape
+            changes, ``"C"`` projection in every block.
+        shortcut_kernel_size: kernel of the projection (3 in SENet-154).
+        groups: cardinality of the bottleneck's middle convolution (ResNeXt).
+        stride_in: ``"3x3"`` (the bottleneck's stride on the spatial convolution) or
+            ``"1x1"`` (on the first 1x1, the original Caffe/keras v1 placement).
+        use_bias: convolution biases: True, False, or ``"unnormalized"`` (only the
+            convolutions no BatchNormalization follows, as keras' ResNetV2).
+        epsilon: BatchNormalization epsilon.
+        explicit_padding: pad every spatial convolution with a ZeroPadding2D layer
+            (keras' ResNetV2 layout) instead of ``padding="same"``; strided
+            convolutions are always padded symmetrically by ``kernel_size // 2``.
+        se_ratio: None, or the reduction ratio of a squeeze-and-excitation block
+            applied to the branch before the addition.
+        stochastic_depth_mode: ``"batch"`` (one draw per mini-batch, dropped branch
+            not computed) or ``"sample"`` (per-sample drop path).
+    """
+
+    kernel_size: int = 3
+    shortcut: str = "B"
+    shortcut_kernel_size: int = 1
+    groups: int = 1
+    stride_in: str = "3x3"
+    use_bias: bool | str = False
+    epsilon: float = BN_EPSILON
+    explicit_padding: bool = False
+    se_ratio: float | None = None
+    stochastic_depth_mode: str = "batch"
+
+    def __post_init__(self):
+        check_positive_ints(kernel_size=self.kernel_size, groups=self.groups)
+        if self.shortcut not in SHORTCUTS:
+            raise ValueError(f"`shortcut` must be 'A', 'B' or 'C'; got shortcut={self.shortcut!r}.")
+        if self.stride_in not in ("3x3", "1x1"):
+            raise ValueError(
+                f"`stride_in` must be '3x3' or '1x1'; got stride_in={self.stride_in!r}.")
+        if self.use_bias not in (True, False, "unnormalized"):
+            raise ValueError("`use_bias` must be True, False or 'unnormalized'; "
+                             f"got use_bias={self.use_bias!r}.")
+        if self.stochastic_depth_mode not in ("batch", "sample"):
+            raise ValueError("`stochastic_depth_mode` must be 'batch' or 'sample'; "
+                             f"got stochastic_depth_mode={self.stochastic_depth_mode!r}.")
+
+    def bias(self, followed_by_bn: bool) -> bool:
+        """Whether a convolution (followed by BatchNormalization or not) has a bias."""
+        return (not followed_by_bn) if self.use_bias == "unnormalized" else self.use_bias
+
+
+def _start(x, filters, stride, names, survival_probability):
+    """Checks a block's own arguments; returns its namer."""
+    n = block_namer(names)
+    check_positive_ints(filters=filters, stride=stride)
+    if survival_probability is not None:
+        check_survival_probability(survival_probability, allow_zero=True)
+    return n
+
+
+def _widths(filters, width, reduce_filters, groups):
+    """(first 1x1, middle) channels of a bottleneck."""
+    width = width or max(1, filters // 4)
+    reduce_filters = reduce_filters or width
+    check_positive_int(width, "bottleneck_filters")
+    check_positive_int(reduce_filters, "reduce_filters")
+    if width % groups or reduce_filters % groups:
+        raise ValueError(
+            f"`groups`={groups} must divide the bottleneck widths ({reduce_filters}, {width})."
+        )
+    return reduce_filters, width
+
+
+def _shortcut_kind(x, filters, stride, shortcut) -> str:
+    changes_shape = stride != 1 or x.shape[channel_axis()] != filters
+    if shortcut == "C" or (shortcut == "B" and changes_shape):
+        return "projection"
+    return "zero_pad" if changes_shape else "identity"
+
+
+def _shortcut(source, filters, stride, kind, options, n, preact):
+    if kind == "projection":
+        short = _conv(source, filters, options.shortcut_kernel_size, stride,
+                      use_bias=options.bias(not preact), explicit_padding=True,
+                      name=n("short_conv"), pad_name=n("short_pad"))
+        return short if preact else _bn(short, options.epsilon, n("short_bn"))
+    if kind == "zero_pad":
+        return ZeroPadShortcut(filters, stride, name=n("short_a"))(source)
+    return source
+
+
+def _pre_activation(t, options, n):
+    t = _bn(t, options.epsilon, n("preact_bn"))
+    return layers.Activation("relu", name=n("preact_relu"))(t)
+
+
+def _basic_branch(t, filters, stride, options, n, last_bn):
+    """Two ``kernel_size`` convolutions; BN-ReLU after the first, BN after the second
+    where ``last_bn``."""
+    o = options
+    t = _conv(t, filters, o.kernel_size, stride, use_bias=o.bias(True),
+              explicit_padding=o.explicit_padding, name=n("conv1"), pad_name=n("pad1"))
+    t = _bn(t, o.epsilon, n("bn1"))
+    t = layers.Activation("relu", name=n("relu1"))(t)
+    t = _conv(t, filters, o.kernel_size, 1, use_bias=o.bias(last_bn),
+              explicit_padding=o.explicit_padding, name=n("conv2"), pad_name=n("pad2"))
+    return _bn(t, o.epsilon, n("bn2")) if last_bn else t
+
+
+def _bottleneck_branch(t, filters, stride, widths, options, n, last_bn):
+    """1x1 to ``widths[0]``, ``kernel_size`` to ``widths[1]`` in ``groups`` groups, 1x1 to
+    ``filters``; BN-ReLU after the first two, BN after the last where ``last_bn``."""
+    o = options
+    s1, s2 = (stride, 1) if o.stride_in == "1x1" else (1, stride)
+    t = _conv(t, widths[0], 1, s1, use_bias=o.bias(True), explicit_padding=False,
+              name=n("conv1"), pad_name=n("pad1"))
+    t = _bn(t, o.epsilon, n("bn1"))
+    t = layers.Activation("relu", name=n("relu1"))(t)
+    t = _conv(t, widths[1], o.kernel_size, s2, groups=o.groups, use_bias=o.bias(True),
+              explicit_padding=o.explicit_padding, name=n("conv2"), pad_name=n("pad2"))
+    t = _bn(t, o.epsilon, n("bn2"))
+    t = layers.Activation("relu", name=n("relu2"))(t)
+    t = _conv(t, filters, 1, 1, use_bias=o.bias(last_bn), explicit_padding=False,
+              name=n("conv3"), pad_name=None)
+    return _bn(t, o.epsilon, n("bn3")) if last_bn else t
+
+
+def _merge(short, branch, branch_input, name, options, n, survival_probability):
+    """``short`` plus ``branch(branch_input)`` (then the SE block): an Add named ``name``,
+    or with ``survival_probability`` a StochasticDepth running the branch as a sub-model."""
+    def full_branch(t):
+        t = branch(t)
+        return t if options.se_ratio is None else se_block(t, options.se_ratio, name=n("se"))
+
+    if survival_probability is None:
+        return layers.Add(name=name)([full_branch(branch_input), short])
+    branch_in = keras.Input(shape=tuple(branch_input.shape[1:]), name=n("branch") + "_input")
+    sub_model = keras.Model(branch_in, full_branch(branch_in), name=n("branch"))
+    return StochasticDepth(sub_model, survival_probability,
+                           mode=options.stochastic_depth_mode, name=n("sd"))([short, branch_input])
+
+
+def basic_block(x, filters, *, names, stride=1, options=BlockOptions(),
+                survival_probability=None):
+    """The post-activation basic block: two convolutions, addition, ReLU.
+
+    Args:
+        x: input tensor.
+        filters: output channels (of both convolutions).
+        names: ``(stage, block)`` (Caffe names) or a string prefix (keras names); see
+            :func:`block_namer`.
+        stride: spatial stride (of the first convolution and the shortcut).
+        options: the network's :class:`BlockOptions` (``groups`` must be 1).
+        survival_probability: None (always kept), or the probability of keeping the
+            branch in training (stochastic depth).
+
+    Returns:
+        The block's output tensor (``filters`` channels).
+    """
+    n = _start(x, filters, stride, names, survival_probability)
+    if options.groups != 1:
+        raise ValueError(
+            f"Grouped convolutions need block='bottleneck'; got groups={options.groups}.")
+    short = _shortcut(x, filters, stride, _shortcut_kind(x, filters, stride, options.shortcut),
+                      options, n, preact=False)
+    y = _merge(short, lambda t: _basic_branch(t, filters, stride, options, n, True), x,
+               n("add"), options, n, survival_probability)
+    return layers.Activation("relu", name=n("out"))(y)
+
+
+def bottleneck_block(x, filters, *, names, stride=1, width=None, reduce_filters=None,
+                     options=BlockOptions(), survival_probability=None):
+    """The post-activation bottleneck block: 1x1, kxk (grouped), 1x1, addition, ReLU.
+
+    Args:
+        x, filters, names, stride, options, survival_probability: as :func:`basic_block`
+            (the stride goes where ``options.stride_in`` puts it).
+        width: channels of the middle convolution (default ``filters // 4``); with
+            ``options.groups`` it is ``C x d``.
+        reduce_filters: channels of the first 1x1 convolution (default ``width``).
+
+    Returns:
+        The block's output tensor (``filters`` channels).
+    """
+    n = _start(x, filters, stride, names, survival_probability)
+    widths = _widths(filters, width, reduce_filters, options.groups)
+    short = _shortcut(x, filters, stride, _shortcut_kind(x, filters, stride, options.shortcut),
+                      options, n, preact=False)
+    y = _merge(short, lambda t: _bottleneck_branch(t, filters, stride, widths, options, n, True),
+               x, n("add"), options, n, survival_probability)
+    return layers.Activation("relu", name=n("out"))(y)
+
+
+def preact_block(x, filters, *, names, stride=1, bottleneck=False, width=None,
+                 reduce_filters=None, preactivated=False, options=BlockOptions(),
+                 survival_probability=None):
+    """The full pre-activation block: BN-ReLU, the basic or bottleneck convolutions
+    without their last BN, addition, nothing after.
+
+    The pre-activation feeds both the branch and a projection shortcut; an identity
+    or zero-padding shortcut takes the block's input as it is.
+
+    Args:
+        x, filters, names, stride, options, survival_probability: as :func:`basic_block`.
+        bottleneck: the bottleneck's convolutions (``width``, ``reduce_filters`` as
+            :func:`bottleneck_block`) instead of the basic block's.
+        preactivated: the input already went through BN-ReLU (the first block after a
+            conv-BN-ReLU stem), so the block adds no pre-activation of its own.
+
+    Returns:
+        The block's output tensor (``filters`` channels).
+    """
+    n = _start(x, filters, stride, names, survival_probability)
+    if bottleneck:
+        widths = _widths(filters, width, reduce_filters, options.groups)
+    elif options.groups != 1:
+        raise ValueError(
+            f"Grouped convolutions need block='bottleneck'; got groups={options.groups}.")
+    kind = _shortcut_kind(x, filters, stride, options.shortcut)
+    if kind == "projection":
+        source = branch_input = x if preactivated else _pre_activation(x, options, n)
+        branch_preact = False
+    else:
+        source = branch_input = x
+        branch_preact = not preactivated
+    short = _shortcut(source, filters, stride, kind, options, n, preact=True)
+
+    def branch(t):
+        if branch_preact:
+            t = _pre_activation(t, options, n)
+        if bottleneck:
+            return _bottleneck_branch(t, filters, stride, widths, options, n, False)
+        return _basic_branch(t, filters, stride, options, n, False)
+
+    return _merge(short, branch, branch_input, n("out"), options, n, survival_probability)
+
+
 def residual_block(
     x,
     filters,
@@ -136,7 +379,8 @@ def residual_block(
     explicit_padding=False,
     shortcut_kernel_size=1,
 ):
-    """One residual block, ``tensor -> tensor``.
+    """One residual block, ``tensor -> tensor``: :func:`basic_block`,
+    :func:`bottleneck_block` or :func:`preact_block`, with every option a keyword.
 
     Args:
         x: input tensor.
@@ -147,150 +391,39 @@ def residual_block(
             ``"bottleneck"`` (1x1 to ``reduce_filters``, ``kernel_size`` to
             ``bottleneck_filters`` in ``groups`` groups, 1x1 to ``filters``).
         stride: spatial stride of the block.
-        kernel_size: size of the spatial convolution(s).
         preact: False for post-activation (v1), True for full pre-activation (v2).
-        preactivated: with ``preact``, the input already went through BN-ReLU
-            (the first block after a conv-BN-ReLU stem), so the block
-            adds no pre-activation of its own.
-        shortcut: ``"A"`` zero-padding identity, ``"B"`` projection where the
-            shape changes, ``"C"`` projection in every block.
+        preactivated: with ``preact``, the input already went through BN-ReLU.
         bottleneck_filters: channels of the bottleneck's middle convolution
             (default ``filters // 4``); with ``groups`` it is ``C x d``.
         reduce_filters: channels of the bottleneck's first 1x1 convolution
             (default ``bottleneck_filters``).
-        groups: cardinality of the middle convolution (ResNeXt).
-        stride_in: ``"3x3"`` (stride on the spatial convolution) or ``"1x1"``
-            (on the first 1x1, the original Caffe/keras v1 placement).
-        se_ratio: None, or the reduction ratio of a squeeze-and-excitation
-            block applied to the branch before the addition.
         survival_probability: None (always kept), or the probability of keeping
             the branch in training (stochastic depth).
-        stochastic_depth_mode: ``"batch"`` (one draw per mini-batch, dropped
-            branch not computed) or ``"sample"`` (per-sample drop path).
-        use_bias: convolution biases: True, False, or ``"unnormalized"`` (only
-            the convolutions no BatchNormalization follows, as keras'
-            ResNetV2).
-        epsilon: BatchNormalization epsilon.
-        explicit_padding: pad every spatial convolution with a ZeroPadding2D
-            layer (keras' ResNetV2 layout) instead of ``padding="same"``; strided
-            convolutions are always padded symmetrically by ``kernel_size // 2``.
-        shortcut_kernel_size: kernel of the projection (3 in SENet-154).
+        kernel_size, shortcut, groups, stride_in, se_ratio, stochastic_depth_mode,
+            use_bias, epsilon, explicit_padding, shortcut_kernel_size: the fields of
+            :class:`BlockOptions`.
 
     Returns:
         The block's output tensor (``filters`` channels).
     """
-    n = block_namer(names)
-    check_positive_ints(filters=filters, stride=stride, kernel_size=kernel_size, groups=groups)
+    block_namer(names)
+    check_positive_ints(filters=filters, stride=stride)
     if block not in BLOCK_TYPES:
         raise ValueError(f"`block` must be 'basic' or 'bottleneck'; got block={block!r}.")
-    if shortcut not in SHORTCUTS:
-        raise ValueError(f"`shortcut` must be 'A', 'B' or 'C'; got shortcut={shortcut!r}.")
-    if stride_in not in ("3x3", "1x1"):
-        raise ValueError(f"`stride_in` must be '3x3' or '1x1'; got stride_in={stride_in!r}.")
-    if use_bias not in (True, False, "unnormalized"):
-        raise ValueError(
-            f"`use_bias` must be True, False or 'unnormalized'; got use_bias={use_bias!r}."
-        )
-    if survival_probability is not None:
-        check_survival_probability(survival_probability, allow_zero=True)
-    if stochastic_depth_mode not in ("batch", "sample"):
-        raise ValueError("`stochastic_depth_mode` must be 'batch' or 'sample'; "
-                         f"got stochastic_depth_mode={stochastic_depth_mode!r}.")
-    if block == "bottleneck":
-        bottleneck_filters = bottleneck_filters or max(1, filters // 4)
-        reduce_filters = reduce_filters or bottleneck_filters
-        check_positive_int(bottleneck_filters, "bottleneck_filters")
-        check_positive_int(reduce_filters, "reduce_filters")
-        if bottleneck_filters % groups or reduce_filters % groups:
-            raise ValueError(
-                f"`groups`={groups} must divide the bottleneck widths "
-                f"({reduce_filters}, {bottleneck_filters})."
-            )
-    elif groups != 1:
-        raise ValueError(f"Grouped convolutions need block='bottleneck'; got groups={groups}.")
-
-    def bias(followed_by_bn):
-        return (not followed_by_bn) if use_bias == "unnormalized" else use_bias
-
-    def pre_activation(t):
-        t = _bn(t, epsilon, n("preact_bn"))
-        return layers.Activation("relu", name=n("preact_relu"))(t)
-
-    in_channels = x.shape[channel_axis()]
-    changes_shape = stride != 1 or in_channels != filters
-    if shortcut == "C" or (shortcut == "B" and changes_shape):
-        kind = "projection"
-    elif changes_shape:
-        kind = "zero_pad"
-    else:
-        kind = "identity"
-
-    branch_preact = False
+    options = BlockOptions(
+        kernel_size=kernel_size, shortcut=shortcut, shortcut_kernel_size=shortcut_kernel_size,
+        groups=groups, stride_in=stride_in, use_bias=use_bias, epsilon=epsilon,
+        explicit_padding=explicit_padding, se_ratio=se_ratio,
+        stochastic_depth_mode=stochastic_depth_mode)
+    common = dict(names=names, stride=stride, options=options,
+                  survival_probability=survival_probability)
+    widths = dict(width=bottleneck_filters, reduce_filters=reduce_filters)
     if preact:
-        if kind == "projection":
-            source = x if preactivated else pre_activation(x)
-            branch_input = source
-        else:
-            source = x
-            branch_input = x
-            branch_preact = not preactivated
-    else:
-        source = branch_input = x
-
-    if kind == "projection":
-        short = _conv(source, filters, shortcut_kernel_size, stride,
-                      use_bias=bias(not preact), explicit_padding=True,
-                      name=n("short_conv"), pad_name=n("short_pad"))
-        if not preact:
-            short = _bn(short, epsilon, n("short_bn"))
-    elif kind == "zero_pad":
-        short = ZeroPadShortcut(filters, stride, name=n("short_a"))(source)
-    else:
-        short = source
-
-    def branch(t):
-        if branch_preact:
-            t = pre_activation(t)
-        last_bn = not preact
-        if block == "basic":
-            t = _conv(t, filters, kernel_size, stride, use_bias=bias(True),
-                      explicit_padding=explicit_padding, name=n("conv1"), pad_name=n("pad1"))
-            t = _bn(t, epsilon, n("bn1"))
-            t = layers.Activation("relu", name=n("relu1"))(t)
-            t = _conv(t, filters, kernel_size, 1, use_bias=bias(last_bn),
-                      explicit_padding=explicit_padding, name=n("conv2"), pad_name=n("pad2"))
-            if last_bn:
-                t = _bn(t, epsilon, n("bn2"))
-        else:
-            s1, s2 = (stride, 1) if stride_in == "1x1" else (1, stride)
-            t = _conv(t, reduce_filters, 1, s1, use_bias=bias(True), explicit_padding=False,
-                      name=n("conv1"), pad_name=n("pad1"))
-            t = _bn(t, epsilon, n("bn1"))
-            t = layers.Activation("relu", name=n("relu1"))(t)
-            t = _conv(t, bottleneck_filters, kernel_size, s2, groups=groups, use_bias=bias(True),
-                      explicit_padding=explicit_padding, name=n("conv2"), pad_name=n("pad2"))
-            t = _bn(t, epsilon, n("bn2"))
-            t = layers.Activation("relu", name=n("relu2"))(t)
-            t = _conv(t, filters, 1, 1, use_bias=bias(last_bn), explicit_padding=False,
-                      name=n("conv3"), pad_name=None)
-            if last_bn:
-                t = _bn(t, epsilon, n("bn3"))
-        if se_ratio is not None:
-            t = se_block(t, se_ratio, name=n("se"))
-        return t
-
-    add_name = n("out") if preact else n("add")
-    if survival_probability is None:
-        y = layers.Add(name=add_name)([branch(branch_input), short])
-    else:
-        branch_in = keras.Input(shape=tuple(branch_input.shape[1:]),
-                                name=n("branch") + "_input")
-        sub_model = keras.Model(branch_in, branch(branch_in), name=n("branch"))
-        y = StochasticDepth(sub_model, survival_probability, mode=stochastic_depth_mode,
-                            name=n("sd"))([short, branch_input])
-    if not preact:
-        y = layers.Activation("relu", name=n("out"))(y)
-    return y
+        return preact_block(x, filters, bottleneck=block == "bottleneck",
+                            preactivated=preactivated, **widths, **common)
+    if block == "basic":
+        return basic_block(x, filters, **common)
+    return bottleneck_block(x, filters, **widths, **common)
 
 
 def _check(f, filters, stage, block, s=1):
@@ -332,12 +465,12 @@ def identity_block(X, f, filters, stage, block, *, use_bias=True, epsilon=BN_EPS
             f"identity_block needs F3 equal to the input's {channels} channels; "
             f"got filters={list(filters)} (use convolutional_block to change the width)."
         )
-    return residual_block(X, filters[2], names=(stage, block), block="bottleneck", stride=1,
-                          kernel_size=f, shortcut="B", reduce_filters=filters[0],
-                          bottleneck_filters=filters[1], stride_in="1x1", use_bias=use_bias,
-                          epsilon=epsilon, se_ratio=se_ratio,
-                          survival_probability=survival_probability,
-                          stochastic_depth_mode=stochastic_depth_mode)
+    options = BlockOptions(kernel_size=f, shortcut="B", stride_in="1x1", use_bias=use_bias,
+                           epsilon=epsilon, se_ratio=se_ratio,
+                           stochastic_depth_mode=stochastic_depth_mode)
+    return bottleneck_block(X, filters[2], names=(stage, block), stride=1, width=filters[1],
+                            reduce_filters=filters[0], options=options,
+                            survival_probability=survival_probability)
 
 
 def convolutional_block(X, f, filters, stage, block, s=2, *, use_bias=True, epsilon=BN_EPSILON,
@@ -363,12 +496,12 @@ def convolutional_block(X, f, filters, stage, block, s=2, *, use_bias=True, epsi
         Output tensor with ``F3`` channels, spatially downsampled by ``s``.
     """
     _check(f, filters, stage, block, s)
-    return residual_block(X, filters[2], names=(stage, block), block="bottleneck", stride=s,
-                          kernel_size=f, shortcut="C", reduce_filters=filters[0],
-                          bottleneck_filters=filters[1], stride_in="1x1", use_bias=use_bias,
-                          epsilon=epsilon, se_ratio=se_ratio,
-                          survival_probability=survival_probability,
-                          stochastic_depth_mode=stochastic_depth_mode)
+    options = BlockOptions(kernel_size=f, shortcut="C", stride_in="1x1", use_bias=use_bias,
+                           epsilon=epsilon, se_ratio=se_ratio,
+                           stochastic_depth_mode=stochastic_depth_mode)
+    return bottleneck_block(X, filters[2], names=(stage, block), stride=s, width=filters[1],
+                            reduce_filters=filters[0], options=options,
+                            survival_probability=survival_probability)
 
 
 def depth_schedule(stochastic_depth, num_blocks):

@@ -70,12 +70,15 @@ def to_fully_convolutional(model):
     """
     import keras
 
+    from kerascnn.graph import producer
+    from kerascnn.weights.transfer import copy_weights_by_name
+
     producers = {}
     for layer in model.layers:
         if isinstance(layer, keras.layers.Dense):
-            src = layer.input._keras_history[0]
+            src = producer(layer.input)
             while isinstance(src, keras.layers.Dropout):
-                src = src.input._keras_history[0]
+                src = producer(src.input)
             if isinstance(src, keras.layers.Flatten):
                 producers[layer.name] = tuple(src.input.shape[1:3])
 
@@ -92,16 +95,8 @@ def to_fully_convolutional(model):
 
     inputs = keras.Input((None, None) + tuple(model.input.shape[3:]))
     fcn = keras.models.clone_model(model, input_tensors=inputs, clone_function=clone)
-    for old in model.layers:
-        if isinstance(old, keras.layers.InputLayer):
-            continue
-        new = fcn.get_layer(old.name)
-        weights = old.get_weights()
-        if old.name in producers:
-            kernel = weights[0].reshape(producers[old.name] + (-1, weights[0].shape[-1]))
-            weights = [kernel] + weights[1:]
-        if weights:
-            new.set_weights(weights)
+    # the Dense kernels fed by Flatten become the convolutions' (same size, reshaped)
+    copy_weights_by_name(model, fcn, reshape=True)
     return fcn
 
 

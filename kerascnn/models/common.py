@@ -256,7 +256,7 @@ def load_keras_twin_weights(model, twin_constructor, file_name, include_top, **t
     once) is read by keras' own constructor, then copied layer by layer with
     :func:`kerascnn.transfer_weights`.
     """
-    from kerascnn.utils.transfer import transfer_weights
+    from kerascnn.weights.transfer import transfer_weights
 
     path = keras_weights_file(file_name)
     twin = twin_constructor(

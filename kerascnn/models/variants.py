@@ -58,24 +58,12 @@ def _doc(variant: Variant, template: str) -> str:
 def _copy_by_name(src, dst, classifier_may_differ: bool = False) -> None:
     """Copies every weighted layer of ``src`` into ``dst``'s layer of the same name (the
     same builder with keras' file loaded). With ``classifier_may_differ`` (another number of
-    classes), layers whose shapes differ are left as they are: the classifier."""
-    for layer in src.layers:
-        if not layer.weights:
-            continue
-        try:
-            target = dst.get_layer(layer.name)
-        except ValueError:
-            if classifier_may_differ:  # resnet's classifier is named fc{classes}
-                continue
-            raise
-        shapes = [tuple(w.shape) for w in layer.weights]
-        if [tuple(w.shape) for w in target.weights] != shapes:
-            if classifier_may_differ:
-                continue
-            raise ValueError(f"{dst.name}: layer {layer.name!r} has weight shapes "
-                             f"{[tuple(w.shape) for w in target.weights]}, keras' file {shapes}.")
-        for s, d in zip(layer.weights, target.weights):
-            d.assign(s.value)
+    classes), layers whose shapes differ are left as they are: the classifier (resnet's is
+    named fc{classes})."""
+    from kerascnn.weights.transfer import copy_weights_by_name
+
+    skip = "skip" if classifier_may_differ else "raise"
+    copy_weights_by_name(src, dst, missing=skip, mismatched=skip)
 
 
 def _make_constructor(builder, variant: Variant, options: tuple, twin_arguments: bool):

@@ -68,8 +68,10 @@ def check_weights(model_name: str, weights: str) -> str:
 def classifier_layers(model) -> list:
     """The classifier: for each output, the weighted layers nearest it (walking back
     through weightless ops: activations, pooling, flatten, casts)."""
+    from kerascnn.graph import inbound_layers, producer
+
     found, seen = [], set()
-    stack = [t._keras_history[0] for t in model.outputs]
+    stack = [op for op in map(producer, model.outputs) if op is not None]
     while stack:
         op = stack.pop()
         if id(op) in seen:
@@ -78,13 +80,7 @@ def classifier_layers(model) -> list:
         if op.weights:
             found.append(op)
             continue
-        for node in op._inbound_nodes:
-            if node.operation is not op:
-                continue
-            for tensor in node.input_tensors:
-                history = getattr(tensor, "_keras_history", None)
-                if history is not None:
-                    stack.append(history[0])
+        stack.extend(inbound_layers(op))
     order = {id(layer): i for i, layer in enumerate(model.layers)}
     return sorted(found, key=lambda layer: order.get(id(layer), 0))
 
@@ -97,7 +93,7 @@ def _weighted(model):
 def _load_into(model, source: dict, path, model_name: str) -> list[str]:
     """Assigns ``source`` (layer name -> [(role, array)]) to ``model``'s weighted layers;
     returns the classifier layers left new (their shapes differ, or the file has none)."""
-    from kerascnn.utils.transfer import weight_roles
+    from kerascnn.weights.transfer import weight_roles
 
     head = {layer.name for layer in classifier_layers(model)}
     skipped, used = [], set()
@@ -136,7 +132,7 @@ def _load_into(model, source: dict, path, model_name: str) -> list[str]:
 
 
 def _keras_layers(model) -> dict:
-    from kerascnn.utils.transfer import weight_roles
+    from kerascnn.weights.transfer import weight_roles
 
     return {layer.name: [(role, var.numpy()) for role, var in weight_roles(layer)]
             for layer in _weighted(model)}
@@ -149,7 +145,7 @@ def _h5_layers(model, path) -> dict:
     import h5py
     from keras.src.utils import naming
 
-    from kerascnn.utils.transfer import weight_roles
+    from kerascnn.weights.transfer import weight_roles
 
     out, counts = {}, {}
     with h5py.File(path, "r") as f:
@@ -226,23 +222,20 @@ def pretrained_network(model_name: str, weights: str, *, input_shape, classes, k
 def copy_by_name(src, dst) -> int:
     """Copies every weighted layer of ``src`` into the layer of the same name in ``dst``
     (the same network built twice: alone, and on the run's preprocessing)."""
-    from kerascnn.utils.transfer import weight_roles
+    from kerascnn.weights.transfer import WeightCopyError, copy_weights_by_name
 
-    layers = {layer.name: layer for layer in _weighted(dst)}
-    if set(layers) != {layer.name for layer in _weighted(src)}:
-        raise FineTuneError(f"the pretrained {src.name} and the run's network differ in their "
-                            "layers (a weight set that needs other model arguments?).")
-    count = 0
-    for layer in _weighted(src):
-        theirs = dict(weight_roles(layer))
-        for role, var in weight_roles(layers[layer.name]):
-            if role not in theirs or tuple(theirs[role].shape) != tuple(var.shape):
-                raise FineTuneError(f"the pretrained {src.name}'s layer {layer.name!r} does not "
-                                    "fit the run's network (a weight set that needs other "
-                                    "model arguments?).")
-            var.assign(theirs[role].value)
-        count += 1
-    return count
+    try:
+        return len(copy_weights_by_name(
+            src, dst, same_layers=True,
+            where=lambda layer: not layer.name.startswith(PREPROCESSING_PREFIX)))
+    except WeightCopyError as e:
+        if e.layer is None:
+            raise FineTuneError(f"the pretrained {src.name} and the run's network differ in "
+                                "their layers (a weight set that needs other model "
+                                "arguments?).") from None
+        raise FineTuneError(f"the pretrained {src.name}'s layer {e.layer!r} does not fit the "
+                            "run's network (a weight set that needs other model "
+                            "arguments?).") from None
 
 
 def weights_model_kwargs(model_name: str, weights: str) -> dict:

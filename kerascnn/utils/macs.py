@@ -33,6 +33,8 @@ import math
 
 import keras
 
+from kerascnn.graph import calls
+
 __all__ = ["count_macs", "macs_by_layer", "layer_macs", "format_macs"]
 
 _CONV = ("Conv1D", "Conv2D", "Conv3D")
@@ -115,28 +117,10 @@ def layer_macs(layer, input_shapes, output_shapes) -> int:
 
 def _graph_calls(model):
     """(layer, input shapes, output shapes) of every call in a graph model, in depth order."""
-    if isinstance(model, keras.Sequential):
-        functional = getattr(model, "_functional", None)
-        if functional is None:
-            raise ValueError(
-                f"count_macs needs a built model; Sequential model {model.name!r} has no input "
-                "shape yet (add a keras.Input or call build())."
-            )
-        model = functional
-    nodes_by_depth = getattr(model, "_nodes_by_depth", None)
-    if nodes_by_depth is None:
-        raise ValueError(
-            f"count_macs needs a Functional or Sequential model; {model.name!r} is a "
-            f"{type(model).__name__} without a layer graph."
-        )
-    for depth in sorted(nodes_by_depth, reverse=True):
-        for node in nodes_by_depth[depth]:
-            layer = node.operation
-            if isinstance(layer, keras.layers.InputLayer):
-                continue
-            yield (layer,
-                   [_shape(t) for t in node.input_tensors],
-                   [_shape(t) for t in node.outputs])
+    for call in calls(model, user="count_macs"):
+        yield (call.layer,
+               [_shape(t) for t in call.inputs],
+               [_shape(t) for t in call.outputs])
 
 
 def macs_by_layer(model, prefix: str = "") -> list[tuple[str, str, int]]:

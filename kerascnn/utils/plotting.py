@@ -264,32 +264,17 @@ def _shape_text(shape) -> str:
 
 def _model_edges(model):
     """(source layer, destination layer) pairs of a functional model, in layer order."""
-    from keras.src.models import functional
-    from keras.src.ops.function import make_node_key
+    from kerascnn.graph import edges
 
-    edges = []
-    for layer in model.layers:
-        for index, node in enumerate(layer._inbound_nodes):
-            if (isinstance(model, functional.Functional)
-                    and make_node_key(layer, index) not in model._nodes):
-                continue
-            for tensor in node.input_tensors:
-                source = tensor._keras_history.operation
-                if source is not None:
-                    edges.append((source, layer))
-    return edges
+    return edges(model)
 
 
 def _output_shapes(model, layer) -> list[str]:
-    from keras.src.models import functional
-    from keras.src.ops.function import make_node_key
+    from kerascnn.graph import layer_calls
 
     shapes = []
-    for index, node in enumerate(layer._inbound_nodes):
-        if (isinstance(model, functional.Functional)
-                and make_node_key(layer, index) not in model._nodes):
-            continue
-        shapes += [_shape_text(t.shape) for t in node.output_tensors]
+    for call in layer_calls(layer, model):
+        shapes += [_shape_text(t.shape) for t in call.outputs]
     if not shapes and type(layer).__name__ == "InputLayer":
         shapes = [_shape_text(layer.output.shape)]
     return shapes
@@ -320,6 +305,8 @@ def block_groups(model, family: str | None = None) -> list[dict]:
         ``output_shapes`` (of the layers whose outputs leave the group, batch axis dropped)
         and ``inputs`` (names of the groups feeding it).
     """
+    from kerascnn.graph import producer
+
     layers = list(model.layers)
     keys = []
     for layer in layers:
@@ -374,7 +361,7 @@ def block_groups(model, family: str | None = None) -> list[dict]:
         if seen[n] > 1:
             groups[g]["name"] = f"{n} ({seen[n]})"
 
-    outputs = {id(t._keras_history.operation) for t in model.outputs}
+    outputs = {id(producer(t)) for t in model.outputs}
     leaving = set()
     for src, dst in edges:
         if group_of[index[id(src)]] != group_of[index[id(dst)]]:

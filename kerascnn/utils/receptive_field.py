@@ -43,6 +43,8 @@ import math
 
 import keras
 
+from kerascnn.graph import calls, graph_model, is_graph_model
+
 __all__ = ["receptive_field", "Field"]
 
 
@@ -190,50 +192,23 @@ def _layer_field(layer, field: Field, in_shape, out_shape) -> Field:
     return field
 
 
-def _graph(model):
-    if isinstance(model, keras.Sequential):
-        functional = getattr(model, "_functional", None)
-        if functional is None:
-            raise ValueError(
-                f"receptive_field needs a built model; Sequential model {model.name!r} has no "
-                "input shape yet (add a keras.Input or call build())."
-            )
-        model = functional
-    if getattr(model, "_nodes_by_depth", None) is None:
-        raise ValueError(
-            f"receptive_field needs a Functional or Sequential model; {model.name!r} is a "
-            f"{type(model).__name__} without a layer graph."
-        )
-    return model
-
-
-def _is_graph_model(layer) -> bool:
-    return isinstance(layer, keras.Model) and (
-        isinstance(layer, keras.Sequential) or getattr(layer, "_nodes_by_depth", None) is not None
-    )
-
-
 def _walk(model, input_states: list, prefix: str, rows: list) -> list:
     """Propagates the input states through ``model``'s graph; returns its output states."""
-    model = _graph(model)
+    model = graph_model(model, "receptive_field")
     states = {id(t): s for t, s in zip(model.inputs, input_states)}
-    for depth in sorted(model._nodes_by_depth, reverse=True):
-        for node in model._nodes_by_depth[depth]:
-            layer = node.operation
-            if isinstance(layer, keras.layers.InputLayer):
-                continue
-            in_states = [states.get(id(t), _GLOBAL) for t in node.input_tensors]
-            outs = _node_states(layer, node, in_states, f"{prefix}{layer.name}", rows)
-            for tensor, state in zip(node.outputs, outs):
-                states[id(tensor)] = state
+    for call in calls(model):
+        in_states = [states.get(id(t), _GLOBAL) for t in call.inputs]
+        outs = _node_states(call.layer, call, in_states, f"{prefix}{call.layer.name}", rows)
+        for tensor, state in zip(call.outputs, outs):
+            states[id(tensor)] = state
     return [states.get(id(t), _GLOBAL) for t in model.outputs]
 
 
-def _node_states(layer, node, in_states, path, rows) -> list:
-    in_shapes = [tuple(t.shape) for t in node.input_tensors]
-    out_shapes = [tuple(t.shape) for t in node.outputs]
+def _node_states(layer, call, in_states, path, rows) -> list:
+    in_shapes = [tuple(t.shape) for t in call.inputs]
+    out_shapes = [tuple(t.shape) for t in call.outputs]
     kind = type(layer).__name__
-    if _is_graph_model(layer):
+    if is_graph_model(layer):
         return _walk(layer, in_states, f"{path}/", rows)
     fields = [s for s in in_states if s is not _GLOBAL]
     if not fields or len(out_shapes) != 1 or len(out_shapes[0]) != 4 or kind in _GLOBAL_LAYERS:
@@ -241,7 +216,7 @@ def _node_states(layer, node, in_states, path, rows) -> list:
     if kind == "StochasticDepth":
         shortcut, branch_in = in_states
         branch = layer.branch
-        if _is_graph_model(branch):
+        if is_graph_model(branch):
             branch_out = _walk(branch, [branch_in], f"{path}/", rows)[0]
         else:
             branch_out = _layer_field(branch, branch_in, in_shapes[1], out_shapes[0])
@@ -288,7 +263,7 @@ def receptive_field(model) -> list[dict]:
         >>> [r for r in rows if r["layer"] == "block5_conv3"][0]["receptive_field"]
         (196, 196)
     """
-    graph = _graph(model)
+    graph = graph_model(model, "receptive_field")
     inputs = graph.inputs
     if not inputs or len(inputs[0].shape) != 4:
         shape = tuple(inputs[0].shape) if inputs else None

@@ -398,14 +398,6 @@ DenseNetBC190CIFARCV = REGISTERED["densenet_bc190_cifar_cv"]
 VARIANTS = VARIANTS + CIFAR_CV_VARIANTS
 
 
-def _leaf_layers(model):
-    out = {}
-    for layer in model._flatten_layers(include_self=False, recursive=True):
-        if layer.weights and not any(sub.weights for sub in layer._layers):
-            out[layer.name] = layer
-    return out
-
-
 def copy_weights_by_name(src, dst):
     """Copies weights between two DenseNets that differ only in ``memory_efficient``.
 
@@ -413,14 +405,9 @@ def copy_weights_by_name(src, dst):
     convolution layers as sublayers, so every weighted layer is matched by
     name. Returns the number of layers copied; ValueError if any is missing.
     """
-    s, d = _leaf_layers(src), _leaf_layers(dst)
-    if set(s) != set(d):
-        missing = sorted(set(s) ^ set(d))
-        raise ValueError(f"Cannot copy weights by name: {len(missing)} layers are not in both "
-                         f"models (first: {missing[0]!r}).")
-    for layer_name, layer in s.items():
-        d[layer_name].set_weights(layer.get_weights())
-    return len(s)
+    from kerascnn.weights.transfer import copy_weights_by_name as copy
+
+    return len(copy(src, dst, nested=True, same_layers=True))
 
 
 # ---------------------------------------------------------------- registration

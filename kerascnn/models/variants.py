@@ -287,6 +287,7 @@ def _weights_entrypoint(builder, name: str, default_input, classes: int):
                                             inspect.Parameter.KEYWORD_ONLY, default=False))
     entrypoint.__signature__ = inspect.Signature(parameters)
     entrypoint.__name__ = entrypoint.__qualname__ = getattr(builder, "__name__", name)
+    entrypoint.__module__ = getattr(builder, "__module__", __name__)
     entrypoint.__doc__ = builder.__doc__
     return entrypoint
 

@@ -90,6 +90,7 @@ import keras
 
 from kerascnn import registry
 from kerascnn.models import load_families
+from kerascnn.utils.io import atomic_write
 
 __all__ = ["NOT_A_TAP", "stage_taps", "feature_info", "feature_model", "create_feature_model"]
 
@@ -361,8 +362,8 @@ def write_feature_info(path: str = _CACHE, names=None) -> dict:
     about = ("Stage taps of the registered models with their default arguments "
              "(kerascnn.features); rewrite with `python -m kerascnn.features`.")
     lines = [f" {json.dumps(n)}: {json.dumps(models[n])}" for n in sorted(models)]
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(f'{{"about": {json.dumps(about)},\n"models": {{\n' + ",\n".join(lines) + "\n}}\n")
+    atomic_write(path, f'{{"about": {json.dumps(about)},\n"models": {{\n' + ",\n".join(lines)
+                 + "\n}}\n")
     _stored.cache_clear()
     return models
 

@@ -57,3 +57,20 @@ def test_update_cache_writes_the_rows(tmp_path):
     rows = table.update_cache(["lenet5"], path=str(path))
     with open(path, encoding="utf-8") as f:
         assert json.load(f)["models"] == rows == kerascnn.models_table("lenet5")
+
+
+def test_update_all_regenerates_every_generated_file(monkeypatch, tmp_path, capsys):
+    """One command writes the table's cache, the feature taps and the README's weight table
+    (each checked current by its own test)."""
+    import kerascnn.features
+
+    calls = []
+    monkeypatch.setattr(table, "update_cache", lambda log=None: calls.append("cache"))
+    monkeypatch.setattr(kerascnn.features, "write_feature_info",
+                        lambda: calls.append("feature_info"))
+    monkeypatch.setattr(table, "update_readme_weights",
+                        lambda readme: calls.append(("weights", readme)) or True)
+    readme = str(tmp_path / "README.md")
+    assert table.main(["--update-all", "--readme", readme]) == 0
+    assert calls == ["cache", "feature_info", ("weights", readme)]
+    assert f"(updated) the weight-set table of {readme}" in capsys.readouterr().out

@@ -175,9 +175,24 @@ def update_readme_weights(path: str = README_PATH) -> bool:
         text = f.read()
     new = replace_between_markers(text, weights_table_markdown(), WEIGHTS_START, WEIGHTS_END)
     if new != text:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(new)
+        from kerascnn.utils.io import atomic_write
+
+        atomic_write(path, new)
     return new != text
+
+
+def update_all(readme: str = README_PATH) -> int:
+    """Regenerates what the package derives from the registry (``--update-all``): the model
+    table's cache, the feature taps and the README's weight-set table. Each is checked
+    current by a test."""
+    from kerascnn.features import write_feature_info
+
+    update_cache(log=lambda line: print(line, flush=True))
+    write_feature_info()
+    changed = update_readme_weights(readme)
+    print(f"wrote {CACHE_PATH}, the feature taps and ({'updated' if changed else 'unchanged'}) "
+          f"the weight-set table of {readme}")
+    return 0
 
 
 def main(argv=None) -> int:
@@ -193,6 +208,11 @@ def main(argv=None) -> int:
                        help="print the table of pretrained weight sets (markdown)")
     group.add_argument("--update-weights", action="store_true",
                        help="rewrite the weight-set table of the README (--readme)")
+    group.add_argument("--update-all", action="store_true",
+                       help="regenerate every file generated from the registry: this table's "
+                            "cache, the feature taps (kerascnn/feature_info.json) and the "
+                            "README's weight-set table (minutes; the diagrams and the README's "
+                            "model table: scripts/plot_models.py --update-docs)")
     parser.add_argument("--readme", default=README_PATH, help="README of --update-weights")
     parser.add_argument("--pattern", default="*", help="fnmatch pattern of the models to print")
     args = parser.parse_args(argv)
@@ -206,6 +226,8 @@ def main(argv=None) -> int:
     if args.update:
         update_cache(log=lambda line: print(line, flush=True))
         return 0
+    if args.update_all:
+        return update_all(args.readme)
     if args.check:
         cache = _cache()
         stale = [n for n in args.check if cache.get(n) != compute_row(n)]

@@ -1,7 +1,7 @@
 """What every application constructor shares: argument checks, the input,
 the classifier head and weight loading, with keras.applications' semantics.
 
-A family module uses it as::
+A family's ``model.py`` uses it as::
 
     def MyNet(include_top=True, weights=None, input_tensor=None, input_shape=None,
               pooling=None, classes=1000, classifier_activation="softmax",

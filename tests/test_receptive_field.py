@@ -137,3 +137,19 @@ def test_fused_and_stochastic_layers_keep_the_plain_field(name, options):
     fused = receptive_field(kerascnn.create_model(name, **options))[-1]
     for key in ("receptive_field", "stride", "start", "output_size"):
         assert fused[key] == plain[key]
+
+
+def test_the_function_is_not_shadowed_by_its_module():
+    """``kerascnn.utils.receptive_field`` is the function (as the README calls it), also in a
+    process that imported the submodule of the same name first."""
+    import subprocess
+    import sys
+
+    code = ("import importlib\n"
+            "module = importlib.import_module('kerascnn.utils.receptive_field')\n"
+            "import kerascnn.utils\n"
+            "from kerascnn.utils import receptive_field\n"
+            "assert receptive_field is module.receptive_field, receptive_field\n"
+            "assert kerascnn.utils.receptive_field is module.receptive_field\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-500:]

@@ -157,6 +157,9 @@ def test_all_trials_failing_is_an_error(signs_dir, tmp_path, capsys):
     ([], {"depth": [40]}, "Unknown hyperparameter 'depth' for family 'tiny_test'; allowed: "),
     ([], {"optimizer": ["lbfgs"]}, "optimizer: 'lbfgs' is not allowed; must be one of sgd"),
     (["--chief", "127.0.0.1:99999"], None, "--chief must be HOST:PORT with a port in 1..65535"),
+    (["--trial-lease", "0"], None, "tune.py: error: --trial-lease must be positive; got 0.0."),
+    (["--connect-timeout", "nan"], None,
+     "tune.py: error: --connect-timeout must be positive; got nan."),
 ])
 def test_bad_input_one_line_exit_2_nothing_written(signs_dir, tmp_path, capsys, extra, space,
                                                    message):
@@ -309,7 +312,8 @@ def test_chief_and_two_workers_share_the_trials(signs_dir, tmp_path):
     chief = subprocess.Popen(script + common + ["--chief", f"127.0.0.1:{port}", "--verbose", "1"],
                              cwd=ROOT, env=env, stdout=logs["chief"], stderr=subprocess.STDOUT)
     workers = [subprocess.Popen(script + common + ["--worker", str(i), "--chief",
-                                                   f"127.0.0.1:{port}", "--oracle-timeout", "120"],
+                                                   f"127.0.0.1:{port}", "--oracle-timeout", "120",
+                                                   "--connect-timeout", "120"],
                                 cwd=ROOT, env=env, stdout=logs[f"w{i}"],
                                 stderr=subprocess.STDOUT) for i in (1, 2)]
     try:

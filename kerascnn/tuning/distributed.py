@@ -42,14 +42,24 @@ or bind a private-network address behind a firewall that admits only the
 workers (``--chief 10.0.0.5:8000 --bind-any``). Only ``tune.py`` workers send
 leases: a plain keras-tuner worker cannot report to this chief.
 
-Failures: a worker that dies loses only its current trial; started again
-with the same ``--worker ID`` it runs that trial again (the oracle keeps it as
-that worker's ongoing trial), and finished trials stay in the oracle. A chief
-started again reloads the oracle from disk and hands the trials that were
-running out again; a worker still running one of them is refused its report
-(its lease is gone) and exits 1: start it again. Every oracle call of a worker
-times out after ``--oracle-timeout`` seconds (keras-tuner's own limit is an
-hour) with a one-line error.
+Failures: a worker that dies loses only its current trial. keras-tuner's
+protocol has no heartbeat; here each worker holds a lease, renewed by every
+trial request and by a heartbeat (a GetTrial carrying the trial's lease)
+every quarter of the lease while a trial trains. A worker silent for
+``--trial-lease`` seconds (the chief's flag, default 60) is forgotten: the
+chief logs one line naming the worker and its trial and hands the trial out
+again, or marks it FAILED once it has run ``MAX_RUNS`` times; a worker left
+without a trial waits (IDLE) while another's may come back, so the search
+finishes (see :class:`GuardedServicer`). A dead worker started again with the
+same ``--worker ID`` before its lease lapses runs its trial again (the oracle
+keeps it as that worker's ongoing trial); finished trials stay in the oracle.
+A chief started again reloads the oracle from disk and hands the trials that
+were running out again; a worker still running one of them is refused its
+report (its lease is gone) and exits 1: start it again. A worker first makes
+sure the chief's address accepts connections, retrying for
+``--connect-timeout`` seconds (then a one-line error, exit 2); after that
+every oracle call times out after ``--oracle-timeout`` seconds
+(keras-tuner's own limit is an hour) with a one-line error.
 """
 
 from __future__ import annotations
@@ -486,8 +496,8 @@ def _client_interceptor(token: str | None):
     class _Credentials(grpc.UnaryUnaryClientInterceptor):
         """Adds the token to every call and a trial's lease to its reports and
         GetTrial calls; keeps the lease CreateTrial returns, the trial held
-        (``current``) and the chief's lease length; waits a moment when the
-        chief answers IDLE (keras-tuner asks again at once)."""
+        (``current``) and the chief's lease length; waits up to a second when
+        the chief answers IDLE (keras-tuner asks again at once)."""
 
         def __init__(self):
             self.leases: dict[str, str] = {}
@@ -525,7 +535,7 @@ def _client_interceptor(token: str | None):
                 self.leases[trial.trial_id] = trailing[LEASE_KEY]
                 self.current = trial.trial_id
             if trial_module.Trial.from_proto(trial).status == "IDLE":
-                time.sleep(self.beat_seconds())
+                time.sleep(min(1.0, self.beat_seconds()))  # then asks again
 
         def beat_seconds(self) -> float:
             """A quarter of the chief's lease (at most 1 s before the first trial)."""

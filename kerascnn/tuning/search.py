@@ -176,7 +176,8 @@ def run_search(config: SearchConfig) -> dict:
     """Runs (or resumes) the search; returns a summary dict.
 
     Raises:
-        SearchError, DataError: bad request or data (nothing written).
+        SearchError, DataError: bad request or data (nothing written), or a worker's
+            chief address that refuses connections (``--connect-timeout``).
         SearchFailed: every trial failed.
         distributed.OracleUnavailable: a worker's oracle did not answer in time.
     """

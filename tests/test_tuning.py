@@ -157,6 +157,9 @@ def test_all_trials_failing_is_an_error(signs_dir, tmp_path, capsys):
     ([], {"depth": [40]}, "Unknown hyperparameter 'depth' for family 'tiny_test'; allowed: "),
     ([], {"optimizer": ["lbfgs"]}, "optimizer: 'lbfgs' is not allowed; must be one of sgd"),
     (["--chief", "127.0.0.1:99999"], None, "--chief must be HOST:PORT with a port in 1..65535"),
+    (["--trial-lease", "0"], None, "tune.py: error: --trial-lease must be positive; got 0.0."),
+    (["--connect-timeout", "nan"], None,
+     "tune.py: error: --connect-timeout must be positive; got nan."),
 ])
 def test_bad_input_one_line_exit_2_nothing_written(signs_dir, tmp_path, capsys, extra, space,
                                                    message):
@@ -309,7 +312,8 @@ def test_chief_and_two_workers_share_the_trials(signs_dir, tmp_path):
     chief = subprocess.Popen(script + common + ["--chief", f"127.0.0.1:{port}", "--verbose", "1"],
                              cwd=ROOT, env=env, stdout=logs["chief"], stderr=subprocess.STDOUT)
     workers = [subprocess.Popen(script + common + ["--worker", str(i), "--chief",
-                                                   f"127.0.0.1:{port}", "--oracle-timeout", "120"],
+                                                   f"127.0.0.1:{port}", "--oracle-timeout", "120",
+                                                   "--connect-timeout", "120"],
                                 cwd=ROOT, env=env, stdout=logs[f"w{i}"],
                                 stderr=subprocess.STDOUT) for i in (1, 2)]
     try:
@@ -639,3 +643,177 @@ def test_auth_token_checks(signs_dir, tmp_path, capsys, monkeypatch):
                       "--auth-token", "two words")) == 2
     assert "--auth-token must be a non-empty token" in capsys.readouterr().err
     assert not (tmp_path / "t").exists()
+
+
+# --- Leases: a worker that dies does not hang the search --------------------------------------
+
+
+class _Aborted(Exception):
+    pass
+
+
+class _Context:
+    """The parts of a gRPC ServicerContext that GuardedServicer uses."""
+
+    def __init__(self, lease=None):
+        from kerascnn.tuning.distributed import LEASE_KEY
+
+        self.metadata = [(LEASE_KEY, lease)] if lease is not None else []
+        self.trailing = {}
+
+    def invocation_metadata(self):
+        return self.metadata
+
+    def set_trailing_metadata(self, metadata):
+        self.trailing = dict(metadata)
+
+    def peer(self):
+        return "ipv4:127.0.0.1:1"
+
+    def abort(self, code, message):
+        raise _Aborted(code.name, message)
+
+
+def test_a_silent_worker_s_trial_is_handed_out_again_then_failed(tmp_path):
+    import io
+
+    from keras_tuner.src import protos
+    from keras_tuner.src.distribute.oracle_chief import exit_chief
+
+    from kerascnn.tuning.distributed import LEASE_KEY, LEASE_SECONDS_KEY, GuardedServicer
+
+    oracle = _small_oracle(tmp_path, trials=2)
+    now = [0.0]
+    log = io.StringIO()
+    servicer = GuardedServicer(oracle, log=log, lease_seconds=10, clock=lambda: now[0])
+    service = protos.get_service()
+
+    def call(method, lease=None, **fields):
+        context = _Context(lease)
+        response = getattr(servicer, method)(getattr(service, f"{method}Request")(**fields),
+                                             context)
+        return response, context.trailing
+
+    def create(tuner_id):
+        response, trailing = call("CreateTrial", tuner_id=tuner_id)
+        assert trailing[LEASE_SECONDS_KEY] == "10"
+        return response.trial.trial_id, _status(response.trial), trailing.get(LEASE_KEY)
+
+    def lapse_lines():
+        return [line for line in log.getvalue().splitlines() if "lease lapsed" in line]
+
+    w1, w2 = create("worker-1"), create("worker-2")
+    assert (w1[:2], w2[:2]) == (("0", "RUNNING"), ("1", "RUNNING")) and w1[2] and w2[2]
+    # No trial left, but both running ones may come back: the others wait (IDLE).
+    assert create("worker-3")[1:] == ("IDLE", None)
+    assert create("worker-4")[1] == "IDLE"
+    now[0] = 6
+    call("GetTrial", lease=w2[2], trial_id="1")  # worker-2's heartbeat
+    assert create("worker-3")[1] == "IDLE"
+    now[0] = 12  # worker-1 and worker-4 said nothing for 12 s: worker-3 gets trial 0.
+    w3 = create("worker-3")
+    assert w3[:2] == ("0", "RUNNING")
+    assert lapse_lines() == [
+        "tune.py: chief: worker-1 sent nothing for 10 s (lease lapsed); its trial 0 is handed "
+        "out again (run 2 of at most 2).",
+        "tune.py: chief: worker-4 sent nothing for 10 s (lease lapsed; it held no trial); "
+        "forgotten."]
+    assert {t: trial.trial_id for t, trial in oracle.ongoing_trials.items()} == {
+        "worker-2": "1", "worker-3": "0"}
+    assert oracle.tuner_ids == {"worker-2", "worker-3"}
+    # worker-1 was only slow: its report is refused.
+    with pytest.raises(_Aborted) as info:
+        call("UpdateTrial", lease=w1[2], trial_id="0", metrics={"val_accuracy": 0.9})
+    assert info.value.args == ("PERMISSION_DENIED", "trial '0' was taken back: its lease "
+                                                    "lapsed (worker-1 sent nothing for 10 s)")
+    call("UpdateTrial", lease=w2[2], trial_id="1", metrics={"val_accuracy": 0.7})
+    trial = oracle.trials["1"]
+    trial.status = "COMPLETED"
+    call("EndTrial", lease=w2[2], trial=trial.to_proto())
+    # Trial 0 runs for the last time: nothing can come back, worker-2 stops.
+    assert create("worker-2")[1] == "STOPPED"
+    now[0] = 30
+    servicer.check_leases()  # the chief's timer
+    assert lapse_lines()[-1] == ("tune.py: chief: worker-3 sent nothing for 10 s (lease "
+                                 "lapsed); its trial 0 FAILED (lost in 2 runs).")
+    assert oracle.trials["0"].status == "FAILED"
+    assert oracle.trials["0"].message == "its worker was lost: worker-3 sent nothing for 10 s"
+    assert sorted(oracle.end_order) == ["0", "1"] and oracle._run_times["0"] == 2
+    assert exit_chief(oracle)  # the chief can finish
+
+
+def test_a_worker_killed_mid_trial_does_not_hang_the_search(signs_dir, tmp_path, monkeypatch,
+                                                            capsys):
+    import signal
+
+    port = _free_port()
+    directory = tmp_path / "tuning"
+    project = directory / "tiny_test"
+    common = _argv(signs_dir, directory, "--search-space", _space_file(tmp_path),
+                   "--import", "tests.test_tuning", trials=2)
+    script = [sys.executable, str(ROOT / "scripts" / "tune.py")]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT),
+           "CUDA_VISIBLE_DEVICES": ""}
+    env.pop("KERASTUNER_TUNER_ID", None)
+    env.pop("KERASCNN_TUNER_TOKEN", None)
+    monkeypatch.delenv("KERASCNN_TUNER_TOKEN", raising=False)
+    worker = ["--chief", f"127.0.0.1:{port}", "--connect-timeout", "120"]
+    logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("chief", "w1")}
+    chief = subprocess.Popen(script + common + ["--chief", f"127.0.0.1:{port}", "--verbose", "1",
+                                                "--trial-lease", "5"],
+                             cwd=ROOT, env=env, stdout=logs["chief"], stderr=subprocess.STDOUT)
+    w1 = subprocess.Popen(script + common + ["--worker", "1", *worker], cwd=ROOT, env=env,
+                          stdout=logs["w1"], stderr=subprocess.STDOUT)
+    try:
+        killed = None
+        deadline = time.monotonic() + 300
+        while killed is None and time.monotonic() < deadline and w1.poll() is None:
+            try:  # the chief saves the oracle when it hands a trial out
+                state = json.loads((project / "oracle.json").read_text())
+            except (OSError, ValueError):
+                state = {}
+            killed = state.get("ongoing_trials", {}).get("worker-1")
+            if killed is None:
+                time.sleep(0.05)
+        assert killed is not None, "worker 1 never got a trial"
+        w1.send_signal(signal.SIGKILL)
+        assert w1.wait(timeout=30) == -signal.SIGKILL
+        try:  # worker 2 runs the other trials, waits for the lapse, runs the lost one
+            assert main(common + ["--worker", "2", *worker]) == 0
+        finally:
+            _pop_tuner_env()
+        code = chief.wait(timeout=120)
+    finally:
+        for p in (w1, chief):
+            if p.poll() is None:
+                p.kill()
+        for f in logs.values():
+            f.close()
+    output = (tmp_path / "chief.log").read_text()
+    assert code == 0, output[-3000:]
+    assert (f"tune.py: chief: worker-1 sent nothing for 5 s (lease lapsed); its trial {killed} "
+            "is handed out again (run 2 of at most 2).") in output.splitlines()
+    rows = _trials(project)
+    assert sorted(r["trial_id"] for r in rows) == ["0", "1"]
+    assert [r["status"] for r in rows] == ["COMPLETED"] * 2
+    state = json.loads((project / "oracle.json").read_text())
+    assert state["ongoing_trials"] == {} and sorted(state["end_order"]) == ["0", "1"]
+    assert state["run_times"] == {**{t: 1 for t in ("0", "1")}, killed: 2}
+    assert (project / "best_model.keras").exists()
+
+
+def test_a_worker_whose_chief_refuses_connections_fails_fast(signs_dir, tmp_path, capsys):
+    port = _free_port()  # nothing listens there
+    start = time.perf_counter()
+    try:
+        code = main(_argv(signs_dir, tmp_path / "t", "--worker", "1", "--chief",
+                          f"127.0.0.1:{port}"))
+    finally:
+        _pop_tuner_env()
+    elapsed = time.perf_counter() - start
+    assert code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"tune.py: error: cannot connect to the chief at 127.0.0.1:{port} (Connection refused) "
+        "within 10 s; start the chief first (tune.py --chief HOST:PORT) or raise "
+        "--connect-timeout.")
+    assert elapsed < 45  # not the 60 s of --oracle-timeout

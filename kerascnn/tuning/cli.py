@@ -22,7 +22,8 @@ SEARCHED = ("optimizer", "learning_rate", "weight_decay", "label_smoothing", "au
             "batch_size")
 _SEARCH_FIELDS = {"family", "tuner", "max_trials", "directory", "project_name", "overwrite",
                   "train_subset", "val_subset", "distribution", "retrain", "chief", "worker",
-                  "oracle_timeout", "bind_any", "auth_token", "imports", "verbose"}
+                  "oracle_timeout", "connect_timeout", "trial_lease", "bind_any", "auth_token",
+                  "imports", "verbose"}
 
 
 def build_parser() -> OneLineParser:
@@ -63,6 +64,12 @@ def build_parser() -> OneLineParser:
                         "in the process list)")
     g.add_argument("--oracle-timeout", type=float, default=DEFAULTS.oracle_timeout,
                    help="seconds a worker waits for each oracle call")
+    g.add_argument("--connect-timeout", type=float, default=DEFAULTS.connect_timeout,
+                   help="seconds a worker retries while the chief's address refuses "
+                        "connections (then exit 2); start the chief first")
+    g.add_argument("--trial-lease", type=float, default=DEFAULTS.trial_lease,
+                   help="chief: seconds a worker may send nothing (its heartbeat comes every "
+                        "quarter of this) before its trial is handed out again")
     return p
 
 

@@ -19,6 +19,7 @@ DISTRIBUTIONS = ("auto", "default", "mirrored")
 OBJECTIVE = "val_accuracy"
 # Settings that may change between a search and its resumption.
 _RESUME_FREE = {"max_trials", "overwrite", "verbose", "chief", "worker", "oracle_timeout",
+                "connect_timeout", "trial_lease",
                 "retrain", "directory", "project_name", "distribution", "imports",
                 "bind_any", "auth_token", "fit"}
 # FitConfig fields that a search does not use (the trials' own choices and fit.py's run).
@@ -49,6 +50,9 @@ class SearchConfig:
     chief: str | None = None
     worker: str | None = None
     oracle_timeout: float = 60.0
+    connect_timeout: float = 10.0  # a worker: seconds the chief may refuse connections
+    trial_lease: float = 60.0  # the chief: seconds a worker may stay silent before its trial
+    #                            is handed out again
     bind_any: bool = False
     auth_token: str | None = None  # default: $KERASCNN_TUNER_TOKEN (never saved)
     imports: tuple = ()

@@ -73,8 +73,11 @@ def validate(config: SearchConfig):
     if not 0 < config.fit.val_fraction < 1:
         raise SearchError(f"--val-fraction must be in (0, 1) (the search scores on the "
                           f"validation split); got {config.fit.val_fraction}.")
-    if not config.oracle_timeout > 0:
-        raise SearchError(f"--oracle-timeout must be positive; got {config.oracle_timeout}.")
+    for flag, value in (("--oracle-timeout", config.oracle_timeout),
+                        ("--connect-timeout", config.connect_timeout),
+                        ("--trial-lease", config.trial_lease)):
+        if not value > 0:
+            raise SearchError(f"{flag} must be positive; got {value}.")
     if config.tuner == "bayesian":
         try:
             import sklearn  # noqa: F401
@@ -173,7 +176,8 @@ def run_search(config: SearchConfig) -> dict:
     """Runs (or resumes) the search; returns a summary dict.
 
     Raises:
-        SearchError, DataError: bad request or data (nothing written).
+        SearchError, DataError: bad request or data (nothing written), or a worker's
+            chief address that refuses connections (``--connect-timeout``).
         SearchFailed: every trial failed.
         distributed.OracleUnavailable: a worker's oracle did not answer in time.
     """
@@ -214,8 +218,8 @@ def run_search(config: SearchConfig) -> dict:
         tuner.save()
         distributed.serve_oracle(tuner.oracle, config, verbose=config.verbose)
     elif role == "worker":
-        distributed.authorize_client(tuner.oracle, config)  # token and leases
-        with distributed.oracle_timeout(config):
+        # Token, leases and heartbeat; a refused address fails fast.
+        with distributed.worker_session(tuner.oracle, config):
             tuner.search(epochs=config.epochs, verbose=config.verbose)
         return {"role": "worker", "project_dir": project}
     else:

@@ -2,7 +2,8 @@
 
 * :func:`grad_cam`: Selvaraju et al. 2017, "Grad-CAM: Visual Explanations from Deep Networks
   via Gradient-based Localization": the feature maps of a spatial layer weighted by the
-  spatially averaged gradients of the class score, rectified, upsampled to the input size.
+  spatially averaged gradients of the class score, rectified, upsampled to the input size;
+  by default the deepest map of at least 7x7 (:func:`default_layer`).
 * :func:`saliency`: Simonyan, Vedaldi & Zisserman 2014, "Deep Inside Convolutional Networks:
   Visualising Image Classification Models and Saliency Maps": the gradient of the class score
   with respect to the input pixels, maximum absolute value over the channels.
@@ -146,13 +147,13 @@ def _class_indices(model, class_index, n, predicted) -> np.ndarray:
     return indices
 
 
-def _layer(model, layer_name):
+def _layer(model, name):
     for layer in model.layers:
-        if layer.name == layer_name:
+        if layer.name == name:
             return layer
     spatial = [layer.name for layer in model.layers if _is_spatial(layer)]
     raise ValueError(
-        f"No layer named {layer_name!r} in model {model.name!r}; its spatial layers end with "
+        f"No layer named {name!r} in model {model.name!r}; its spatial layers end with "
         f"{', '.join(spatial[-5:]) or 'none'}."
     )
 
@@ -183,23 +184,88 @@ def _is_spatial(layer) -> bool:
     return len(shape) == 4 and not (shape[1] == 1 and shape[2] == 1)
 
 
-def default_layer(model) -> str:
-    """Name of the last layer with a spatial (4-D, larger than 1x1) output.
+# Grad-CAM's default map is the deepest one at least this many units high and wide: a 2x2
+# map upsampled to the image can only point at a quarter of it.
+MIN_MAP_SIDE = 7
 
-    That is the last feature map before global pooling or Flatten: Grad-CAM's default, as in
-    Selvaraju et al. 2017. A nested model (a backbone called as one layer) counts as one
-    layer, so its output map is chosen.
+
+def _feature_layers(model) -> list:
+    """The spatial layers after the preprocessing: from the first layer holding weights
+    (a Normalization's statistics aside), in ``model.layers`` order, padding layers aside
+    (a padded copy of the map before: its border is not in the image)."""
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    start = next((i for i, layer in enumerate(layers) if layer.weights
+                  and not isinstance(layer, keras.layers.Normalization)), 0)
+    return [layer for layer in layers[start:] if _is_spatial(layer)
+            and not isinstance(layer, keras.layers.ZeroPadding2D)]
+
+
+def _map_sizes(model, layers, input_size) -> list:
+    """(height, width) of each layer's output in ``model``'s graph; where the graph leaves
+    them unknown (an input of any size), computed symbolically for ``input_size``."""
+    outputs = [_layer_output(model, layer) for layer in layers]
+    sizes = [tuple(t.shape[1:3]) for t in outputs]
+    if input_size is None or all(None not in size for size in sizes):
+        return sizes
+    channels = model.inputs[0].shape[-1]
+    spec = keras.Model(model.inputs[0], outputs).compute_output_spec(
+        keras.KerasTensor((1, *input_size, channels)))
+    return [tuple(t.shape[1:3]) for t in spec]
+
+
+def default_layer(model, input_size=None, on_note=None) -> str:
+    """Name of Grad-CAM's default layer: the deepest spatial (4-D) output that is at least
+    ``MIN_MAP_SIDE`` (7) units high and wide at the model's input size.
+
+    The last spatial layer (Selvaraju et al. 2017's choice) is 2x2 for ResNet-18 at 64x64,
+    too coarse to point at anything: the deepest map of at least 7x7 keeps the most semantic
+    layer that can still localise. When no map reaches 7x7 (a tiny input), the largest map
+    is used (the deepest of equals) and ``on_note`` (default :func:`warnings.warn`) gets one
+    line saying so. Preprocessing layers (before the first layer holding weights) never
+    count; a nested model (a backbone called as one layer) counts as one layer, its output.
+
+    Args:
+        model: a Functional or Sequential model with one image input.
+        input_size: (height, width) of the images, for a model whose input size is not
+            fixed (ignored where the layers' sizes are known; without it, such a model's
+            last spatial layer).
+        on_note: called with the one-line message when no map reaches 7x7.
     """
     _check_single_input(model)
-    for layer in reversed(model.layers):
-        if _is_spatial(layer):
+    layers = _feature_layers(model)
+    if not layers:
+        raise ValueError(f"Model {model.name!r} has no layer with a spatial (4-D) output.")
+    fixed = tuple(model.inputs[0].shape[1:3])
+    input_size = fixed if None not in fixed else input_size
+    sizes = _map_sizes(model, layers, input_size)
+    for layer, (h, w) in zip(reversed(layers), reversed(sizes)):
+        if h is not None and w is not None and min(h, w) >= MIN_MAP_SIDE:
             return layer.name
-    raise ValueError(f"Model {model.name!r} has no layer with a spatial (4-D) output.")
+    if any(None in size for size in sizes):  # sizes unknown: the last spatial layer
+        return layers[-1].name
+    area = [h * w for h, w in sizes]
+    i = max(i for i, a in enumerate(area) if a == max(area))
+    seen = tuple(_layer_input(model, layers[0]).shape[1:3])  # after any resizing
+    seen = input_size if None in seen else seen
+    where = f"its {seen[0]}x{seen[1]} input" if seen and None not in seen else "its input"
+    note = (f"no layer of {model.name!r} gives a map of at least {MIN_MAP_SIDE}x"
+            f"{MIN_MAP_SIDE} at {where}; Grad-CAM uses the largest map, {layers[i].name!r} "
+            f"({sizes[i][0]}x{sizes[i][1]})")
+    (on_note or _warn)(note)
+    return layers[i].name
 
 
-def _spatial_layer(model, layer_name):
-    layer = _layer(model, layer_name) if layer_name is not None else (
-        _layer(model, default_layer(model)))
+def _warn(message, stacklevel=3):
+    """A UserWarning pointing at the caller of default_layer (``stacklevel`` frames up)."""
+    import warnings
+
+    warnings.warn(message, UserWarning, stacklevel=stacklevel)
+
+
+def _spatial_layer(model, name, input_size=None):
+    if name is None:  # the warning points at grad_cam's caller
+        name = default_layer(model, input_size, on_note=lambda note: _warn(note, 6))
+    layer = _layer(model, name)
     shape = _output_shape(layer)
     if len(shape) != 4:
         raise ValueError(
@@ -286,7 +352,7 @@ def _normalise(maps: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------- the methods
 
-def grad_cam(model, images, class_index=None, layer_name=None, batch_size=32) -> np.ndarray:
+def grad_cam(model, images, class_index=None, layer=None, batch_size=32) -> np.ndarray:
     """Grad-CAM heat maps (Selvaraju et al. 2017, "Grad-CAM").
 
     Args:
@@ -295,8 +361,9 @@ def grad_cam(model, images, class_index=None, layer_name=None, batch_size=32) ->
         images: (N, H, W, C) or one (H, W, C) array, as the model takes them.
         class_index: the class to explain: None (each image's predicted class), an int, or
             one index per image.
-        layer_name: the spatial layer whose maps are weighted; default
-            :func:`default_layer` (the last one before global pooling / Flatten).
+        layer: name of the spatial layer whose maps are weighted (``--layer`` of
+            scripts/visualize.py); default :func:`default_layer` at the images' size (the
+            deepest map of at least 7x7).
         batch_size: images per gradient computation.
 
     Returns:
@@ -310,9 +377,9 @@ def grad_cam(model, images, class_index=None, layer_name=None, batch_size=32) ->
             layer that a skip connection passes around).
     """
     _check_single_input(model)
-    layer = _spatial_layer(model, layer_name)
-    backend = _backend("grad_cam")
     images = _as_batch(images, model)
+    target = _spatial_layer(model, layer, images.shape[1:3])
+    backend = _backend("grad_cam")
     fetch, score_fn, _ = _score_head(model)
     indices = None if class_index is None else _class_indices(
         model, class_index, len(images), None)
@@ -320,7 +387,7 @@ def grad_cam(model, images, class_index=None, layer_name=None, batch_size=32) ->
     maps = []
     for start in range(0, len(images), batch_size):
         batch = images[start:start + batch_size]
-        features, grads = _feature_gradients(backend, model, layer, fetch, score_fn, batch,
+        features, grads = _feature_gradients(backend, model, target, fetch, score_fn, batch,
                                              indices, start)
         weights = grads.mean(axis=(1, 2), keepdims=True)
         cam = np.maximum((weights * features).sum(axis=-1, keepdims=True), 0)
@@ -445,13 +512,13 @@ def occlusion_sensitivity(model, image, class_index, patch=8, stride=4, fill=Non
     return (drops / np.maximum(counts, 1)).astype("float32")
 
 
-def feature_maps(model, image, layer_name) -> np.ndarray:
-    """The activations of layer ``layer_name`` for one image: float32 (h, w, channels).
+def feature_maps(model, image, layer) -> np.ndarray:
+    """The activations of the layer named ``layer`` for one image: float32 (h, w, channels).
 
     Lay them out with ``grid_figure(np.moveaxis(maps, -1, 0))`` / :func:`save_grid`.
     """
     _check_single_input(model)
-    layer = _layer(model, layer_name)
+    layer = _layer(model, layer)
     shape = _output_shape(layer)
     if len(shape) != 4:
         raise ValueError(
@@ -464,14 +531,14 @@ def feature_maps(model, image, layer_name) -> np.ndarray:
     return np.asarray(out, dtype="float32")[0]
 
 
-def filters(model, layer_name) -> np.ndarray:
-    """The kernels of a convolution layer: float32 (filters, kh, kw, input channels).
+def filters(model, layer) -> np.ndarray:
+    """The kernels of the convolution layer named ``layer``: float32 (filters, kh, kw, input channels).
 
     Conv2D kernels come back one per output channel; DepthwiseConv2D (and the depthwise part
     of SeparableConv2D) one per input channel x multiplier, each with one channel. First-layer
     RGB kernels are what Zeiler & Fergus 2014 (figure 5) show.
     """
-    layer = _layer(model, layer_name)
+    layer = _layer(model, layer)
     kind = type(layer).__name__
     kernel = getattr(layer, "depthwise_kernel", None)
     if kernel is None:
@@ -479,7 +546,7 @@ def filters(model, layer_name) -> np.ndarray:
     if kernel is None or len(kernel.shape) != 4:
         raise ValueError(
             f"filters needs a 2-D convolution layer (Conv2D, DepthwiseConv2D, "
-            f"SeparableConv2D); layer {layer_name!r} is a {kind}."
+            f"SeparableConv2D); layer {layer.name!r} is a {kind}."
         )
     kernel = np.asarray(keras.ops.convert_to_numpy(kernel), dtype="float32")
     if kind in ("DepthwiseConv2D", "SeparableConv2D"):

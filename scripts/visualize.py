@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """See what a trained model looks at: Grad-CAM, saliency, occlusion, feature maps, filters.
 
-    python scripts/visualize.py --model-path runs/r/model.keras --method gradcam \
+    python scripts/visualize.py --model-path runs/r --method gradcam \
         --out viz/ images/cat.jpg images/dog.png
 
 Methods: ``gradcam`` (Selvaraju et al. 2017, "Grad-CAM"), ``saliency`` (Simonyan et al. 2014,
@@ -10,7 +10,11 @@ Understanding Convolutional Networks"), ``feature_maps`` (a layer's activations)
 ``filters`` (a convolution's kernels; needs no image). Each image is resized to the model's
 input size and fed as pixel values 0-255 (the model's own preprocessing layers do the rest);
 ``--rescale``, ``--mean`` and ``--std`` feed ``(x * rescale - mean) / std`` instead.
-Writes one PNG per image (``STEM_METHOD.png``) under ``--out`` and nothing anywhere else.
+``--model-path`` is a .keras file or a run directory (the model its metrics.json describes),
+as for predict.py. Grad-CAM's default layer is the deepest map of at least 7x7 (a note on
+stderr says when none is). Figures are titled with the class names the model carries
+(``class I`` without them). Writes one PNG per image (``STEM_METHOD.png``) under ``--out``
+and nothing anywhere else.
 Exit status 1 if an image could not be read (each reported on one line), 2 on bad arguments.
 """
 
@@ -21,12 +25,9 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from kerascnn.cli import OneLineParser, positive_int  # noqa: E402
+
 METHODS = ("gradcam", "saliency", "occlusion", "feature_maps", "filters")
-
-
-class _OneLineParser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def _floats(text):
@@ -40,30 +41,22 @@ def _floats(text):
     return values
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
 def build_parser():
-    p = _OneLineParser(prog="visualize.py", description=__doc__.splitlines()[0])
-    p.add_argument("--model-path", required=True, help="a saved model (.keras)")
+    p = OneLineParser(prog="visualize.py", description=__doc__.splitlines()[0])
+    p.add_argument("--model-path", required=True,
+                   help="a .keras file (saved by fit.py or tune.py, or any model), or a run "
+                        "directory")
     p.add_argument("--method", required=True, choices=METHODS)
     p.add_argument("--layer", default=None,
-                   help="layer name (gradcam: default the last spatial layer; required for "
-                        "feature_maps and filters)")
+                   help="layer name (gradcam: default the deepest map of at least 7x7; "
+                        "required for feature_maps and filters)")
     p.add_argument("--class-index", type=int, default=None,
                    help="class to explain (default: the predicted class)")
-    p.add_argument("--patch", type=_positive_int, default=None,
+    p.add_argument("--patch", type=positive_int, default=None,
                    help="occlusion: side of the gray square (default: 1/8 of the image)")
-    p.add_argument("--stride", type=_positive_int, default=None,
+    p.add_argument("--stride", type=positive_int, default=None,
                    help="occlusion: step of the square (default: half the patch)")
-    p.add_argument("--max-maps", type=_positive_int, default=64,
+    p.add_argument("--max-maps", type=positive_int, default=64,
                    help="feature_maps / filters: at most this many panels")
     p.add_argument("--rescale", type=float, default=1.0, help="multiply pixels (0-255) by this")
     p.add_argument("--mean", type=_floats, default=None, help="subtract, per channel")
@@ -74,8 +67,6 @@ def build_parser():
 
 
 def _check(args, parser):
-    if not os.path.isfile(args.model_path):
-        parser.error(f"no model file {args.model_path}")
     if args.method != "filters" and not args.images:
         parser.error(f"--method {args.method} needs at least one IMAGE")
     if args.method in ("feature_maps", "filters") and not args.layer:
@@ -101,23 +92,24 @@ def _out_path(out_dir, stem, method, used):
     return os.path.join(out_dir, f"{name}.png")
 
 
+def _error(message) -> int:
+    print(f"visualize.py: error: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     _check(args, parser)
-
-    import keras
-    import numpy as np
-
-    import kerascnn  # noqa: F401  (registers the custom layers before loading)
-    from kerascnn import visualize as viz
+    from kerascnn.inference import InferenceError, class_names_of, load_trained, model_file
 
     try:
-        model = keras.saving.load_model(args.model_path, compile=False)
-    except Exception as e:  # noqa: BLE001  (any load failure is reported on one line)
-        print(f"visualize.py: error: cannot load {args.model_path}: "
-              f"{str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
-        return 2
+        model_file(args.model_path)  # before keras loads: a wrong path fails at once
+        model = load_trained(args.model_path)
+    except InferenceError as e:
+        return _error(e)
+    from kerascnn import visualize as viz
+
     os.makedirs(args.out, exist_ok=True)
     try:
         if args.method == "filters":
@@ -126,42 +118,61 @@ def main(argv=None):
                                  title=f"{args.layer}: {len(kernels)} filters")
             print(path)
             return 0
-        size = tuple(model.inputs[0].shape[1:3])
-        size = None if None in size else size
-        channels = model.inputs[0].shape[-1]
-        failed, used = 0, set()
-        for file in args.images:
-            try:
-                image = _load_image(file, size, channels)
-            except Exception as e:  # noqa: BLE001  (unreadable files are skipped)
-                print(f"visualize.py: cannot read {file}: {e}", file=sys.stderr)
-                failed += 1
-                continue
-            x = image * args.rescale
-            if args.mean is not None:
-                x = x - np.asarray(args.mean, dtype="float32")
-            if args.std is not None:
-                x = x / np.asarray(args.std, dtype="float32")
-            stem = os.path.splitext(os.path.basename(file))[0]
-            path = _out_path(args.out, stem, args.method, used)
-            path = _run(viz, model, args, image, x, path)
-            print(path)
-        return 1 if failed else 0
+        return _each_image(viz, model, args, class_names_of(model))
     except ValueError as e:
-        print(f"visualize.py: error: {e}", file=sys.stderr)
-        return 2
+        return _error(e)
 
 
-def _run(viz, model, args, image, x, path):
+def _each_image(viz, model, args, names):
+    import numpy as np
+
+    size = tuple(model.inputs[0].shape[1:3])
+    size = None if None in size else size
+    channels = model.inputs[0].shape[-1]
+    failed, used, layers = 0, set(), {}
+    for file in args.images:
+        try:
+            image = _load_image(file, size, channels)
+        except Exception as e:  # noqa: BLE001  (unreadable files are skipped)
+            print(f"visualize.py: cannot read {file}: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        x = image * args.rescale
+        if args.mean is not None:
+            x = x - np.asarray(args.mean, dtype="float32")
+        if args.std is not None:
+            x = x / np.asarray(args.std, dtype="float32")
+        stem = os.path.splitext(os.path.basename(file))[0]
+        path = _out_path(args.out, stem, args.method, used)
+        print(_run(viz, model, args, image, x, path, names, layers))
+    return 1 if failed else 0
+
+
+def _gradcam_layer(viz, model, args, size, layers):
+    """--layer, or the default layer at the image's size (one note per size at most)."""
+    if args.layer:
+        return args.layer
+    if size not in layers:
+        layers[size] = viz.default_layer(model, size, on_note=lambda note: print(
+            f"visualize.py: note: {note}", file=sys.stderr))
+    return layers[size]
+
+
+def _class_label(names, index) -> str:
+    name = names[index] if 0 <= index < len(names) else f"class {index}"
+    return name if name == f"class {index}" else f"{name} (class {index})"
+
+
+def _run(viz, model, args, image, x, path, names, layers):
     import numpy as np
 
     out = model.predict(x[None], verbose=0)
     out = out[0] if isinstance(out, (list, tuple)) else out
     cls = int(np.argmax(out[0])) if args.class_index is None else args.class_index
-    title = f"class {cls}"
+    title = _class_label(names, cls)
     if args.method == "gradcam":
-        layer = args.layer or viz.default_layer(model)
-        heat = viz.grad_cam(model, x, cls, layer_name=layer)[0]
+        layer = _gradcam_layer(viz, model, args, tuple(x.shape[:2]), layers)
+        heat = viz.grad_cam(model, x, cls, layer=layer)[0]
         return viz.overlay(image, heat, path, title=f"Grad-CAM ({layer}), {title}")
     if args.method == "saliency":
         heat = viz.saliency(model, x, cls)[0]

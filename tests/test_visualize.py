@@ -247,7 +247,7 @@ def test_errors_are_one_line_and_say_what_is_allowed():
     x = np.ones((1, 4, 4, 1), "float32")
     with pytest.raises(ValueError, match=r"^No layer named 'nope' in model '\w+'; its spatial "
                                          r"layers end with conv\.$"):
-        viz.grad_cam(model, x, layer_name="nope")
+        viz.grad_cam(model, x, layer="nope")
     with pytest.raises(ValueError, match=r"^class_index 2 is out of range: model '\w+' has 2 "
                                          r"classes \(0\.\.1\)\.$"):
         viz.grad_cam(model, x, class_index=2)
@@ -255,7 +255,7 @@ def test_errors_are_one_line_and_say_what_is_allowed():
         viz.saliency(model, x, class_index=-1)
     with pytest.raises(ValueError, match=r"^Grad-CAM needs a layer with a 4-D \(spatial\) "
                                          r"output; layer 'fc' outputs shape \(None, 2\)\.$"):
-        viz.grad_cam(model, x, layer_name="fc")
+        viz.grad_cam(model, x, layer="fc")
     with pytest.raises(ValueError, match=r"^images must be \(N, H, W, C\) or \(H, W, C\) "
                                          r"matching the model's input \(None, 4, 4, 1\); got "
                                          r"shape \(1, 5, 5, 1\)\.$"):
@@ -300,7 +300,7 @@ def test_exact_answers_on_the_jax_backend():
 
 def test_default_layer_of_registered_and_nested_models():
     import kerascnn
-    from kerascnn.utils import receptive_field
+    from kerascnn.utils.receptive_field import receptive_field
 
     images = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
     model = kerascnn.create_model("resnet20_cifar")
@@ -315,3 +315,104 @@ def test_default_layer_of_registered_and_nested_models():
     nested = keras.Model(inp, out)
     assert viz.default_layer(nested) == base.name
     assert viz.grad_cam(nested, images, class_index=[0, 2]).shape == (2, 32, 32)
+
+
+# ---------------------------------------------------------------- the default Grad-CAM layer
+
+def _map_side(model, name):
+    shape = tuple(model.get_layer(name).output.shape)
+    return shape[1], shape[2]
+
+
+def test_default_layer_at_64px_gives_a_map_of_at_least_7x7():
+    """ResNet-18 at 64x64 ends in a 2x2 map; Grad-CAM's default is the deepest map of at
+    least 7x7 (the last layer of the 8x8 stage), not the last spatial layer."""
+    import kerascnn
+
+    model = kerascnn.create_model("resnet18", input_shape=(64, 64, 3), classes=6)
+    name = viz.default_layer(model)
+    assert min(_map_side(model, name)) >= 7
+    assert name == "res3b_relu" and _map_side(model, name) == (8, 8)  # the 8x8 stage's end
+    spatial = [layer.name for layer in model.layers if len(layer.output.shape) == 4
+               and not isinstance(layer, (L.InputLayer, L.ZeroPadding2D))]
+    later = spatial[spatial.index(name) + 1:]  # padding: a copy of the map before, bordered
+    assert later and all(min(_map_side(model, n)) < 7 for n in later)
+    maps = viz.grad_cam(model, np.random.default_rng(0).uniform(0, 1, (2, 64, 64, 3)))
+    assert maps.shape == (2, 64, 64)
+
+
+def test_default_layer_says_in_one_line_when_no_map_reaches_7x7():
+    model = _cam_model()  # 4x4 input: the largest map is conv's 4x4
+    notes = []
+    assert viz.default_layer(model, on_note=notes.append) == "conv"
+    assert notes == [f"no layer of {model.name!r} gives a map of at least 7x7 at its 4x4 "
+                     "input; Grad-CAM uses the largest map, 'conv' (4x4)"]
+    with pytest.warns(UserWarning, match=r"^no layer of '\w+' gives a map of at least 7x7 at "
+                                         r"its 4x4 input; Grad-CAM uses the largest map, "
+                                         r"'conv' \(4x4\)$"):
+        viz.grad_cam(model, np.ones((1, 4, 4, 1), "float32"), 0)
+
+
+def test_grad_cam_takes_layer_as_the_cli_does():
+    model = _cam_model()
+    x = np.arange(1, 17, dtype="float32").reshape(1, 4, 4, 1)
+    np.testing.assert_allclose(viz.grad_cam(model, x, 0, layer="conv")[0],
+                               x[0, ..., 0] / 16, rtol=1e-6)
+    with pytest.raises(TypeError):
+        viz.grad_cam(model, x, 0, layer_name="conv")
+
+
+def test_script_takes_a_run_directory_and_titles_with_class_names(tmp_path, monkeypatch,
+                                                                  capsys):
+    """A fit.py-style run directory (a model with its preprocessing layers and class names,
+    input (None, None, 3)) is a --model-path; the figures are titled with the class name."""
+    import json
+
+    from kerascnn.training.model import add_preprocessing
+
+    def network(input_shape, input_tensor):  # built on input_tensor: one graph, as fit.py's
+        h = L.Conv2D(4, 3, strides=2, padding="same", name="conv1")(input_tensor)
+        h = L.Conv2D(4, 3, strides=2, padding="same", name="conv2")(h)  # 6x6, 3x3 at 12px
+        out = L.Dense(3, activation="softmax", name="fc")(L.GlobalAveragePooling2D()(h))
+        return keras.Model(keras.utils.get_source_inputs(input_tensor), out)
+
+    keras.utils.set_random_seed(0)
+    model = add_preprocessing(network, image_shape=(None, None, 3), size=12, channels=3,
+                              mean=[0.5] * 3, std=[0.25] * 3, class_names=["cat", "dog", "owl"],
+                              name="pets")
+    run = tmp_path / "run"
+    run.mkdir()
+    model.save(run / "best.keras")
+    (run / "metrics.json").write_text(json.dumps({"model_file": "best.keras"}))
+    image = tmp_path / "pet.png"
+    keras.utils.save_img(image, np.random.default_rng(0).uniform(0, 255, (20, 24, 3)),
+                         scale=False)
+    titles = []
+    real = viz.overlay
+
+    def overlay(*args, title=None, **kwargs):
+        titles.append(title)
+        return real(*args, title=title, **kwargs)
+
+    monkeypatch.setattr(viz, "overlay", overlay)
+    out = tmp_path / "out"
+    for index in (2, 0):
+        assert _script().main(["--model-path", str(run), "--method", "gradcam",
+                               "--class-index", str(index), "--out", str(out),
+                               str(image)]) == 0
+    assert _script().main(["--model-path", str(run), "--method", "saliency", "--out",
+                           str(out), str(image)]) == 0
+    predicted = int(np.argmax(model.predict(
+        keras.utils.img_to_array(keras.utils.load_img(image))[None], verbose=0)[0]))
+    name = ["cat", "dog", "owl"][predicted]
+    assert titles == ["Grad-CAM (conv1), owl (class 2)", "Grad-CAM (conv1), cat (class 0)",
+                      f"saliency, {name} (class {predicted})"]
+    assert capsys.readouterr().err.splitlines() == [
+        "visualize.py: note: no layer of 'pets' gives a map of at least 7x7 at its 12x12 "
+        "input; Grad-CAM uses the largest map, 'conv1' (6x6)"] * 2
+    assert sorted(p.name for p in out.iterdir()) == [
+        "pet_gradcam.png", "pet_saliency.png"]
+    assert _script().main(["--model-path", str(tmp_path / "none"), "--method", "gradcam",
+                           "--out", str(out), str(image)]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"visualize.py: error: no model file {tmp_path / 'none'}")

@@ -28,8 +28,17 @@ import inspect
 import keras
 
 from kerascnn import registry
+from kerascnn.preprocessing import add_weight_set_preprocessing
 from kerascnn.registry import Variant
+from kerascnn.weights.core import weight_sets
 from kerascnn.weights.keras_twins import KerasTwin, register_twin
+from kerascnn.weights.loading import (
+    check_available,
+    load_checkpoint,
+    load_weight_set,
+    resolve_weights,
+)
+from kerascnn.weights.transfer import copy_weights_by_name
 
 __all__ = ["Variant", "KerasTwin", "register_variants", "register_model", "pattern_member",
            "build_with_weights"]
@@ -60,8 +69,6 @@ def _copy_by_name(src, dst, classifier_may_differ: bool = False) -> None:
     same builder with keras' file loaded). With ``classifier_may_differ`` (another number of
     classes), layers whose shapes differ are left as they are: the classifier (resnet's is
     named fc{classes})."""
-    from kerascnn.weights.transfer import copy_weights_by_name
-
     skip = "skip" if classifier_may_differ else "raise"
     copy_weights_by_name(src, dst, missing=skip, mismatched=skip)
 
@@ -112,13 +119,6 @@ def build_with_weights(builder, model_name: str, *, default_input, default_class
     if not isinstance(include_preprocessing, bool):
         raise ValueError("`include_preprocessing` must be True or False; got "
                          f"include_preprocessing={include_preprocessing!r}.")
-    from kerascnn.weights.loading import (
-        check_available,
-        load_checkpoint,
-        load_weight_set,
-        resolve_weights,
-    )
-
     include_top = arguments.get("include_top", True)
     classes = arguments.get("classes", default_classes)
     input_shape = arguments.pop("input_shape", None)
@@ -134,8 +134,6 @@ def build_with_weights(builder, model_name: str, *, default_input, default_class
         arguments = dict(ws.model_kwargs, **arguments)
     keras_file = value if kind == "keras" else None
     if include_preprocessing:
-        from kerascnn.preprocessing import add_weight_set_preprocessing
-
         if input_tensor is not None:
             raise ValueError("`include_preprocessing=True` builds the model's own input: "
                              "give input_shape, not input_tensor.")
@@ -191,8 +189,6 @@ def _check_weight_set(model_name: str, ws, input_shape, kwargs) -> None:
 def _preprocessing_set(model_name: str):
     """The weight set whose preprocessing ``include_preprocessing=True`` adds when no tag is
     given: the model's ``"imagenet"`` set, else its only one."""
-    from kerascnn.weights.core import weight_sets
-
     sets = weight_sets(model_name)
     if "imagenet" in sets:
         return sets["imagenet"]

@@ -11,30 +11,56 @@ that aspect (``keras.layers.Resizing(crop_to_aspect_ratio=True)``, as the saved
 resizing models do). A model whose input is ``(None, None, C)`` resizes by
 itself and gets each image as it is. Class names come from the model's
 ``preprocess_info`` layer; without it a class is named ``class I``.
+
+Only regular files are read (a FIFO, a device or a socket is refused without being
+opened for long), and an image's pixel count is read from its header before it is
+decoded: one over ``max_pixels`` (PIL's own limit by default) is refused, as is a
+file larger than an image within that limit can be. Each refusal is one line.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
+import threading
 
 import numpy as np
 
-__all__ = ["IMAGE_EXTENSIONS", "InferenceError", "load_trained", "model_file",
-           "class_names_of", "list_images", "read_image", "predict_images",
-           "predict_files", "top_k"]
+__all__ = ["IMAGE_EXTENSIONS", "MAX_PIXELS", "InferenceError", "load_trained", "model_file",
+           "run_model_name", "class_names_of", "list_images", "read_image", "max_file_bytes",
+           "to_channels", "predict_images", "predict_files", "top_k"]
 
 # What a folder is searched for (a file named on the command line is tried whatever it is).
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
+# The most pixels an image may have: PIL's Image.MAX_IMAGE_PIXELS (a 3-channel float32
+# copy of such an image is 1 GiB).
+MAX_PIXELS = 89_478_485
+_FORMATS = ("PNG", "JPEG", "GIF", "BMP")
 
 
 class InferenceError(ValueError):
     """A model or input that cannot be used (one-line message)."""
 
 
+def run_model_name(metrics_path, name):
+    """``name`` (a run's metrics.json ``model_file``) if it is a plain file name, which
+    stays inside the run directory; a path elsewhere is refused in one line."""
+    if name is None:
+        return None
+    plain = isinstance(name, str) and name not in ("", ".", "..") and \
+        os.path.basename(name) == name and not (os.altsep and os.altsep in name)
+    if not plain:
+        raise InferenceError(f"{metrics_path} names the model file {name!r}, not a file name "
+                             "inside the run directory; give the model file itself "
+                             "(--model-path FILE.keras)")
+    return name
+
+
 def model_file(path) -> str:
     """The model file of ``path``: the file itself, or in a run directory the model its
-    metrics.json describes (``model_file``), else ``best.keras``, else ``model.keras``."""
+    metrics.json describes (``model_file``: a file name inside the directory, anything
+    else is refused), else ``best.keras``, else ``model.keras``."""
     path = os.fspath(path)
     if not os.path.isdir(path):
         if not os.path.isfile(path):
@@ -47,7 +73,8 @@ def model_file(path) -> str:
                 name = json.load(f).get("model_file")
         except (OSError, ValueError, AttributeError):
             name = None
-        if isinstance(name, str) and os.path.isfile(os.path.join(path, name)):
+        name = run_model_name(metrics_path, name)
+        if name is not None and os.path.isfile(os.path.join(path, name)):
             return os.path.join(path, name)
     for name in ("best.keras", "model.keras"):
         if os.path.isfile(os.path.join(path, name)):
@@ -112,35 +139,107 @@ def _input_spec(model):
     return shape
 
 
-def read_image(path, shape) -> np.ndarray:
+def max_file_bytes(max_pixels=MAX_PIXELS) -> int:
+    """The largest file read as an image of at most ``max_pixels``: 8 bytes a pixel (a
+    16-bit RGBA PNG stored uncompressed) and 64 MiB for what else a file holds."""
+    return 8 * int(max_pixels) + (64 << 20)
+
+
+_NOT_REGULAR = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+                (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
+                (stat.S_ISDIR, "a folder"))
+
+
+def _check_regular(path, mode) -> None:
+    if stat.S_ISREG(mode):
+        return
+    kind = next((name for test, name in _NOT_REGULAR if test(mode)), "not a file")
+    if os.path.islink(path):
+        kind += f" ({os.path.realpath(path)})"
+    raise InferenceError(f"cannot read {path}: {kind}, not a regular file")
+
+
+def _read_bytes(path, max_pixels) -> bytes:
+    """The file's bytes: a regular file (after links) of at most :func:`max_file_bytes`;
+    opened without blocking, so a FIFO put in its place meanwhile cannot hang the read."""
+    limit = max_file_bytes(max_pixels)
+    try:
+        _check_regular(path, os.stat(path).st_mode)
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+        fd = os.open(path, flags)
+        with os.fdopen(fd, "rb") as f:
+            info = os.fstat(f.fileno())
+            _check_regular(path, info.st_mode)
+            size = info.st_size
+            data = f.read(limit + 1) if size <= limit else b""
+    except OSError as e:
+        raise InferenceError(f"cannot read {path}: {e.strerror or type(e).__name__}") from None
+    if size > limit or len(data) > limit:
+        raise InferenceError(f"cannot read {path}: {max(size, len(data))} bytes, more than an "
+                             f"image within the limit of {max_pixels} pixels takes ({limit} "
+                             "bytes; --max-pixels raises it)")
+    return data
+
+
+_PIL_LIMIT_LOCK = threading.Lock()
+
+
+def _header_size(path, data, max_pixels) -> tuple:
+    """(width, height) from the image's header (PIL reads no pixels for it), checked
+    against ``max_pixels``; PIL's own limit is set aside: ``max_pixels`` is the limit here."""
+    import io
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    with _PIL_LIMIT_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        pil_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            with Image.open(io.BytesIO(data), formats=_FORMATS) as image:
+                width, height = image.size
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+            raise InferenceError(f"cannot read {path}: not a PNG, JPEG, GIF or BMP "
+                                 "image") from None
+        finally:
+            Image.MAX_IMAGE_PIXELS = pil_limit
+    if width * height > max_pixels:
+        raise InferenceError(f"cannot read {path}: {width}x{height} pixels ({width * height}), "
+                             f"over the limit of {max_pixels} (--max-pixels raises it)")
+    return width, height
+
+
+def read_image(path, shape, max_pixels=MAX_PIXELS) -> np.ndarray:
     """``path`` decoded (PNG, JPEG, GIF, BMP) as float32 0-255 with ``shape``'s channels,
     resized with a central crop to ``shape``'s H, W when they are fixed.
 
-    Raises InferenceError for a file that cannot be read or decoded.
+    Raises InferenceError for a file that cannot be read or decoded, that is not a
+    regular file, or whose header gives more than ``max_pixels`` pixels.
     """
     import tensorflow as tf
 
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise InferenceError(f"cannot read {path}: {e.strerror or type(e).__name__}") from None
+    data = _read_bytes(path, max_pixels)
+    width, height = _header_size(path, data, max_pixels)
     try:  # the file's own channels (GIF and BMP decode to 3 or 4 only)
         image = tf.io.decode_image(data, channels=0, expand_animations=False)
+        image = to_channels(tf.cast(image, tf.float32), shape[-1])
     except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError, ValueError):
         raise InferenceError(f"cannot read {path}: not a PNG, JPEG, GIF or BMP image") from None
-    image = _to_channels(tf.cast(image, tf.float32), shape[-1])
-    height, width = shape[:2]
-    if height is not None and tuple(image.shape[:2]) != (height, width):
+    except (tf.errors.ResourceExhaustedError, MemoryError):
+        raise InferenceError(f"cannot read {path}: out of memory for its {width}x{height} "
+                             "pixels (a lower --max-pixels refuses such images)") from None
+    height_to, width_to = shape[:2]
+    if height_to is not None and tuple(image.shape[:2]) != (height_to, width_to):
         import keras
 
-        image = keras.layers.Resizing(height, width, crop_to_aspect_ratio=True)(image)
+        image = keras.layers.Resizing(height_to, width_to, crop_to_aspect_ratio=True)(image)
     return np.asarray(image, np.float32)
 
 
-def _to_channels(image, channels):
-    """Grey, grey + alpha, RGB or RGBA (float 0-255) -> ``channels`` (alpha dropped, or
-    opaque when asked for)."""
+def to_channels(image, channels):
+    """Grey, grey + alpha, RGB or RGBA (float 0-255, last axis; one image or a batch) ->
+    ``channels`` 1, 3 or 4 (alpha dropped, or opaque when asked for; RGB -> grey by
+    ``tf.image.rgb_to_grayscale``)."""
     import tensorflow as tf
 
     have = image.shape[-1]
@@ -181,12 +280,14 @@ def predict_images(model, images, batch_size=32) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
-def predict_files(model, paths, top=5, batch_size=32, on_error=None):
+def predict_files(model, paths, top=5, batch_size=32, on_error=None,
+                  max_pixels=MAX_PIXELS):
     """Top-``top`` classes of every image in ``paths`` (files, folders walked).
 
     Returns ``(results, unreadable)``: results a list of ``{"file", "top_k"}`` in file
     order, unreadable a list of one-line messages (also passed to ``on_error`` as they
-    happen). Images are read ``batch_size`` at a time.
+    happen): files that cannot be read, are not regular files or have more than
+    ``max_pixels`` pixels. Images are read ``batch_size`` at a time.
     """
     shape = _input_spec(model)
     names = class_names_of(model)
@@ -196,7 +297,7 @@ def predict_files(model, paths, top=5, batch_size=32, on_error=None):
         chunk, images = [], []
         for path in files[start:start + batch_size]:
             try:
-                images.append(read_image(path, shape))
+                images.append(read_image(path, shape, max_pixels))
                 chunk.append(path)
             except InferenceError as e:
                 unreadable.append(str(e))

@@ -7,8 +7,9 @@
 The model is one that fit.py or tune.py saved: it takes raw images and holds its
 preprocessing. Given a run directory, the model that its metrics.json describes
 is scored. The data may hold just the scored split (a single ``test_*.h5``, a
-folder of class subfolders). Writes ``eval.json`` (accuracy, mode, scales,
-images) beside the model unless ``--output`` says where.
+folder of class subfolders). Images are converted to the model's channels as
+predict.py converts them (grey <-> RGB). Writes ``eval.json`` (accuracy, mode,
+scales, images) beside the model unless ``--output`` says where.
 """
 
 import os
@@ -70,22 +71,48 @@ def _model_path(path):
             if not os.path.isdir(path):
                 return path, {}  # the file was named: the run's defaults are not needed
             raise ValueError(f"{metrics_path} is unreadable ({type(e).__name__}); pass the "
-                             "model file itself (--model-path RUN/best.keras)") from None
+                             "model file itself (--model-path RUN/best.keras).") from None
         if not isinstance(metrics, dict):
             if not os.path.isdir(path):
                 return path, {}
-            raise ValueError(f"{metrics_path} is not a kerascnn metrics file")
+            raise ValueError(f"{metrics_path} is not a kerascnn metrics file.")
     if os.path.isdir(path):
-        path = os.path.join(path, metrics.get("model_file", "model.keras"))
+        from kerascnn.inference import run_model_name
+
+        name = run_model_name(metrics_path, metrics.get("model_file"))  # a name, not a path
+        path = os.path.join(path, name or "model.keras")
     return path, metrics
+
+
+def _converted(x, channels, batch=256):
+    """uint8 (N, H, W, C) images as float32 with ``channels``, converted as predict.py
+    converts an image (grey <-> RGB, alpha dropped)."""
+    import numpy as np
+
+    from kerascnn.inference import to_channels
+
+    out = np.empty(x.shape[:-1] + (channels,), np.float32)
+    for start in range(0, len(x), batch):
+        out[start:start + batch] = to_channels(x[start:start + batch].astype(np.float32),
+                                               channels)
+    return out
+
+
+def _check_channels(path, model_channels, data_channels):
+    """Images of ``data_channels`` can be given to a model of ``model_channels``."""
+    if model_channels != data_channels and (model_channels not in (1, 3, 4)
+                                            or data_channels not in (1, 2, 3, 4)):
+        raise ValueError(f"{path} takes {model_channels}-channel images, the data has "
+                         f"{data_channels} channels; only grey, grey + alpha, RGB and RGBA "
+                         "images are converted to a model's 1, 3 or 4 channels")
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         path, metrics = _model_path(args.model_path)
-    except ValueError as e:
-        print(f"evaluate.py: error: {e}.", file=sys.stderr)
+    except ValueError as e:  # InferenceError too
+        print(f"evaluate.py: error: {e}", file=sys.stderr)
         return 2
     if not os.path.isfile(path):
         print(f"evaluate.py: error: no model file {path}", file=sys.stderr)
@@ -122,14 +149,22 @@ def main(argv=None):
     try:
         require = ("train", "val") if args.split == "val" else (args.split,)
         data = prepare_data(config, require=require)
+        channels, have = prep["input_shape"][-1], data.image_shape[-1]
+        _check_channels(path, channels, have)
         if args.mode == "single" and args.scales is None and size == prep["size"]:
             ds = data.eval_dataset(args.split, batch_size=args.batch_size, size=size)
+            if channels != have:
+                from kerascnn.inference import to_channels
+
+                ds = ds.map(lambda x, *rest: (to_channels(x, channels), *rest))
             result = {"mode": "single", "images": data.info.split_sizes[args.split]}
             scored = score(model, ds, data.labels(args.split), data.num_classes)
             result.update({k: v for k, v in scored.items() if k != "predicted"})
         else:
             x, y = data.data.split(args.split) if data.data.in_memory else (
                 data.data.sample(args.split, 10 ** 9), data.labels(args.split))
+            if channels != have:
+                x = _converted(x, channels)
             result = evaluate(model, x, y, args.mode, image_size=size, scales=args.scales,
                               batch_size=args.batch_size)
     except (DataError, ConfigError, ValueError) as e:

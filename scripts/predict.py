@@ -10,7 +10,10 @@ its preprocessing and class names. Folders are walked recursively for PNG, JPEG,
 GIF and BMP files, in sorted order. Each image is decoded to the model's
 channels; a model with a fixed input size gets it resized with the largest
 central crop of that aspect, a resizing model gets it as it is. Unreadable files
-are reported on stderr one line each and skipped: the exit status is then 1.
+are reported on stderr one line each and skipped: the exit status is then 1. So
+are files that are not regular files (a FIFO, a link to a device) and images
+whose header gives more pixels than --max-pixels. The --json destination is
+checked before anything is predicted.
 """
 
 import os
@@ -20,6 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from kerascnn.cli import OneLineParser, positive_int  # noqa: E402
+from kerascnn.inference import MAX_PIXELS  # noqa: E402
 
 PROG = "predict.py"
 
@@ -35,7 +39,30 @@ def build_parser():
     p.add_argument("--json", default=None, metavar="FILE",
                    help="also write the predictions as JSON to FILE")
     p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--max-pixels", type=positive_int, default=MAX_PIXELS,
+                   help="images with more pixels (width x height, read from the file's "
+                        "header) are refused before they are decoded")
     return p
+
+
+def check_destination(path):
+    """None if a file can be written at ``path`` (missing folders are made), else why not."""
+    if os.path.isdir(path):
+        return f"--json {path} is a directory; give a file name"
+    if os.path.exists(path) and not os.path.isfile(path):
+        return f"--json {path} exists and is not a regular file; give a file name"
+    folder = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(folder):
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    if not os.path.isdir(folder):
+        return f"--json {path}: {folder} is a file, not a folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return (f"--json {path}: the folder {folder} is not writable (read-only or no "
+                "permission)")
+    return None
 
 
 def format_line(result) -> str:
@@ -45,9 +72,9 @@ def format_line(result) -> str:
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    if args.json is not None and os.path.isdir(args.json):
-        print(f"{PROG}: error: --json {args.json} is a directory; give a file name",
-              file=sys.stderr)
+    problem = check_destination(args.json) if args.json is not None else None
+    if problem:
+        print(f"{PROG}: error: {problem}", file=sys.stderr)
         return 2
     from kerascnn.inference import InferenceError, list_images, load_trained, predict_files
 
@@ -62,6 +89,7 @@ def main(argv=None):
                   "fit.py or tune.py); it is given the raw 0-255 pixels", file=sys.stderr)
         results, unreadable = predict_files(
             model, args.images, top=args.top_k, batch_size=args.batch_size,
+            max_pixels=args.max_pixels,
             on_error=lambda message: print(f"{PROG}: {message}", file=sys.stderr, flush=True))
     except InferenceError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
@@ -71,7 +99,13 @@ def main(argv=None):
     if args.json is not None:
         from kerascnn.utils.io import write_json_atomic
 
-        write_json_atomic(args.json, results)
+        try:
+            write_json_atomic(args.json, results)
+        except OSError as e:
+            print(f"{PROG}: error: cannot write --json {args.json}: "
+                  f"{e.strerror or type(e).__name__} (the predictions are printed above)",
+                  file=sys.stderr)
+            return 2
     return 1 if unreadable else 0
 
 

@@ -109,3 +109,61 @@ def test_evaluate_script_writes_eval_json(signs_dir, tmp_path, capsys):
     assert err.endswith("has no preprocessing layers (it was not saved by fit.py or tune.py "
                         "of this version); retrain it with scripts/fit.py.")
     assert len(err.splitlines()) == 1
+
+
+def _evaluate_script():
+    from .conftest import load_script
+
+    return load_script("evaluate")
+
+
+def _small_network(input_shape, input_tensor):
+    inp = keras.Input(input_shape)
+    h = keras.layers.Conv2D(8, 3, activation="relu")(inp)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    return keras.Model(inp, keras.layers.Dense(6, activation="softmax")(h))
+
+
+@pytest.mark.parametrize("mode", ["single", "10crop"])
+def test_a_grey_model_is_evaluated_on_rgb_data(mode, signs_dir, tmp_path, capsys):
+    """The images are converted to the model's one channel, as predict.py converts them."""
+    import tensorflow as tf
+
+    from kerascnn.data import load_source
+    from kerascnn.training.model import add_preprocessing
+
+    keras.utils.set_random_seed(2)
+    model = add_preprocessing(_small_network, image_shape=(64, 64, 1), size=32, channels=1,
+                              mean=[0.5], std=[0.25])
+    model.save(tmp_path / "grey.keras")
+    code = _evaluate_script().main(["--model-path", str(tmp_path / "grey.keras"), "--dataset",
+                                    "signs", "--data-dir", str(signs_dir), "--mode", mode])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    result = json.loads((tmp_path / "eval.json").read_text())
+    assert result["images"] == 120 and result["mode"] == mode
+    if mode == "single":
+        x, y = load_source(str(signs_dir), val_fraction=0).splits["test"]
+        grey = tf.image.rgb_to_grayscale(x.astype(np.float32)).numpy()
+        direct = float(np.mean(model.predict(grey, verbose=0).argmax(1) == y))
+        assert result["accuracy"] == pytest.approx(direct, abs=1 / 120 + 1e-9)
+
+
+@pytest.mark.parametrize("escape", ["../other/model.keras", "ABSOLUTE"])
+def test_evaluate_takes_run_models_from_inside_the_run(escape, tmp_path, capsys):
+    from kerascnn.training.model import add_preprocessing
+
+    run, other = tmp_path / "run", tmp_path / "other"
+    run.mkdir()
+    other.mkdir()
+    model = add_preprocessing(_small_network, image_shape=(64, 64, 3), size=32, channels=3,
+                              mean=[0.5] * 3, std=[0.25] * 3)
+    model.save(run / "model.keras")
+    model.save(other / "model.keras")
+    name = str(other / "model.keras") if escape == "ABSOLUTE" else escape
+    (run / "metrics.json").write_text(json.dumps({"model_file": name, "seed": 0}))
+    assert _evaluate_script().main(["--model-path", str(run), "--dataset", "signs"]) == 2
+    assert capsys.readouterr() == ("", (
+        f"evaluate.py: error: {run / 'metrics.json'} names the model file {name!r}, not a "
+        "file name inside the run directory; give the model file itself (--model-path "
+        "FILE.keras)\n"))

@@ -218,6 +218,156 @@ def test_models_without_class_names_name_classes_by_index():
     assert class_names_of(keras.Model(inp, out)) == ["class 0", "class 1", "class 2"]
 
 
+# -- hostile files and destinations ----------------------------------------------------------
+
+
+def _saved_resizing_model(folder):
+    path = folder / "model.keras"
+    _resizing_model().save(path)
+    return path
+
+
+def _memory_capped():
+    """preexec_fn: at most 6 GiB of data, so that a file read whole fails there instead of
+    taking the machine's memory."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_DATA, (6 << 30, 6 << 30))
+
+
+def test_predict_skips_special_and_oversized_files(tmp_path):
+    """A FIFO named .png, a link to /dev/zero, a 20000x20000 PNG (48 KB on disk) and a
+    1 TB sparse .png: one line each, and the good image after them is predicted."""
+    import os
+    import subprocess
+
+    from PIL import Image
+
+    from tests.conftest import ROOT
+
+    model_path = _saved_resizing_model(tmp_path)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    os.mkfifo(folder / "a_fifo.png")
+    os.symlink("/dev/zero", folder / "b_zero.png")
+    Image.new("1", (20000, 20000)).save(folder / "c_huge.png")
+    Image.fromarray(np.full((24, 24, 3), 90, np.uint8)).save(folder / "d_good.png")
+    with open(folder / "e_sparse.png", "wb") as f:
+        f.truncate(1 << 40)
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "predict.py"),
+                           "--model-path", str(model_path), str(folder), "--top-k", "1"],
+                          capture_output=True, text=True, timeout=300,
+                          preexec_fn=_memory_capped)
+    assert done.returncode == 1, done.stderr[-2000:]
+    limit = 8 * 89478485 + (64 << 20)
+    assert [line for line in done.stderr.splitlines() if line.startswith("predict.py")] == [
+        f"predict.py: cannot read {folder / 'a_fifo.png'}: a named pipe (FIFO), not a "
+        "regular file",
+        f"predict.py: cannot read {folder / 'b_zero.png'}: a character device (/dev/zero), "
+        "not a regular file",
+        f"predict.py: cannot read {folder / 'c_huge.png'}: 20000x20000 pixels (400000000), "
+        "over the limit of 89478485 (--max-pixels raises it)",
+        f"predict.py: cannot read {folder / 'e_sparse.png'}: {1 << 40} bytes, more than an "
+        f"image within the limit of 89478485 pixels takes ({limit} bytes; --max-pixels "
+        "raises it)"]
+    assert [line.split(": ")[0] for line in done.stdout.splitlines()] == [
+        str(folder / "d_good.png")]
+
+
+def test_max_pixels_sets_the_limit(tmp_path, capsys):
+    from PIL import Image
+
+    from kerascnn.inference import InferenceError, read_image
+
+    model_path = _saved_resizing_model(tmp_path)
+    image = tmp_path / "wide.png"
+    Image.fromarray(np.full((30, 50, 3), 90, np.uint8)).save(image)
+    with pytest.raises(InferenceError, match=r"^cannot read .*wide\.png: 50x30 pixels \(1500\), "
+                                             r"over the limit of 1499 \(--max-pixels raises "
+                                             r"it\)$"):
+        read_image(image, (None, None, 3), max_pixels=1499)
+    assert read_image(image, (None, None, 3), max_pixels=1500).shape == (30, 50, 3)
+    script = _script("predict")
+    assert script.main(["--model-path", str(model_path), str(image),
+                        "--max-pixels", "1000"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == (
+        f"predict.py: cannot read {image}: 50x30 pixels (1500), over the limit of 1000 "
+        "(--max-pixels raises it)\n")
+    assert script.main(["--model-path", str(model_path), str(image),
+                        "--max-pixels", "1500"]) == 0
+    assert capsys.readouterr().out.startswith(f"{image}: ")
+
+
+def test_predict_checks_the_json_destination_first(tmp_path, capsys, monkeypatch):
+    import os
+
+    from PIL import Image
+
+    model_path = _saved_resizing_model(tmp_path)
+    image = tmp_path / "one.png"
+    Image.fromarray(np.full((24, 24, 3), 90, np.uint8)).save(image)
+    script = _script("predict")
+    under_file = tmp_path / "model.keras" / "sub" / "out.json"
+    assert script.main(["--model-path", str(model_path), str(image), "--json",
+                        str(under_file)]) == 2
+    assert capsys.readouterr() == ("", f"predict.py: error: --json {under_file}: "
+                                       f"{model_path} is a file, not a folder\n")
+    read_only = tmp_path / "read_only"
+    read_only.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: False if os.fspath(path) == str(
+        read_only) else real_access(path, mode, **kw))
+    assert script.main(["--model-path", str(model_path), str(image), "--json",
+                        str(read_only / "out.json")]) == 2
+    assert capsys.readouterr() == ("", f"predict.py: error: --json {read_only / 'out.json'}: "
+                                       f"the folder {read_only} is not writable (read-only "
+                                       "or no permission)\n")
+    assert os.listdir(read_only) == []
+    monkeypatch.undo()
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    assert script.main(["--model-path", str(model_path), str(image), "--json", str(fifo)]) == 2
+    assert capsys.readouterr() == ("", f"predict.py: error: --json {fifo} exists and is not a "
+                                       "regular file; give a file name\n")
+    assert os.path.exists(fifo) and not os.path.isfile(fifo)
+
+    def full_disk(path, obj):
+        raise OSError(28, "No space left on device")
+
+    import kerascnn.utils.io
+
+    monkeypatch.setattr(kerascnn.utils.io, "write_json_atomic", full_disk)
+    out = tmp_path / "out.json"
+    assert script.main(["--model-path", str(model_path), str(image), "--json",
+                        str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"{image}: ")  # the predictions are printed all the same
+    assert captured.err == (f"predict.py: error: cannot write --json {out}: No space left on "
+                            "device (the predictions are printed above)\n")
+
+
+@pytest.mark.parametrize("escape", ["../other/best.keras", "ABSOLUTE"])
+def test_run_directory_models_stay_inside_it(escape, tmp_path, capsys):
+    model_path = _saved_resizing_model(tmp_path)
+    run, other = tmp_path / "run", tmp_path / "other"
+    run.mkdir()
+    other.mkdir()
+    (run / "best.keras").write_bytes(model_path.read_bytes())
+    (other / "best.keras").write_bytes(model_path.read_bytes())
+    name = str(other / "best.keras") if escape == "ABSOLUTE" else escape
+    (run / "metrics.json").write_text(json.dumps({"model_file": name}))
+    image = tmp_path / "one.png"
+    from PIL import Image
+
+    Image.fromarray(np.full((24, 24, 3), 90, np.uint8)).save(image)
+    assert _script("predict").main(["--model-path", str(run), str(image)]) == 2
+    assert capsys.readouterr() == ("", (
+        f"predict.py: error: {run / 'metrics.json'} names the model file {name!r}, not a "
+        "file name inside the run directory; give the model file itself (--model-path "
+        "FILE.keras)\n"))
+
+
 # -- export.py -----------------------------------------------------------------------------
 
 

@@ -449,3 +449,107 @@ def test_keras_twin_file_downloaded_once(cache, tmp_path, monkeypatch):
         assert not (cache / "models" / name).exists()
     finally:
         server.close()
+
+
+# -- hostile checkpoints ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("damage", ["nan", "int32"])
+def test_non_finite_and_non_float_tensors_are_refused(damage, cache, source, tmp_path,
+                                                      monkeypatch):
+    _, tensors, save_file = source
+    _register(monkeypatch, url=HUB_URL)
+    key = next(k for k in tensors if k.endswith(".kernel"))
+    damaged = dict(tensors)
+    if damage == "nan":
+        damaged[key] = tensors[key].copy()
+        damaged[key].flat[[0, 5, 7]] = [np.nan, np.inf, -np.inf]
+        message = (f"model.safetensors: tensor '{key}' holds 3 NaN or infinite values (of "
+                   f"{tensors[key].size}): a damaged checkpoint.")
+    else:
+        damaged[key] = tensors[key].astype(np.int32)
+        message = f"model.safetensors: tensor '{key}' is int32, a float weight is expected."
+    save_file(damaged, str(tmp_path / "model.safetensors"))
+    with pytest.raises(WeightsError) as e:
+        kerascnn.create_model(MODEL, weights=str(tmp_path / "model.safetensors"))
+    assert _one_line(e) == message
+
+
+def test_integer_buffers_are_not_weights():
+    """torch's BatchNorm counter (int64) is left out; a float tensor taken as it is."""
+    sd = StateDict({"bn.weight": np.ones(3, np.float32),
+                    "bn.num_batches_tracked": np.array(7, np.int64)}, origin="x.pth")
+    np.testing.assert_array_equal(sd.take("bn.weight"), np.ones(3))
+    sd.check_all_used()
+
+
+def _zip(path, member, data=None, zeros=0):
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        with z.open(member, "w", force_zip64=True) as f:
+            if data is not None:
+                f.write(data)
+            chunk = bytes(1 << 24)
+            for _ in range(zeros // len(chunk)):
+                f.write(chunk)
+    return path
+
+
+def test_zip_members_are_checked_before_extracting(cache, tmp_path, monkeypatch):
+    import re
+    import shutil
+    import tempfile
+
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+
+    def no_extraction(*args, **kwargs):
+        raise AssertionError("extracted")
+
+    monkeypatch.setattr(shutil, "copyfileobj", no_extraction)
+    bomb = _zip(tmp_path / "bomb.pth.zip", "model.pth", zeros=1 << 30)
+    with pytest.raises(WeightsError) as e:
+        core.read_state_dict(bomb)
+    assert re.fullmatch(
+        rf"{re.escape(str(bomb))}: its member 'model\.pth' would expand from \d+ to "
+        rf"{1 << 30} bytes \(\d+ times\), more than a checkpoint compresses: a damaged or "
+        r"hostile zip \(unzip it yourself if you trust it\)\.", _one_line(e))
+    assert list(temp.iterdir()) == []
+
+
+def test_zip_extraction_names_the_temporary_folder(source, tmp_path, monkeypatch):
+    import collections
+    import shutil
+    import tempfile
+
+    _, tensors, save_file = source
+    save_file(tensors, str(tmp_path / "model.safetensors"))
+    zipped = _zip(tmp_path / "model.safetensors.zip", "model.safetensors",
+                  data=(tmp_path / "model.safetensors").read_bytes())
+    size = (tmp_path / "model.safetensors").stat().st_size
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    usage = collections.namedtuple("usage", "total used free")
+    with monkeypatch.context() as m:
+        m.setattr(shutil, "disk_usage", lambda path: usage(10 ** 6, 10 ** 6 - 1000, 1000))
+        with pytest.raises(WeightsError) as e:
+            core.read_state_dict(zipped)
+    assert _one_line(e) == (f"{zipped}: extracting 'model.safetensors' needs {size} bytes in "
+                            f"the temporary folder {temp}, which has 1000 free; set TMPDIR to "
+                            "a folder with room.")
+
+    def full_disk(src, dst, *args):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(shutil, "copyfileobj", full_disk)
+        with pytest.raises(WeightsError) as e:
+            core.read_state_dict(zipped)
+    assert _one_line(e) == (f"{zipped}: cannot extract 'model.safetensors' into the temporary "
+                            f"folder {temp}: No space left on device; set TMPDIR to a folder "
+                            "with room.")
+    assert list(temp.iterdir()) == []
+    assert len(core.read_state_dict(zipped)) == len(tensors)

@@ -187,7 +187,9 @@ class StateDict:
 
     ``take(key)`` returns a tensor and marks it used; :meth:`check_all_used` refuses a
     conversion that left tensors behind (a layer the keras model lacks), so a
-    layout mismatch cannot pass silently.
+    layout mismatch cannot pass silently. Every tensor a converter takes is a weight:
+    one that is not floating point, or holds NaN or infinite values, is refused by
+    name (integer buffers such as BatchNorm's ``num_batches_tracked`` are never taken).
     """
 
     def __init__(self, tensors: dict, origin: str = "state dict"):
@@ -209,8 +211,16 @@ class StateDict:
             near = sorted(k for k in self.tensors if k.split(".")[0] == key.split(".")[0])[:6]
             raise WeightsError(f"{self.origin} has no tensor {key!r}"
                                + (f" (near: {', '.join(near)})" if near else "") + ".")
+        value = self.tensors[key]
+        if not np.issubdtype(value.dtype, np.floating):
+            raise WeightsError(f"{self.origin}: tensor {key!r} is {value.dtype}, a float weight "
+                               "is expected.")
+        bad = int(value.size - np.count_nonzero(np.isfinite(value)))
+        if bad:
+            raise WeightsError(f"{self.origin}: tensor {key!r} holds {bad} NaN or infinite "
+                               f"values (of {value.size}): a damaged checkpoint.")
         self.used.add(key)
-        return self.tensors[key]
+        return value
 
     def get(self, key: str, default=None):
         return self.take(key) if key in self.tensors else default
@@ -291,32 +301,65 @@ def read_state_dict(path) -> StateDict:
                        ".bin (also zipped: .pth.zip), .keras, .weights.h5.")
 
 
+# A checkpoint of weights hardly compresses (float noise): a member that would expand more
+# than this many times (and past ZIP_CHECKED_BYTES) is a damaged or hostile zip.
+ZIP_MAX_RATIO = 20
+ZIP_CHECKED_BYTES = 16 << 20
+
+
 def _read_zipped(path: str) -> StateDict:
     """A checkpoint published zipped (pytorchcv's ``.pth.zip``): the one checkpoint inside,
-    read from a temporary copy that is removed afterwards."""
-    import shutil
-    import tempfile
+    read from a temporary copy that is removed afterwards. The member's sizes are checked
+    before anything is extracted: its expansion, and the room in the temporary folder."""
     import zipfile
+    import zlib
 
     suffixes = (".safetensors", ".pth", ".pt", ".bin")
     try:
         with zipfile.ZipFile(path) as archive:
-            members = [m for m in archive.namelist() if m.endswith(suffixes)]
+            members = [m for m in archive.infolist() if m.filename.endswith(suffixes)]
             if len(members) != 1:
                 raise WeightsError(f"{path} must hold exactly one checkpoint "
                                    f"({', '.join(suffixes)}); it holds {len(members)}.")
-            tmp = tempfile.mkdtemp(prefix="kerascnn-zip-")
-            try:
-                inner = os.path.join(tmp, os.path.basename(members[0]))
-                with archive.open(members[0]) as src, open(inner, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
-                sd = read_state_dict(inner)
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
-    except zipfile.BadZipFile as e:
+            sd = _read_member(path, archive, members[0])
+    except (zipfile.BadZipFile, zlib.error, EOFError) as e:
         raise WeightsError(f"{path} is not a readable zip file ({e}).") from None
     sd.origin = os.path.basename(path)
     return sd
+
+
+def _read_member(path: str, archive, member) -> StateDict:
+    import shutil
+    import tempfile
+
+    name, size = member.filename, member.file_size
+    if size > ZIP_CHECKED_BYTES and size > ZIP_MAX_RATIO * max(member.compress_size, 1):
+        raise WeightsError(f"{path}: its member {name!r} would expand from "
+                           f"{member.compress_size} to {size} bytes "
+                           f"({size // max(member.compress_size, 1)} times), more than a "
+                           "checkpoint compresses: a damaged or hostile zip (unzip it yourself "
+                           "if you trust it).")
+    temp_root = tempfile.gettempdir()
+    free = shutil.disk_usage(temp_root).free
+    if size > free:
+        raise WeightsError(f"{path}: extracting {name!r} needs {size} bytes in the temporary "
+                           f"folder {temp_root}, which has {free} free; set TMPDIR to a folder "
+                           "with room.")
+    tmp = None
+    try:
+        try:
+            tmp = tempfile.mkdtemp(prefix="kerascnn-zip-")
+            inner = os.path.join(tmp, os.path.basename(name))
+            with archive.open(member) as src, open(inner, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        except OSError as e:
+            raise WeightsError(f"{path}: cannot extract {name!r} into the temporary folder "
+                               f"{temp_root}: {e.strerror or type(e).__name__}; set TMPDIR to "
+                               "a folder with room.") from None
+        return read_state_dict(inner)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import errno
 import json
 import os
 import pathlib
+import signal
 import socket
 import stat
 import subprocess
@@ -420,3 +421,27 @@ def test_evaluate_refuses_an_empty_split(small_npz, tmp_path, capsys):
         "(splits: train 144, test 0, val 16).")
     assert not (out / "eval.json").exists()
 
+
+def test_sigterm_says_how_to_resume_and_keeps_the_checkpoint(small_npz, tmp_path):
+    out = tmp_path / "run"
+    cmd = [sys.executable, str(ROOT / "scripts" / "fit.py"), *_argv(small_npz, out, epochs=30)]
+    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.time() + 300
+    while not (out / "checkpoints" / "epoch-0001").is_dir() and time.time() < deadline:
+        time.sleep(0.2)
+    assert (out / "checkpoints" / "epoch-0001").is_dir()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err[-2000:]
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.startswith("fit.py")]
+    assert len(lines) == 1, err[-2000:]
+    last = latest_checkpoint(out / "checkpoints")[0]
+    assert lines[0] == (f"fit.py: stopped by SIGTERM; its checkpoint of epoch {last} is kept "
+                        f"in {out}: run the same command again (with --output-dir {out}) to "
+                        "resume.")
+    assert not list((out / "checkpoints").glob(".tmp-*"))
+    assert not (out / ".kerascnn-run.lock").exists()
+    assert main(_argv(small_npz, out, epochs=last + 1)) == 0
+    assert json.loads((out / "metrics.json").read_text())["resumed_from_epoch"] == last

@@ -7,6 +7,7 @@ import errno
 import json
 import os
 import pathlib
+import signal
 import socket
 import stat
 import subprocess
@@ -325,3 +326,122 @@ def test_a_real_full_disk(small_npz, tmp_path, capsys, mount_point):
     assert state["epoch"] == last[0]
     assert not list((out / "checkpoints").glob(".tmp-*"))
     assert not (out / ".kerascnn-run.lock").exists()
+
+
+def _npz(path, n_train=160, n_test=40, seed=0, labels=None, **extra):
+    rng = np.random.RandomState(seed)
+    n = n_train + n_test
+    y = np.arange(n) % 2 if labels is None else labels
+    x = rng.randint(0, 120, (n, 16, 16, 3)).astype(np.uint8)
+    x[y == 1, 4:12, 4:12] = 255
+    np.savez(path, x_train=x[:n_train], y_train=y[:n_train], x_test=x[n_train:],
+             y_test=y[n_train:], **extra)
+    return path
+
+
+def _other_data(out, data) -> str:
+    return (f"fit.py: error: {data}: the data differ from those the run in {out} was trained "
+            "on ({}); its checkpoint cannot continue on other data: restore them, or start "
+            "over with --overwrite or another --output-dir.")
+
+
+def test_resume_on_other_data_is_refused(tmp_path, capsys):
+    data, out = _npz(tmp_path / "data.npz"), tmp_path / "run"
+    assert main(_argv(data, out, epochs=1)) == 0
+    saved = json.loads((out / "run_config.json").read_text())
+    assert saved["data"]["splits"] == {"train": 144, "val": 16, "test": 40}
+    assert saved["data"]["files"]["data.npz"]["size"] == data.stat().st_size
+    (out / "metrics.json").unlink()  # as if killed after epoch 1
+    before = (out / "run_config.json").read_text()
+    original = data.read_bytes()
+    _npz(data, n_train=270, n_test=60, seed=1)  # more images under the same name
+    for extra in (["--resume"], []):
+        assert main(_argv(data, out, *extra, epochs=2)) == 2
+        assert _err(capsys) == [_other_data(out, data).format(
+            "train: 144 -> 243 images; val: 16 -> 27 images; test: 40 -> 60 images")]
+    _npz(data, seed=0, labels=1 - np.arange(200) % 2)  # the same sizes, other labels
+    assert main(_argv(data, out, "--resume", epochs=2)) == 2
+    assert _err(capsys) == [_other_data(out, data).format(
+        "train: other labels, other images; val: other labels, other images; test: other "
+        "labels, other images")]
+    _npz(data, seed=5)  # the same labels, other images
+    assert main(_argv(data, out, "--resume", epochs=2)) == 2
+    assert _err(capsys) == [_other_data(out, data).format(
+        "train: other images; val: other images; test: other images")]
+    assert (out / "run_config.json").read_text() == before
+    assert latest_checkpoint(out / "checkpoints")[0] == 1
+    # the same data written again (a new mtime): a warning, and the run resumes
+    time.sleep(0.01)
+    data.write_bytes(original)
+    os.utime(data, ns=(data.stat().st_atime_ns, data.stat().st_mtime_ns + 10 ** 9))
+    with pytest.warns(UserWarning, match=r"data.npz was modified since the run began; its "
+                                         r"split sizes, labels and sampled images are the "
+                                         r"same: resuming\."):
+        assert main(_argv(data, out, epochs=2)) == 0
+    assert json.loads((out / "metrics.json").read_text())["resumed_from_epoch"] == 1
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("one class", "{data}: data has 1 class ('0'); training a classifier needs at least 2 "
+                  "classes."),
+    ("one class present", "{data}: the train split holds images of 1 class only ('b', "
+                          "label 1; the data has 3 classes); training a classifier needs "
+                          "images of at least 2 classes."),
+    ("no test images", "{data}: the test split has no images; it needs at least one "
+                       "(splits: train 144, test 0, val 16)."),
+    ("no train images", "{data}: the train split has no images; it needs at least one "
+                        "(splits: train 0, test 40, val 1)."),
+])
+def test_degenerate_data_is_refused_before_training(kind, message, tmp_path, capsys):
+    data, out = tmp_path / "data.npz", tmp_path / "run"
+    if kind == "one class":
+        _npz(data, labels=np.zeros(200, np.int64))
+    elif kind == "one class present":
+        _npz(data, labels=np.ones(200, np.int64), class_names=np.array(["a", "b", "c"]))
+    elif kind == "no test images":
+        _npz(data, n_test=0)
+    else:
+        _npz(data, n_train=1, class_names=np.array(["a", "b"]))
+    assert main(_argv(data, out)) == 2
+    assert _err(capsys) == [f"fit.py: error: {message.format(data=data)}"]
+    assert not out.exists()
+
+
+def test_evaluate_refuses_an_empty_split(small_npz, tmp_path, capsys):
+    from .conftest import load_script
+
+    out = tmp_path / "run"
+    assert main(_argv(small_npz, out)) == 0
+    empty = _npz(tmp_path / "empty.npz", n_test=0)
+    capsys.readouterr()
+    script = load_script("evaluate")
+    assert script.main(["--model-path", str(out), "--dataset", str(empty)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"evaluate.py: error: {empty}: the test split has no images; it needs at least one "
+        "(splits: train 144, test 0, val 16).")
+    assert not (out / "eval.json").exists()
+
+
+def test_sigterm_says_how_to_resume_and_keeps_the_checkpoint(small_npz, tmp_path):
+    out = tmp_path / "run"
+    cmd = [sys.executable, str(ROOT / "scripts" / "fit.py"), *_argv(small_npz, out, epochs=30)]
+    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.time() + 300
+    while not (out / "checkpoints" / "epoch-0001").is_dir() and time.time() < deadline:
+        time.sleep(0.2)
+    assert (out / "checkpoints" / "epoch-0001").is_dir()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err[-2000:]
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.startswith("fit.py")]
+    assert len(lines) == 1, err[-2000:]
+    last = latest_checkpoint(out / "checkpoints")[0]
+    assert lines[0] == (f"fit.py: stopped by SIGTERM; its checkpoint of epoch {last} is kept "
+                        f"in {out}: run the same command again (with --output-dir {out}) to "
+                        "resume.")
+    assert not list((out / "checkpoints").glob(".tmp-*"))
+    assert not (out / ".kerascnn-run.lock").exists()
+    assert main(_argv(small_npz, out, epochs=last + 1)) == 0
+    assert json.loads((out / "metrics.json").read_text())["resumed_from_epoch"] == last

@@ -30,6 +30,7 @@ from kerascnn.data.sources import (
     FASHION_MNIST_DIR,
     BadValues,
     DataError,
+    EmptySplit,
     LabelOutOfRange,
     MissingSplit,
     MixedSizes,
@@ -41,8 +42,8 @@ from kerascnn.data.sources import (
 )
 from kerascnn.data.tfds import tfds_is_prepared
 
-__all__ = ["DATASETS", "DataError", "UnknownDataset", "MissingSplit", "MixedSizes", "BadValues",
-           "LabelOutOfRange", "Source", "Data",
+__all__ = ["DATASETS", "DataError", "UnknownDataset", "MissingSplit", "EmptySplit", "MixedSizes",
+           "BadValues", "LabelOutOfRange", "Source", "Data",
            "DatasetInfo", "load", "load_source", "make_dataset", "channel_stats",
            "EpochCounter", "read_idx", "load_idx_dataset", "load_signs", "load_npz",
            "read_path", "split_validation", "source_kind"]
@@ -74,6 +75,7 @@ class DatasetInfo:
     skipped: list = dataclasses.field(default_factory=list)
     pixels: str = "uint8"  # what the pixels were read as (Source.pixels)
     resized_on_read: bool = False  # image_shape is the size they were resized to on reading
+    version: str | None = None  # a TFDS set's version
 
     @property
     def num_classes(self) -> int:
@@ -206,7 +208,7 @@ def load_source(name, data_dir=None, val_fraction: float = 0.1, seed: int = 0, *
     return split_validation(source, val_fraction, seed)
 
 
-def _check_required(info: DatasetInfo, require, unsplit: bool) -> None:
+def _check_required(info: DatasetInfo, require, unsplit: bool, source) -> None:
     for split in require:
         if split in info.split_sizes:
             continue
@@ -221,6 +223,13 @@ def _check_required(info: DatasetInfo, require, unsplit: bool) -> None:
                 f"{info.name} is one folder without train/ and test/ subfolders; training "
                 "needs a test split too: split it into train/ [val/] test/.")
         raise MissingSplit(f"{info.name} has no {split} split (found: {found}).")
+    # the splits used, validation too when training: each needs an image
+    used = [*require, *(["val"] if "train" in require and "val" in info.split_sizes else [])]
+    for split in dict.fromkeys(used):
+        if info.split_sizes[split] == 0:
+            sizes = ", ".join(f"{k} {v}" for k, v in info.split_sizes.items())
+            raise EmptySplit(f"{source}: the {split} split has no images; it needs at least "
+                             f"one (splits: {sizes}).")
 
 
 def load(source, data_dir=None, *, val_fraction: float = 0.1, seed: int = 0,
@@ -245,7 +254,9 @@ def load(source, data_dir=None, *, val_fraction: float = 0.1, seed: int = 0,
         A :class:`Data`: in memory for local and built-in sets, streamed for TFDS.
 
     Raises:
-        DataError: unknown name, missing split (:class:`MissingSplit`), unreadable data,
+        DataError: unknown name, missing split (:class:`MissingSplit`), a split used
+            (``require``, and val when training) without images (:class:`EmptySplit`),
+            unreadable data,
             pixels or labels that cannot be read as meant (:class:`BadValues`: NaN, values
             outside 0..255, fractional labels), a label outside the classes of the train
             split or of the data's own class list (:class:`LabelOutOfRange`), a class with
@@ -264,7 +275,7 @@ def load(source, data_dir=None, *, val_fraction: float = 0.1, seed: int = 0,
     info = DatasetInfo(data.name, kind, data.class_names, data.image_shape,
                        {k: int(len(v[1])) for k, v in arrays.items()}, data.skipped,
                        data.pixels, data.resized_on_read)
-    _check_required(info, require, data.unsplit)
+    _check_required(info, require, data.unsplit, name)
     return Data(info, arrays=arrays)
 
 
@@ -283,6 +294,6 @@ def _load_tfds(name, data_dir, val_fraction, require) -> Data:
         sizes = {**sizes, "train": sizes["train"] - n_val, "val": n_val}
         train = streams["train"]
         streams["train"], streams["val"] = train.take(sizes["train"]), train.skip(sizes["train"])
-    info = DatasetInfo(tfds_name, "tfds", names, shape, sizes)
-    _check_required(info, require, False)
+    info = DatasetInfo(tfds_name, "tfds", names, shape, sizes, version=str(builder.info.version))
+    _check_required(info, require, False, name)
     return Data(info, streams=streams)

@@ -41,6 +41,7 @@ __all__ = [
     "DataError",
     "UnknownDataset",
     "MissingSplit",
+    "EmptySplit",
     "MixedSizes",
     "BadValues",
     "LabelOutOfRange",
@@ -76,6 +77,10 @@ class MixedSizes(DataError):
 
 class MissingSplit(DataError):
     """A split that the caller needs (train to fit, the scored one to evaluate) is absent."""
+
+
+class EmptySplit(MissingSplit):
+    """A split that the caller uses holds no image."""
 
 
 class BadValues(DataError):

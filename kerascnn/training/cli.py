@@ -3,13 +3,17 @@
 Every bad command line gets one line on stderr saying what was wrong and what is
 allowed, exit status 2, and nothing is written. A run whose loss becomes NaN
 exits with status 1 and keeps its last good checkpoint, as does a full disk;
-Ctrl-C exits with status 130 after one line saying how to resume.
+Ctrl-C exits with status 130 after one line saying how to resume, and SIGTERM (a
+job scheduler, ``kill``) stops the run the same way with status 143 (128 + 15, what
+schedulers expect of a process ended by SIGTERM); a second SIGTERM ends it at once.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 
 from kerascnn.cli import (
     OneLineParser,
@@ -89,15 +93,34 @@ def parse_config(argv=None) -> FitConfig:
         parser.error(str(e))
 
 
-def _interrupted(config) -> str:
+def _interrupted(config, how="interrupted") -> str:
     from kerascnn.training.callbacks import latest_checkpoint
 
     where = config.output_dir or "the run directory"
     last = latest_checkpoint(os.path.join(config.output_dir, "checkpoints")) \
         if config.output_dir else None
     kept = f"its checkpoint of epoch {last[0]} is kept" if last else "no epoch had finished"
-    return (f"fit.py: interrupted; {kept} in {where}: run the same command again "
+    return (f"fit.py: {how}; {kept} in {where}: run the same command again "
             f"(with --output-dir {where}) to resume.")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Python checks for signals as Ctrl-C's KeyboardInterrupt is:
+    every checkpoint file is written under a temporary name and renamed, so the last
+    complete checkpoint is kept wherever it lands."""
+
+
+def _on_sigterm(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process
+    raise Terminated
+
+
+def _catch_sigterm():
+    """Installs the SIGTERM handler; returns the previous one (None: not installed, off
+    the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 def _quiet_disk_full(previous):
@@ -131,6 +154,7 @@ def main(argv=None) -> int:
 
     previous_hook = sys.unraisablehook
     sys.unraisablehook = _quiet_disk_full(previous_hook)
+    previous_term = _catch_sigterm()
     try:
         metrics = run(config)
     except (ConfigError, DataError) as e:
@@ -139,11 +163,16 @@ def main(argv=None) -> int:
     except (TrainingFailed, DiskFull) as e:
         print(f"fit.py: {e}", file=sys.stderr)
         return 1
+    except Terminated:
+        print(_interrupted(config, "stopped by SIGTERM"), file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print(_interrupted(config), file=sys.stderr)
         return 130
     finally:
         sys.unraisablehook = previous_hook
+        if previous_term is not None:
+            signal.signal(signal.SIGTERM, previous_term)
     print(summary_line(metrics))
     print(f"results in {config.output_dir}: best.keras model.keras history.csv metrics.json "
           "curves.png confusion.png logs/ checkpoints/")

@@ -22,7 +22,8 @@ from kerascnn.training.recipes import RECIPES, SPECIAL_RECIPES
 __all__ = ["FitConfig", "ConfigError", "TrainingFailed", "apply_recipe", "resolve_recipe", "validate",
            "check_settings", "run_identity", "identity_differences", "check_run_directory", "default_output_dir",
            "PRECISIONS", "OPTIMIZERS", "SCHEDULES", "STRATEGIES", "LR_SCALINGS",
-           "WEIGHT_DECAY_MODES", "JIT_COMPILE", "MONITORS", "CLASS_WEIGHTS", "SMALL_VAL", "AUX_LOSS_WEIGHT", "RUN_FILES"]
+           "WEIGHT_DECAY_MODES", "JIT_COMPILE", "MONITORS", "CLASS_WEIGHTS", "SMALL_VAL", "AUX_LOSS_WEIGHT", "RUN_FILES",
+           "RECORDED"]
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
@@ -40,6 +41,9 @@ AUX_LOSS_WEIGHT = 0.3
 # What a run directory holds (fit.py --overwrite removes exactly these).
 RUN_FILES = ("metrics.json", "history.csv", "model.keras", "best.keras", "checkpoints",
              "run_config.json", "logs", "curves.png", "confusion.png")
+# What run_config.json records beside the settings: the data's fingerprint
+# (kerascnn.data.fingerprint), checked once the data is read.
+RECORDED = ("data",)
 # Settings that may differ between a run and its resumption.
 _RESUME_FREE = {"epochs", "verbose", "resume", "overwrite", "output_dir", "early_stopping"}
 
@@ -179,13 +183,16 @@ def run_identity(config: FitConfig) -> dict:
 
 def identity_differences(path, identity: dict) -> list[str] | None:
     """None when the JSON file ``path`` holds ``identity``; else the keys that differ
-    (``[basename]`` when the file is missing or unreadable)."""
+    (``[basename]`` when the file is missing or unreadable). The keys of :data:`RECORDED`
+    that ``identity`` lacks are not compared (the data are checked once read)."""
     try:
         with open(path, encoding="utf-8") as f:
             saved = json.load(f)
     except (OSError, ValueError):
         return [os.path.basename(path)]
     identity = json.loads(json.dumps(identity, sort_keys=True))
+    if isinstance(saved, dict):  # what the run recorded beside its settings
+        saved = {k: v for k, v in saved.items() if k in identity or k not in RECORDED}
     if saved == identity:
         return None
     if not isinstance(saved, dict):

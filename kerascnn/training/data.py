@@ -13,15 +13,17 @@ pipelines from it with :meth:`TrainingData.train_dataset` and
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import numpy as np
 
 from kerascnn.data import Data, DataError, MixedSizes, load
+from kerascnn.data.fingerprint import fingerprint
 from kerascnn.data.pipeline import EpochCounter, channel_stats, make_dataset
 from kerascnn.data.plan import AugmentPlan
 from kerascnn.training.config import ConfigError
 
-__all__ = ["TrainingData", "prepare_data", "subset"]
+__all__ = ["TrainingData", "prepare_data", "subset", "data_fingerprint"]
 
 
 @dataclasses.dataclass
@@ -182,7 +184,9 @@ def prepare_data(config, *, require=("train", "test"), train_subset=None,
             choice; the tuner searches on subsets).
 
     Raises:
-        DataError, ConfigError: one-line messages; nothing is written.
+        DataError, ConfigError: one-line messages; nothing is written. A split used
+            without images is refused (by :func:`kerascnn.data.load`), and so is training
+            data of fewer than 2 classes.
     """
     common = dict(val_fraction=config.val_fraction, seed=config.seed, strict=config.strict,
                   require=require)
@@ -206,6 +210,8 @@ def prepare_data(config, *, require=("train", "test"), train_subset=None,
                             f"(0-{data.info.num_classes - 1}).")
     if train_subset is not None or val_subset is not None:
         data = subset(data, {"train": train_subset, "val": val_subset}, config.seed)
+    if "train" in require:
+        _check_two_classes(config.dataset, data)
     plan = config.augment_plan
     channels = data.info.image_shape[-1]
     if plan.needs_colour and channels == 1:
@@ -218,6 +224,33 @@ def prepare_data(config, *, require=("train", "test"), train_subset=None,
         images = data.sample()
         prepared.pca = pca_lighting_stats(images, seed=config.seed)
     return prepared
+
+
+def _check_two_classes(source, data: Data) -> None:
+    """A classifier is trained on at least 2 classes, and on images of 2 (one class
+    trains to a constant and scores 1.0)."""
+    info = data.info
+    if info.num_classes < 2:
+        names = ", ".join(repr(n) for n in info.class_names) or "none"
+        raise DataError(f"{source}: {info.name} has {info.num_classes} "
+                        f"class{'' if info.num_classes == 1 else 'es'} ({names}); training a "
+                        "classifier needs at least 2 classes.")
+    if "train" in data.arrays:
+        present = np.unique(data.arrays["train"][1])
+        if len(present) == 1:
+            label = int(present[0])
+            raise DataError(
+                f"{source}: the train split holds images of 1 class only "
+                f"({info.class_names[label]!r}, label {label}; the data has {info.num_classes} "
+                "classes); training a classifier needs images of at least 2 classes.")
+
+
+def data_fingerprint(config, prepared: TrainingData) -> dict:
+    """The fingerprint of the data ``config`` names (see :mod:`kerascnn.data.fingerprint`),
+    with the files of its path, else of its ``data_dir``."""
+    dataset = os.fspath(config.dataset)
+    location = dataset if os.path.exists(dataset) else config.data_dir
+    return fingerprint(prepared.data, location)
 
 
 def subset(data: Data, counts: dict, seed: int) -> Data:

@@ -45,12 +45,19 @@ from kerascnn.training.config import (
     run_identity,
     validate,
 )
-from kerascnn.training.data import TrainingData, prepare_data
+from kerascnn.training.data import TrainingData, data_fingerprint, prepare_data
 from kerascnn.training.finetune import FineTuneError
 from kerascnn.training.model import build_model, compile_model
 from kerascnn.training.recipes import adapt_to_data
 from kerascnn.training.report import report, write_progress
-from kerascnn.training.rundir import DiskFull, RunLock, clean_stale, is_disk_full, write_marker
+from kerascnn.training.rundir import (
+    DiskFull,
+    RunLock,
+    check_same_data,
+    clean_stale,
+    is_disk_full,
+    write_marker,
+)
 from kerascnn.utils.io import write_json_atomic
 
 __all__ = ["RunState", "run", "fit_and_report", "start_run", "PRECISE_BN_IMAGES",
@@ -217,6 +224,9 @@ def _start(config, info, strategy, chief, run_dir, lock, wall_start) -> RunState
     # the batch size and epochs to the data: the same command resumes the same run.
     identity = run_identity(config)
     data = prepare_data(config)
+    identity["data"] = data_fingerprint(config, data)
+    if not config.overwrite and latest_checkpoint(os.path.join(run_dir, "checkpoints")):
+        check_same_data(run_dir, identity["data"], config.dataset)
     adapted = tuple(adapt_to_data(config, data.train_size))
     size = data.model_size(info["min_input_size"])
     steps_per_epoch = -(-data.train_size // config.batch_size)

@@ -7,6 +7,8 @@
   time) makes one fit.py at a time own a directory; the lock of a dead process
   on this host is taken over with a message.
 * :func:`clean_stale` removes the temporary files a killed run left.
+* :func:`check_same_data`: a checkpoint continues only on the data its run was
+  trained on (the fingerprint in ``run_config.json``).
 * :class:`DiskFull`: a write that failed for lack of space, with one line naming
   the path and the space needed.
 """
@@ -22,12 +24,14 @@ import shutil
 import socket
 import sys
 import time
+import warnings
 
+from kerascnn.data.fingerprint import compare
 from kerascnn.training.errors import ConfigError
 from kerascnn.utils.io import is_marked_directory
 
 __all__ = ["MARKER", "LOCK", "RunLock", "is_run_directory", "clean_stale", "DiskFull",
-           "is_disk_full", "write_marker"]
+           "is_disk_full", "write_marker", "check_same_data"]
 
 MARKER = ".kerascnn-run"
 LOCK = ".kerascnn-run.lock"
@@ -55,6 +59,30 @@ def write_marker(run_dir) -> None:
     if not os.path.exists(path):
         with open(path, "w", encoding="utf-8") as f:
             f.write("a kerascnn fit.py run directory\n")
+
+
+def check_same_data(run_dir, fingerprint: dict, source) -> None:
+    """Refuses to continue the run in ``run_dir`` on data other than those its
+    ``run_config.json`` records (:mod:`kerascnn.data.fingerprint`), naming what changed;
+    warns about data files rewritten with the same content. A run_config.json without a
+    fingerprint (unreadable, or of an older kerascnn) is not checked."""
+    try:
+        with open(os.path.join(run_dir, "run_config.json"), encoding="utf-8") as f:
+            saved = json.load(f)
+    except (OSError, ValueError):
+        return
+    saved = saved.get("data") if isinstance(saved, dict) else None
+    if not isinstance(saved, dict):
+        return
+    changes, rewritten = compare(saved, fingerprint)
+    if changes:
+        raise ConfigError(
+            f"{source}: the data differ from those the run in {run_dir} was trained on "
+            f"({'; '.join(changes)}); its checkpoint cannot continue on other data: restore "
+            "them, or start over with --overwrite or another --output-dir.")
+    for name in rewritten:
+        warnings.warn(f"{name} was modified since the run began; its split sizes, labels and "
+                      "sampled images are the same: resuming.", stacklevel=2)
 
 
 def clean_stale(run_dir) -> list[str]:

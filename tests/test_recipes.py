@@ -87,8 +87,11 @@ def test_batch_and_epochs_follow_the_data_size():
     assert (small.batch_size, small.epochs) == (32, 30)
     assert notes == ["batch 64 -> 32 (at least 20 steps an epoch)"]
     tiny = FitConfig(batch_size=64, epochs=30, adapt=rule)
-    adapt_to_data(tiny, 200)  # 13 steps at the smallest batch: more epochs
+    notes = adapt_to_data(tiny, 200)  # 13 steps at the smallest batch: more epochs
     assert (tiny.batch_size, tiny.epochs) == (16, 62)
+    assert notes == ["batch 64 -> 16 (the recipe's smallest batch: 13 steps an epoch, fewer "
+                     "than the 20 it aims at)", "30 -> 62 epochs (at least 800 steps of 13 "
+                     "an epoch)"]
     big = FitConfig(batch_size=64, epochs=30, adapt=rule)
     notes = adapt_to_data(big, 54000)  # 844 steps an epoch: 5 epochs
     assert (big.batch_size, big.epochs) == (64, 5)

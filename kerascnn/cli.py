@@ -15,12 +15,22 @@ __all__ = ["OneLineParser", "add_data_arguments", "add_training_arguments",
            "fractions"]
 
 
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's, except that a help which says its default itself (``default:``) is
+    left as it is."""
+
+    def _get_help_string(self, action):
+        if "default:" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 class OneLineParser(argparse.ArgumentParser):
     """An ``argparse`` parser whose errors are one line (exit status 2) and whose help
     shows every default."""
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
         super().__init__(*args, **kwargs)
 
     def error(self, message):  # one line, exit 2
@@ -146,18 +156,21 @@ def add_training_arguments(p, defaults, *, searched=(), run=True):
     add("--class-weight", default=defaults.class_weight, choices=CLASS_WEIGHTS,
         help="balanced: weight each class's loss by n / (classes x its count)")
     add("--bn-momentum", type=float, default=defaults.bn_momentum,
-        help="momentum of every BatchNormalization layer (default: the model's, 0.99 in "
+        help="momentum of every BatchNormalization layer (None: the model's, 0.99 in "
              "keras; 0.9 lets the statistics follow a short run)")
     add("--precise-bn", type=int, default=defaults.precise_bn,
         help="recompute the BatchNormalization statistics over this many training images "
              "(drawn at random) "
-             "before each evaluation (pycls' precise BN); default: 512 when an epoch has "
-             "fewer than 100 steps, else off; 0: off")
+             "before each evaluation (pycls' precise BN); 0: off (default: 512, at most the "
+             "whole split, when an epoch has fewer than 100 steps, else off)")
     if run:
         add("--monitor", default=defaults.monitor, choices=MONITORS,
             help="what picks best.keras: val_accuracy (ties: lower val_loss, then the later "
-                 "epoch), val_loss (ties: the later epoch), or auto: val_loss when the "
-                 "validation split has fewer than 200 images, else val_accuracy")
+                 "epoch), val_loss (losses within one image's share of each other: the "
+                 "higher val_accuracy, then the lower loss, then the later epoch), or auto: "
+                 "val_loss when the validation split has fewer than 200 images, else "
+                 "val_accuracy; with --unfreeze-at, an epoch after it at least as accurate "
+                 "beats every frozen one")
         add("--early-stopping", type=int, default=defaults.early_stopping, metavar="PATIENCE",
             help="stop after PATIENCE epochs without a better monitored score")
     return t

@@ -218,8 +218,11 @@ def adapt_to_data(config, train_size: int) -> list[str]:
         while batch > floor and math.ceil(train_size / batch) < rule["min_steps_per_epoch"]:
             batch = max(floor, batch // 2)
         if batch != config.batch_size:
-            notes.append(f"batch {config.batch_size} -> {batch} (at least "
-                         f"{rule['min_steps_per_epoch']} steps an epoch)")
+            aim, steps = rule["min_steps_per_epoch"], math.ceil(train_size / batch)
+            why = (f"at least {aim} steps an epoch" if steps >= aim else
+                   f"the recipe's smallest batch: {steps} steps an epoch, fewer than the "
+                   f"{aim} it aims at")
+            notes.append(f"batch {config.batch_size} -> {batch} ({why})")
             config.batch_size = batch
     steps = math.ceil(train_size / config.batch_size)
     epochs = config.epochs

@@ -1,16 +1,20 @@
 """scripts/fit.py and kerascnn.training on real data (SIGNS)."""
 
 import csv
+import io
 import json
 import math
 import os
 import subprocess
 import sys
+import zipfile
 
 import keras
+import numpy as np
 import pytest
 
 from kerascnn.models.variants import register_model
+from kerascnn.training.callbacks import latest_checkpoint
 from kerascnn.training.cli import main, parse_config
 
 from .conftest import ROOT
@@ -124,3 +128,126 @@ def test_multi_output_models_train_with_aux_loss_weights(signs_dir, tmp_path, mo
     assert 0.0 <= metrics["test_accuracy"] <= 1.0
     model = keras.models.load_model(tmp_path / "run" / "model.keras")
     assert len(model.outputs) == 2
+
+
+# --------------------------------------------------------------------------- what a run says
+
+def test_help_says_the_recipe_decides_the_defaults(monkeypatch):
+    from kerascnn.training.cli import build_parser
+
+    monkeypatch.setenv("COLUMNS", "400")  # one line a flag
+    text = build_parser().format_help()
+    assert ("--epochs EPOCHS epochs (tune.py: per trial; hyperband: the most epochs of a trial) "
+            "(default: the recipe's, adapted to the training split's size (the run prints it); "
+            "2 with --recipe none)") in " ".join(text.split())
+    assert ("--batch-size BATCH_SIZE global batch, split across replicas (default: the "
+            "recipe's, adapted to the training split's size (the run prints it); 128 with "
+            "--recipe none)") in " ".join(text.split())
+    assert ("--optimizer {sgd,adam,adamw,rmsprop} (default: the recipe's where it sets one "
+            "(--list-recipes), else adam)") in " ".join(text.split())
+    assert "--augment AUGMENT training augmentation: " in " ".join(text.split())
+    assert "else none)" in text.split("--augment AUGMENT")[-1].split("--optimizer")[0]
+    for shown in ("(default: 2)", "(default: 128)"):
+        assert shown not in text, shown
+
+
+def test_verbose_follows_the_terminal_unless_given(monkeypatch, capsys):
+    assert parse_config([]).verbose == 2  # captured: not a terminal, a line an epoch
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    assert parse_config([]).verbose == 1
+    assert parse_config(["--verbose", "0"]).verbose == 0
+
+
+def test_the_report_warns_when_best_and_final_models_disagree():
+    from kerascnn.training.report import disagreement
+
+    metrics = {"test_accuracy_of": {"best.keras": 0.38, "model.keras": 0.7}, "best_epoch": 3,
+               "monitor": "val_loss", "split_sizes": {"train": 188, "val": 21, "test": 120}}
+    assert disagreement(metrics) == (
+        "best.keras (epoch 3, chosen by val_loss on 21 validation images) scores 0.380 on the "
+        "120 test images, model.keras (the last epoch) 0.700: the validation split is too "
+        "small to choose reliably: raise --val-fraction (metrics.json's test_accuracy_of has "
+        "both).")
+    metrics["test_accuracy_of"] = {"best.keras": 0.7, "model.keras": 0.7 - 1 / 120}
+    assert disagreement(metrics) is None  # one test image: within the split's resolution
+    metrics["test_accuracy_of"] = {"model.keras": 0.7}
+    assert disagreement(metrics) is None
+
+
+@pytest.fixture()
+def tiny_npz(tmp_path):
+    rng = np.random.RandomState(0)
+    y = np.arange(90) % 3
+    x = rng.randint(0, 120, (90, 16, 16, 3)).astype(np.uint8)
+    x[y == 1, 2:8, 2:8] = 255
+    x[y == 2, 8:14, 8:14] = 255
+    path = tmp_path / "tiny.npz"
+    np.savez(path, x_train=x[:60], y_train=y[:60], x_test=x[60:], y_test=y[60:])
+    return path
+
+
+def _h5_groups(keras_file):
+    import h5py
+
+    with zipfile.ZipFile(keras_file) as z:
+        config = json.loads(z.read("config.json"))
+        with h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as f:
+            return set(f), config.get("compile_config")
+
+
+def test_a_run_states_its_settings_and_reports_both_models(tiny_npz, tmp_path, capsys,
+                                                          monkeypatch):
+    from kerascnn.training import cli
+
+    real = cli.apply_recipe
+
+    def with_rule(config, given):  # a family default's adaptation, on a tiny set
+        config = real(config, given)
+        config.epochs, config.adapt = 2, dict(min_steps_per_epoch=20, min_batch=16)
+        return config
+
+    monkeypatch.setattr(cli, "apply_recipe", with_rule)
+    out = tmp_path / "run"
+    assert main(["--model", "resnet20_cifar", "--n", "1", "--num-filters", "4", "--dataset",
+                 str(tiny_npz), "--image-size", "16", "--output-dir", str(out),
+                 "--recipe", "signs"]) == 0  # no --verbose: stdout is captured, not a terminal
+    printed = capsys.readouterr().out
+    lines = printed.splitlines()
+    assert ("fit.py: settings of this run (recipe signs, adapted to the data; flags given on "
+            "the command line win; --list-recipes):") in lines
+    for line in [
+            "  epochs       2",
+            "  batch        16 (adapted to 54 training images: batch 32 -> 16 (the recipe's "
+            "smallest batch: 4 steps an epoch, fewer than the 20 it aims at))",
+            "  steps        4 an epoch, 8 in all",
+            "  optimizer    adam, learning rate 0.001, cosine schedule, no weight decay",
+            "  augmentation flip,pad_crop",
+            "  batchnorm    the model's momentum; precise statistics over 54 training images "
+            "(the whole split) before each evaluation",
+            "  best.keras   the best epoch by val_loss (--monitor auto) on 6 validation images "
+            "(accuracy in steps of 0.167)",
+            "  progress     a line of metrics an epoch (--verbose 2)",
+            f"  output       {out}"]:
+        assert line in lines, line
+    # a log gets a line of metrics an epoch (after keras' "Epoch i/N"), no escape codes
+    assert "\x1b" not in printed
+    assert len([line for line in lines if " - loss: " in line]) == 2, printed
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (metrics["batch_size"], metrics["epochs"], metrics["precise_bn_images"]) == (16, 2, 54)
+    # both saved models, loaded back and scored on the raw test images
+    assert set(metrics["test_accuracy_of"]) == {"best.keras", "model.keras"}
+    assert metrics["test_accuracy"] == metrics["test_accuracy_of"][metrics["model_file"]]
+    test = np.load(tiny_npz)
+    for name, accuracy in metrics["test_accuracy_of"].items():
+        model = keras.saving.load_model(out / name)  # an uncompiled model: no warnings
+        predicted = np.argmax(model.predict(test["x_test"], verbose=0), axis=-1)
+        assert accuracy == pytest.approx(float(np.mean(predicted == test["y_test"])))
+        # saved without the optimizer, which the checkpoints keep for resuming
+        groups, compile_config = _h5_groups(out / name)
+        assert "optimizer" not in groups and not compile_config, name
+    (epoch, path) = latest_checkpoint(out / "checkpoints")
+    import h5py
+
+    with h5py.File(os.path.join(path, "training.weights.h5"), "r") as f:
+        assert "optimizer" in f

@@ -87,8 +87,11 @@ def test_batch_and_epochs_follow_the_data_size():
     assert (small.batch_size, small.epochs) == (32, 30)
     assert notes == ["batch 64 -> 32 (at least 20 steps an epoch)"]
     tiny = FitConfig(batch_size=64, epochs=30, adapt=rule)
-    adapt_to_data(tiny, 200)  # 13 steps at the smallest batch: more epochs
+    notes = adapt_to_data(tiny, 200)  # 13 steps at the smallest batch: more epochs
     assert (tiny.batch_size, tiny.epochs) == (16, 62)
+    assert notes == ["batch 64 -> 16 (the recipe's smallest batch: 13 steps an epoch, fewer "
+                     "than the 20 it aims at)", "30 -> 62 epochs (at least 800 steps of 13 "
+                     "an epoch)"]
     big = FitConfig(batch_size=64, epochs=30, adapt=rule)
     notes = adapt_to_data(big, 54000)  # 844 steps an epoch: 5 epochs
     assert (big.batch_size, big.epochs) == (64, 5)
@@ -132,9 +135,11 @@ def test_a_run_states_the_adaptation_and_the_same_command_finds_its_run(tiny_npz
         printed = capsys.readouterr().out
         adapted = ["batch 32 -> 16 (at least 4 steps an epoch)",
                    "1 -> 2 epochs (at least 6 steps of 4 an epoch)"]
-        assert ("fit.py: recipe signs (flags given on the command line win; --list-recipes): "
-                "adam 0.001, batch 16, 2 epochs; adapted to 54 training images: "
-                + ", ".join(adapted)) in printed
+        lines = printed.splitlines()
+        assert ("fit.py: settings of this run (recipe signs, adapted to the data; flags given "
+                "on the command line win; --list-recipes):") in lines
+        assert f"  epochs       2 (adapted to 54 training images: {adapted[1]})" in lines
+        assert f"  batch        16 (adapted to 54 training images: {adapted[0]})" in lines
         metrics = json.loads((out / "metrics.json").read_text())
         assert metrics["batch_size"] == 16 and metrics["epochs"] == 2
         assert metrics["recipe_adapted"] == adapted

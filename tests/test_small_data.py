@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from kerascnn.training.callbacks import RunCheckpoint, recompute_batchnorm
+from kerascnn.training.callbacks import BestEpoch, RunCheckpoint, recompute_batchnorm
 from kerascnn.training.cli import main
 
 
@@ -30,8 +30,9 @@ class _Model:
     stop_training = False
 
 
-def _ranking(monitor, rows, patience=None):
-    ckpt = RunCheckpoint("/nonexistent", monitor=monitor, write_best=False, patience=patience)
+def _ranking(monitor, rows, patience=None, **ranking):
+    ckpt = RunCheckpoint("/nonexistent", monitor=monitor, write_best=False, patience=patience,
+                         **ranking)
     ckpt._save = lambda epoch: None
     ckpt.set_model(_Model())
     for epoch, logs in enumerate(rows):
@@ -52,6 +53,42 @@ def test_best_epoch_ties_go_to_lower_loss_then_the_later_epoch():
     assert ckpt.best_epoch == 5 and ckpt.best_value == 0.5
     ckpt = _ranking("val_loss", rows[:4])
     assert ckpt.best_epoch == 4  # 0.8 twice: the later epoch
+
+
+def test_fine_tuning_keeps_no_frozen_epoch_against_an_accurate_unfrozen_one():
+    # --freeze-backbone --unfreeze-at 3, ranked by val_loss on 21 validation images: the
+    # frozen phase's epoch 3 has the lowest loss, epoch 8 the best accuracy
+    rows = [(1.6, 0.33), (1.3, 0.43), (1.05, 0.52),  # frozen
+            (1.4, 0.48), (1.2, 0.71), (1.1, 0.76), (1.15, 0.71), (1.12, 0.81)]
+    rows = [{"val_loss": loss, "val_accuracy": acc} for loss, acc in rows]
+    assert _ranking("val_loss", rows).best_epoch == 3  # the loss alone
+    ckpt = _ranking("val_loss", rows, val_images=21, frozen_until=3)
+    # epoch 5 is as accurate as epoch 3 (0.71 >= 0.52) with every layer trained; epoch 6
+    # has a clearly lower loss; epoch 8's loss is within one image's share (1.12 / 21) of
+    # epoch 6's, and it is more accurate
+    assert [ckpt.best_epoch, ckpt.best_value] == [8, 1.12]
+    ckpt = _ranking("val_loss", rows[:4], val_images=21, frozen_until=3)
+    assert ckpt.best_epoch == 3  # epoch 4 is less accurate than the frozen epoch 3
+    ckpt = _ranking("val_accuracy", [{"val_loss": 0.9, "val_accuracy": 0.5},
+                                     {"val_loss": 1.3, "val_accuracy": 0.5}], frozen_until=1)
+    assert ckpt.best_epoch == 2  # as accurate, every layer trained: not the frozen epoch
+    resumed = RunCheckpoint("/nonexistent", monitor="val_accuracy", write_best=False,
+                            state=ckpt.state(2), val_images=21, frozen_until=1)
+    assert resumed.best_epoch == 2 and not resumed.ranking.offer(3, {
+        "val_loss": 1.4, "val_accuracy": 0.5})  # as accurate, a higher loss: 2 is kept...
+    assert resumed.ranking.offer(4, {"val_loss": 1.2, "val_accuracy": 0.6})  # ...until this
+
+
+def test_a_near_tie_of_a_small_split_goes_to_the_more_accurate_epoch():
+    rows = [{"val_loss": 0.69, "val_accuracy": 0.62}, {"val_loss": 0.70, "val_accuracy": 0.81},
+            {"val_loss": 0.60, "val_accuracy": 0.71}]
+    assert _ranking("val_loss", rows[:2], val_images=21).best_epoch == 2  # 0.01 < 0.70 / 21
+    assert _ranking("val_loss", rows[:2], val_images=1000).best_epoch == 1  # 0.01 > 0.7 / 1000
+    assert _ranking("val_loss", rows, val_images=21).best_epoch == 3  # a clearly lower loss
+    # a checkpoint of an older version stored the loss alone: compared by loss
+    ranking = BestEpoch("val_loss", [-0.69], 1, val_images=21)
+    assert not ranking.offer(2, rows[1]) and ranking.epoch == 1
+    assert not ranking.offer(3, {"val_loss": float("nan"), "val_accuracy": 0.9})
 
 
 def test_early_stopping_counts_from_the_checkpointed_best_epoch():
@@ -121,7 +158,8 @@ def test_a_small_run_uses_precise_bn_and_ranks_by_loss(squares, tmp_path, capsys
             "0.008); best.keras is ranked by val_loss (--monitor auto): raise --val-fraction "
             "for a more reliable choice.") in printed
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["monitor"] == "val_loss" and metrics["precise_bn_images"] == 512
+    # precise BN: 512 images, at most the 480 of the training split
+    assert metrics["monitor"] == "val_loss" and metrics["precise_bn_images"] == 480
     assert metrics["class_weight"] == "balanced"
     history = [json.loads(json.dumps(r)) for r in
                __import__("csv").DictReader((out / "history.csv").open())]

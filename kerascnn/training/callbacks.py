@@ -29,7 +29,21 @@ from kerascnn.utils.io import atomic_path
 __all__ = ["NaNGuard", "RunCheckpoint", "BestEpoch", "write_checkpoint", "latest_checkpoint",
            "load_checkpoint",
            "restore_checkpoint", "checkpoints", "file_sha256", "DamagedCheckpoint",
-           "PreciseBatchNorm", "recompute_batchnorm"]
+           "PreciseBatchNorm", "recompute_batchnorm", "save_model"]
+
+
+def save_model(model, path) -> None:
+    """Saves ``model`` as a ``.keras`` file without its optimizer: its layers, their weights
+    and its preprocessing, which is all that predicting, evaluating, exporting or
+    fine-tuning from it needs (a resumed run restores the optimizer from ``checkpoints/``).
+
+    Keras 3's ``.keras`` format has no ``include_optimizer=False``: the file is that of a
+    functional model over the same layers (their variables shared, nothing copied), not
+    compiled, so it holds neither the optimizer's variables (two per weight for Adam, as
+    large as the model again) nor the compile settings. ``keras.saving.load_model`` gives
+    an uncompiled model; ``model.compile(...)`` it to train or ``evaluate`` it."""
+    bare = keras.Model(model.input, model.output, name=model.name)
+    bare.save(path)
 
 
 class DamagedCheckpoint(ValueError):
@@ -172,26 +186,66 @@ def write_checkpoint(model, directory, epoch: int, state: dict, keep: int = 2) -
 class BestEpoch:
     """The best epoch by ``monitor``: the highest score, ties to the later epoch, and
     ``val_accuracy`` ties broken by the lower ``val_loss`` first. A score is stored as a
-    list: ``[-loss]`` for a loss, ``[accuracy, -val_loss]`` otherwise (a bare number: a
-    checkpoint of an older version)."""
+    list: ``[-loss, accuracy]`` for a loss (``[-loss]``: accuracy unknown),
+    ``[accuracy, -val_loss]`` otherwise (a bare number: a checkpoint of an older version).
 
-    def __init__(self, monitor, best=None, epoch=None):
+    Two rules keep a small validation split from choosing badly:
+
+    * ``frozen_until`` (fine-tuning's ``--unfreeze-at``): an epoch of the frozen phase
+      gives way to any later epoch, with every layer training, at least as accurate;
+    * ``val_images`` (the validation split's size): ranked by loss, two epochs whose
+      losses differ by at most one image's share (the loss / ``val_images``) are a
+      near-tie, which the higher accuracy breaks (then the lower loss, the later epoch).
+    """
+
+    def __init__(self, monitor, best=None, epoch=None, *, accuracy="val_accuracy",
+                 val_images=None, frozen_until=None):
         self.monitor, self.best, self.epoch = monitor, best, epoch
+        self.accuracy, self.val_images, self.frozen_until = accuracy, val_images, frozen_until
+
+    @property
+    def _by_loss(self) -> bool:
+        return self.monitor.endswith("loss")
 
     def _key(self, stored):
         if isinstance(stored, (int, float)):
-            return (-stored,) if self.monitor.endswith("loss") else (stored, -math.inf)
+            return (-stored,) if self._by_loss else (stored, -math.inf)
         return tuple(stored)
+
+    def _parts(self, key):
+        """``(loss, accuracy)`` of a score (None where unknown)."""
+        if self._by_loss:
+            return -key[0], (key[1] if len(key) > 1 else None)
+        return (-key[1] if len(key) > 1 and key[1] != -math.inf else None), key[0]
+
+    def _frozen(self, epoch) -> bool:
+        return self.frozen_until is not None and epoch <= self.frozen_until
+
+    def _beats(self, epoch, score) -> bool:
+        """Whether ``score`` of ``epoch`` beats the best so far."""
+        old = self._key(self.best)
+        loss, acc = self._parts(score)
+        old_loss, old_acc = self._parts(old)
+        if acc is not None and old_acc is not None:
+            if self._frozen(self.epoch) and not self._frozen(epoch) and acc >= old_acc:
+                return True  # fine-tuning: every layer trained, at least as accurate
+            if (self._by_loss and self.val_images and loss is not None
+                    and abs(loss - old_loss) <= max(loss, old_loss) / self.val_images):
+                return (acc, -loss) >= (old_acc, -old_loss)  # a near-tie: accuracy decides
+        return score >= old  # NaN: not better
 
     def offer(self, epoch: int, logs: dict) -> bool:
         """Whether ``epoch`` (1-based) with these logs is the new best (then recorded)."""
         if self.monitor is None or self.monitor not in logs:
             return False
-        if self.monitor.endswith("loss"):
-            score = (-logs[self.monitor],)
+        if self._by_loss:
+            acc = logs.get(self.accuracy)
+            score = (-logs[self.monitor],) + (() if acc is None else (acc,))
         else:
             score = (logs[self.monitor], -logs.get("val_loss", 0.0))
-        if self.best is not None and not score >= self._key(self.best):  # NaN: not better
+        if not all(math.isfinite(v) for v in score):
+            return False
+        if self.best is not None and not self._beats(epoch, score):
             return False
         self.best, self.epoch = list(score), epoch
         return True
@@ -202,7 +256,7 @@ class BestEpoch:
         if self.best is None:
             return None
         key = self._key(self.best)
-        return -key[0] if self.monitor.endswith("loss") else key[0]
+        return -key[0] if self._by_loss else key[0]
 
 
 class RunCheckpoint(keras.callbacks.Callback):
@@ -241,7 +295,8 @@ class RunCheckpoint(keras.callbacks.Callback):
     """
 
     def __init__(self, run_dir, *, monitor="val_accuracy", state=None, guard=None, keep=2,
-                 on_epoch=None, write_best=True, patience=None):
+                 on_epoch=None, write_best=True, patience=None, accuracy="val_accuracy",
+                 val_images=None, frozen_until=None):
         super().__init__()
         self.run_dir = run_dir
         self.directory = os.path.join(run_dir, "checkpoints")
@@ -250,7 +305,9 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.stopped_early = None
         state = state or {}
         self.history = list(state.get("history", []))
-        self.ranking = BestEpoch(monitor, state.get("best"), state.get("best_epoch"))
+        self.ranking = BestEpoch(monitor, state.get("best"), state.get("best_epoch"),
+                                 accuracy=accuracy, val_images=val_images,
+                                 frozen_until=frozen_until)
         self.train_seconds = list(state.get("train_seconds", []))
         self.best_sha256 = state.get("best_sha256")
         self._timer_start = self._last_batch = None
@@ -279,7 +336,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.history.append({"epoch": epoch + 1, **logs})
         if self.ranking.offer(epoch + 1, logs) and self.write_best:
             with atomic_path(os.path.join(self.run_dir, "best.keras")) as tmp:
-                self.model.save(tmp)
+                save_model(self.model, tmp)
                 self.best_sha256 = file_sha256(tmp)
         self._save(epoch + 1)
         if self.on_epoch is not None:

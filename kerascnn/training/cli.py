@@ -42,8 +42,8 @@ def build_parser() -> OneLineParser:
                    help="registered model name (kerascnn.list_models())")
     p.add_argument("--recipe", default=None,
                    help="the settings of flags not given: default (the model family's "
-                        "default recipe, used when --recipe is left out), paper (the family's "
-                        "paper recipe), none, or a named recipe (see --list-recipes)")
+                        "default recipe), paper (the family's paper recipe), none, or a named "
+                        "recipe (see --list-recipes) (default: default)")
     p.add_argument("--list-recipes", action="store_true", help="show the recipes and exit")
     add_data_arguments(p, DEFAULTS)
     add_training_arguments(p, DEFAULTS)
@@ -69,9 +69,30 @@ def build_parser() -> OneLineParser:
     r.add_argument("--strategy", default=DEFAULTS.strategy, choices=STRATEGIES,
                    help="auto: MirroredStrategy when more than one GPU is visible; "
                         "multiworker: from TF_CONFIG")
-    r.add_argument("--verbose", type=int, default=DEFAULTS.verbose, choices=(0, 1, 2))
+    r.add_argument("--verbose", type=int, default=None, choices=(0, 1, 2),
+                   help="0: quiet; 1: a progress bar; 2: a line of metrics an epoch, no "
+                        "progress bar (default: 1 when standard output is a terminal, else 2: "
+                        "a log file gets no escape codes)")
     add_model_arguments(p)
+    _recipe_defaults(p)
     return p
+
+
+def _recipe_defaults(parser) -> None:
+    """The help of every flag a recipe may set says that the recipe decides its default
+    (the parser's own default is the value without a recipe, --recipe none)."""
+    from kerascnn.recipes import DEFAULT_RECIPES, RECIPES
+
+    keys = {k for recipe in (*RECIPES.values(), *DEFAULT_RECIPES.values()) for k in recipe}
+    for action in parser._actions:
+        if action.dest not in keys or not action.option_strings:
+            continue
+        if action.dest in ("epochs", "batch_size"):
+            rule = ("the recipe's, adapted to the training split's size (the run prints it); "
+                    "%(default)s with --recipe none")
+        else:
+            rule = "the recipe's where it sets one (--list-recipes), else %(default)s"
+        action.help = f"{action.help or ''} (default: {rule})".lstrip()
 
 
 def parse_config(argv=None) -> FitConfig:
@@ -85,6 +106,8 @@ def parse_config(argv=None) -> FitConfig:
     fields = set(FitConfig.__dataclass_fields__)
     values = {k: v for k, v in vars(args).items() if k in fields}
     config = FitConfig(**{**values, "model_kwargs": model_kwargs_from(args)})
+    if config.verbose is None:  # a progress bar on a terminal, one line an epoch in a log
+        config.verbose = 1 if sys.stdout.isatty() else 2
     if config.recipe is None:
         config.recipe = "default"
     try:
@@ -174,6 +197,8 @@ def main(argv=None) -> int:
         if previous_term is not None:
             signal.signal(signal.SIGTERM, previous_term)
     print(summary_line(metrics))
+    for line in metrics.get("warnings", ()):
+        print(f"fit.py: warning: {line}")
     print(f"results in {config.output_dir}: best.keras model.keras history.csv metrics.json "
           "curves.png confusion.png logs/ checkpoints/")
     return 0

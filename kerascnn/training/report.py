@@ -3,7 +3,8 @@
 The test accuracy in ``metrics.json`` is that of the saved file it names
 (``best.keras``, or ``model.keras`` without a validation split), loaded back and
 fed the raw test images: ``keras.saving.load_model(path).predict(images)``
-gives exactly that accuracy.
+gives exactly that accuracy. ``test_accuracy_of`` gives both saved models' (best.keras
+and model.keras), and the run warns when they differ by more than one test image.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ import time
 import keras
 import numpy as np
 
+from kerascnn.training.callbacks import save_model
 from kerascnn.training.model import PREPROCESSING_PREFIX
 from kerascnn.training.plots import plot_confusion, plot_curves
 from kerascnn.utils.io import atomic_path, atomic_write, write_json_atomic
 
-__all__ = ["report", "score", "write_progress", "history_csv", "summary_line", "core_params"]
+__all__ = ["report", "score", "write_progress", "history_csv", "summary_line", "core_params",
+           "disagreement"]
 
 
 def history_csv(rows) -> str:
@@ -100,16 +103,16 @@ def report(state) -> dict:
     config, data, checkpoint, model = state.config, state.data, state.checkpoint, state.model
     run_dir = state.run_dir
     with atomic_path(os.path.join(run_dir, "model.keras")) as tmp:
-        model.save(tmp)
+        save_model(model, tmp)
     best_path = os.path.join(run_dir, "best.keras")
     if checkpoint.best_epoch is not None and os.path.exists(best_path):
         evaluated, model_file = f"best validation epoch ({checkpoint.best_epoch})", "best.keras"
     else:
         evaluated, model_file = "final epoch", "model.keras"
-    saved = keras.saving.load_model(os.path.join(run_dir, model_file), compile=False)
     test = data.eval_dataset("test", batch_size=config.batch_size, size=state.size)
     labels = data.labels("test")
-    result = score(saved, test, labels, data.num_classes)
+    scored = _score_files(run_dir, model_file, checkpoint, test, labels, data.num_classes)
+    result = scored[model_file]
     cm = confusion(labels, result["predicted"], data.num_classes)
 
     steady = checkpoint.train_seconds[1:] or checkpoint.train_seconds or [math.nan]
@@ -158,6 +161,8 @@ def report(state) -> dict:
         "class_weight": config.class_weight,
         "test_accuracy": result["accuracy"],
         "test_loss": result["loss"],
+        # both saved models, loaded back and scored: best.keras (when chosen) and model.keras
+        "test_accuracy_of": {name: r["accuracy"] for name, r in scored.items()},
         "train_images_per_sec": float(data.train_size / statistics.median(steady)),
         "epoch_train_seconds": checkpoint.train_seconds,
         "model_kwargs": config.model_kwargs,
@@ -172,11 +177,47 @@ def report(state) -> dict:
     }
     if "top5_accuracy" in result:
         metrics["test_top5_accuracy"] = result["top5_accuracy"]
+    warning = disagreement(metrics)
+    if warning:
+        metrics["warnings"] = [warning]
     plot_confusion(cm, data.class_names, os.path.join(run_dir, "confusion.png"))
     write_progress(checkpoint, run_dir)
     metrics["wall_seconds"] = round(time.perf_counter() - state.wall_start, 2)
     write_json_atomic(os.path.join(run_dir, "metrics.json"), metrics)
     return metrics
+
+
+def _score_files(run_dir, model_file, checkpoint, test, labels, num_classes) -> dict:
+    """``{file: score}`` of ``model_file`` and, when it is best.keras of an earlier epoch
+    than the last, of model.keras too (each loaded back from the run directory)."""
+    names = [model_file]
+    last = checkpoint.history[-1]["epoch"] if checkpoint.history else None
+    if model_file == "best.keras" and checkpoint.best_epoch != last:
+        names.append("model.keras")
+    scored = {}
+    for name in names:
+        saved = keras.saving.load_model(os.path.join(run_dir, name), compile=False)
+        scored[name] = score(saved, test, labels, num_classes)
+    if "model.keras" not in scored:  # the best epoch is the last: the same weights
+        scored["model.keras"] = scored[model_file]
+    return scored
+
+
+def disagreement(metrics: dict) -> str | None:
+    """One line when best.keras and model.keras differ on the test split by more than one
+    test image (its resolution), else None."""
+    accuracy = metrics.get("test_accuracy_of") or {}
+    if "best.keras" not in accuracy or "model.keras" not in accuracy:
+        return None
+    n = metrics["split_sizes"].get("test", 0)
+    best, final = accuracy["best.keras"], accuracy["model.keras"]
+    if not n or abs(best - final) <= 1 / n + 1e-9:
+        return None
+    val = metrics["split_sizes"].get("val", 0)
+    return (f"best.keras (epoch {metrics['best_epoch']}, chosen by {metrics['monitor']} on "
+            f"{val} validation images) scores {best:.3f} on the {n} test images, model.keras "
+            f"(the last epoch) {final:.3f}: the validation split is too small to choose "
+            "reliably: raise --val-fraction (metrics.json's test_accuracy_of has both).")
 
 
 def summary_line(metrics: dict) -> str:

@@ -58,6 +58,7 @@ from kerascnn.training.rundir import (
     is_disk_full,
     write_marker,
 )
+from kerascnn.training.startup import advice, settings_block
 from kerascnn.utils.io import write_json_atomic
 
 __all__ = ["RunState", "run", "fit_and_report", "start_run", "PRECISE_BN_IMAGES",
@@ -141,8 +142,13 @@ class RunState:
         kind = self.config.monitor
         if kind == "auto":
             kind = "val_loss" if self.data.info.split_sizes["val"] < SMALL_VAL else "val_accuracy"
-        if kind == "val_loss" or self.num_outputs == 1:
-            return kind
+        return kind if kind == "val_loss" else self.accuracy_log
+
+    @property
+    def accuracy_log(self) -> str:
+        """The log of the (main head's) validation accuracy."""
+        if self.num_outputs == 1:
+            return "val_accuracy"
         return f"val_{self.model.output_names[0]}_accuracy"
 
     @property
@@ -151,13 +157,16 @@ class RunState:
 
     @property
     def precise_bn_images(self) -> int:
+        """The training images precise BN statistics are computed over (at most all)."""
         if self.config.precise_bn is not None:
-            return self.config.precise_bn
+            return min(self.config.precise_bn, self.data.train_size)
         # auto: short epochs, one TensorFlow device (the case it was measured on)
         if (keras.backend.backend() != "tensorflow"
                 or strategies.num_replicas(self.strategy) > 1):
             return 0
-        return PRECISE_BN_IMAGES if self.steps_per_epoch < PRECISE_BN_BELOW_STEPS else 0
+        if self.steps_per_epoch >= PRECISE_BN_BELOW_STEPS:
+            return 0
+        return min(PRECISE_BN_IMAGES, self.data.train_size)
 
 
 def run(config: FitConfig) -> dict:
@@ -274,53 +283,14 @@ def _start(config, info, strategy, chief, run_dir, lock, wall_start) -> RunState
                      adapted=adapted, phases=phases)
     state.checkpoint = RunCheckpoint(
         run_dir, monitor=state.monitor, state=saved, guard=NaNGuard(),
-        on_epoch=lambda ckpt: write_progress(ckpt, run_dir), patience=config.early_stopping)
-    if config.verbose or not data.has("val") or data.info.split_sizes["val"] < SMALL_VAL:
-        for line in _advice(state):
-            print(f"fit.py: {line}")
-    return state
-
-
-def _advice(state) -> list[str]:
-    """What a user should know about the data before training (one line each)."""
-    lines = []
-    data, config = state.data, state.config
+        on_epoch=lambda ckpt: write_progress(ckpt, run_dir), patience=config.early_stopping,
+        accuracy=state.accuracy_log, val_images=data.info.split_sizes.get("val"),
+        frozen_until=phases.unfreeze_at)
     if config.verbose:
-        lines.append(f"data: {data.summary()}; the network sees {state.size}x{state.size}")
-        if config.recipe not in (None, "none"):
-            lines.append(_recipe_line(state))
-    if not data.has("val"):
-        lines.append("no validation split (--val-fraction 0): best.keras is not chosen; "
-                     "the final model is scored.")
-    elif data.info.split_sizes["val"] < SMALL_VAL:
-        n = data.info.split_sizes["val"]
-        lines.append(f"the validation split has only {n} images (accuracy moves in steps of "
-                     f"{1 / n:.3f}); best.keras is ranked by {state.monitor}"
-                     + ("" if config.monitor != "auto" else " (--monitor auto)")
-                     + ": raise --val-fraction for a more reliable choice.")
-    if state.precise_bn_images and config.verbose:
-        lines.append(f"BatchNormalization statistics are recomputed over "
-                     f"{state.precise_bn_images} training images before each evaluation "
-                     f"({state.steps_per_epoch} steps an epoch; --precise-bn 0 turns it off).")
-    return lines
-
-
-def _recipe_line(state) -> str:
-    """The recipe in force, and how it followed the data's size."""
-    from kerascnn.training.config import resolve_recipe
-
-    config = state.config
-    try:
-        label, _ = resolve_recipe(config.recipe, config.model)
-    except ValueError:
-        label = config.recipe
-    line = (f"recipe {label} (flags given on the command line win; --list-recipes): "
-            f"{config.optimizer} {config.learning_rate:g}, batch {config.batch_size}, "
-            f"{config.epochs} epochs")
-    if state.adapted:
-        line += (f"; adapted to {state.data.train_size} training images: "
-                 + ", ".join(state.adapted))
-    return line
+        print(settings_block(state))
+    for line in advice(state):
+        print(f"fit.py: {line}")
+    return state
 
 
 def _check_best(run_dir, saved: dict, verbose) -> dict:

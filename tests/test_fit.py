@@ -251,3 +251,18 @@ def test_a_run_states_its_settings_and_reports_both_models(tiny_npz, tmp_path, c
 
     with h5py.File(os.path.join(path, "training.weights.h5"), "r") as f:
         assert "optimizer" in f
+
+
+def test_the_ranking_line_gives_the_step_of_a_large_validation_split():
+    """6,000 validation images move accuracy in steps of 0.000167, not "0.000"."""
+    from types import SimpleNamespace
+
+    from kerascnn.training.startup import _ranking
+
+    state = SimpleNamespace(monitor="val_accuracy", phases=None,
+                            config=SimpleNamespace(monitor="auto"),
+                            data=SimpleNamespace(info=SimpleNamespace(split_sizes={"val": 6000})))
+    assert _ranking(state) == ("the best epoch by val_accuracy (--monitor auto) on 6000 "
+                               "validation images (accuracy in steps of 0.000167)")
+    state.data.info.split_sizes["val"] = 6
+    assert _ranking(state).endswith("on 6 validation images (accuracy in steps of 0.167)")

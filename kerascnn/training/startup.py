@@ -68,7 +68,7 @@ def _ranking(state) -> str:
     n = state.data.info.split_sizes["val"]
     line = (f"the best epoch by {monitor}"
             + (" (--monitor auto)" if state.config.monitor == "auto" else "")
-            + f" on {n} validation images (accuracy in steps of {1 / n:.3f})")
+            + f" on {n} validation images (accuracy in steps of {1 / n:.3g})")
     if state.phases is not None and state.phases.unfreeze_at:
         line += (f"; an epoch after {state.phases.unfreeze_at} at least as accurate beats "
                  "the frozen ones")

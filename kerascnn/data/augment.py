@@ -44,7 +44,7 @@ __all__ = ["Augmentation", "RandomResizedCrop", "ScaleJitter", "RandomHorizontal
            "RandomRotation", "RandomBrightness", "RandomContrast", "RandomSaturation",
            "PCALighting", "MixUp", "CutMix", "PadCrop", "AUGMENTATIONS", "PRESETS",
            "RandAugment", "TrivialAugment", "AugMix", "AutoAugment", "RandomErasing",
-           "ColorJitter", "IMAGENET_POLICY", "build_augmentation", "pca_lighting_stats",
+           "ColorJitter", "IMAGENET_POLICY", "RANDAUGMENT_OPS", "StatelessSeeds", "build_augmentation", "pca_lighting_stats",
            "apply_augmentation"]
 
 
@@ -464,39 +464,6 @@ class _PolicyBase(Augmentation):
         super().__init__(seed=seed, **kwargs)
 
 
-@keras.saving.register_keras_serializable(package="kerascnn")
-class RandAugment(_PolicyBase):
-    """RandAugment (Cubuk et al. 2020, "RandAugment: Practical automated data augmentation
-    with a reduced search space"): ``num_ops`` operations, each chosen uniformly per image.
-
-    The operations and their strengths are those of ``keras.layers.RandAugment`` (shear,
-    translation, rotation, brightness, colour, contrast, sharpness, posterization,
-    solarization, auto-contrast, equalization) with ``factor = magnitude / 30``: the
-    magnitude counts torchvision's 31 bins (0-30, default 9 as torchvision and timm's
-    ``rand-m9``). keras draws each operation's strength per image up to that factor;
-    keras' layer picks the operations once per batch, here each image gets its own.
-    """
-
-    def __init__(self, num_ops=2, magnitude=9, seed=None, **kwargs):
-        super().__init__(seed=seed, **kwargs)
-        self.num_ops, self.magnitude = int(num_ops), int(magnitude)
-        self.keras_layer = keras.layers.RandAugment(
-            value_range=(0, 1), num_ops=self.num_ops, factor=self.magnitude / 30.0,
-            seed=seed, dtype="float32")
-        self._ops = [_keras_op(getattr(self.keras_layer, name))
-                     for name in self.keras_layer._AUGMENT_LAYERS]
-
-    def augment(self, images, seed):
-        n = tf.shape(images)[0]
-        for i in range(self.num_ops):
-            index = _randint(n, _fold(seed, 2 * i), len(self._ops))
-            images = _select(images, self._ops, index, _fold(seed, 2 * i + 1))
-        return images
-
-    def get_config(self):
-        return {**super().get_config(), "num_ops": self.num_ops, "magnitude": self.magnitude}
-
-
 def _trivial_wide_ops():
     """TrivialAugment-Wide's operations (Mueller & Hutter 2021, table of the wide space) as
     keras layers whose ranges reach the wide space's largest magnitude: keras draws the
@@ -635,28 +602,56 @@ def _sign(images, seed):
     return tf.where(coin < 0.5, -1.0, 1.0)
 
 
-def _autoaugment_op(name, level):
-    """The ImageNet policy's operation at magnitude ``level`` (of 0-9; torchvision's
-    magnitudes), on keras' layers (values in [0, 1])."""
+def _signed_pair(make, seed_offset=0):
+    """``op(images, seed)`` applying ``make(+1)`` or ``make(-1)`` (keras layers of a fixed
+    magnitude), each image its own sign."""
+    plus, minus = _keras_op(make(1.0)), _keras_op(make(-1.0))
+    return lambda x, s: tf.where(_sign(x, _fold(s, 0)) > 0, plus(x, _fold(s, 1)),
+                                 minus(x, _fold(s, 2)))
+
+
+# torchvision's magnitudes at full strength (AutoAugment and RandAugment's space)
+_FULL = {"shear_x": 0.3, "shear_y": 0.3, "translate_x": 150 / 331, "translate_y": 150 / 331,
+         "rotate": 30.0, "brightness": 0.9, "color": 0.9, "contrast": 0.9, "sharpness": 0.9}
+RANDAUGMENT_OPS = ("identity", "shear_x", "shear_y", "translate_x", "translate_y", "rotate",
+                   "brightness", "color", "contrast", "sharpness", "posterize", "solarize",
+                   "autocontrast", "equalize")
+
+
+def _op_at(name, strength):
+    """Operation ``name`` at ``strength`` in [0, 1] of torchvision's scale (AutoAugment's
+    level / 9, RandAugment's magnitude / 30) as ``op(images, seed)`` on keras' layers
+    (values in [0, 1]); signed operations go either way, per image."""
     L, r, kw = keras.layers, (0, 1), dict(dtype="float32")
-    if name == "rotate":  # 0-30 degrees, either way
-        d = 30.0 * level / 9 / 360
-        left = _keras_op(L.RandomRotation((d, d), fill_mode="constant", **kw))
-        right = _keras_op(L.RandomRotation((-d, -d), fill_mode="constant", **kw))
-        return lambda x, s: tf.where(_sign(x, _fold(s, 0)) > 0, left(x, _fold(s, 1)),
-                                     right(x, _fold(s, 2)))
-    if name == "shear_x":  # 0-0.3, either way (keras' layer draws the sign)
-        v = 0.3 * level / 9
+    v = _FULL.get(name, 0.0) * strength
+    if name == "identity":
+        return _identity
+    if name == "rotate":  # degrees
+        return _signed_pair(lambda sg: L.RandomRotation(
+            (sg * v / 360, sg * v / 360), fill_mode="constant", **kw))
+    if name in ("translate_x", "translate_y"):  # fraction of the side
+        t = lambda sg: (sg * v, sg * v)  # noqa: E731
+        if name == "translate_x":
+            return _signed_pair(lambda sg: L.RandomTranslation(
+                (0.0, 0.0), t(sg), fill_mode="constant", **kw))
+        return _signed_pair(lambda sg: L.RandomTranslation(
+            t(sg), (0.0, 0.0), fill_mode="constant", **kw))
+    if name == "shear_x":  # keras' layer draws the sign itself
         return _keras_op(L.RandomShear(x_factor=(v, v), y_factor=0.0, **kw))
+    if name == "shear_y":
+        return _keras_op(L.RandomShear(x_factor=0.0, y_factor=(v, v), **kw))
     if name == "posterize":  # 8 bits down to 4
-        bits = int(8 - round(level / (9 / 4)))
+        bits = int(8 - round(4 * strength))
         return _keras_op(L.RandomPosterization(factor=(bits, bits), value_range=r, **kw))
-    if name == "solarize":  # threshold 255 down to 0
-        threshold = 255.0 * (1 - level / 9)
+    if name == "solarize":  # threshold 255 down to 0 (keras solarizes on a 0-255 scale)
+        threshold = 255.0 * (1 - strength)
         return _fixed(L.Solarization(value_range=r, **kw), lambda x, s: {
             "additions": tf.zeros([tf.shape(x)[0], 1, 1, 1]),
             "thresholds": tf.fill([tf.shape(x)[0], 1, 1, 1], threshold)})
-    v = 0.9 * level / 9 if level is not None else 0.0  # enhancement 1 +- v
+    # enhancements: PIL's factor 1 +- v
+    if name == "brightness":  # keras' brightness adds: +- v of the value range
+        return _fixed(L.RandomBrightness(0.5, value_range=r, **kw),
+                      lambda x, s: {"rgb_delta": v * _sign(x, s)})
     if name == "color":  # keras blends towards gray by `factor`: factor = -(+-v)
         return _fixed(L.RandomColorDegeneration(0.5, value_range=r, **kw),
                       lambda x, s: {"factor": -v * _sign(x, s)})
@@ -672,7 +667,41 @@ def _autoaugment_op(name, level):
         return _keras_op(L.AutoContrast(value_range=r, **kw))
     if name == "equalize":
         return _keras_op(L.Equalization(value_range=r, **kw))
-    raise ValueError(f"AutoAugment: unknown operation {name!r}.")
+    raise ValueError(f"unknown operation {name!r}.")
+
+
+@keras.saving.register_keras_serializable(package="kerascnn")
+class RandAugment(_PolicyBase):
+    """RandAugment (Cubuk et al. 2020, "RandAugment: Practical automated data augmentation
+    with a reduced search space"): ``num_ops`` operations, each chosen uniformly per image
+    among the paper's 14 (:data:`RANDAUGMENT_OPS`), all at ``magnitude``.
+
+    The magnitude is torchvision's: 0-30 (31 bins; default 9, as torchvision and timm's
+    ``rand-m9``), mapped onto torchvision's strengths (rotation up to 30 degrees at 30,
+    shear 0.3, translation 150/331 of the side, enhancements 1 +- 0.9, posterize 8 to 4
+    bits, solarize threshold 255 to 0); signed operations go either way. Each operation is
+    a keras layer (``RandomRotation``, ``RandomShear``, ``RandomTranslation``,
+    ``RandomBrightness``, ``RandomColorDegeneration``, ``RandomContrast``,
+    ``RandomSharpness``, ``RandomPosterization``, ``Solarization``, ``AutoContrast``,
+    ``Equalization``). ``keras.layers.RandAugment`` itself is not used: it picks the
+    operations once per batch, and its ``factor`` draws strengths up to far larger ones
+    (rotation up to 108 degrees at factor 0.3, posterization to 1-2 bits).
+    """
+
+    def __init__(self, num_ops=2, magnitude=9, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.num_ops, self.magnitude = int(num_ops), int(magnitude)
+        self._ops = [_op_at(name, self.magnitude / 30) for name in RANDAUGMENT_OPS]
+
+    def augment(self, images, seed):
+        n = tf.shape(images)[0]
+        for i in range(self.num_ops):
+            index = _randint(n, _fold(seed, 2 * i), len(self._ops))
+            images = _select(images, self._ops, index, _fold(seed, 2 * i + 1))
+        return images
+
+    def get_config(self):
+        return {**super().get_config(), "num_ops": self.num_ops, "magnitude": self.magnitude}
 
 
 @keras.saving.register_keras_serializable(package="kerascnn")
@@ -687,7 +716,7 @@ class AutoAugment(_PolicyBase):
         for step in (0, 1):
             keys = sorted({(p[step][0], p[step][2]) for p in IMAGENET_POLICY},
                           key=lambda k: (k[0], -1 if k[1] is None else k[1]))
-            ops = [_autoaugment_op(*k) for k in keys]
+            ops = [_op_at(name, 0.0 if level is None else level / 9) for name, level in keys]
             which = [keys.index((p[step][0], p[step][2])) for p in IMAGENET_POLICY]
             probs = [p[step][1] for p in IMAGENET_POLICY]
             self._steps.append((ops, which, probs))

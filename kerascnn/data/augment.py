@@ -438,15 +438,26 @@ def _identity(images, seed):
     return images
 
 
+def _unless_empty(op, images, seed):
+    """``op(images, seed)``; an empty batch as it is (keras' Equalization fails on one)."""
+    return tf.cond(tf.shape(images)[0] > 0, lambda: op(images, seed), lambda: images)
+
+
 def _select(images, ops, index, seed):
-    """Image i of the batch goes through ``ops[index[i]]`` (every op runs on the whole
-    batch, as keras' RandAugment does; the choice is per image)."""
-    out = images
-    for k, op in enumerate(ops):
-        if op is _identity:
-            continue
-        chosen = tf.reshape(tf.equal(index, k), [-1, 1, 1, 1])
-        out = tf.where(chosen, op(images, _fold(seed, k)), out)
+    """Image i of the batch goes through ``ops[index[i]]`` (an index outside the ops: none).
+
+    The batch is partitioned by operation, each operation runs on its images only, and the
+    images are stitched back in their order (keras' RandAugment runs every operation on the
+    whole batch and keeps one: as many times the work as there are operations)."""
+    k = len(ops)
+    index = tf.where((index < 0) | (index >= k), k, tf.cast(index, tf.int32))
+    positions = tf.dynamic_partition(tf.range(tf.shape(images)[0]), index, k + 1)
+    parts = tf.dynamic_partition(images, index, k + 1)
+    outs = [part if i == k or ops[i] is _identity else _unless_empty(ops[i], part,
+                                                                       _fold(seed, i))
+            for i, part in enumerate(parts)]
+    out = tf.dynamic_stitch(positions, outs)
+    out.set_shape(images.shape)
     return out
 
 
@@ -727,7 +738,7 @@ class AutoAugment(_PolicyBase):
         for step, (ops, which, probs) in enumerate(self._steps):
             s = _fold(seed, 1 + step)
             apply = _uniform([n], _fold(s, 0), 0.0, 1.0) < tf.gather(probs, policy)
-            index = tf.where(apply, tf.gather(which, policy), -1)
+            index = tf.where(apply, tf.gather(which, policy), -1)  # -1: not applied
             images = _select(images, ops, index, _fold(s, 1))
         return images
 

@@ -430,8 +430,13 @@ def _keras_op(layer):
         t = layer.get_random_transformation(images, training=True, seed=StatelessSeeds(seed))
         return layer.transform_images(images, t, training=True)
 
-    op.layer = layer
-    return op
+    return _traced(op)
+
+
+def _traced(op):
+    """``op`` traced once (per image size) however often a policy calls it: RandAugment's
+    rounds and AugMix's steps call the same graph instead of copying it."""
+    return tf.function(op, reduce_retracing=True, autograph=False)
 
 
 def _identity(images, seed):
@@ -605,7 +610,7 @@ def _fixed(layer, draw):
     def op(images, seed):
         return layer.transform_images(images, draw(images, seed), training=True)
 
-    return op
+    return _traced(op)
 
 
 def _sign(images, seed):
@@ -617,8 +622,8 @@ def _signed_pair(make, seed_offset=0):
     """``op(images, seed)`` applying ``make(+1)`` or ``make(-1)`` (keras layers of a fixed
     magnitude), each image its own sign."""
     plus, minus = _keras_op(make(1.0)), _keras_op(make(-1.0))
-    return lambda x, s: tf.where(_sign(x, _fold(s, 0)) > 0, plus(x, _fold(s, 1)),
-                                 minus(x, _fold(s, 2)))
+    return _traced(lambda x, s: tf.where(_sign(x, _fold(s, 0)) > 0, plus(x, _fold(s, 1)),
+                                         minus(x, _fold(s, 2))))
 
 
 # torchvision's magnitudes at full strength (AutoAugment and RandAugment's space)

@@ -209,3 +209,16 @@ def test_visualize_augment_errors_are_one_line(tmp_path, capsys):
         "visualize.py: error: --model-path and --method are required (or --augment SPEC "
         "--dataset NAME to see augmented training images)")
     assert not (tmp_path / "o").exists()
+
+
+def test_fit_refuses_a_bad_parameter_in_one_line(signs_dir, tmp_path, capsys):
+    from kerascnn.training.cli import main
+
+    from .conftest import SMALL_MODEL
+
+    out = tmp_path / "run"
+    assert main(["--model", SMALL_MODEL, "--dataset", "signs", "--data-dir", str(signs_dir),
+                 "--output-dir", str(out), "--augment", "flip,randaugment:2:x"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "fit.py: error: --augment: randaugment:2:x: M (magnitude) must be an integer from 0 to "
+        "30; got 'x'.")

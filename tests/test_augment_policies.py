@@ -222,3 +222,14 @@ def test_fit_refuses_a_bad_parameter_in_one_line(signs_dir, tmp_path, capsys):
     assert capsys.readouterr().err.strip() == (
         "fit.py: error: --augment: randaugment:2:x: M (magnitude) must be an integer from 0 to "
         "30; got 'x'.")
+
+
+@pytest.mark.slow  # traces every policy's graph in tf.data: minutes on 2 shared cores
+@pytest.mark.parametrize("spec", ["randaugment:2:9", "trivialaugment", "augmix", "autoaugment"])
+def test_a_resumed_epoch_gets_identical_batches_under_each_policy(spec, cifar):
+    x, y = cifar[0][:32], cifar[1][:32]
+    kw = dict(batch_size=16, training=True, seed=5, augment=f"flip,{spec}")
+    running = make_dataset(x, y, **kw)
+    _epoch(running)
+    epoch1 = _epoch(running)
+    np.testing.assert_array_equal(_epoch(make_dataset(x, y, epoch=1, **kw)), epoch1)

@@ -249,6 +249,10 @@ def _follows(name: str, info: dict, summary: str) -> str:
     if re.search(r"\b(table|figure|figures|section)\b", summary, re.IGNORECASE):
         return summary
     default = PAPERS.get(info["paper"]["title"], ("", "", "", ""))[3]
+    parts = default.split("; ")
+    if len(parts) > 1:  # "Table 1 (ImageNet); Section 4.2 (CIFAR-10)": the one that applies
+        cifar = "cifar" in name
+        default = next((p for p in parts if ("CIFAR" in p) == cifar), default)
     return f"{summary} ({default})" if summary and default else summary or default
 
 
@@ -486,7 +490,7 @@ def nav_block(src: _Sources) -> str:
              "      - Families: families/index.md"]
     for family in sorted(src.families):
         lines.append(f"      - {FAMILY_TITLES.get(family, family)}:")
-        lines.append(f"          - families/{family}.md")
+        lines.append(f"          - Overview: families/{family}.md")
         for n in src.families[family]:
             lines.append(f"          - {n}: models/{n}.md")
     lines.append(NAV_END)
@@ -560,6 +564,37 @@ def update(root: str = ROOT) -> list[str]:
     return changed
 
 
+_LOG_NOISE = re.compile(r"^(WARNING: All log messages before absl|[IWE]\d{4} \d\d:\d\d:\d\d|"
+                        r"To enable the following instructions|WARNING: All log messages)")
+
+
+def _drop_log_noise(nb) -> None:
+    """Removes TensorFlow's C++ start-up log lines (stderr) from the outputs."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                lines = [line for line in output["text"].splitlines(keepends=True)
+                         if not _LOG_NOISE.match(line)]
+                if not "".join(lines).strip():
+                    continue
+                output["text"] = "".join(lines)
+            kept.append(output)
+        cell["outputs"] = kept
+
+
+def _diagrams_by_content(root: str) -> dict:
+    folder = os.path.join(root, "docs", "architectures")
+    found = {}
+    for entry in sorted(os.listdir(folder)):
+        if entry.endswith(".svg"):
+            with open(os.path.join(folder, entry), "rb") as f:
+                found.setdefault(f.read(), entry)
+    return found
+
+
 def render_notebooks(root: str = ROOT, execute: bool = True, timeout: int = 3600,
                      executed_dir: str | None = None) -> list[str]:
     """Executes every notebook of ``notebooks/`` (or reads the executed copies in
@@ -586,9 +621,15 @@ def render_notebooks(root: str = ROOT, execute: bool = True, timeout: int = 3600
 
                 NotebookClient(nb, timeout=timeout, resources={
                     "metadata": {"path": os.path.dirname(path)}}).execute()
+        _drop_log_noise(nb)
         body, resources = MarkdownExporter().from_notebook_node(
             nb, resources={"output_files_dir": f"{stem}_files"})
+        diagrams = _diagrams_by_content(root)
         for name, data in resources.get("outputs", {}).items():
+            same = diagrams.get(data) if name.endswith(".svg") else None
+            if same:  # a diagram the site has already: link it rather than ship it twice
+                body = body.replace(f"]({name})", f"](../architectures/{same})")
+                continue
             target = os.path.join(out_dir, name)
             os.makedirs(os.path.dirname(target), exist_ok=True)
             with open(target, "wb") as f:

@@ -62,7 +62,7 @@ def test_the_resnet50_page_states_each_fact(generated):
         "### `imagenet`", "| `source` | keras:ResNet50 |", "| `top1` | 74.9 |",
         "| `license` | MIT (ported from Kaiming He's release) |",
         "| `optimizer` | adamw |", "`--recipe paper` is `imagenet_resnet`",
-        "| resnet:signs_resnet50 | signs 64px |  | 30 | 32 | 19.9 min | 1.7 | 0.975 | 0.167 |",
+        "| resnet:signs_resnet50 | SIGNS 64px |  | 30 | 32 | 19.9 min | 1.7 | 0.975 | 0.167 |",
         'pretrained = kerascnn.create_model("resnet50", weights="imagenet")',
         "python3 scripts/fit.py --model resnet50 --dataset signs --data-dir "
         "../shared/data/signs/64x64_SIGNS --image-size 64",
@@ -103,7 +103,7 @@ def test_weight_sets_show_every_key_and_measured_rows(sources):
 def test_family_pages_group_variants_and_explain_open_ended_names(generated):
     resnet = generated["docs/families/resnet.md"]
     assert "| [`resnet50`](../models/resnet50.md) | 25,583,592 | 25,583,592 | 3.86 | " \
-           "224x224x3 | 483 | `imagenet` | 0.975 (signs) |" in resnet
+           "224x224x3 | 483 | `imagenet` | 0.975 (SIGNS 64px) |" in resnet
     for family, pattern in [("resnet_cifar", "resnet{6n+2}_cifar[_b]"),
                             ("preact_resnet_cifar", "preact_resnet{6n+2}_cifar"),
                             ("wide_resnet_cifar", "wrn{d}_{k}_cifar"),

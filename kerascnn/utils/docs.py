@@ -204,6 +204,13 @@ def _cell(value) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _data_name(row: dict) -> str:
+    from kerascnn.utils.plotting import DATA_NAMES
+
+    size = f" {row['image_size']}px" if row.get("image_size") else ""
+    return DATA_NAMES.get(row["data"], row["data"]) + size
+
+
 def _read_csv(path) -> list[dict]:
     if not os.path.exists(path):
         return []
@@ -388,7 +395,7 @@ def model_page(name: str, src: _Sources) -> str:
         out.append("| Row | Data | Flags | Epochs | Batch | Time | Load | Test acc. | Majority |")
         out.append("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
         for r in learned:
-            data = r["data"] + (f" {r['image_size']}px" if r.get("image_size") else "")
+            data = _data_name(r)
             acc = f"{float(r['test_accuracy']):.3f}" if r.get("test_accuracy") else "not finished"
             minutes = f"{float(r['wall_seconds']) / 60:.1f} min" if r.get("wall_seconds") else ""
             flags = f"`{r['flags']}`" if r.get("flags") else ""
@@ -451,7 +458,7 @@ def family_page(family: str, src: _Sources) -> str:
         weights = ", ".join(f"`{t}`" for t in info["weights"]) or ""
         learned = [r for r in src.learning if r["model"] == n and not r.get("flags")
                    and r.get("test_accuracy")]
-        learns = (f"{float(learned[0]['test_accuracy']):.3f} ({learned[0]['data']})"
+        learns = (f"{float(learned[0]['test_accuracy']):.3f} ({_data_name(learned[0])})"
                   if learned else "")
         gmacs = f"{row['macs'] / 1e9:.2f}" if row else ""
         out.append(f"| [`{n}`](../models/{n}.md) | {_int(gal.get('params'))} | "

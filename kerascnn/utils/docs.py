@@ -605,8 +605,8 @@ def _diagrams_by_content(root: str) -> dict:
 def render_notebooks(root: str = ROOT, execute: bool = True, timeout: int = 3600,
                      executed_dir: str | None = None) -> list[str]:
     """Executes every notebook of ``notebooks/`` (or reads the executed copies in
-    ``executed_dir``) and writes each as Markdown with its figures under
-    ``docs/notebooks/``; returns the pages written."""
+    ``executed_dir``, skipping those it lacks) and writes each as Markdown with its figures
+    under ``docs/notebooks/``; returns the pages written."""
     import glob
 
     import nbformat
@@ -620,7 +620,11 @@ def render_notebooks(root: str = ROOT, execute: bool = True, timeout: int = 3600
     for path in sorted(glob.glob(os.path.join(root, "notebooks", "*.ipynb"))):
         stem = os.path.splitext(os.path.basename(path))[0]
         if executed_dir:
-            nb = nbformat.read(os.path.join(executed_dir, f"{stem}.ipynb"), as_version=4)
+            executed = os.path.join(executed_dir, f"{stem}.ipynb")
+            if not os.path.exists(executed):
+                print(f"skipped {stem}: no {executed}", file=sys.stderr)
+                continue
+            nb = nbformat.read(executed, as_version=4)
         else:
             nb = nbformat.read(path, as_version=4)
             if execute:

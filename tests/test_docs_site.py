@@ -133,7 +133,8 @@ def _load_every_image(driver):
             f"document.images[{i}].scrollIntoView({{block: 'center', inline: 'center'}})")
         _wait(driver, lambda i=i: driver.execute_script(f"return document.images[{i}].complete"),
               f"image {i} still loading after 30 s")
-    driver.execute_script("window.scrollTo(0, 0)")
+    driver.execute_script("window.scrollTo(0, 0); document.querySelectorAll("
+                          "'.md-typeset__scrollwrap').forEach(e => e.scrollLeft = 0)")
     return driver.execute_script(
         "return Array.from(document.images).filter(i => i.naturalWidth === 0)"
         ".map(i => i.currentSrc || i.src)")

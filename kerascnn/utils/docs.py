@@ -40,7 +40,7 @@ NAV_START, NAV_END = "# models-nav:start", "# models-nav:end"
 PAPERS = {
     "Gradient-Based Learning Applied to Document Recognition": (
         "Y. LeCun, L. Bottou, Y. Bengio, P. Haffner", "Proceedings of the IEEE 86(11), 1998",
-        "http://yann.lecun.com/exdb/publis/pdf/lecun-98.pdf", "Figure 2 (LeNet-5)"),
+        "http://yann.lecun.com/exdb/publis/pdf/lecun-98.pdf", "Figure 2"),
     "ImageNet Classification with Deep Convolutional Neural Networks": (
         "A. Krizhevsky, I. Sutskever, G. E. Hinton", "NeurIPS 2012",
         "https://papers.nips.cc/paper/2012/hash/c399862d3b9d6b76c8436e924a68c45b-Abstract.html",
@@ -52,7 +52,7 @@ PAPERS = {
         "M. D. Zeiler, R. Fergus", "ECCV 2014", "https://arxiv.org/abs/1311.2901", "Figure 3"),
     "Network In Network": (
         "M. Lin, Q. Chen, S. Yan", "ICLR 2014", "https://arxiv.org/abs/1312.4400",
-        "Figure 2 (three mlpconv layers and global average pooling)"),
+        "Figure 2"),
     "Very Deep Convolutional Networks for Large-Scale Image Recognition": (
         "K. Simonyan, A. Zisserman", "ICLR 2015", "https://arxiv.org/abs/1409.1556",
         "Table 1 (configurations A-E)"),
@@ -311,7 +311,7 @@ def model_page(name: str, src: _Sources) -> str:
     paper_macs = PAPER_MACS.get(name)
     if macs is not None:
         if paper_macs:
-            d = (macs - paper_macs[0]) / paper_macs[0]
+            d = round((macs - paper_macs[0]) / paper_macs[0], 3) + 0.0  # no "-0.0%"
             out.append(f"| MACs (one image, {_shape(row['input_size'])}) | {_macs(macs)} | "
                        f"{_macs(paper_macs[0])} | {d:+.1%} |")
         else:

@@ -8,10 +8,11 @@ Regenerate the file after adding or changing an architecture::
     python -m kerascnn.utils.table                   # prints the table from the cache
     python -m kerascnn.utils.table --check lenet5    # compares cached rows with fresh ones
     python -m kerascnn.utils.table --weights         # the table of pretrained weight sets
-    python -m kerascnn.utils.table --update-weights  # rewrites it in README.md
+    python -m kerascnn.utils.table --update-weights  # rewrites it in docs/models/weights.md
 
 The weight-set table (:func:`weights_table`) is read from ``model_info(name)["weights"]``
-(nothing is built); ``--update-weights`` writes it into the README between
+(nothing is built); ``--update-weights`` writes it into the site's page of weight sets
+(``docs/models/weights.md``) between
 ``<!-- weights:start -->`` and ``<!-- weights:end -->``.
 
 Each row is computed from the model as ``kerascnn.create_model(name)`` builds it (its default
@@ -30,11 +31,11 @@ import os
 import sys
 
 __all__ = ["models_table", "compute_row", "update_cache", "format_table", "CACHE_PATH",
-           "weights_table", "weights_table_markdown", "update_readme_weights"]
+           "weights_table", "weights_table_markdown", "update_weights_page"]
 
 CACHE_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "models_table.json")
-README_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
-                           "README.md")
+WEIGHTS_PAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+                            "docs", "models", "weights.md")
 WEIGHTS_START, WEIGHTS_END = "<!-- weights:start -->", "<!-- weights:end -->"
 FIELDS = ("name", "family", "params", "macs", "receptive_field", "stride",
           "last_spatial_layer", "input_size")
@@ -154,7 +155,7 @@ def weights_table() -> list[dict]:
 
 
 def weights_table_markdown(rows=None) -> str:
-    """The README's table of weight sets (top-1: ImageNet or CIFAR validation accuracy, %, as
+    """The site's table of weight sets (top-1: ImageNet or CIFAR validation accuracy, %, as
     the publisher reports it)."""
     rows = weights_table() if rows is None else rows
     lines = ["| Model | Tag | Source | Input | Top-1 (published) | Licence |",
@@ -167,8 +168,8 @@ def weights_table_markdown(rows=None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_readme_weights(path: str = README_PATH) -> bool:
-    """Rewrites the weight-set table of the README at ``path``; True if it changed."""
+def update_weights_page(path: str = WEIGHTS_PAGE) -> bool:
+    """Rewrites the weight-set table of the page at ``path``; True if it changed."""
     from kerascnn.utils.plotting import replace_between_markers
 
     with open(path, encoding="utf-8") as f:
@@ -181,17 +182,17 @@ def update_readme_weights(path: str = README_PATH) -> bool:
     return new != text
 
 
-def update_all(readme: str = README_PATH) -> int:
+def update_all(page: str = WEIGHTS_PAGE) -> int:
     """Regenerates what the package derives from the registry (``--update-all``): the model
-    table's cache, the feature taps and the README's weight-set table. Each is checked
+    table's cache, the feature taps and the site's weight-set table. Each is checked
     current by a test."""
     from kerascnn.features import write_feature_info
 
     update_cache(log=lambda line: print(line, flush=True))
     write_feature_info()
-    changed = update_readme_weights(readme)
+    changed = update_weights_page(page)
     print(f"wrote {CACHE_PATH}, the feature taps and ({'updated' if changed else 'unchanged'}) "
-          f"the weight-set table of {readme}")
+          f"the weight-set table of {page}")
     return 0
 
 
@@ -207,27 +208,30 @@ def main(argv=None) -> int:
     group.add_argument("--weights", action="store_true",
                        help="print the table of pretrained weight sets (markdown)")
     group.add_argument("--update-weights", action="store_true",
-                       help="rewrite the weight-set table of the README (--readme)")
+                       help="rewrite the weight-set table of the site (--weights-page)")
     group.add_argument("--update-all", action="store_true",
                        help="regenerate every file generated from the registry: this table's "
                             "cache, the feature taps (kerascnn/feature_info.json) and the "
-                            "README's weight-set table (minutes; the diagrams and the README's "
-                            "model table: scripts/plot_models.py --update-docs)")
-    parser.add_argument("--readme", default=README_PATH, help="README of --update-weights")
+                            "site's weight-set table (minutes; the diagrams and the site's "
+                            "model table: scripts/plot_models.py --update-docs; the model "
+                            "pages: python3 -m kerascnn.utils.docs --update)")
+    parser.add_argument("--weights-page", default=WEIGHTS_PAGE,
+                        help="page of --update-weights (default docs/models/weights.md)")
     parser.add_argument("--pattern", default="*", help="fnmatch pattern of the models to print")
     args = parser.parse_args(argv)
     if args.weights:
         print(weights_table_markdown(), end="")
         return 0
     if args.update_weights:
-        changed = update_readme_weights(args.readme)
-        print(f"{'updated' if changed else 'unchanged'}: the weight-set table of {args.readme}")
+        changed = update_weights_page(args.weights_page)
+        print(f"{'updated' if changed else 'unchanged'}: the weight-set table of "
+              f"{args.weights_page}")
         return 0
     if args.update:
         update_cache(log=lambda line: print(line, flush=True))
         return 0
     if args.update_all:
-        return update_all(args.readme)
+        return update_all(args.weights_page)
     if args.check:
         cache = _cache()
         stale = [n for n in args.check if cache.get(n) != compute_row(n)]

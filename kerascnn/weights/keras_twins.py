@@ -108,12 +108,12 @@ KERAS_DOCS = {
     "ResNet50V2": (93.0, 25613800),
     "ResNet101V2": (93.8, 44675560),
     "ResNet152V2": (94.2, 60380648),
-    "InceptionV3": (93.7, None),
-    "InceptionResNetV2": (95.3, None),
-    "MobileNet": (89.5, None),
-    "DenseNet121": (92.3, None),
-    "DenseNet169": (93.2, None),
-    "DenseNet201": (93.6, None),
+    "InceptionV3": (93.7, 23851784),
+    "InceptionResNetV2": (95.3, 55873736),
+    "MobileNet": (89.5, 4253864),
+    "DenseNet121": (92.3, 8062504),
+    "DenseNet169": (93.2, 14307880),
+    "DenseNet201": (93.6, 20242984),
 }
 DOCS_URL = "https://keras.io/api/applications/"
 

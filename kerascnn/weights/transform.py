@@ -33,7 +33,7 @@ import os
 import numpy as np
 
 __all__ = ["ImageError", "IMAGE_FORMATS", "open_rgb", "transform_image", "load_image",
-           "load_images", "resized_size", "centre_crop_box"]
+           "load_images", "resized_size", "centre_crop_box", "normalize", "load_batch"]
 
 # What PIL is asked to decode (a file of another format is refused by name).
 IMAGE_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP", "PPM")
@@ -141,3 +141,29 @@ def load_images(paths, ws, *, on_error=None) -> np.ndarray:
     if not images:
         return np.zeros((0, crop_h, crop_w, 3), np.float32)
     return np.stack(images)
+
+
+def normalize(x, ws) -> np.ndarray:
+    """0-255 RGB ``x`` -> the weight set's input, with numpy alone: ``(x / 255 - mean) /
+    std`` in RGB, then the channels reversed for a ``"BGR"`` set (keras' caffe files: the
+    same numbers as :func:`kerascnn.preprocessing.preprocess_input`, which works in the
+    network's channel order)."""
+    x = (np.asarray(x, np.float32) * np.float32(1 / 255) - np.asarray(ws.mean, np.float32)) \
+        / np.asarray(ws.std, np.float32)
+    return np.ascontiguousarray(x[..., ::-1]) if ws.channel_order == "BGR" else x
+
+
+def load_batch(paths, labels, ws) -> tuple:
+    """A batch for evaluation (what a data loader's worker process runs): ``(x, y,
+    errors)``; ``x`` the normalized inputs of the readable files, ``y`` their labels,
+    ``errors`` one line per file that could not be read (left out)."""
+    images, kept, errors = [], [], []
+    for path, label in zip(paths, labels):
+        try:
+            images.append(load_image(path, ws))
+            kept.append(label)
+        except ImageError as e:
+            errors.append(str(e))
+    crop_h, crop_w = ws.crop_size
+    x = np.stack(images) if images else np.zeros((0, crop_h, crop_w, 3), np.float32)
+    return normalize(x, ws), np.asarray(kept, np.int64), errors

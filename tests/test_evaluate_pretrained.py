@@ -189,3 +189,28 @@ def test_predict_names_imagenet_classes(photos, checkpoint, tmp_path, capsys):
         wnid, name, p = best[0]
         assert line.startswith(f"{path}: {wnid} {name} {p:.4f}, ")
         assert (wnid, name) in imagenet_classes()
+
+
+def test_weight_table_shows_measured_next_to_published(tmp_path):
+    """A row evaluate.py appended to the results CSV shows in the generated weight table."""
+    from kerascnn.data.imagenet import append_result
+    from kerascnn.utils import table
+
+    results = tmp_path / "pretrained_results.csv"
+    row = {"date": "2026-12-07", "model": "resnet18", "weights": "imagenet", "images": 50000,
+           "unreadable": 0, "top1": "69.760", "top1_low": "69.356", "top1_high": "70.161",
+           "top5": "89.080", "top5_low": "88.804", "top5_high": "89.350",
+           "published_top1": "69.758", "published_top5": "89.078", "top1_difference": "0.002",
+           "top5_difference": "0.002", "transform": "...", "backend": "jax",
+           "layout": "wnid folders"}
+    append_result(results, row)
+    append_result(results, {**row, "model": "resnet34", "weights": "resnet34.pth"})
+    rows = {(r["model"], r["tag"]): r for r in table.weights_table(results=str(results))}
+    assert (rows["resnet18", "imagenet"]["measured_top1"],
+            rows["resnet18", "imagenet"]["measured_images"]) == (69.76, 50000)
+    assert rows["resnet34", "imagenet"]["measured_top1"] is None  # a file's row, not a tag's
+    markdown = table.weights_table_markdown(list(rows.values()))
+    assert ("| `resnet18` | `imagenet` | [`torchvision:resnet18`](https://huggingface.co/timm/"
+            "resnet18.tv_in1k/resolve/main/model.safetensors) | 256 → 224x224 bilinear | "
+            "69.76 / 89.08 | 69.76 / 89.08 (+0.00) | 11.7M | BSD-3-Clause |") in markdown
+    assert "| 224x224 nearest, BGR | 74.90 / 92.10 |  | 25.6M |" in markdown  # keras' resnet50

@@ -307,3 +307,18 @@ def test_converted_logits_on_the_transform_output(name, photos, cifar_photos, tm
     files = cifar_photos if ws.classes == 10 else photos
     x = ours(ws, [files[k] for k in list(files)[:2]])
     assert_same_logits(name, build(), (ws.crop_size[0],), tmp_path, images=x, **kwargs)
+
+
+@pytest.mark.parametrize("name", ["resnet50", "xception", "densenet121", "resnet18",
+                                  "inception_v4_timm", "resnet20_cifar_b"])
+def test_numpy_normalize_equals_preprocess_input(name):
+    """The loader's workers normalize with numpy alone: the same numbers as
+    preprocess_input (keras' caffe mode: BGR, mean subtracted, unscaled)."""
+    import kerascnn
+    from kerascnn.weights.core import weight_sets
+    from kerascnn.weights.transform import normalize
+
+    ws = next(iter(weight_sets(name).values()))
+    x = np.random.default_rng(0).uniform(0, 255, size=(2, 5, 7, 3)).astype(np.float32)
+    expected = kerascnn.applications.preprocess_input(x, weights=ws)
+    np.testing.assert_allclose(normalize(x, ws), expected, rtol=0, atol=2e-5)

@@ -178,9 +178,12 @@ def model_info(name: str) -> dict:
     ``create_model(name, features_only=True)`` returns, one dict per output
     (``layer``, ``channels``, ``stride``, ``index``; see :mod:`kerascnn.features`);
     ``weights``: the weight sets the model can load, tag -> ``source``, ``url``,
-    ``sha256``, ``classes``, ``input_size``, ``mean``, ``std``, ``interpolation``,
-    ``crop_pct``, ``top1`` (as published), ``license``, ... ({} when none; see
-    :class:`kerascnn.weights.WeightSet`); ``recipe``: the family's default training
+    ``sha256``, ``classes``, ``input_size``, the publisher's evaluation transform
+    (``crop_size``, ``resize_size``, ``crop_pct``, ``resize_mode``, ``interpolation``,
+    ``mean``, ``std``, ``channel_order`` and ``transform``, the whole in one line),
+    ``top1``/``top5`` (as published, None where not), ``recipe``, ``num_params``,
+    ``license``, ... ({} when none; see :class:`kerascnn.weights.WeightSet` and
+    docs/pretrained.md); ``recipe``: the family's default training
     recipe (the settings fit.py uses when no ``--recipe`` is given; None if the
     family has none) and ``paper_recipe``: the name of its paper recipe
     (``--recipe paper``).

@@ -295,7 +295,8 @@ def _logit_cases():
 
 
 @pytest.mark.parametrize("name", [
-    "resnet18", "nin_cifar_cv",
+    "nin_cifar_cv",
+    pytest.param("resnet18", marks=pytest.mark.slow),
     pytest.param("se_resnet50", marks=pytest.mark.slow),
     pytest.param("alexnet_cv", marks=pytest.mark.slow),
     pytest.param("inception_v3_tv", marks=pytest.mark.slow)])

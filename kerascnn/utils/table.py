@@ -31,12 +31,16 @@ import os
 import sys
 
 __all__ = ["models_table", "compute_row", "update_cache", "format_table", "CACHE_PATH",
-           "weights_table", "weights_table_markdown", "update_weights_page"]
+           "weights_table", "weights_table_markdown", "update_weights_page",
+           "measured_results", "RESULTS_PATH"]
 
 CACHE_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "models_table.json")
 WEIGHTS_PAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
                             "docs", "models", "weights.md")
 WEIGHTS_START, WEIGHTS_END = "<!-- weights:start -->", "<!-- weights:end -->"
+# The accuracies a user measured with evaluate.py --results-csv (docs/pretrained.md).
+RESULTS_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+                            "docs", "pretrained_results.csv")
 FIELDS = ("name", "family", "params", "macs", "receptive_field", "stride",
           "last_spatial_layer", "input_size")
 
@@ -137,34 +141,81 @@ def format_table(rows) -> str:
                      for line in lines)
 
 
-def weights_table() -> list[dict]:
+def measured_results(path: str | None = None) -> dict:
+    """``{(model, tag): row}``: the last row of each weight set in the results CSV that
+    ``evaluate.py --results-csv`` appends to (``docs/pretrained_results.csv``); rows of
+    checkpoint files (not a tag) are left out. {} when the file is absent."""
+    import csv
+
+    path = RESULTS_PATH if path is None else path
+    if not os.path.isfile(path):
+        return {}
+    with open(path, encoding="utf-8", newline="") as f:
+        return {(row["model"], row["weights"]): row for row in csv.DictReader(f)}
+
+
+def weights_table(results: str | None = None) -> list[dict]:
     """One row per weight set of every model: ``model``, ``tag``, ``source``,
-    ``input_size``, ``top1`` (as published), ``license``, ``url``, ``note`` (from
-    ``model_info(name)["weights"]``), sorted by model and tag."""
+    ``input_size``, ``transform`` (the publisher's evaluation: ``resize_size``,
+    ``resize_mode``, ``interpolation``, ``channel_order``), ``top1``/``top5`` (as
+    published), ``num_params``, ``recipe``, ``license``, ``url``, ``note`` (from
+    ``model_info(name)["weights"]``), and ``measured_top1``/``measured_top5`` from the
+    results CSV (None without a row), sorted by model and tag."""
     from kerascnn.api import model_info
     from kerascnn.utils.plotting import natural_key
     from kerascnn.weights.core import models_with_weight_sets
 
+    measured = measured_results(results)
     rows = []
     for name in sorted(models_with_weight_sets(), key=natural_key):
         for tag, ws in model_info(name)["weights"].items():
+            m = measured.get((name, tag), {})
             rows.append({"model": name, "tag": tag, "source": ws["source"],
-                         "input_size": list(ws["input_size"]), "top1": ws["top1"],
-                         "license": ws["license"], "url": ws["url"], "note": ws["note"]})
+                         "input_size": list(ws["input_size"]),
+                         "resize_size": ws["resize_size"], "resize_mode": ws["resize_mode"],
+                         "interpolation": ws["interpolation"],
+                         "channel_order": ws["channel_order"],
+                         "top1": ws["top1"], "top5": ws["top5"],
+                         "num_params": ws["num_params"], "recipe": ws["recipe"],
+                         "license": ws["license"], "url": ws["url"], "note": ws["note"],
+                         "measured_top1": float(m["top1"]) if m.get("top1") else None,
+                         "measured_top5": float(m["top5"]) if m.get("top5") else None,
+                         "measured_images": int(m["images"]) if m.get("images") else None})
     return rows
 
 
+def _pair(a, b) -> str:
+    if a is None and b is None:
+        return ""
+    return " / ".join("–" if v is None else f"{v:.2f}" for v in (a, b))
+
+
+def _transform(r) -> str:
+    h, w = r["input_size"][:2]
+    if r["resize_mode"] == "squash":
+        text = f"{h}x{w} {r['interpolation']}"
+    else:
+        text = f"{r['resize_size']} → {h}x{w} {r['interpolation']}"
+    return text + (", BGR" if r["channel_order"] == "BGR" else "")
+
+
 def weights_table_markdown(rows=None) -> str:
-    """The site's table of weight sets (top-1: ImageNet or CIFAR validation accuracy, %, as
-    the publisher reports it)."""
+    """The site's table of weight sets: the publisher's evaluation transform (shorter side
+    resized to N, centre crop HxW; or resized straight to HxW), top-1 / top-5 (ImageNet or
+    CIFAR-10 validation accuracy, %) as published and as measured by ``evaluate.py`` where
+    ``docs/pretrained_results.csv`` has a row, the parameter count."""
     rows = weights_table() if rows is None else rows
-    lines = ["| Model | Tag | Source | Input | Top-1 (published) | Licence |",
-             "| --- | --- | --- | --- | ---: | --- |"]
+    lines = ["| Model | Tag | Source | Eval transform | Top-1 / Top-5 (published) | "
+             "Measured | Params | Licence |",
+             "| --- | --- | --- | --- | ---: | ---: | ---: | --- |"]
     for r in rows:
-        top1 = "" if r["top1"] is None else f"{r['top1']:.2f}"
+        measured = _pair(r["measured_top1"], r["measured_top5"])
+        if measured and r["top1"] is not None:
+            measured += f" ({r['measured_top1'] - r['top1']:+.2f})"
+        params = "" if r["num_params"] is None else f"{r['num_params'] / 1e6:.1f}M"
         lines.append(f"| `{r['model']}` | `{r['tag']}` | [`{r['source']}`]({r['url']}) | "
-                     f"{'x'.join(str(d) for d in r['input_size'])} | {top1} | "
-                     f"{r['license']} |")
+                     f"{_transform(r)} | {_pair(r['top1'], r['top5'])} | {measured} | "
+                     f"{params} | {r['license']} |")
     return "\n".join(lines) + "\n"
 
 

@@ -29,6 +29,7 @@ import keras
 
 from kerascnn.training import strategy as strategies
 from kerascnn.training.callbacks import (
+    EMAEvaluation,
     NaNGuard,
     PreciseBatchNorm,
     RunCheckpoint,
@@ -368,6 +369,8 @@ def fit_and_report(state: RunState) -> dict:
     if state.precise_bn_images and data.has("val"):
         callbacks.insert(0, PreciseBatchNorm(data.bn_images(state.precise_bn_images),
                                              batch_size=min(64, config.batch_size)))
+    if config.ema is not None:  # first: precise BN then computes the average's statistics
+        callbacks.insert(0, EMAEvaluation())
     class_weight = data.class_weights() if config.class_weight == "balanced" else None
     if keras.backend.backend() == "tensorflow":
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(state.run_dir, "logs"),

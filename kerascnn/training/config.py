@@ -17,7 +17,7 @@ import time
 
 from kerascnn.data.plan import AugmentPlan
 from kerascnn.training.errors import ConfigError, TrainingFailed
-from kerascnn.training.recipes import RECIPES, SPECIAL_RECIPES
+from kerascnn.training.recipes import ADAPT_FLAGS, RECIPES, SPECIAL_RECIPES
 
 __all__ = ["FitConfig", "ConfigError", "TrainingFailed", "apply_recipe", "resolve_recipe", "validate",
            "check_settings", "run_identity", "identity_differences", "check_run_directory", "default_output_dir",
@@ -178,14 +178,12 @@ def apply_recipe(config: FitConfig, given: set) -> FitConfig:
     for key, value in (recipe or {}).items():
         if key == "adapt":
             rule = dict(value)
-            if "batch_size" in given:
-                rule = {k: v for k, v in rule.items()
-                        if k not in ("min_steps_per_epoch", "min_batch")}
-            if "epochs" in given:
-                rule = {k: v for k, v in rule.items() if k not in ("min_steps", "max_steps")}
+            for flag, keys in ADAPT_FLAGS.items():
+                if flag in given:
+                    rule = {k: v for k, v in rule.items() if k not in keys}
             if "adapt" not in given:
                 config.adapt = rule or None
-        elif key != "description" and key not in given:
+        elif key not in ("description", "source") and key not in given:
             setattr(config, key, value)
     return config
 

@@ -237,8 +237,8 @@ def _start(config, info, strategy, chief, run_dir, lock, wall_start) -> RunState
     identity["data"] = data_fingerprint(config, data)
     if not config.overwrite and latest_checkpoint(os.path.join(run_dir, "checkpoints")):
         check_same_data(run_dir, identity["data"], config.dataset)
-    adapted = tuple(adapt_to_data(config, data.train_size))
     size = data.model_size(info["min_input_size"])
+    adapted = tuple(adapt_to_data(config, data.train_size, image_side=size))
     steps_per_epoch = -(-data.train_size // config.batch_size)
     with strategies.scope(strategy):
         try:

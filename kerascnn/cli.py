@@ -124,7 +124,8 @@ def add_training_arguments(p, defaults, *, searched=(), run=True):
         help="global batch, split across replicas")
     add("--augment", default=defaults.augment,
         help=f"training augmentation: {'|'.join(PRESETS)} or a comma list of "
-             f"{', '.join(AUGMENTATIONS)}")
+             f"{', '.join(AUGMENTATIONS)} (randaugment[:N[:M]], random_erasing[:P]; "
+             f"see docs/augmentation.md)")
     add("--optimizer", default=defaults.optimizer, choices=OPTIMIZERS)
     add("--learning-rate", type=float, default=defaults.learning_rate)
     add("--momentum", type=float, default=defaults.momentum, help="SGD momentum")

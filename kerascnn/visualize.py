@@ -581,11 +581,13 @@ def _save_figure(fig, path, dpi) -> str:
     return str(path)
 
 
-def grid_figure(images, ncols=None, titles=None, cmap="viridis", title=None, size=1.5):
+def grid_figure(images, ncols=None, titles=None, cmap="viridis", title=None, size=1.5,
+                rescale=True):
     """A matplotlib Figure showing ``images`` (a sequence or (n, h, w[, c]) array) in a grid.
 
     Each panel is scaled on its own; a panel with 3 channels is shown as RGB (min-max
     scaled, as filters are), any other channel count as the mean over its channels.
+    ``rescale=False`` shows panels in [0, 1] as they are (clipped), gray ones in gray.
     """
     from matplotlib.figure import Figure
 
@@ -602,9 +604,13 @@ def grid_figure(images, ncols=None, titles=None, cmap="viridis", title=None, siz
         ax = fig.add_subplot(nrows, ncols, i + 1)
         if panel.ndim == 3 and panel.shape[-1] != 3:
             panel = panel.mean(axis=-1)
-        lo, hi = float(panel.min()), float(panel.max())
-        scaled = (panel - lo) / (hi - lo) if hi > lo else np.zeros_like(panel)
-        ax.imshow(scaled, cmap=None if scaled.ndim == 3 else cmap, interpolation="nearest")
+        if rescale:
+            lo, hi = float(panel.min()), float(panel.max())
+            scaled = (panel - lo) / (hi - lo) if hi > lo else np.zeros_like(panel)
+            ax.imshow(scaled, cmap=None if scaled.ndim == 3 else cmap, interpolation="nearest")
+        else:
+            ax.imshow(np.clip(panel, 0.0, 1.0), cmap=None if panel.ndim == 3 else "gray",
+                      vmin=0.0, vmax=1.0, interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
         if titles is not None:
@@ -615,10 +621,10 @@ def grid_figure(images, ncols=None, titles=None, cmap="viridis", title=None, siz
 
 
 def save_grid(images, path, ncols=None, titles=None, cmap="viridis", title=None,
-              dpi=100) -> str:
+              dpi=100, rescale=True) -> str:
     """Saves :func:`grid_figure` of ``images`` as a PNG at ``path`` (atomically)."""
     return _save_figure(grid_figure(images, ncols=ncols, titles=titles, cmap=cmap,
-                                    title=title), path, dpi)
+                                    title=title, rescale=rescale), path, dpi)
 
 
 def overlay(image, heatmap, path, alpha=0.5, cmap="jet", title=None, dpi=100) -> str:

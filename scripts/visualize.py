@@ -3,6 +3,14 @@
 
     python scripts/visualize.py --model-path runs/r --method gradcam \
         --out viz/ images/cat.jpg images/dog.png
+    python scripts/visualize.py --augment randaugment:2:9 --dataset signs \
+        --data-dir ../shared/data/signs/64x64_SIGNS --out viz/
+
+``--augment SPEC`` (no model) shows what a model is fed instead: a grid of the first
+``--rows`` training images of ``--dataset`` (rows), each as read (first column) and as the
+``--augment`` layers of fit.py make it in epochs 0, 1, ... (``--draws`` columns; the seed of
+epoch e is the one fit.py's batch 0 of epoch e uses under ``--seed``), at ``--image-size``
+(default: the images' own), shown unscaled. Writes ``augment_SPEC.png`` under ``--out``.
 
 Methods: ``gradcam`` (Selvaraju et al. 2017, "Grad-CAM"), ``saliency`` (Simonyan et al. 2014,
 "Deep Inside Convolutional Networks"), ``occlusion`` (Zeiler & Fergus 2014, "Visualizing and
@@ -43,10 +51,11 @@ def _floats(text):
 
 def build_parser():
     p = OneLineParser(prog="visualize.py", description=__doc__.splitlines()[0])
-    p.add_argument("--model-path", required=True,
+    p.add_argument("--model-path", default=None,
                    help="a .keras file (saved by fit.py or tune.py, or any model), or a run "
-                        "directory")
-    p.add_argument("--method", required=True, choices=METHODS)
+                        "directory (required unless --augment)")
+    p.add_argument("--method", default=None, choices=METHODS,
+                   help="required unless --augment")
     p.add_argument("--layer", default=None,
                    help="layer name (gradcam: default the deepest map of at least 7x7; "
                         "required for feature_maps and filters)")
@@ -62,11 +71,35 @@ def build_parser():
     p.add_argument("--mean", type=_floats, default=None, help="subtract, per channel")
     p.add_argument("--std", type=_floats, default=None, help="divide by, per channel")
     p.add_argument("--out", required=True, help="directory for the PNGs")
+    a = p.add_argument_group("augmented training images (--augment; no model)")
+    a.add_argument("--augment", default=None, metavar="SPEC",
+                   help="an --augment value of fit.py (preset or comma list, e.g. "
+                        "randaugment:2:9,random_erasing:0.25)")
+    a.add_argument("--dataset", default=None,
+                   help="the data set whose training images are shown (as fit.py's --dataset)")
+    a.add_argument("--data-dir", default=None, help="its folder (as fit.py's --data-dir)")
+    a.add_argument("--image-size", type=positive_int, default=None,
+                   help="side of the augmented images (default: the images' own)")
+    a.add_argument("--rows", type=positive_int, default=8,
+                   help="rows: the first ROWS training images")
+    a.add_argument("--draws", type=positive_int, default=6,
+                   help="columns: augmented versions (epochs 0, 1, ...) of each image")
+    a.add_argument("--seed", type=int, default=0, help="fit.py's --seed")
     p.add_argument("images", nargs="*", metavar="IMAGE", help="image files")
     return p
 
 
 def _check(args, parser):
+    if args.augment is not None:
+        if args.model_path or args.method or args.images:
+            parser.error("--augment shows training images: give it without --model-path, "
+                         "--method or IMAGE files")
+        if not args.dataset:
+            parser.error("--augment needs --dataset NAME (and --data-dir DIR)")
+        return
+    if not args.model_path or not args.method:
+        parser.error("--model-path and --method are required (or --augment SPEC --dataset "
+                     "NAME to see augmented training images)")
     if args.method != "filters" and not args.images:
         parser.error(f"--method {args.method} needs at least one IMAGE")
     if args.method in ("feature_maps", "filters") and not args.layer:
@@ -101,6 +134,8 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     _check(args, parser)
+    if args.augment is not None:
+        return _augment_grid(args)
     from kerascnn.inference import InferenceError, class_names_of, load_trained, model_file
 
     try:
@@ -188,6 +223,68 @@ def _run(viz, model, args, image, x, path, names, layers):
     panels = np.moveaxis(maps, -1, 0)[:args.max_maps]
     return viz.save_grid(panels, path, title=f"{args.layer}: {len(panels)} of "
                                              f"{maps.shape[-1]} maps")
+
+
+def _augment_grid(args) -> int:
+    """The grid of ``--augment``: rows of training images, as read then augmented."""
+    import re
+
+    import numpy as np
+
+    from kerascnn.data import DataError, load
+    from kerascnn.data.plan import AugmentPlan
+
+    try:
+        plan = AugmentPlan.parse(args.augment)
+    except ValueError as e:
+        return _error(f"--augment: {e}")
+    try:
+        data = load(args.dataset, args.data_dir, require=("train",))
+        images, labels = data.split("train")
+    except DataError as e:
+        return _error(e)
+    except TypeError:  # a streamed split: no arrays to index
+        return _error(f"--augment shows in-memory data sets; {args.dataset} is streamed.")
+    images, labels = np.asarray(images[:args.rows]), np.asarray(labels[:args.rows])
+    size = ((args.image_size,) * 2 if args.image_size else tuple(images.shape[1:3]))
+    grid = augmented_grid(images, labels, plan, size, args.draws, args.seed,
+                          num_classes=len(data.info.class_names))
+    from kerascnn import visualize as viz
+
+    os.makedirs(args.out, exist_ok=True)
+    slug = re.sub(r"[^a-z0-9_.]+", "-", plan.spec.lower()).strip("-") or "none"
+    titles = ["as read"] + [f"epoch {e}" for e in range(args.draws)]
+    titles += [""] * (len(grid) - len(titles))
+    path = viz.save_grid(grid, os.path.join(args.out, f"augment_{slug}.png"),
+                         ncols=args.draws + 1, titles=titles, rescale=False,
+                         title=f"--augment {plan.spec} ({data.info.name}, seed {args.seed})")
+    print(path)
+    return 0
+
+
+def augmented_grid(images, labels, plan, size, draws, seed, num_classes):
+    """(rows * (draws + 1), h, w, c) panels in [0, 1]: each image resized to ``size``,
+    then augmented with the seed of batch 0 of epochs 0..draws-1 (as fit.py's pipeline)."""
+    import numpy as np
+    import tensorflow as tf
+
+    from kerascnn.data.augment import apply_augmentation, build_augmentation, pca_lighting_stats
+    from kerascnn.data.pipeline import _epoch_seed
+
+    pca = pca_lighting_stats(images, seed=seed) if plan.needs_pca else None
+    layers = build_augmentation(plan, size, pca=pca, seed=seed)
+    x = tf.constant(images, tf.float32) / 255.0
+    if x.shape[-1] == 1 and any(getattr(la, "needs_rgb", False) or la.name in
+                                ("lighting", "saturation") for la in layers):
+        x = tf.repeat(x, 3, axis=-1)
+    y = tf.one_hot(labels, num_classes)
+    columns = [tf.image.resize(x, size)]
+    for e in range(draws):
+        batch_seed = tf.random.experimental.stateless_fold_in(
+            _epoch_seed(seed, tf.constant(e, tf.int64)), 0)
+        columns.append(apply_augmentation(layers, x, y, batch_seed, size)[0])
+    panels = np.stack([c.numpy() for c in columns], axis=1)  # (rows, draws + 1, h, w, c)
+    return np.clip(panels.reshape((-1,) + panels.shape[2:]), 0.0, 1.0)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,16 @@ from (seed, epoch, batch index), so the augmented batches of an epoch are the
 same in a resumed run and do not depend on thread scheduling. Called as a
 layer (``layer(images)``), a layer draws that seed from its own ``seed``.
 
+The automatic policies (``randaugment``, ``trivialaugment``, ``augmix``,
+``autoaugment``), ``random_erasing`` and ``color_jitter`` run keras' own
+preprocessing layers (``keras.layers.RandAugment``'s operations, ``AugMix``,
+``RandomErasing``, ``RandomColorJitter``...): keras draws their random
+parameters through a seed generator that folds our (seed, epoch, batch) seed
+(:class:`StatelessSeeds`), and where a keras layer draws with its own state
+or once per batch (the choice of operations of ``RandAugment`` and ``AugMix``)
+we draw that choice per image and call keras' ``transform_images``. See
+docs/augmentation.md.
+
 Presets for ``fit.py --augment`` (see :mod:`kerascnn.data.plan`): ``none``, ``standard`` (the book chapter's list),
 ``alexnet``, ``vgg``, ``inception``, or a comma list of presets and the names in
 :data:`AUGMENTATIONS`.
@@ -28,12 +38,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerascnn.data.plan import AUGMENTATIONS, PRESETS, AugmentPlan, parse_augment
+from kerascnn.data.plan import AUGMENTATIONS, PRESETS, AugmentPlan, parse_augment, split_name
 
 __all__ = ["Augmentation", "RandomResizedCrop", "ScaleJitter", "RandomHorizontalFlip",
            "RandomRotation", "RandomBrightness", "RandomContrast", "RandomSaturation",
            "PCALighting", "MixUp", "CutMix", "PadCrop", "AUGMENTATIONS", "PRESETS",
-           "build_augmentation", "pca_lighting_stats", "apply_augmentation"]
+           "RandAugment", "TrivialAugment", "AugMix", "AutoAugment", "RandomErasing",
+           "ColorJitter", "IMAGENET_POLICY", "RANDAUGMENT_OPS", "StatelessSeeds", "build_augmentation", "pca_lighting_stats",
+           "apply_augmentation"]
 
 
 def _fold(seed, i):
@@ -387,6 +399,403 @@ class CutMix(Augmentation):
         return {**super().get_config(), "alpha": self.alpha}
 
 
+# --------------------------------------------------------------------------- keras' layers
+
+class StatelessSeeds(keras.random.SeedGenerator):
+    """A seed generator for keras' random ops that holds no state: draw k is seeded by
+    ``fold_in(seed, k)``.
+
+    keras' preprocessing layers take ``get_random_transformation(images, seed=...)``
+    and hand that generator to each of their random draws; this one makes those
+    draws a function of the seed tensor (our (seed, epoch, batch) seed), so keras'
+    own sampling code draws the parameters and a resumed run sees the same ones.
+    The draws are numbered when the function is traced (once per tf.data map).
+    """
+
+    def __init__(self, seed):  # no state variable: nothing to track or advance
+        self._root = tf.cast(seed, tf.int32)
+        self._count = 0
+
+    def next(self, ordered=True):
+        self._count += 1
+        return tf.random.experimental.stateless_fold_in(self._root, self._count)
+
+
+def _keras_op(layer):
+    """A keras preprocessing layer as ``op(images, seed)``: keras draws the parameters
+    (per image) from ``seed`` and transforms with its own ``transform_images``."""
+    layer.backend.set_backend("tensorflow")  # the pipeline runs in tf.data
+
+    def op(images, seed):
+        t = layer.get_random_transformation(images, training=True, seed=StatelessSeeds(seed))
+        return layer.transform_images(images, t, training=True)
+
+    op.layer = layer
+    return op
+
+
+def _identity(images, seed):
+    return images
+
+
+def _unless_empty(op, images, seed):
+    """``op(images, seed)``; an empty batch as it is (keras' Equalization fails on one)."""
+    return tf.cond(tf.shape(images)[0] > 0, lambda: op(images, seed), lambda: images)
+
+
+def _select(images, ops, index, seed):
+    """Image i of the batch goes through ``ops[index[i]]`` (an index outside the ops: none).
+
+    The batch is partitioned by operation, each operation runs on its images only, and the
+    images are stitched back in their order (keras' RandAugment runs every operation on the
+    whole batch and keeps one: as many times the work as there are operations)."""
+    k = len(ops)
+    index = tf.where((index < 0) | (index >= k), k, tf.cast(index, tf.int32))
+    positions = tf.dynamic_partition(tf.range(tf.shape(images)[0]), index, k + 1)
+    parts = tf.dynamic_partition(images, index, k + 1)
+    outs = [part if i == k or ops[i] is _identity else _unless_empty(ops[i], part,
+                                                                       _fold(seed, i))
+            for i, part in enumerate(parts)]
+    out = tf.dynamic_stitch(positions, outs)
+    out.set_shape(images.shape)
+    return out
+
+
+def _randint(n, seed, high):
+    return tf.random.stateless_uniform([n], seed, 0, high, dtype=tf.int32)
+
+
+class _PolicyBase(Augmentation):
+    """Needs three channels (keras' colour ops); runs in float32 whatever the policy."""
+
+    needs_rgb = True
+
+    def __init__(self, seed=None, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(seed=seed, **kwargs)
+
+
+def _trivial_wide_ops():
+    """TrivialAugment-Wide's operations (Mueller & Hutter 2021, table of the wide space) as
+    keras layers whose ranges reach the wide space's largest magnitude: keras draws the
+    strength uniformly up to it, as TrivialAugment draws its magnitude uniformly."""
+    L, r = keras.layers, (0, 1)
+    kw = dict(dtype="float32")
+    layers = [
+        L.RandomShear(x_factor=0.99, y_factor=0.0, **kw),
+        L.RandomShear(x_factor=0.0, y_factor=0.99, **kw),
+        # 32 pixels of a 224 image (torchvision's TrivialAugmentWide), relative to the size
+        L.RandomTranslation(0.0, 32 / 224, fill_mode="constant", **kw),
+        L.RandomTranslation(32 / 224, 0.0, fill_mode="constant", **kw),
+        L.RandomRotation(135 / 360, fill_mode="constant", **kw),
+        L.RandomBrightness(0.99, value_range=r, **kw),
+        L.RandomColorDegeneration(0.99, value_range=r, **kw),
+        L.RandomContrast(0.99, value_range=r, **kw),
+        L.RandomSharpness(0.99, value_range=r, **kw),
+        L.RandomPosterization(factor=(2, 8), value_range=r, **kw),
+        L.Solarization(threshold_factor=(0, 1), value_range=r, **kw),
+        L.AutoContrast(value_range=r, **kw),
+        L.Equalization(value_range=r, **kw),
+    ]
+    return [_identity] + [_keras_op(layer) for layer in layers]
+
+
+@keras.saving.register_keras_serializable(package="kerascnn")
+class TrivialAugment(_PolicyBase):
+    """TrivialAugment-Wide (Mueller & Hutter 2021, "TrivialAugment: Tuning-free Yet
+    State-of-the-Art Data Augmentation"): one operation per image, chosen uniformly among
+    identity and 13 keras operations, at a strength drawn uniformly in the wide range."""
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self._ops = _trivial_wide_ops()
+
+    def augment(self, images, seed):
+        index = _randint(tf.shape(images)[0], _fold(seed, 0), len(self._ops))
+        return _select(images, self._ops, index, _fold(seed, 1))
+
+
+def _gamma(shape, seed, alpha):
+    return tf.random.stateless_gamma(shape, seed, alpha=alpha)
+
+
+@keras.saving.register_keras_serializable(package="kerascnn")
+class AugMix(_PolicyBase):
+    """AugMix (Hendrycks et al. 2020, "AugMix: A Simple Data Processing Method to Improve
+    Robustness and Uncertainty"): ``num_chains`` chains of up to ``chain_depth`` operations
+    mixed with Dirichlet(alpha) weights, then mixed with the image by m ~ Beta(alpha, alpha).
+
+    The operations are those of ``keras.layers.AugMix(all_ops=False)`` (the paper's: no
+    brightness, colour, contrast or sharpness, which overlap ImageNet-C), severity
+    ``factor`` 0.3 (3 of 10, the paper's). Each step of a chain picks an operation or
+    none, per image (keras' layer picks one per batch in Python, which in tf.data would
+    fix it when the map is traced); the mixing is keras' formula. The paper's
+    Jensen-Shannon consistency loss is not part of this (the augmentation only).
+    """
+
+    def __init__(self, num_chains=3, chain_depth=3, factor=0.3, alpha=1.0, seed=None,
+                 **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.num_chains, self.chain_depth = int(num_chains), int(chain_depth)
+        self.factor, self.alpha = float(factor), float(alpha)
+        self.keras_layer = keras.layers.AugMix(
+            value_range=(0, 1), num_chains=self.num_chains, chain_depth=self.chain_depth,
+            factor=self.factor, alpha=self.alpha, all_ops=False, seed=seed, dtype="float32")
+        self._ops = [_identity] + [_keras_op(getattr(self.keras_layer, name))
+                                   for name in self.keras_layer._augment_layers]
+
+    def augment(self, images, seed):
+        n = tf.shape(images)[0]
+        g = _gamma([n, self.num_chains], _fold(seed, 0), self.alpha)
+        weights = g / tf.reduce_sum(g, axis=1, keepdims=True)  # Dirichlet(alpha)
+        g1, g2 = _gamma([n], _fold(seed, 1), self.alpha), _gamma([n], _fold(seed, 2), self.alpha)
+        m = tf.reshape(g1 / (g1 + g2), [-1, 1, 1, 1])  # Beta(alpha, alpha)
+        mixed = tf.zeros_like(images)
+        for c in range(self.num_chains):
+            chain = images
+            for d in range(self.chain_depth):
+                s = _fold(seed, 100 + 10 * c + d)
+                index = _randint(n, _fold(s, 0), len(self._ops))
+                chain = _select(chain, self._ops, index, _fold(s, 1))
+            mixed += chain * tf.reshape(weights[:, c], [-1, 1, 1, 1])
+        return tf.clip_by_value(m * images + (1 - m) * mixed, 0.0, 1.0)
+
+    def get_config(self):
+        return {**super().get_config(), "num_chains": self.num_chains,
+                "chain_depth": self.chain_depth, "factor": self.factor, "alpha": self.alpha}
+
+
+# Cubuk et al. 2019, "AutoAugment: Learning Augmentation Policies from Data", the ImageNet
+# policy: 25 sub-policies of two (operation, probability, magnitude 0-9) steps (as
+# torchvision.transforms.AutoAugmentPolicy.IMAGENET lists them).
+IMAGENET_POLICY = (
+    (("posterize", 0.4, 8), ("rotate", 0.6, 9)),
+    (("solarize", 0.6, 5), ("autocontrast", 0.6, None)),
+    (("equalize", 0.8, None), ("equalize", 0.6, None)),
+    (("posterize", 0.6, 7), ("posterize", 0.6, 6)),
+    (("equalize", 0.4, None), ("solarize", 0.2, 4)),
+    (("equalize", 0.4, None), ("rotate", 0.8, 8)),
+    (("solarize", 0.6, 3), ("equalize", 0.6, None)),
+    (("posterize", 0.8, 5), ("equalize", 1.0, None)),
+    (("rotate", 0.2, 3), ("solarize", 0.6, 8)),
+    (("equalize", 0.6, None), ("posterize", 0.4, 6)),
+    (("rotate", 0.8, 8), ("color", 0.4, 0)),
+    (("rotate", 0.4, 9), ("equalize", 0.6, None)),
+    (("equalize", 0.0, None), ("equalize", 0.8, None)),
+    (("invert", 0.6, None), ("equalize", 1.0, None)),
+    (("color", 0.6, 4), ("contrast", 1.0, 8)),
+    (("rotate", 0.8, 8), ("color", 1.0, 2)),
+    (("color", 0.8, 8), ("solarize", 0.8, 7)),
+    (("sharpness", 0.4, 7), ("invert", 0.6, None)),
+    (("shear_x", 0.6, 5), ("equalize", 1.0, None)),
+    (("color", 0.4, 0), ("equalize", 0.6, None)),
+    (("equalize", 0.4, None), ("solarize", 0.2, 4)),
+    (("solarize", 0.6, 5), ("autocontrast", 0.6, None)),
+    (("invert", 0.6, None), ("equalize", 1.0, None)),
+    (("color", 0.6, 4), ("contrast", 1.0, 8)),
+    (("equalize", 0.8, None), ("equalize", 0.6, None)),
+)
+
+
+def _fixed(layer, draw):
+    """``op(images, seed)``: keras' ``transform_images`` of ``layer`` with the
+    transformation ``draw(images, seed)`` (a fixed magnitude, a random sign)."""
+    layer.backend.set_backend("tensorflow")
+
+    def op(images, seed):
+        return layer.transform_images(images, draw(images, seed), training=True)
+
+    return op
+
+
+def _sign(images, seed):
+    coin = tf.random.stateless_uniform([tf.shape(images)[0], 1, 1, 1], seed)
+    return tf.where(coin < 0.5, -1.0, 1.0)
+
+
+def _signed_pair(make, seed_offset=0):
+    """``op(images, seed)`` applying ``make(+1)`` or ``make(-1)`` (keras layers of a fixed
+    magnitude), each image its own sign."""
+    plus, minus = _keras_op(make(1.0)), _keras_op(make(-1.0))
+    return lambda x, s: tf.where(_sign(x, _fold(s, 0)) > 0, plus(x, _fold(s, 1)),
+                                 minus(x, _fold(s, 2)))
+
+
+# torchvision's magnitudes at full strength (AutoAugment and RandAugment's space)
+_FULL = {"shear_x": 0.3, "shear_y": 0.3, "translate_x": 150 / 331, "translate_y": 150 / 331,
+         "rotate": 30.0, "brightness": 0.9, "color": 0.9, "contrast": 0.9, "sharpness": 0.9}
+RANDAUGMENT_OPS = ("identity", "shear_x", "shear_y", "translate_x", "translate_y", "rotate",
+                   "brightness", "color", "contrast", "sharpness", "posterize", "solarize",
+                   "autocontrast", "equalize")
+
+
+def _op_at(name, strength):
+    """Operation ``name`` at ``strength`` in [0, 1] of torchvision's scale (AutoAugment's
+    level / 9, RandAugment's magnitude / 30) as ``op(images, seed)`` on keras' layers
+    (values in [0, 1]); signed operations go either way, per image."""
+    L, r, kw = keras.layers, (0, 1), dict(dtype="float32")
+    v = _FULL.get(name, 0.0) * strength
+    if name == "identity":
+        return _identity
+    if name == "rotate":  # degrees
+        return _signed_pair(lambda sg: L.RandomRotation(
+            (sg * v / 360, sg * v / 360), fill_mode="constant", **kw))
+    if name in ("translate_x", "translate_y"):  # fraction of the side
+        t = lambda sg: (sg * v, sg * v)  # noqa: E731
+        if name == "translate_x":
+            return _signed_pair(lambda sg: L.RandomTranslation(
+                (0.0, 0.0), t(sg), fill_mode="constant", **kw))
+        return _signed_pair(lambda sg: L.RandomTranslation(
+            t(sg), (0.0, 0.0), fill_mode="constant", **kw))
+    if name == "shear_x":  # keras' layer draws the sign itself
+        return _keras_op(L.RandomShear(x_factor=(v, v), y_factor=0.0, **kw))
+    if name == "shear_y":
+        return _keras_op(L.RandomShear(x_factor=0.0, y_factor=(v, v), **kw))
+    if name == "posterize":  # 8 bits down to 4
+        bits = int(8 - round(4 * strength))
+        return _keras_op(L.RandomPosterization(factor=(bits, bits), value_range=r, **kw))
+    if name == "solarize":  # threshold 255 down to 0 (keras solarizes on a 0-255 scale)
+        threshold = 255.0 * (1 - strength)
+        return _fixed(L.Solarization(value_range=r, **kw), lambda x, s: {
+            "additions": tf.zeros([tf.shape(x)[0], 1, 1, 1]),
+            "thresholds": tf.fill([tf.shape(x)[0], 1, 1, 1], threshold)})
+    # enhancements: PIL's factor 1 +- v
+    if name == "brightness":  # keras' brightness adds: +- v of the value range
+        return _fixed(L.RandomBrightness(0.5, value_range=r, **kw),
+                      lambda x, s: {"rgb_delta": v * _sign(x, s)})
+    if name == "color":  # keras blends towards gray by `factor`: factor = -(+-v)
+        return _fixed(L.RandomColorDegeneration(0.5, value_range=r, **kw),
+                      lambda x, s: {"factor": -v * _sign(x, s)})
+    if name == "contrast":
+        return _fixed(L.RandomContrast(0.5, value_range=r, **kw),
+                      lambda x, s: {"contrast_factor": 1.0 + v * _sign(x, s)})
+    if name == "sharpness":  # keras sharpens by 2 * factor
+        return _fixed(L.RandomSharpness(0.5, value_range=r, **kw),
+                      lambda x, s: {"factor": tf.reshape(1.0 + v * _sign(x, s), [-1]) / 2})
+    if name == "invert":
+        return _keras_op(L.RandomInvert(factor=(1.0, 1.0), value_range=r, **kw))
+    if name == "autocontrast":
+        return _keras_op(L.AutoContrast(value_range=r, **kw))
+    if name == "equalize":
+        return _keras_op(L.Equalization(value_range=r, **kw))
+    raise ValueError(f"unknown operation {name!r}.")
+
+
+@keras.saving.register_keras_serializable(package="kerascnn")
+class RandAugment(_PolicyBase):
+    """RandAugment (Cubuk et al. 2020, "RandAugment: Practical automated data augmentation
+    with a reduced search space"): ``num_ops`` operations, each chosen uniformly per image
+    among the paper's 14 (:data:`RANDAUGMENT_OPS`), all at ``magnitude``.
+
+    The magnitude is torchvision's: 0-30 (31 bins; default 9, as torchvision and timm's
+    ``rand-m9``), mapped onto torchvision's strengths (rotation up to 30 degrees at 30,
+    shear 0.3, translation 150/331 of the side, enhancements 1 +- 0.9, posterize 8 to 4
+    bits, solarize threshold 255 to 0); signed operations go either way. Each operation is
+    a keras layer (``RandomRotation``, ``RandomShear``, ``RandomTranslation``,
+    ``RandomBrightness``, ``RandomColorDegeneration``, ``RandomContrast``,
+    ``RandomSharpness``, ``RandomPosterization``, ``Solarization``, ``AutoContrast``,
+    ``Equalization``). ``keras.layers.RandAugment`` itself is not used: it picks the
+    operations once per batch, and its ``factor`` draws strengths up to far larger ones
+    (rotation up to 108 degrees at factor 0.3, posterization to 1-2 bits).
+    """
+
+    def __init__(self, num_ops=2, magnitude=9, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.num_ops, self.magnitude = int(num_ops), int(magnitude)
+        self._ops = [_op_at(name, self.magnitude / 30) for name in RANDAUGMENT_OPS]
+
+    def augment(self, images, seed):
+        n = tf.shape(images)[0]
+        for i in range(self.num_ops):
+            index = _randint(n, _fold(seed, 2 * i), len(self._ops))
+            images = _select(images, self._ops, index, _fold(seed, 2 * i + 1))
+        return images
+
+    def get_config(self):
+        return {**super().get_config(), "num_ops": self.num_ops, "magnitude": self.magnitude}
+
+
+@keras.saving.register_keras_serializable(package="kerascnn")
+class AutoAugment(_PolicyBase):
+    """AutoAugment's ImageNet policy (Cubuk et al. 2019): per image one of the 25
+    sub-policies of :data:`IMAGENET_POLICY`, each step applied with its probability at its
+    fixed magnitude (a random sign where torchvision has one), on keras' layers."""
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self._steps = []
+        for step in (0, 1):
+            keys = sorted({(p[step][0], p[step][2]) for p in IMAGENET_POLICY},
+                          key=lambda k: (k[0], -1 if k[1] is None else k[1]))
+            ops = [_op_at(name, 0.0 if level is None else level / 9) for name, level in keys]
+            which = [keys.index((p[step][0], p[step][2])) for p in IMAGENET_POLICY]
+            probs = [p[step][1] for p in IMAGENET_POLICY]
+            self._steps.append((ops, which, probs))
+
+    def augment(self, images, seed):
+        n = tf.shape(images)[0]
+        policy = _randint(n, _fold(seed, 0), len(IMAGENET_POLICY))
+        for step, (ops, which, probs) in enumerate(self._steps):
+            s = _fold(seed, 1 + step)
+            apply = _uniform([n], _fold(s, 0), 0.0, 1.0) < tf.gather(probs, policy)
+            index = tf.where(apply, tf.gather(which, policy), -1)  # -1: not applied
+            images = _select(images, ops, index, _fold(s, 1))
+        return images
+
+
+@keras.saving.register_keras_serializable(package="kerascnn")
+class RandomErasing(_PolicyBase):
+    """Random erasing (Zhong et al. 2020, "Random Erasing Data Augmentation"): with
+    probability ``probability`` a rectangle of each image is filled with noise.
+
+    ``keras.layers.RandomErasing(factor=(p, p))`` (keras' patch sizes, ``scale`` 0.02-0.33,
+    and its noise fill, clipped to [0, 1]).
+    """
+
+    needs_rgb = False
+
+    def __init__(self, probability=0.5, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.probability = float(probability)
+        self._op = _keras_op(keras.layers.RandomErasing(
+            factor=(self.probability, self.probability), value_range=(0, 1), seed=seed,
+            dtype="float32"))
+
+    def augment(self, images, seed):
+        return self._op(images, seed)
+
+    def get_config(self):
+        return {**super().get_config(), "probability": self.probability}
+
+
+@keras.saving.register_keras_serializable(package="kerascnn")
+class ColorJitter(_PolicyBase):
+    """Colour jitter: brightness, contrast, saturation and hue of each image, in that
+    order, as ``keras.layers.RandomColorJitter`` does with its factors (defaults: keras'
+    factor 0.2 brightness, 0.4 contrast, saturation 0.3-0.7 around keras' no-op 0.5,
+    hue 0.05); the draws come from our seed."""
+
+    def __init__(self, brightness=0.2, contrast=0.4, saturation=(0.3, 0.7), hue=0.05,
+                 seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.factors = dict(brightness=brightness, contrast=contrast,
+                            saturation=tuple(saturation), hue=hue)
+        self.keras_layer = keras.layers.RandomColorJitter(
+            value_range=(0, 1), brightness_factor=brightness, contrast_factor=contrast,
+            saturation_factor=tuple(saturation), hue_factor=hue, seed=seed, dtype="float32")
+        k = self.keras_layer
+        self._ops = [_keras_op(layer) for layer in (k.random_brightness, k.random_contrast,
+                                                     k.random_saturation, k.random_hue)]
+
+    def augment(self, images, seed):
+        for i, op in enumerate(self._ops):
+            images = op(images, _fold(seed, i))
+        return images
+
+    def get_config(self):
+        return {**super().get_config(), **self.factors}
+
+
 def build_augmentation(spec, image_size, pca=None, seed=0):
     """The layers of an ``--augment`` value, in pipeline order.
 
@@ -401,8 +810,9 @@ def build_augmentation(spec, image_size, pca=None, seed=0):
     size = tuple(image_size)
     ratio = lambda r: int(round(max(size) * r))  # noqa: E731  relative to a 224 crop
     layers = []
-    for i, name in enumerate(names):
+    for i, full in enumerate(names):
         s = seed + i
+        name, params = split_name(full)
         if name == "crop":
             layers.append(RandomResizedCrop(size, area=(0.35, 1.0), seed=s, name="crop"))
         elif name == "inception_crop":
@@ -432,8 +842,24 @@ def build_augmentation(spec, image_size, pca=None, seed=0):
             layers.append(MixUp(0.2, seed=s, name="mixup"))
         elif name == "cutmix":
             layers.append(CutMix(1.0, seed=s, name="cutmix"))
-    # geometry first, then photometry, then the label mixers
-    order = {"crop": 0, "scale": 0, "pad_crop": 1, "rotate": 1, "flip": 1, "mixup": 3, "cutmix": 3}
+        elif name == "randaugment":
+            layers.append(RandAugment(*params, seed=s, name="randaugment"))
+        elif name == "trivialaugment":
+            layers.append(TrivialAugment(seed=s, name="trivialaugment"))
+        elif name == "augmix":
+            layers.append(AugMix(seed=s, name="augmix"))
+        elif name == "autoaugment":
+            layers.append(AutoAugment(seed=s, name="autoaugment"))
+        elif name == "random_erasing":
+            layers.append(RandomErasing(*params, seed=s, name="random_erasing"))
+        elif name == "color_jitter":
+            layers.append(ColorJitter(seed=s, name="color_jitter"))
+    # geometry first, then the automatic policies (after crop and flip, as torchvision's
+    # recipes), photometry, random erasing (last before the mixers, as in torchvision's
+    # recipes), then the label mixers
+    order = {"crop": 0, "scale": 0, "pad_crop": 1, "rotate": 1, "flip": 1, "randaugment": 1.5,
+             "trivialaugment": 1.5, "augmix": 1.5, "autoaugment": 1.5, "random_erasing": 2.5,
+             "mixup": 3, "cutmix": 3}
     return sorted(layers, key=lambda layer: order.get(layer.name, 2))
 
 

@@ -355,7 +355,8 @@ def _batch_augmenter(spec: PipelineSpec):
     finish = _finisher(spec)
     # colour layers need RGB: gray images are augmented as RGB and converted back
     rgb_aug = spec.in_channels == 1 and (spec.out_channels == 3 or any(
-        getattr(layer, "name", "") in ("lighting", "saturation") for layer in spec.layers))
+        getattr(layer, "name", "") in ("lighting", "saturation")
+        or getattr(layer, "needs_rgb", False) for layer in spec.layers))
     aug_channels = 3 if rgb_aug else spec.in_channels
 
     def augment_batch(x, y, e, b):

@@ -75,7 +75,7 @@ EXTRA_ROWS = (
 # subset, ResNet-18 on SIGNS (issue 26). RECIPE_AUGMENT, when set, replaces the recipes'
 # augmentation (a checkout without RandAugment / TrivialAugment / random erasing).
 RECIPE_BUDGETS = (("resnet_cifar", "resnet20_cifar", "cifar10_subset", None, 2),
-                  ("resnet", "resnet18", "signs", 64, 6))
+                  ("resnet", "resnet18", "signs", 64, 3))
 RECIPE_NAMES = ("torchvision_2021", "rsb_a1", "rsb_a2", "rsb_a3")
 RECIPE_AUGMENT = os.environ.get("KERASCNN_RECIPE_AUGMENT")
 

@@ -123,6 +123,20 @@ def test_train_size_needs_a_network_of_any_input_size():
         np.testing.assert_array_equal(got.numpy(), want)
 
 
+def test_a_run_of_an_earlier_version_is_still_the_same_run(tmp_path):
+    """run_config.json of a run started before these options existed lacks them: the same
+    command still finds (and resumes) that run; with one of them set, it differs."""
+    from kerascnn.training.config import identity_differences, run_identity
+
+    identity = run_identity(FitConfig())
+    new = ("clip_grad_norm", "ema", "ema_warmup", "grad_accum_steps", "loss", "train_size",
+           "eval_size")
+    saved = tmp_path / "run_config.json"
+    saved.write_text(json.dumps({k: v for k, v in identity.items() if k not in new}))
+    assert identity_differences(saved, identity) is None
+    assert identity_differences(saved, run_identity(FitConfig(ema=0.99))) == ["ema"]
+
+
 # --------------------------------------------------------------------------- gradient accumulation
 
 def _no_bn_model():

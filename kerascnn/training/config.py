@@ -45,6 +45,10 @@ RUN_FILES = ("metrics.json", "history.csv", "model.keras", "best.keras", "checkp
 # What run_config.json records beside the settings: the data's fingerprint
 # (kerascnn.data.fingerprint), checked once the data is read.
 RECORDED = ("data",)
+# Settings added after runs were first recorded, with the value every earlier run had.
+_LATER_SETTINGS = {"clip_grad_norm": None, "ema": None, "ema_warmup": False,
+                   "grad_accum_steps": None, "loss": "ce", "train_size": None,
+                   "eval_size": None}
 # Settings that may differ between a run and its resumption.
 _RESUME_FREE = {"epochs", "verbose", "resume", "overwrite", "output_dir", "early_stopping"}
 
@@ -211,6 +215,8 @@ def identity_differences(path, identity: dict) -> list[str] | None:
     identity = json.loads(json.dumps(identity, sort_keys=True))
     if isinstance(saved, dict):  # what the run recorded beside its settings
         saved = {k: v for k, v in saved.items() if k in identity or k not in RECORDED}
+        # a run of an earlier version, before these settings existed: it had their defaults
+        saved = {**{k: v for k, v in _LATER_SETTINGS.items() if k in identity}, **saved}
     if saved == identity:
         return None
     if not isinstance(saved, dict):

@@ -430,8 +430,13 @@ def _keras_op(layer):
         t = layer.get_random_transformation(images, training=True, seed=StatelessSeeds(seed))
         return layer.transform_images(images, t, training=True)
 
-    op.layer = layer
-    return op
+    return _traced(op)
+
+
+def _traced(op):
+    """``op`` traced once (per image size) however often a policy calls it: RandAugment's
+    rounds and AugMix's steps call the same graph instead of copying it."""
+    return tf.function(op, reduce_retracing=True, autograph=False)
 
 
 def _identity(images, seed):
@@ -519,30 +524,54 @@ def _gamma(shape, seed, alpha):
     return tf.random.stateless_gamma(shape, seed, alpha=alpha)
 
 
+def _augmix_ops(severity):
+    """AugMix's operations (Hendrycks et al. 2020, its code's ``augmentations``: auto-contrast,
+    equalize, posterize, rotate, solarize, shear x/y, translate x/y; no brightness, colour,
+    contrast or sharpness, which overlap ImageNet-C) as keras layers whose ranges reach the
+    paper's strength at ``severity`` (of 10): keras draws each strength uniformly up to it."""
+    L, r, kw = keras.layers, (0, 1), dict(dtype="float32")
+    f = severity / 10
+    layers = [
+        L.AutoContrast(value_range=r, **kw),
+        L.Equalization(value_range=r, **kw),
+        L.RandomPosterization(factor=(4 - int(4 * f), 5), value_range=r, **kw),  # 3-4 bits
+        L.RandomRotation(30 * f / 360, fill_mode="constant", **kw),
+        L.RandomShear(x_factor=0.3 * f, y_factor=0.0, **kw),
+        L.RandomShear(x_factor=0.0, y_factor=0.3 * f, **kw),
+        L.RandomTranslation(0.0, f / 3, fill_mode="constant", **kw),
+        L.RandomTranslation(f / 3, 0.0, fill_mode="constant", **kw),
+    ]
+    ops = [_keras_op(layer) for layer in layers]
+    # solarize above a threshold drawn in [256 (1 - f), 256) (keras' Solarization scales its
+    # lower threshold factor wrongly, so the threshold is drawn here)
+    solarize = L.Solarization(value_range=r, **kw)
+    ops.append(_fixed(solarize, lambda x, s: {
+        "additions": tf.zeros([tf.shape(x)[0], 1, 1, 1]),
+        "thresholds": _uniform([tf.shape(x)[0], 1, 1, 1], s, 256.0 * (1 - f), 256.0)}))
+    return ops
+
+
 @keras.saving.register_keras_serializable(package="kerascnn")
 class AugMix(_PolicyBase):
     """AugMix (Hendrycks et al. 2020, "AugMix: A Simple Data Processing Method to Improve
-    Robustness and Uncertainty"): ``num_chains`` chains of up to ``chain_depth`` operations
-    mixed with Dirichlet(alpha) weights, then mixed with the image by m ~ Beta(alpha, alpha).
+    Robustness and Uncertainty"): ``num_chains`` chains of 1 to ``chain_depth`` operations
+    (the depth drawn uniformly per chain and image, each operation uniformly), mixed with
+    Dirichlet(alpha) weights, then mixed with the image by m ~ Beta(alpha, alpha).
 
-    The operations are those of ``keras.layers.AugMix(all_ops=False)`` (the paper's: no
-    brightness, colour, contrast or sharpness, which overlap ImageNet-C), severity
-    ``factor`` 0.3 (3 of 10, the paper's). Each step of a chain picks an operation or
-    none, per image (keras' layer picks one per batch in Python, which in tf.data would
-    fix it when the map is traced); the mixing is keras' formula. The paper's
-    Jensen-Shannon consistency loss is not part of this (the augmentation only).
+    The operations are the paper's, as keras layers at its ``severity`` 3 (of 10), see
+    :func:`_augmix_ops`. ``keras.layers.AugMix`` itself is not used: it picks each step's
+    operation with Python's ``random`` once per batch (in tf.data: once, when the map is
+    traced) and its ``factor`` reaches far stronger operations (rotations up to 108 degrees,
+    posterization to 1-2 bits at factor 0.3). The mixing is the paper's (and keras').
+    The paper's Jensen-Shannon consistency loss is not part of this (the augmentation only).
     """
 
-    def __init__(self, num_chains=3, chain_depth=3, factor=0.3, alpha=1.0, seed=None,
+    def __init__(self, num_chains=3, chain_depth=3, severity=3, alpha=1.0, seed=None,
                  **kwargs):
         super().__init__(seed=seed, **kwargs)
         self.num_chains, self.chain_depth = int(num_chains), int(chain_depth)
-        self.factor, self.alpha = float(factor), float(alpha)
-        self.keras_layer = keras.layers.AugMix(
-            value_range=(0, 1), num_chains=self.num_chains, chain_depth=self.chain_depth,
-            factor=self.factor, alpha=self.alpha, all_ops=False, seed=seed, dtype="float32")
-        self._ops = [_identity] + [_keras_op(getattr(self.keras_layer, name))
-                                   for name in self.keras_layer._augment_layers]
+        self.severity, self.alpha = float(severity), float(alpha)
+        self._ops = _augmix_ops(self.severity)
 
     def augment(self, images, seed):
         n = tf.shape(images)[0]
@@ -552,17 +581,20 @@ class AugMix(_PolicyBase):
         m = tf.reshape(g1 / (g1 + g2), [-1, 1, 1, 1])  # Beta(alpha, alpha)
         mixed = tf.zeros_like(images)
         for c in range(self.num_chains):
+            depth = _randint(n, _fold(seed, 50 + c), self.chain_depth) + 1
             chain = images
             for d in range(self.chain_depth):
                 s = _fold(seed, 100 + 10 * c + d)
                 index = _randint(n, _fold(s, 0), len(self._ops))
+                index = tf.where(d < depth, index, -1)  # -1: past this image's depth
                 chain = _select(chain, self._ops, index, _fold(s, 1))
             mixed += chain * tf.reshape(weights[:, c], [-1, 1, 1, 1])
         return tf.clip_by_value(m * images + (1 - m) * mixed, 0.0, 1.0)
 
     def get_config(self):
         return {**super().get_config(), "num_chains": self.num_chains,
-                "chain_depth": self.chain_depth, "factor": self.factor, "alpha": self.alpha}
+                "chain_depth": self.chain_depth, "severity": self.severity,
+                "alpha": self.alpha}
 
 
 # Cubuk et al. 2019, "AutoAugment: Learning Augmentation Policies from Data", the ImageNet
@@ -605,7 +637,7 @@ def _fixed(layer, draw):
     def op(images, seed):
         return layer.transform_images(images, draw(images, seed), training=True)
 
-    return op
+    return _traced(op)
 
 
 def _sign(images, seed):
@@ -617,8 +649,8 @@ def _signed_pair(make, seed_offset=0):
     """``op(images, seed)`` applying ``make(+1)`` or ``make(-1)`` (keras layers of a fixed
     magnitude), each image its own sign."""
     plus, minus = _keras_op(make(1.0)), _keras_op(make(-1.0))
-    return lambda x, s: tf.where(_sign(x, _fold(s, 0)) > 0, plus(x, _fold(s, 1)),
-                                 minus(x, _fold(s, 2)))
+    return _traced(lambda x, s: tf.where(_sign(x, _fold(s, 0)) > 0, plus(x, _fold(s, 1)),
+                                         minus(x, _fold(s, 2))))
 
 
 # torchvision's magnitudes at full strength (AutoAugment and RandAugment's space)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from kerascnn import registry
 from kerascnn.features import create_feature_model, feature_info
 from kerascnn.models import load_families
-from kerascnn.recipes import DEFAULT_RECIPES
+from kerascnn.recipes import DEFAULT_RECIPES, MODERN_RECIPES
 from kerascnn.weights.core import models_with_weight_sets, weight_sets
 
 __all__ = ["create_model", "list_models", "model_info", "get_spec", "reset_classifier"]
@@ -186,7 +186,9 @@ def model_info(name: str) -> dict:
     docs/pretrained.md); ``recipe``: the family's default training
     recipe (the settings fit.py uses when no ``--recipe`` is given; None if the
     family has none) and ``paper_recipe``: the name of its paper recipe
-    (``--recipe paper``).
+    (``--recipe paper``); ``modern_recipes``: the recipes of the last few years that
+    ``--recipe NAME`` takes for any model (torchvision's 2021 recipe, "ResNet strikes
+    back" A1/A2/A3), name -> settings with their ``description`` and ``source``.
     """
     spec = get_spec(name)
     recipes = registry.family_recipe_names(spec.family)
@@ -210,4 +212,5 @@ def model_info(name: str) -> dict:
         "weights": {tag: ws.as_dict() for tag, ws in sorted(weight_sets(spec.name).items())},
         "recipe": dict(DEFAULT_RECIPES[recipes[0]]) if recipes and recipes[0] else None,
         "paper_recipe": recipes[1] if recipes else None,
+        "modern_recipes": {k: dict(v) for k, v in MODERN_RECIPES.items()},
     }

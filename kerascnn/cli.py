@@ -102,6 +102,7 @@ def add_training_arguments(p, defaults, *, searched=(), run=True):
     from kerascnn.training.config import (
         CLASS_WEIGHTS,
         JIT_COMPILE,
+        LOSSES,
         LR_SCALINGS,
         MONITORS,
         OPTIMIZERS,
@@ -174,6 +175,30 @@ def add_training_arguments(p, defaults, *, searched=(), run=True):
                  "beats every frozen one")
         add("--early-stopping", type=int, default=defaults.early_stopping, metavar="PATIENCE",
             help="stop after PATIENCE epochs without a better monitored score")
+        # fit.py only: the modern recipes' options (issue 26), with keras' names in the help
+        add("--ema", type=float, default=defaults.ema, metavar="DECAY",
+            help="keep an exponential moving average of the weights (keras' use_ema, "
+                 "ema_momentum=DECAY); validation, the best epoch, precise BN and the saved "
+                 "models use the averaged weights")
+        add("--ema-warmup", action="store_true",
+            help="with --ema: the decay at optimizer step n is min(DECAY, (1 + n) / (10 + n)) "
+                 "(TensorFlow's ExponentialMovingAverage num_updates, timm's warm-up)")
+        add("--grad-accum-steps", type=int, default=defaults.grad_accum_steps, metavar="K",
+            help="keras' gradient_accumulation_steps: --batch-size is the micro-batch, the "
+                 "optimizer steps once every K micro-batches with their mean gradient; the "
+                 "schedule counts optimizer steps; BatchNormalization sees micro-batches")
+        add("--clip-grad-norm", type=float, default=defaults.clip_grad_norm, metavar="NORM",
+            help="clip the norm of all gradients together to NORM (keras' global_clipnorm; "
+                 "--clipnorm clips each variable's)")
+        add("--loss", default=defaults.loss, choices=LOSSES,
+            help="ce: softmax cross-entropy; bce: binary cross-entropy on one-hot targets with "
+                 "a sigmoid classifier (Wightman et al. 2021, ResNet strikes back)")
+        add("--train-size", type=int, default=defaults.train_size, metavar="SIZE",
+            help="the network's input side in training; evaluation and the saved models use "
+                 "--eval-size (train low, test high: Touvron et al. 2019, FixRes)")
+        add("--eval-size", type=int, default=defaults.eval_size, metavar="SIZE",
+            help="the network's input side in evaluation and in the saved models (default: "
+                 "--image-size)")
     return t
 
 

@@ -70,6 +70,33 @@ EXTRA_ROWS = (
     ("resnet:signs_resnet50", "resnet", "resnet50", "signs", 64, (),
      "the Keras blog's ResNet-50 on SIGNS: about 0.87 after 2 epochs there"),
 )
+# The modern recipes against the family default at the same budget (the same epochs, so the
+# same images seen; each row's time says what the budget cost): ResNet-20 on the CIFAR-10
+# subset, ResNet-18 on SIGNS (issue 26). RECIPE_AUGMENT, when set, replaces the recipes'
+# augmentation (a checkout without RandAugment / TrivialAugment / random erasing).
+RECIPE_BUDGETS = (("resnet_cifar", "resnet20_cifar", "cifar10_subset", None, 2),
+                  ("resnet", "resnet18", "signs", 64, 3))
+RECIPE_NAMES = ("torchvision_2021", "rsb_a1", "rsb_a2", "rsb_a3")
+RECIPE_AUGMENT = os.environ.get("KERASCNN_RECIPE_AUGMENT")
+
+
+def recipe_rows() -> tuple:
+    rows = []
+    for family, model, data, size, epochs in RECIPE_BUDGETS:
+        budget = ("--epochs", str(epochs), "--seed", "1")
+        rows.append((f"{family}:{data}_default", family, model, data, size, budget,
+                     f"the family default at the modern recipes' budget ({epochs} epochs)"))
+        for recipe in RECIPE_NAMES:
+            flags = ("--recipe", recipe) + budget
+            note = f"--recipe {recipe} at the family default's budget"
+            if RECIPE_AUGMENT:
+                flags += ("--augment", RECIPE_AUGMENT)
+                note += " (its RandAugment/TrivialAugment/random erasing not available here)"
+            rows.append((f"{family}:{data}_{recipe}", family, model, data, size, flags, note))
+    return tuple(rows)
+
+
+EXTRA_ROWS += recipe_rows()
 
 
 def smallest_members() -> dict:

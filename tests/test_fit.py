@@ -143,7 +143,7 @@ def test_help_says_the_recipe_decides_the_defaults(monkeypatch):
     assert ("--batch-size BATCH_SIZE global batch, split across replicas (default: the "
             "recipe's, adapted to the training split's size (the run prints it); 128 with "
             "--recipe none)") in " ".join(text.split())
-    assert ("--optimizer {sgd,adam,adamw,rmsprop} (default: the recipe's where it sets one "
+    assert ("--optimizer {sgd,adam,adamw,rmsprop,lamb} (default: the recipe's where it sets one "
             "(--list-recipes), else adam)") in " ".join(text.split())
     assert "--augment AUGMENT training augmentation: " in " ".join(text.split())
     assert "else none)" in text.split("--augment AUGMENT")[-1].split("--optimizer")[0]

@@ -7,7 +7,7 @@ from kerascnn.layers.dense import ConcatNormReLUConv
 from kerascnn.layers.info import DataInfo
 from kerascnn.layers.lrn import LocalResponseNormalization
 from kerascnn.layers.pooling import AdaptiveAveragePooling2D, CeilMaxPooling2D, CeilPooling2D
-from kerascnn.layers.resize import InferenceResizing
+from kerascnn.layers.resize import InferenceResizing, TrainEvalResizing
 from kerascnn.layers.scale import CustomScaleLayer
 from kerascnn.layers.standardize import ImageStandardization
 from kerascnn.layers.stochastic_depth import StochasticDepth, survival_probabilities
@@ -16,4 +16,5 @@ from kerascnn.layers.zero_pad_shortcut import ZeroPadShortcut
 __all__ = ["AdaptiveAveragePooling2D", "Affine", "CeilMaxPooling2D", "CeilPooling2D", "ChannelConversion", "ChannelShuffle", "ConcatNormReLUConv", "DataInfo", "CustomScaleLayer",
            "ImageStandardization",
            "InferenceResizing", "LocalResponseNormalization", "LocallyConnected2D", "StochasticDepth",
+           "TrainEvalResizing",
            "TiledConv2D", "ZeroPadShortcut", "survival_probabilities"]

@@ -24,12 +24,14 @@ import warnings
 
 import keras
 
+from kerascnn.training.optim import swap_ema
 from kerascnn.utils.io import atomic_path
 
 __all__ = ["NaNGuard", "RunCheckpoint", "BestEpoch", "write_checkpoint", "latest_checkpoint",
            "load_checkpoint",
            "restore_checkpoint", "checkpoints", "file_sha256", "DamagedCheckpoint",
-           "PreciseBatchNorm", "recompute_batchnorm", "save_model"]
+           "PreciseBatchNorm", "recompute_batchnorm", "save_model", "EMAEvaluation",
+           "averaged_weights"]
 
 
 def save_model(model, path) -> None:
@@ -44,6 +46,43 @@ def save_model(model, path) -> None:
     an uncompiled model; ``model.compile(...)`` it to train or ``evaluate`` it."""
     bare = keras.Model(model.input, model.output, name=model.name)
     bare.save(path)
+
+
+class averaged_weights:  # noqa: N801  (a context manager, named for what it gives)
+    """``with averaged_weights(model):`` the model holds its optimizer's weight average
+    (``--ema``) inside the block and its own weights again after it, bit for bit; nothing
+    changes without an average."""
+
+    def __init__(self, model):
+        self.model, self.swapped = model, False
+
+    def __enter__(self):
+        self.swapped = swap_ema(self.model)
+        return self.model
+
+    def __exit__(self, *exc):
+        if self.swapped:
+            swap_ema(self.model)
+        return False
+
+
+class EMAEvaluation(keras.callbacks.Callback):
+    """Evaluates the weight average (``--ema``): swapped in at the start of each
+    validation (before :class:`PreciseBatchNorm`, which then computes the statistics of
+    the averaged weights) and out at its end, so training continues from its own weights.
+    Put it first among the callbacks."""
+
+    def __init__(self):
+        super().__init__()
+        self._swapped = False
+
+    def on_test_begin(self, logs=None):
+        self._swapped = swap_ema(self.model)
+
+    def on_test_end(self, logs=None):
+        if self._swapped:
+            swap_ema(self.model)
+            self._swapped = False
 
 
 class DamagedCheckpoint(ValueError):
@@ -336,7 +375,8 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.history.append({"epoch": epoch + 1, **logs})
         if self.ranking.offer(epoch + 1, logs) and self.write_best:
             with atomic_path(os.path.join(self.run_dir, "best.keras")) as tmp:
-                save_model(self.model, tmp)
+                with averaged_weights(self.model):  # --ema: the average, as validated
+                    save_model(self.model, tmp)
                 self.best_sha256 = file_sha256(tmp)
         self._save(epoch + 1)
         if self.on_epoch is not None:
@@ -383,6 +423,11 @@ def recompute_batchnorm(model, images, batch_size=64) -> int:
     if not layers or len(images) == 0:
         return 0
     momenta = [layer.momentum for layer in layers]
+    # --train-size (FixRes): the statistics of the evaluation size, where they are used
+    resizers = [layer for layer in model._flatten_layers(include_self=False, recursive=True)
+                if hasattr(layer, "use_train_size")]
+    for layer in resizers:
+        layer.use_train_size = False
     try:
         for i, start in enumerate(range(0, len(images), batch_size)):
             for layer in layers:  # running average: batch i weighs 1/(i+1)
@@ -391,4 +436,6 @@ def recompute_batchnorm(model, images, batch_size=64) -> int:
     finally:
         for layer, momentum in zip(layers, momenta):
             layer.momentum = momentum
+        for layer in resizers:
+            layer.use_train_size = True
     return len(layers)

@@ -17,16 +17,17 @@ import time
 
 from kerascnn.data.plan import AugmentPlan
 from kerascnn.training.errors import ConfigError, TrainingFailed
-from kerascnn.training.recipes import RECIPES, SPECIAL_RECIPES
+from kerascnn.training.recipes import ADAPT_FLAGS, RECIPES, SPECIAL_RECIPES
 
 __all__ = ["FitConfig", "ConfigError", "TrainingFailed", "apply_recipe", "resolve_recipe", "validate",
            "check_settings", "run_identity", "identity_differences", "check_run_directory", "default_output_dir",
            "PRECISIONS", "OPTIMIZERS", "SCHEDULES", "STRATEGIES", "LR_SCALINGS",
-           "WEIGHT_DECAY_MODES", "JIT_COMPILE", "MONITORS", "CLASS_WEIGHTS", "SMALL_VAL", "AUX_LOSS_WEIGHT", "RUN_FILES",
+           "WEIGHT_DECAY_MODES", "JIT_COMPILE", "LOSSES", "MONITORS", "CLASS_WEIGHTS", "SMALL_VAL", "AUX_LOSS_WEIGHT", "RUN_FILES",
            "RECORDED"]
 
 PRECISIONS = ("fp32", "bf16", "fp16")
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "lamb")
+LOSSES = ("ce", "bce")
 SCHEDULES = ("constant", "step", "exponential", "cosine")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 LR_SCALINGS = ("none", "linear")
@@ -44,6 +45,10 @@ RUN_FILES = ("metrics.json", "history.csv", "model.keras", "best.keras", "checkp
 # What run_config.json records beside the settings: the data's fingerprint
 # (kerascnn.data.fingerprint), checked once the data is read.
 RECORDED = ("data",)
+# Settings added after runs were first recorded, with the value every earlier run had.
+_LATER_SETTINGS = {"clip_grad_norm": None, "ema": None, "ema_warmup": False,
+                   "grad_accum_steps": None, "loss": "ce", "train_size": None,
+                   "eval_size": None}
 # Settings that may differ between a run and its resumption.
 _RESUME_FREE = {"epochs", "verbose", "resume", "overwrite", "output_dir", "early_stopping"}
 
@@ -66,6 +71,13 @@ class FitConfig:
     weight_decay: float = 0.0
     weight_decay_mode: str = "l2"
     clipnorm: float | None = None
+    clip_grad_norm: float | None = None  # keras' global_clipnorm: the norm of all gradients
+    ema: float | None = None  # keras' use_ema + ema_momentum: the decay of the weights' average
+    ema_warmup: bool = False  # decay min(ema, (1 + n) / (10 + n)) at optimizer step n
+    grad_accum_steps: int | None = None  # keras' gradient_accumulation_steps (>= 2)
+    loss: str = "ce"  # ce: softmax cross-entropy; bce: sigmoid binary cross-entropy
+    train_size: int | None = None  # the network's side in training (FixRes); None: eval's
+    eval_size: int | None = None  # the network's side in evaluation (None: --image-size)
     schedule: str = "cosine"
     lr_steps: tuple = (0.5, 0.75)
     decay_rate: float = 0.94
@@ -108,8 +120,20 @@ class FitConfig:
 
     @property
     def one_hot(self) -> bool:
-        """Labels are one-hot: label smoothing, or the soft labels of mixup/cutmix."""
-        return bool(self.label_smoothing) or self.augment_plan.mixes_labels
+        """Labels are one-hot: label smoothing, binary cross-entropy, or the soft labels of
+        mixup/cutmix."""
+        return (bool(self.label_smoothing) or self.loss == "bce"
+                or self.augment_plan.mixes_labels)
+
+    @property
+    def model_image_size(self) -> int | None:
+        """The side the saved model evaluates at: ``--eval-size``, else ``--image-size``."""
+        return self.eval_size if self.eval_size is not None else self.image_size
+
+    @property
+    def accumulation(self) -> int:
+        """Micro-batches per optimizer step (1: no accumulation)."""
+        return self.grad_accum_steps or 1
 
     def scaled_learning_rate(self) -> float:
         if self.lr_scaling == "linear":
@@ -158,14 +182,12 @@ def apply_recipe(config: FitConfig, given: set) -> FitConfig:
     for key, value in (recipe or {}).items():
         if key == "adapt":
             rule = dict(value)
-            if "batch_size" in given:
-                rule = {k: v for k, v in rule.items()
-                        if k not in ("min_steps_per_epoch", "min_batch")}
-            if "epochs" in given:
-                rule = {k: v for k, v in rule.items() if k not in ("min_steps", "max_steps")}
+            for flag, keys in ADAPT_FLAGS.items():
+                if flag in given:
+                    rule = {k: v for k, v in rule.items() if k not in keys}
             if "adapt" not in given:
                 config.adapt = rule or None
-        elif key != "description" and key not in given:
+        elif key not in ("description", "source") and key not in given:
             setattr(config, key, value)
     return config
 
@@ -193,6 +215,8 @@ def identity_differences(path, identity: dict) -> list[str] | None:
     identity = json.loads(json.dumps(identity, sort_keys=True))
     if isinstance(saved, dict):  # what the run recorded beside its settings
         saved = {k: v for k, v in saved.items() if k in identity or k not in RECORDED}
+        # a run of an earlier version, before these settings existed: it had their defaults
+        saved = {**{k: v for k, v in _LATER_SETTINGS.items() if k in identity}, **saved}
     if saved == identity:
         return None
     if not isinstance(saved, dict):
@@ -224,10 +248,12 @@ def validate(config: FitConfig) -> dict:
                 config.weights = os.path.abspath(config.weights)  # resumable from elsewhere
         except ValueError as e:
             raise ConfigError(str(e)) from None
-    if config.image_size is not None and config.image_size < info["min_input_size"]:
-        raise ConfigError(
-            f"--image-size {config.image_size} is below {config.model}'s minimum input size "
-            f"{info['min_input_size']}.")
+    for flag, value in (("--image-size", config.image_size), ("--eval-size", config.eval_size),
+                        ("--train-size", config.train_size)):
+        if value is not None and value < info["min_input_size"]:
+            raise ConfigError(
+                f"{flag} {value} is below {config.model}'s minimum input size "
+                f"{info['min_input_size']}.")
     check_run_directory(config)
     return info
 
@@ -254,6 +280,28 @@ def check_settings(config: FitConfig) -> None:
             raise ConfigError(f"{flag} must be a finite number >= 0; got {value}.")
     if config.clipnorm is not None and config.clipnorm == 0:
         raise ConfigError("--clipnorm must be positive (leave it out for no clipping); got 0.")
+    if config.clip_grad_norm is not None and not (math.isfinite(config.clip_grad_norm)
+                                                  and config.clip_grad_norm > 0):
+        raise ConfigError(f"--clip-grad-norm must be a positive number (leave it out for no "
+                          f"clipping); got {config.clip_grad_norm}.")
+    if config.clip_grad_norm is not None and config.clipnorm is not None:
+        raise ConfigError("--clip-grad-norm and --clipnorm conflict: clip the norm of all "
+                          "gradients together (--clip-grad-norm) or of each (--clipnorm).")
+    if config.ema is not None and not (math.isfinite(config.ema) and 0 < config.ema < 1):
+        raise ConfigError(f"--ema must be a decay in (0, 1), e.g. 0.999; got {config.ema}.")
+    if config.ema_warmup and config.ema is None:
+        raise ConfigError("--ema-warmup needs --ema DECAY (the decay it warms up to).")
+    if config.grad_accum_steps is not None and config.grad_accum_steps < 2:
+        raise ConfigError(f"--grad-accum-steps must be an integer >= 2 (leave it out for no "
+                          f"accumulation); got {config.grad_accum_steps}.")
+    for flag, value in (("--train-size", config.train_size), ("--eval-size", config.eval_size)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{flag} must be a positive integer; got {value}.")
+    if (config.eval_size is not None and config.image_size is not None
+            and config.eval_size != config.image_size):
+        raise ConfigError(f"--eval-size {config.eval_size} and --image-size "
+                          f"{config.image_size} conflict: --eval-size is the saved model's "
+                          "input size; give one of them.")
     if not 0 <= config.seed < 2 ** 32:
         raise ConfigError(f"--seed must be in 0..{2 ** 32 - 1}; got {config.seed}.")
     if config.early_stopping is not None and config.early_stopping < 1:
@@ -275,7 +323,8 @@ def check_settings(config: FitConfig) -> None:
                ("--strategy", config.strategy, STRATEGIES),
                ("--jit-compile", config.jit_compile, JIT_COMPILE),
                ("--monitor", config.monitor, MONITORS),
-               ("--class-weight", config.class_weight, CLASS_WEIGHTS))
+               ("--class-weight", config.class_weight, CLASS_WEIGHTS),
+               ("--loss", config.loss, LOSSES))
     for flag, value, allowed in choices:
         if value not in allowed:
             raise ConfigError(f"{flag} {value!r} is not one of: {', '.join(allowed)}.")
@@ -323,7 +372,8 @@ def _has_gpu() -> bool:
 
 # Settings that change the network or its data: a checkpoint cannot continue under others.
 STRUCTURAL = ("model", "model_kwargs", "image_size", "dataset", "data_dir", "classes",
-              "precision", "weights", "freeze_backbone", "unfreeze_at")
+              "precision", "weights", "freeze_backbone", "unfreeze_at", "ema",
+              "grad_accum_steps", "loss", "eval_size", "train_size")
 
 
 def _check_writable(directory) -> None:

@@ -213,10 +213,11 @@ def prepare_data(config, *, require=("train", "test"), train_subset=None,
     try:  # raw images in memory: the model resizes them, as it will a user's
         data = load(config.dataset, config.data_dir, image_size=None, **common)
     except MixedSizes:
-        if config.image_size is None:
+        if config.model_image_size is None:
             raise
         # images of several sizes: resized on reading (the saved model takes any size)
-        data = load(config.dataset, config.data_dir, image_size=config.image_size, **common)
+        data = load(config.dataset, config.data_dir, image_size=config.model_image_size,
+                    **common)
     if config.classes is not None and config.classes != data.info.num_classes:
         raise ConfigError(
             f"--classes {config.classes} disagrees with {config.dataset}, which has "
@@ -237,7 +238,7 @@ def prepare_data(config, *, require=("train", "test"), train_subset=None,
     if plan.needs_colour and channels == 1:
         raise ConfigError(f"--augment {config.augment}: lighting and saturation need colour "
                           f"images; {data.info.name} is grayscale.")
-    prepared = TrainingData(data, plan, seed=config.seed, image_size=config.image_size)
+    prepared = TrainingData(data, plan, seed=config.seed, image_size=config.model_image_size)
     if plan.needs_pca and "train" in require:
         from kerascnn.data.augment import pca_lighting_stats
 

@@ -32,34 +32,66 @@ import keras
 from kerascnn import api
 from kerascnn.layers.channels import ChannelConversion
 from kerascnn.layers.info import DataInfo
-from kerascnn.layers.resize import InferenceResizing
+from kerascnn.layers.resize import InferenceResizing, TrainEvalResizing
 from kerascnn.preprocessing import PREPROCESSING_PREFIX, standardization_layers
 from kerascnn.training import finetune
 from kerascnn.training import strategy as strategies
+from kerascnn.training.errors import ConfigError
 from kerascnn.training.optim import apply_l2, make_optimizer, make_schedule
 
-__all__ = ["build_model", "compile_model", "make_loss", "add_preprocessing", "preprocessing_of", "set_bn_momentum",
+__all__ = ["build_model", "compile_model", "make_loss", "OneHotBinaryCrossentropy", "add_preprocessing", "preprocessing_of", "set_bn_momentum",
            "PRECISION_POLICIES", "PREPROCESSING_PREFIX"]
 
 PRECISION_POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 
 
+@keras.saving.register_keras_serializable(package="kerascnn")
+class OneHotBinaryCrossentropy(keras.losses.BinaryCrossentropy):
+    """keras' ``BinaryCrossentropy`` of a sigmoid classifier on one-hot targets, its label
+    smoothing that of the categorical loss (``y (1 - s) + s / classes``, as timm's
+    ``BinaryCrossEntropy`` used by Wightman et al. 2021, "ResNet strikes back"; keras' own
+    smooths every target towards 0.5). The loss is summed over the classes (timm's
+    ``binary_cross_entropy`` mean x the classes), so its gradient is of the softmax
+    cross-entropy's scale."""
+
+    def __init__(self, label_smoothing=0.0, name="binary_crossentropy", **kwargs):
+        kwargs.pop("from_logits", None)
+        super().__init__(label_smoothing=0.0, name=name, **kwargs)
+        self.smoothing = float(label_smoothing)
+
+    def call(self, y_true, y_pred):
+        y_true = keras.ops.cast(y_true, y_pred.dtype)
+        classes = y_pred.shape[-1]
+        if self.smoothing:
+            y_true = y_true * (1.0 - self.smoothing) + self.smoothing / classes
+        return super().call(y_true, y_pred) * float(classes)
+
+    def get_config(self):
+        config = super().get_config()
+        config["label_smoothing"] = self.smoothing
+        return config
+
+
 def make_loss(label_smoothing: float, num_outputs: int = 1, aux_loss_weight: float = 0.3,
-              one_hot: bool = False):
+              one_hot: bool = False, loss: str = "ce"):
     """(loss, loss_weights, metrics) for ``num_outputs`` classifier outputs.
 
     With label smoothing, or ``one_hot`` soft labels (mixup, cutmix), the
-    labels are one-hot (the pipeline's ``one_hot``).
+    labels are one-hot (the pipeline's ``one_hot``). ``loss="bce"``: binary
+    cross-entropy on one-hot targets (:class:`OneHotBinaryCrossentropy`).
     """
-    if label_smoothing or one_hot:
-        loss = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
+    if loss == "bce":
+        loss_fn = OneHotBinaryCrossentropy(label_smoothing=label_smoothing)
+        metric = keras.metrics.CategoricalAccuracy(name="accuracy")
+    elif label_smoothing or one_hot:
+        loss_fn = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
         metric = keras.metrics.CategoricalAccuracy(name="accuracy")
     else:
-        loss = keras.losses.SparseCategoricalCrossentropy()
+        loss_fn = keras.losses.SparseCategoricalCrossentropy()
         metric = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
     if num_outputs == 1:
-        return loss, None, [metric]
-    return ([loss] * num_outputs, [1.0] + [aux_loss_weight] * (num_outputs - 1),
+        return loss_fn, None, [metric]
+    return ([loss_fn] * num_outputs, [1.0] + [aux_loss_weight] * (num_outputs - 1),
             [[metric]] + [[] for _ in range(num_outputs - 1)])
 
 
@@ -72,9 +104,13 @@ def _float32_outputs(model):
                        name=model.name)
 
 
-def _preprocess(inputs, *, size, channels, mean, std, resize, class_names=(), dataset=None):
+def _preprocess(inputs, *, size, channels, mean, std, resize, class_names=(), dataset=None,
+                train_size=None):
     x = DataInfo(class_names, dataset, dtype="float32", name=f"{PREPROCESSING_PREFIX}info")(inputs)
-    if resize:
+    if train_size is not None and train_size != size:
+        x = TrainEvalResizing(size, size, train_size, train_size, crop_to_aspect_ratio=True,
+                              dtype="float32", name=f"{PREPROCESSING_PREFIX}resize")(x)
+    elif resize:
         x = InferenceResizing(size, size, crop_to_aspect_ratio=True, dtype="float32",
                               name=f"{PREPROCESSING_PREFIX}resize")(x)
     if inputs.shape[-1] != channels:
@@ -93,7 +129,7 @@ def raw_input_shape(image_shape, size) -> tuple:
 
 
 def add_preprocessing(build, *, image_shape, size, channels, mean, std, name=None,
-                      class_names=(), dataset=None):
+                      class_names=(), dataset=None, train_size=None):
     """A model that takes raw images: the preprocessing layers, then ``build``'s model.
 
     Args:
@@ -105,11 +141,14 @@ def add_preprocessing(build, *, image_shape, size, channels, mean, std, name=Non
         channels: the model's channels.
         mean, std: per-channel statistics (0..1 scale) in ``channels``.
         class_names, dataset: what the model's ``preprocess_info`` layer carries.
+        train_size: the network's side in training (``--train-size``, FixRes): the resize
+            layer is then a :class:`~kerascnn.layers.resize.TrainEvalResizing`.
     """
     shape = raw_input_shape(image_shape, size)
     inputs = keras.Input(shape, name="image", dtype="float32")
     x = _preprocess(inputs, size=size, channels=channels, mean=mean, std=std,
-                    resize=shape[:2] != (size, size), class_names=class_names, dataset=dataset)
+                    resize=shape[:2] != (size, size), class_names=class_names, dataset=dataset,
+                    train_size=train_size)
     core = build((size, size, channels), x)
     if list(core.inputs) == [inputs]:
         outputs = core.outputs
@@ -219,7 +258,13 @@ def build_model(config, data=None, *, size=None, classes=None, steps_per_epoch=1
     weights = getattr(config, "weights", None) if model_fn is None else None
     if weights:
         kwargs = {**finetune.weights_model_kwargs(name, weights), **kwargs}
+    if getattr(config, "loss", "ce") == "bce" and model_fn is None:
+        if not _accepts(api.get_spec(name).entrypoint, "classifier_activation"):
+            raise ConfigError(f"--loss bce needs a sigmoid classifier; {name}'s constructor "
+                              "takes no classifier_activation.")
+        kwargs["classifier_activation"] = "sigmoid"
     build = _network_builder(name, classes, kwargs, weights, model_fn)
+    train_size = getattr(config, "train_size", None)
     keras.mixed_precision.set_global_policy(PRECISION_POLICIES[config.precision])
     try:
         if data is None:
@@ -233,7 +278,9 @@ def build_model(config, data=None, *, size=None, classes=None, steps_per_epoch=1
             model = add_preprocessing(build, image_shape=data.image_shape, size=size,
                                       channels=channels, mean=mean, std=std,
                                       name=kwargs.get("name"), class_names=data.class_names,
-                                      dataset=data.info.name)
+                                      dataset=data.info.name, train_size=train_size)
+            if train_size is not None and train_size != size:
+                _check_train_size(model, name, train_size)
         if config.precision != "fp32":
             model = _float32_outputs(model)
     finally:
@@ -258,6 +305,25 @@ def build_model(config, data=None, *, size=None, classes=None, steps_per_epoch=1
                          learning_rate=learning_rate, one_hot=one_hot)
 
 
+def _check_train_size(model, name, train_size) -> None:
+    """Refuses ``--train-size`` for a network that cannot take another input size: one
+    image through it in training mode, every variable restored afterwards."""
+    import numpy as np
+
+    saved = [v.numpy() for v in model.variables]
+    shape = tuple(d or train_size for d in model.inputs[0].shape[1:])
+    try:
+        model(np.zeros((1,) + shape, np.float32), training=True)
+    except Exception as e:  # noqa: BLE001  (any failure: the network's fixed size)
+        first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        raise ConfigError(f"--train-size {train_size}: {name} cannot train at "
+                          f"{train_size}x{train_size} and evaluate at another size ({first}); "
+                          "leave --train-size out.") from None
+    finally:
+        for variable, value in zip(model.variables, saved):
+            variable.assign(value)
+
+
 def compile_model(model, config, *, steps_per_epoch=1, epochs=None, learning_rate=None,
                   one_hot=None):
     """Compiles ``model`` with the run's loss, metrics, schedule (over ``epochs``, default
@@ -266,17 +332,22 @@ def compile_model(model, config, *, steps_per_epoch=1, epochs=None, learning_rat
     decoupled = config.weight_decay_mode == "decoupled"
     loss, loss_weights, metrics = make_loss(
         config.label_smoothing, len(model.outputs), config.aux_loss_weight,
-        one_hot=config.one_hot if one_hot is None else one_hot)
+        one_hot=config.one_hot if one_hot is None else one_hot,
+        loss=getattr(config, "loss", "ce"))
+    accumulation = getattr(config, "grad_accum_steps", None)
     schedule = make_schedule(
         config.schedule, config.scaled_learning_rate() if learning_rate is None
-        else learning_rate, steps_per_epoch=steps_per_epoch,
+        else learning_rate, steps_per_epoch=steps_per_epoch / (accumulation or 1),
         epochs=config.epochs if epochs is None else epochs, lr_steps=config.lr_steps,
         decay_rate=config.decay_rate,
         decay_epochs=config.decay_epochs, warmup_epochs=config.warmup_epochs)
     optimizer = make_optimizer(
         config.optimizer, schedule, momentum=config.momentum, nesterov=config.nesterov,
         weight_decay=config.weight_decay, decoupled=decoupled, clipnorm=config.clipnorm,
-        rho=config.rho, epsilon=config.epsilon)
+        rho=config.rho, epsilon=config.epsilon,
+        global_clipnorm=getattr(config, "clip_grad_norm", None),
+        ema=getattr(config, "ema", None), ema_warmup=getattr(config, "ema_warmup", False),
+        gradient_accumulation_steps=accumulation)
     model.compile(optimizer=optimizer, loss=loss, loss_weights=loss_weights, metrics=metrics,
                   jit_compile={"auto": "auto", "on": True, "off": False}[config.jit_compile])
     return model

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from kerascnn import registry
 from kerascnn.recipes import (  # noqa: F401  (the recipe data, for the training code)
+    ADAPT_FLAGS,
     DEFAULT_RECIPES,
+    MODERN_RECIPES,
     RECIPES,
     SMALL_DATA_ADAPT,
     SPECIAL_RECIPES,
@@ -14,7 +16,7 @@ from kerascnn.recipes import (  # noqa: F401  (the recipe data, for the training
     small_data_recipe,
 )
 
-__all__ = ["RECIPES", "DEFAULT_RECIPES", "SPECIAL_RECIPES", "SMALL_DATA_ADAPT",
+__all__ = ["RECIPES", "DEFAULT_RECIPES", "MODERN_RECIPES", "ADAPT_FLAGS", "SPECIAL_RECIPES", "SMALL_DATA_ADAPT",
            "small_data_recipe", "adapt_to_data", "describe_recipe", "describe_recipes",
            "family_recipes"]
 
@@ -39,8 +41,13 @@ def family_recipes(family: str | None = None) -> dict | None:
 
 def describe_recipes() -> str:
     """The named recipes, then each family's default and paper recipe (--list-recipes)."""
-    lines = ["Named recipes (--recipe NAME):"]
-    lines += [describe_recipe(name, recipe) for name, recipe in RECIPES.items()]
+    lines = ["Named recipes (--recipe NAME): the papers' set-ups"]
+    lines += [describe_recipe(name, recipe) for name, recipe in RECIPES.items()
+              if name not in MODERN_RECIPES]
+    lines.append("")
+    lines.append("Modern recipes (--recipe NAME), scaled to the data's size as the family "
+                 "defaults are:")
+    lines += [describe_recipe(name, recipe) for name, recipe in MODERN_RECIPES.items()]
     lines.append("")
     lines.append("Family defaults (no --recipe, or --recipe default; --recipe paper: the "
                  "family's paper recipe; --recipe none: no recipe):")

@@ -19,7 +19,7 @@ import time
 import keras
 import numpy as np
 
-from kerascnn.training.callbacks import save_model
+from kerascnn.training.callbacks import averaged_weights, save_model
 from kerascnn.training.model import PREPROCESSING_PREFIX
 from kerascnn.training.plots import plot_confusion, plot_curves
 from kerascnn.utils.io import atomic_path, atomic_write, write_json_atomic
@@ -103,7 +103,8 @@ def report(state) -> dict:
     config, data, checkpoint, model = state.config, state.data, state.checkpoint, state.model
     run_dir = state.run_dir
     with atomic_path(os.path.join(run_dir, "model.keras")) as tmp:
-        save_model(model, tmp)
+        with averaged_weights(model):  # --ema: the saved models hold the average
+            save_model(model, tmp)
     best_path = os.path.join(run_dir, "best.keras")
     if checkpoint.best_epoch is not None and os.path.exists(best_path):
         evaluated, model_file = f"best validation epoch ({checkpoint.best_epoch})", "best.keras"
@@ -158,6 +159,19 @@ def report(state) -> dict:
         "best_val_accuracy": _at_best(checkpoint, "val_accuracy"),
         "stopped_early_at": checkpoint.stopped_early,
         "precise_bn_images": state.precise_bn_images,
+        "ema": config.ema,
+        "ema_warmup": config.ema_warmup if config.ema is not None else None,
+        # which weights validation, the best epoch, precise BN and the saved models use
+        "evaluated_weights": ("the exponential moving average of the weights (--ema "
+                              f"{config.ema:g}{', warmed up' if config.ema_warmup else ''})"
+                              if config.ema is not None else "the trained weights"),
+        "grad_accum_steps": config.grad_accum_steps,
+        "optimizer_steps": _optimizer_steps(state),
+        "clipnorm": config.clipnorm,
+        "clip_grad_norm": config.clip_grad_norm,
+        "loss": config.loss,
+        "train_size": config.train_size or state.size,
+        "eval_size": state.size,
         "class_weight": config.class_weight,
         "test_accuracy": result["accuracy"],
         "test_loss": result["loss"],
@@ -185,6 +199,12 @@ def report(state) -> dict:
     metrics["wall_seconds"] = round(time.perf_counter() - state.wall_start, 2)
     write_json_atomic(os.path.join(run_dir, "metrics.json"), metrics)
     return metrics
+
+
+def _optimizer_steps(state) -> int:
+    """The optimizer's updates over the run (micro-batches // --grad-accum-steps)."""
+    micro = state.steps_per_epoch * len(state.checkpoint.history)
+    return micro // state.config.accumulation
 
 
 def _score_files(run_dir, model_file, checkpoint, test, labels, num_classes) -> dict:

@@ -29,6 +29,7 @@ import keras
 
 from kerascnn.training import strategy as strategies
 from kerascnn.training.callbacks import (
+    EMAEvaluation,
     NaNGuard,
     PreciseBatchNorm,
     RunCheckpoint,
@@ -236,8 +237,8 @@ def _start(config, info, strategy, chief, run_dir, lock, wall_start) -> RunState
     identity["data"] = data_fingerprint(config, data)
     if not config.overwrite and latest_checkpoint(os.path.join(run_dir, "checkpoints")):
         check_same_data(run_dir, identity["data"], config.dataset)
-    adapted = tuple(adapt_to_data(config, data.train_size))
     size = data.model_size(info["min_input_size"])
+    adapted = tuple(adapt_to_data(config, data.train_size, image_side=size))
     steps_per_epoch = -(-data.train_size // config.batch_size)
     with strategies.scope(strategy):
         try:
@@ -368,6 +369,8 @@ def fit_and_report(state: RunState) -> dict:
     if state.precise_bn_images and data.has("val"):
         images = data.bn_images(state.precise_bn_images, size=state.size)
         callbacks.insert(0, PreciseBatchNorm(images, batch_size=min(64, config.batch_size)))
+    if config.ema is not None:  # first: precise BN then computes the average's statistics
+        callbacks.insert(0, EMAEvaluation())
     class_weight = data.class_weights() if config.class_weight == "balanced" else None
     if keras.backend.backend() == "tensorflow":
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(state.run_dir, "logs"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import keras
 
-__all__ = ["WarmupSchedule"]
+__all__ = ["WarmupSchedule", "AccumulatedSchedule"]
 
 
 @keras.saving.register_keras_serializable(package="kerascnn")
@@ -38,3 +38,33 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
         if isinstance(schedule, dict):
             schedule = keras.optimizers.schedules.deserialize(schedule)
         return cls(schedule, config["warmup_steps"])
+
+
+@keras.saving.register_keras_serializable(package="kerascnn")
+class AccumulatedSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """``schedule`` counted in optimizer steps under gradient accumulation.
+
+    keras' optimizers call their schedule with ``_iterations``, which counts micro-batches
+    when ``gradient_accumulation_steps`` is set; this gives ``schedule`` the optimizer
+    step instead (micro-batch // ``steps``), so warm-up and decay are per update."""
+
+    def __init__(self, schedule, steps):
+        self.schedule = schedule
+        self.steps = int(steps)
+
+    def __call__(self, step):
+        update = keras.ops.floor_divide(step, self.steps)
+        value = self.schedule(update) if callable(self.schedule) else self.schedule
+        return keras.ops.cast(value, "float32")
+
+    def get_config(self):
+        return {"schedule": keras.optimizers.schedules.serialize(self.schedule)
+                if not isinstance(self.schedule, float) else self.schedule,
+                "steps": self.steps}
+
+    @classmethod
+    def from_config(cls, config):
+        schedule = config["schedule"]
+        if isinstance(schedule, dict):
+            schedule = keras.optimizers.schedules.deserialize(schedule)
+        return cls(schedule, config["steps"])

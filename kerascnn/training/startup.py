@@ -47,7 +47,38 @@ def _optimizer(config) -> str:
         parts.append(f"momentum {config.momentum:g}" + (" Nesterov" if config.nesterov else ""))
     if config.clipnorm:
         parts.append(f"clipnorm {config.clipnorm:g}")
+    if config.clip_grad_norm:
+        parts.append(f"global gradient norm clipped to {config.clip_grad_norm:g}")
     return ", ".join(parts)
+
+
+def _steps(state) -> str:
+    config, steps = state.config, state.steps_per_epoch
+    line = f"{steps} an epoch, {steps * config.epochs} in all"
+    k = config.grad_accum_steps
+    if k:
+        line = (f"{steps} micro-batches of {config.batch_size} an epoch, {steps * config.epochs} "
+                f"in all; the optimizer steps once every {k} (their mean gradient, as a batch "
+                f"of {k * config.batch_size}): {steps * config.epochs // k} updates, which the "
+                "schedule counts; BatchNormalization sees micro-batches")
+    return line
+
+
+def _averaging(config) -> str | None:
+    if config.ema is None:
+        return None
+    warm = (", warmed up: min(decay, (1 + n) / (10 + n)) at update n" if config.ema_warmup
+            else "")
+    return (f"exponential moving average of the weights, decay {config.ema:g}{warm}; "
+            "validation, the best epoch, precise BN and the saved models use it")
+
+
+def _resolution(state) -> str | None:
+    config = state.config
+    if config.train_size is None or config.train_size == state.size:
+        return None
+    return (f"trains at {config.train_size}x{config.train_size}, evaluates and saves at "
+            f"{state.size}x{state.size} (FixRes)")
 
 
 def _batchnorm(state) -> str:
@@ -93,7 +124,6 @@ def settings_block(state) -> str:
 
     config, data = state.config, state.data
     params, trainable = core_params(state.model)
-    steps = state.steps_per_epoch
     rows = [
         ("model", f"{config.model}: {params:,} parameters ({trainable:,} trainable), input "
                   f"{state.size}x{state.size}"),
@@ -101,10 +131,14 @@ def settings_block(state) -> str:
         ("fine-tuning", _fine_tuning(config)),
         ("epochs", f"{config.epochs}{_adapted(state, 'epochs')}"),
         ("batch", f"{config.batch_size}{_adapted(state, 'batch')}"),
-        ("steps", f"{steps} an epoch, {steps * config.epochs} in all"),
+        ("steps", _steps(state)),
         ("optimizer", _optimizer(config)),
-        ("loss", f"label smoothing {config.label_smoothing:g}, class weights "
+        ("weights", _averaging(config)),
+        ("loss", ("binary cross-entropy (sigmoid classifier, one-hot targets), "
+                  if config.loss == "bce" else "")
+                 + f"label smoothing {config.label_smoothing:g}, class weights "
                  f"{config.class_weight}, precision {config.precision}"),
+        ("resolution", _resolution(state)),
         ("augmentation", config.augment),
         ("batchnorm", _batchnorm(state)),
         ("best.keras", _ranking(state)),

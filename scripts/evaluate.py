@@ -109,6 +109,12 @@ def _check_channels(path, model_channels, data_channels):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    from kerascnn.cli import missing_extra
+
+    problem = missing_extra("evaluate.py", ("tensorflow", "tensorflow_datasets"))
+    if problem:
+        print(f"evaluate.py: error: {problem}", file=sys.stderr)
+        return 2
     try:
         path, metrics = _model_path(args.model_path)
     except ValueError as e:  # InferenceError too

@@ -22,13 +22,16 @@ _EXTRA_MODULES = {"tensorflow": "TensorFlow", "tensorflow_datasets": "tensorflow
 def missing_extra(prog: str, modules=("tensorflow",), extra: str = "train") -> str | None:
     """None when ``modules`` can be imported, else the one line saying what ``prog`` needs
     and the extra that installs it: ``fit.py needs TensorFlow (not installed): pip install
-    'kerascnn[train]'``. Looks the modules up without importing them (fast)."""
+    'kerascnn[train]'``. Imports them (the command needs them next anyway)."""
+    import importlib
     import importlib.util
 
     missing = []
     for module in modules:
         try:
             found = importlib.util.find_spec(module) is not None
+            if found:
+                importlib.import_module(module)
         except (ImportError, ValueError):
             found = False
         if not found:

@@ -326,7 +326,9 @@ def predict_images(model, images, batch_size=32) -> np.ndarray:
             j += 1
         y = model(np.stack(images[i:j]), training=False)
         y = y[0] if isinstance(y, (list, tuple)) else y
-        out.append(np.asarray(y, np.float32))
+        import keras
+
+        out.append(np.asarray(keras.ops.convert_to_numpy(y), np.float32))  # torch: detached
         i = j
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 

@@ -48,10 +48,10 @@ def main(out_dir, block):
     else:
         raise SystemExit("tensorflow was imported")
 
+    import keras
     import numpy as np
 
     import kerascnn
-    import keras
 
     backend = keras.backend.backend()
     ok(f"backend {backend}")
@@ -167,10 +167,10 @@ def main(out_dir, block):
     ok("predict.py")
 
     # the training CLI says what is missing, in one line
-    from kerascnn.training.cli import main as fit_main
-
     import contextlib
     import io
+
+    from kerascnn.training.cli import main as fit_main
 
     err = io.StringIO()
     with contextlib.redirect_stderr(err):

@@ -22,7 +22,8 @@ _EXTRA_MODULES = {"tensorflow": "TensorFlow", "tensorflow_datasets": "tensorflow
 def missing_extra(prog: str, modules=("tensorflow",), extra: str = "train") -> str | None:
     """None when ``modules`` can be imported, else the one line saying what ``prog`` needs
     and the extra that installs it: ``fit.py needs TensorFlow (not installed): pip install
-    'kerascnn[train]'``. Imports them (the command needs them next anyway)."""
+    'kerascnn[train]'``. TensorFlow is imported (the command needs it next anyway; a
+    broken install fails here), the others only looked up."""
     import importlib
     import importlib.util
 
@@ -30,7 +31,7 @@ def missing_extra(prog: str, modules=("tensorflow",), extra: str = "train") -> s
     for module in modules:
         try:
             found = importlib.util.find_spec(module) is not None
-            if found:
+            if found and module == "tensorflow":
                 importlib.import_module(module)
         except (ImportError, ValueError):
             found = False

@@ -16,12 +16,11 @@ import sys
 
 import pytest
 
+from ._backend_outputs import BACKENDS, TOLERANCE, differences
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 
-from _backend_outputs import BACKENDS, TOLERANCE, differences  # noqa: E402
-
-# nin_cifar: ceil-mode pooling; googlenet: LRN, ceil-mode pooling; shufflenet_g3: grouped
+# nin_cifar: "same" 3x3/2 average pooling of an even-sized map (SameAveragePooling2D); googlenet: LRN, ceil-mode pooling; shufflenet_g3: grouped
 # convolutions, channel shuffle; squeezenet1_0: ceil-mode pooling, concatenated fire
 # modules; resnet20_cifar_b: option-A zero-padded shortcuts. (mobilenet, lenet5 and
 # bn_inception agreed within 2.1e-6 too; they are in the slow run.)

@@ -34,13 +34,21 @@ def input_shape(name):
 
 
 def build(name):
+    """``name`` at its small input; at its default one where the classifier fixes the size
+    (AlexNet's and VGG's flatten)."""
     import kerascnn
 
-    kwargs = {"input_shape": input_shape(name), "classes": 10}
-    try:
-        return kerascnn.create_model(name, classifier_activation=None, **kwargs)
-    except TypeError:  # a model without a classifier_activation argument
-        return kerascnn.create_model(name, **kwargs)
+    for shape in (input_shape(name), kerascnn.model_info(name)["default_input_shape"]):
+        kwargs = {"input_shape": tuple(shape), "classes": 10}
+        try:
+            try:
+                return kerascnn.create_model(name, classifier_activation=None, **kwargs)
+            except TypeError:  # a model without a classifier_activation argument
+                return kerascnn.create_model(name, **kwargs)
+        except ValueError as e:
+            if "input shape must be" not in str(e):
+                raise
+    raise ValueError(f"{name}: no input size to build it at")
 
 
 def randomize(model, seed):
@@ -76,7 +84,7 @@ def reference(directory, names):
     for i, name in enumerate(names):
         model = build(name)
         randomize(model, seed=i)
-        x = np.random.default_rng(100 + i).uniform(0, 1, (2, *input_shape(name)))
+        x = np.random.default_rng(100 + i).uniform(0, 1, (2, *model.inputs[0].shape[1:]))
         x = x.astype("float32")
         np.save(os.path.join(directory, f"{name}.input.npy"), x)
         model.save_weights(os.path.join(directory, f"{name}.weights.h5"))

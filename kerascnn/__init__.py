@@ -22,7 +22,8 @@ import sys
 
 __version__ = "0.2.0"
 
-__all__ = ["applications", "create_model", "list_models", "model_info", "models_table",
+__all__ = ["applications", "create_model", "list_models", "load_images", "model_info",
+           "models_table", "reset_classifier",
            "transfer_weights", "visualize", "__version__"]
 
 # Public names -> (module, attribute or None for the module itself), imported on first use.
@@ -31,6 +32,8 @@ _LAZY = {
     "create_model": ("kerascnn.api", "create_model"),
     "list_models": ("kerascnn.api", "list_models"),
     "model_info": ("kerascnn.api", "model_info"),
+    "load_images": ("kerascnn.preprocessing", "load_images"),
+    "reset_classifier": ("kerascnn.api", "reset_classifier"),
     "transfer_weights": ("kerascnn.weights.transfer", "transfer_weights"),
     "models_table": ("kerascnn.utils.table", "models_table"),
     "visualize": ("kerascnn.visualize", None),

@@ -13,9 +13,9 @@ from kerascnn import registry
 from kerascnn.features import create_feature_model, feature_info
 from kerascnn.models import load_families
 from kerascnn.recipes import DEFAULT_RECIPES
-from kerascnn.weights.core import weight_sets
+from kerascnn.weights.core import models_with_weight_sets, weight_sets
 
-__all__ = ["create_model", "list_models", "model_info", "get_spec"]
+__all__ = ["create_model", "list_models", "model_info", "get_spec", "reset_classifier"]
 
 
 def get_spec(name: str) -> registry.Variant:
@@ -25,14 +25,118 @@ def get_spec(name: str) -> registry.Variant:
     return registry.get_spec(name)
 
 
-def list_models(pattern: str = "*") -> list[str]:
+def list_models(pattern: str = "*", pretrained: bool = False,
+                weights: str | None = None) -> list[str]:
     """Registered model names matching an fnmatch ``pattern``, sorted.
 
     Open-ended families (``resnet{6n+2}_cifar``) contribute their
     representative names.
+
+    Args:
+        pretrained: only the names with at least one weight set (``weights=`` tags,
+            ``model_info(name)["weights"]``), as ``timm.list_models(pretrained=True)``.
+        weights: only the names with a weight set of this tag (``"imagenet"``,
+            ``"imagenet_v1"``, ``"cifar10"``); implies ``pretrained``.
     """
+    if not isinstance(pretrained, bool):
+        raise ValueError(f"`pretrained` must be True or False; got {pretrained!r}.")
+    if weights is not None and not isinstance(weights, str):
+        raise ValueError(f"`weights` must be a weight set tag (a string); got {weights!r}.")
     load_families()
-    return registry.matching(pattern)
+    names = registry.matching(pattern)
+    if not pretrained and weights is None:
+        return names
+    with_sets = set(models_with_weight_sets())
+    return [n for n in names if n in with_sets
+            and (weights is None or weights in weight_sets(n))]
+
+
+def reset_classifier(model, classes: int, classifier_activation="keep"):
+    """``model`` with a new classifier for ``classes`` classes; every other layer is kept
+    (the same layer objects, so the same weights), as timm's ``reset_classifier``.
+
+    * a model with its top: the classifier (the weighted layer nearest the output: a Dense,
+      or the 1x1 convolution of NiN, SqueezeNet or MobileNet) is replaced by a new one of
+      the same kind with ``classes`` units; the weightless layers after it (activation,
+      pooling, reshape) are applied again;
+    * a pooled model (``include_top=False, pooling="avg"``/``"max"``): a Dense is added
+      (so is one after NiN's or SqueezeNet's pooled class maps when they were built with
+      ``classifier_activation=None``: their output is then a pooling layer's);
+    * a feature map (``include_top=False``) or a ``features_only`` model: the last (deepest)
+      map is average-pooled and a Dense added (the model then outputs the logits only).
+
+    Args:
+        model: a functional kerascnn (or keras) model.
+        classes: the new number of classes (a positive integer).
+        classifier_activation: ``"keep"`` (the old classifier's activation; ``None`` for
+            an added one), or an activation for the new classifier (None: logits).
+
+    Returns:
+        A new ``keras.Model`` (the new classifier's weights freshly initialised; named
+        ``predictions`` where one is added).
+    """
+    import keras
+
+    from kerascnn.graph import model_call, producer
+
+    if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
+        raise ValueError(f"`classes` must be a positive integer; got {classes!r}.")
+    if not hasattr(model, "outputs") or not model.outputs or not model.inputs:
+        raise ValueError("reset_classifier needs a built functional model (keras.Model with "
+                         f"inputs and outputs); got {type(model).__name__}.")
+    keep = classifier_activation == "keep"
+    outputs = model.outputs
+    x = outputs[-1]
+    pooled = len(outputs) == 1 and len(x.shape) == 2 and type(producer(x)).__name__ in (
+        "GlobalAveragePooling2D", "GlobalMaxPooling2D")
+    if len(outputs) > 1 or len(x.shape) == 4 or pooled:
+        if len(x.shape) == 4:
+            x = keras.layers.GlobalAveragePooling2D(name="reset_avg_pool")(x)
+        elif len(x.shape) != 2:
+            raise ValueError(f"reset_classifier: the model's output has shape {x.shape}; "
+                             "a feature map or pooled features are expected.")
+        y = keras.layers.Dense(classes, activation=None if keep else classifier_activation,
+                               name="predictions")(x)
+        return keras.Model(model.input, y, name=model.name)
+    # With its top: walk back from the output through weightless layers to the classifier.
+    after, op = [], producer(x)
+    while op is not None and not op.weights:
+        call = model_call(model, op)
+        if call is None or len(call.inputs) != 1:
+            raise ValueError(f"reset_classifier: cannot walk back through layer "
+                             f"{op.name!r} to the classifier.")
+        after.append(op)
+        op = producer(call.inputs[0])
+    call = model_call(model, op) if op is not None else None
+    if call is None or type(op).__name__ not in ("Dense", "Conv2D") or len(call.inputs) != 1:
+        raise ValueError("reset_classifier: the layer nearest the output is "
+                         f"{type(op).__name__ if op is not None else 'none'}, not a Dense or "
+                         "Conv2D classifier.")
+    config = op.get_config()
+    old = config["units"] if "units" in config else config["filters"]
+    config.update({"units" if "units" in config else "filters": classes,
+                   "activation": config["activation"] if keep else classifier_activation})
+    for key in ("kernel_initializer", "bias_initializer"):
+        config.pop(key, None)  # fresh defaults, not the old layer's seeded initializer
+    config.pop("name", None)
+    new = type(op).from_config({**config, "name": op.name})
+    y = new(call.inputs[0])
+    for layer in reversed(after):
+        y = _again(layer, y, old, classes)
+    return keras.Model(model.input, y, name=model.name)
+
+
+def _again(layer, y, old: int, classes: int):
+    """A weightless layer after the classifier applied to the new classifier's output (a
+    Reshape's target shape follows the new number of classes)."""
+    import keras
+
+    config = layer.get_config()
+    if type(layer).__name__ == "Reshape":
+        config["target_shape"] = tuple(classes if d == old else d
+                                       for d in config["target_shape"])
+        return keras.layers.Reshape.from_config(config)(y)
+    return type(layer).from_config(config)(y)
 
 
 def create_model(name: str, features_only: bool = False, out_indices=None, **kwargs):
@@ -74,9 +178,12 @@ def model_info(name: str) -> dict:
     ``create_model(name, features_only=True)`` returns, one dict per output
     (``layer``, ``channels``, ``stride``, ``index``; see :mod:`kerascnn.features`);
     ``weights``: the weight sets the model can load, tag -> ``source``, ``url``,
-    ``sha256``, ``classes``, ``input_size``, ``mean``, ``std``, ``interpolation``,
-    ``crop_pct``, ``top1`` (as published), ``license``, ... ({} when none; see
-    :class:`kerascnn.weights.WeightSet`); ``recipe``: the family's default training
+    ``sha256``, ``classes``, ``input_size``, the publisher's evaluation transform
+    (``crop_size``, ``resize_size``, ``crop_pct``, ``resize_mode``, ``interpolation``,
+    ``mean``, ``std``, ``channel_order`` and ``transform``, the whole in one line),
+    ``top1``/``top5`` (as published, None where not), ``recipe``, ``num_params``,
+    ``license``, ... ({} when none; see :class:`kerascnn.weights.WeightSet` and
+    docs/pretrained.md); ``recipe``: the family's default training
     recipe (the settings fit.py uses when no ``--recipe`` is given; None if the
     family has none) and ``paper_recipe``: the name of its paper recipe
     (``--recipe paper``).

@@ -1,10 +1,15 @@
 """What a weight set expects of its inputs, and what its outputs mean.
 
+* :func:`load_images`: image files -> the publisher's evaluation crop of a weight set
+  (RGB, resize, centre crop with PIL, as torchvision, timm, pytorchcv and keras evaluate;
+  :mod:`kerascnn.weights.transform`), float32 0-255;
 * :func:`preprocess_input`: 0-255 RGB images -> the weight set's input (its scale and
   per-channel mean/std; keras' own files: keras' ``"caffe"``, ``"tf"`` or ``"torch"`` mode).
 * ``include_preprocessing=True`` on a constructor (:func:`add_weight_set_preprocessing`):
   the same as layers in front of the network, so the model takes uint8/float 0-255 RGB
-  images (resized, if the network has a fixed input size, to that size).
+  images (resized, if the network has a fixed input size, to that size). To score as the
+  publisher does, give it :func:`load_images`' crops: its own resize (the largest central
+  crop of the input's aspect, TensorFlow's kernel) is not the publisher's resize and crop.
 * :func:`decode_predictions`: the top classes of ImageNet predictions, keras-style
   ``(wnid, name, score)`` tuples, from the 1,000 class names shipped with the package.
 """
@@ -17,7 +22,7 @@ import os
 import keras
 import numpy as np
 
-__all__ = ["preprocess_input", "decode_predictions", "imagenet_classes", "weight_set_of",
+__all__ = ["load_images", "preprocess_input", "decode_predictions", "imagenet_classes", "weight_set_of",
            "standardization_of", "standardization_layers", "add_weight_set_preprocessing",
            "PREPROCESSING_PREFIX"]
 
@@ -45,6 +50,34 @@ def weight_set_of(weights="imagenet", model: str | None = None):
         raise WeightsError(f"{name} has no weight set {weights!r}; its tags: "
                            f"{', '.join(sorted(sets)) or 'none'}.")
     return sets[weights]
+
+
+def load_images(paths, model: str | None = None, weights="imagenet", *, on_error=None):
+    """Image files made into the input a weight set was evaluated on, as its publisher does:
+    RGB (alpha dropped, palette, grey and CMYK converted, a GIF's first frame), the shorter
+    side resized to the set's ``resize_size`` with PIL's bilinear or bicubic, centre crop
+    to its ``crop_size`` (keras' own files: resized straight to the input size, as
+    ``keras.utils.load_img(target_size=...)``). PIL and numpy only.
+
+    Args:
+        paths: an image file or a list of them (JPEG, PNG, GIF, BMP, TIFF, WebP, PPM).
+        model: a registered model name (with a tag as ``weights``).
+        weights: a tag of ``model``'s weight sets, or a :class:`~kerascnn.weights.WeightSet`.
+        on_error: None raises :class:`~kerascnn.weights.transform.ImageError` (a one-line
+            ValueError naming the file) for an unreadable or truncated image; a callable
+            is given that line and the file is left out.
+
+    Returns:
+        float32 ``(N, height, width, 3)`` RGB in 0-255: then :func:`preprocess_input`.
+
+    Example::
+
+        x = kerascnn.load_images(["cat.jpg"], "resnet50_tv")
+        x = kerascnn.applications.preprocess_input(x, model="resnet50_tv")
+    """
+    from kerascnn.weights.transform import load_images as load
+
+    return load(paths, weight_set_of(weights, model), on_error=on_error)
 
 
 def standardization_of(ws) -> dict:
@@ -120,7 +153,10 @@ def add_weight_set_preprocessing(build, ws, input_shape, default_input, *, inclu
     the weight set's standardization, then the network ``build(shape, tensor)`` builds on
     the preprocessed tensor (one flat graph).
 
-    The layers carry the ``preprocess_`` names :func:`kerascnn.training.model.preprocessing_of`
+    The resize front takes the largest central crop of the network's aspect and resizes it
+    with the backend's kernel: the publisher's accuracy needs the publisher's resize and
+    centre crop first (:func:`load_images` makes exactly the crop size, which the front
+    then passes unchanged). The layers carry the ``preprocess_`` names :func:`kerascnn.training.model.preprocessing_of`
     reads; with ImageNet's 1,000 classes the ``preprocess_info`` layer holds their names.
     """
     from kerascnn.layers.info import DataInfo
@@ -141,7 +177,7 @@ def add_weight_set_preprocessing(build, ws, input_shape, default_input, *, inclu
     if fixed:
         x = InferenceResizing(height, width, crop_to_aspect_ratio=True,
                               interpolation=ws.interpolation if ws.interpolation in
-                              ("bilinear", "nearest", "bicubic", "area") else "bilinear",
+                              ("bilinear", "bicubic") else "bilinear",
                               dtype="float32", name=f"{PREPROCESSING_PREFIX}resize")(x)
     x = standardization_layers(x, **standardization_of(ws))
     core = build(shape, x)

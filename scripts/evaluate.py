@@ -1,8 +1,20 @@
 #!/usr/bin/env python
-"""Evaluate a trained model as the classic papers do: single crop, 10-crop, multi-scale, dense.
+"""Evaluate a trained model as the classic papers do (single crop, 10-crop, multi-scale, dense), or a pretrained weight set on ImageNet-style validation data.
 
     python scripts/evaluate.py --model-path runs/r/best.keras --dataset signs \\
         --data-dir ../shared/data/signs/64x64_SIGNS --mode 10crop
+    python scripts/evaluate.py --model resnet50_tv --weights imagenet \\
+        --data ~/imagenet/val --results-csv docs/pretrained_results.csv
+
+Pretrained (``--model NAME --weights TAG|FILE --data DIR``): DIR holds one folder per
+WordNet id, or the flat ``ILSVRC2012_val_*.JPEG`` with a ground-truth file
+(``--ground-truth``; see kerascnn/data/imagenet.py). Each image goes through the weight
+set's own evaluation transform (its publisher's resize, centre crop and normalization;
+a FILE takes the model's default set's), decoded in ``--workers`` processes; top-1 and
+top-5 are printed with their 95 % intervals and the published figures, and with
+``--results-csv`` appended there as a row. Unreadable images are one line each and left
+out (exit status 1); a folder without images, unknown WordNet ids or a ground truth that
+does not match the images stop it before any work.
 
 The model is one that fit.py or tune.py saved: it takes raw images and holds its
 preprocessing. Given a run directory, the model that its metrics.json describes
@@ -37,9 +49,26 @@ def _scales(text):
 
 def build_parser():
     p = OneLineParser(prog="evaluate.py", description=__doc__.splitlines()[0])
-    p.add_argument("--model-path", required=True,
-                   help="a .keras file, or a run directory (the model its metrics.json scored)")
-    p.add_argument("--dataset", required=True, help="as fit.py's --dataset")
+    p.add_argument("--model-path", default=None,
+                   help="a .keras file, or a run directory (the model its metrics.json "
+                        "scored); needs --dataset")
+    p.add_argument("--dataset", default=None, help="as fit.py's --dataset")
+    g = p.add_argument_group("pretrained weights on ImageNet-style validation data")
+    g.add_argument("--model", default=None, metavar="NAME",
+                   help="a registered model name (instead of --model-path)")
+    g.add_argument("--weights", default="imagenet", metavar="TAG|FILE",
+                   help="a weight set tag of the model, or a downloaded .pth/.safetensors "
+                        "checkpoint (default: imagenet)")
+    g.add_argument("--data", default=None, metavar="DIR",
+                   help="WordNet-id folders, or a flat folder of ILSVRC2012_val_*.JPEG")
+    g.add_argument("--ground-truth", default=None, metavar="FILE",
+                   help="labels of a flat folder: LOC_val_solution.csv or 'FILE WNID' lines")
+    g.add_argument("--limit", type=positive_int, default=None,
+                   help="score only the first N images")
+    g.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
+                   help="processes decoding images (0: in the main process)")
+    g.add_argument("--results-csv", default=None, metavar="PATH",
+                   help="append the result as a row to this CSV")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--mode", default="single", choices=MODES)
     p.add_argument("--scales", type=_scales, default=None,
@@ -107,8 +136,109 @@ def _check_channels(path, model_channels, data_channels):
                          "images are converted to a model's 1, 3 or 4 channels")
 
 
+def _pretrained_weight_set(name, weights):
+    """``(model name, WeightSet whose transform is used, weights label)``."""
+    from kerascnn.api import get_spec
+    from kerascnn.weights.core import weight_sets
+    from kerascnn.weights.loading import resolve_weights
+
+    name = get_spec(name).name
+    kind, value = resolve_weights(name, weights, argument="--weights")
+    if kind == "tag":
+        return name, value, value.tag
+    if kind != "checkpoint":
+        raise ValueError(f"--weights {weights}: evaluate.py --model takes a weight set tag or "
+                         "a .pth/.safetensors checkpoint, not a keras file")
+    sets = weight_sets(name)
+    ws = sets.get("imagenet") or (next(iter(sets.values())) if len(sets) == 1 else None)
+    if ws is None:
+        raise ValueError(f"--weights {weights}: {name} has no default weight set whose "
+                         "transform to use")
+    return name, ws, os.path.basename(value)
+
+
+def main_pretrained(args) -> int:
+    import datetime
+
+    from kerascnn.data import DataError
+    from kerascnn.data.imagenet import (
+        append_result,
+        check_results_csv,
+        find_validation,
+        result_row,
+        validate,
+    )
+
+    prog = "evaluate.py"
+    if args.model_path is not None or args.dataset is not None:
+        print(f"{prog}: error: --model (pretrained weights) and --model-path/--dataset (a "
+              "trained run) are two modes; give one", file=sys.stderr)
+        return 2
+    if args.data is None:
+        print(f"{prog}: error: --model needs --data DIR (ImageNet-style validation images)",
+              file=sys.stderr)
+        return 2
+    try:
+        name, ws, label = _pretrained_weight_set(args.model, args.weights)
+        if ws.classes != 1000:
+            raise ValueError(f"{name}'s {ws.tag} set has {ws.classes} classes; --data "
+                             "validates ImageNet-1k (1,000-class) weight sets")
+        if args.results_csv is not None:
+            check_results_csv(args.results_csv)
+        paths, labels, layout = find_validation(args.data, args.ground_truth, args.limit)
+    except (DataError, ValueError) as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2
+    import keras
+
+    import kerascnn
+
+    print(f"{prog}: {name} --weights {label}: {len(paths)} images ({layout}); transform: "
+          f"{ws.transform}; {max(args.workers, 0)} loader processes", flush=True)
+    try:
+        model = kerascnn.create_model(name, weights=args.weights, classifier_activation=None)
+    except ValueError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2
+    result = validate(model, paths, labels, ws, batch_size=args.batch_size,
+                      workers=max(args.workers, 0),
+                      on_error=lambda line: print(f"{prog}: {line}", file=sys.stderr,
+                                                  flush=True))
+
+    def published(ours, theirs):
+        return "" if theirs is None else f" (published {theirs:.3f}, difference " \
+                                         f"{ours - theirs:+.3f})"
+
+    print(f"top-1 {result['top1']:.3f} % (95 % interval {result['top1_interval'][0]:.3f}-"
+          f"{result['top1_interval'][1]:.3f}){published(result['top1'], ws.top1)}")
+    print(f"top-5 {result['top5']:.3f} % (95 % interval {result['top5_interval'][0]:.3f}-"
+          f"{result['top5_interval'][1]:.3f}){published(result['top5'], ws.top5)}")
+    print(f"{result['images']} images scored, {result['unreadable']} unreadable; "
+          f"{result['images_per_second']:.1f} images/s end to end, the network alone "
+          f"{result['model_images_per_second']:.1f} images/s; waited "
+          f"{result['wait_seconds']:.1f} s of {result['seconds']:.1f} s for the loader")
+    if args.results_csv is not None:
+        row = result_row(name, label, ws, result, layout, keras.backend.backend(),
+                         datetime.date.today().isoformat())
+        try:
+            append_result(args.results_csv, row)
+        except OSError as e:
+            print(f"{prog}: error: cannot write --results-csv {args.results_csv}: "
+                  f"{e.strerror or type(e).__name__} (the result is printed above)",
+                  file=sys.stderr)
+            return 2
+        print(f"-> {args.results_csv}")
+    return 1 if result["unreadable"] else 0
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if args.model is not None:
+        return main_pretrained(args)
+    if args.model_path is None or args.dataset is None:
+        print("evaluate.py: error: give --model-path and --dataset (a trained run), or "
+              "--model and --data (pretrained weights)", file=sys.stderr)
+        return 2
     from kerascnn.cli import missing_extra
 
     problem = missing_extra("evaluate.py", ("tensorflow", "tensorflow_datasets"))

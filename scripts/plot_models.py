@@ -17,8 +17,10 @@ links) is cached in ``--out/gallery.json`` so a subset run updates only its rows
 ``--out/gallery.md`` lists all rows. Nothing is written outside ``--out``.
 
 ``--update-docs`` draws into ``docs/architectures`` (the default ``--out`` then) and rewrites
-``docs/architectures.md`` and the README's table (between ``<!-- models:start -->`` and
-``<!-- models:end -->``) from all rows of registered models, instead of ``gallery.md``.
+``docs/architectures.md``, the site's model table (``docs/models/index.md``, between
+``<!-- models:start -->`` and ``<!-- models:end -->``) and the learning results table
+(``docs/guides/training.md``, between ``<!-- learning:start -->`` and ``<!-- learning:end -->``)
+from all rows of registered models, instead of ``gallery.md``.
 """
 
 from __future__ import annotations
@@ -33,10 +35,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-README_START, README_END = "<!-- models:start -->", "<!-- models:end -->"
+MODELS_START, MODELS_END = "<!-- models:start -->", "<!-- models:end -->"
 LEARNING_START, LEARNING_END = "<!-- learning:start -->", "<!-- learning:end -->"
 DOCS_OUT = os.path.join(ROOT, "docs", "architectures")
-# The learning benchmark's results (scripts/bench_learning.py): the README table's accuracies.
+# The learning benchmark's results (scripts/bench_learning.py): the model table's accuracies.
 LEARNING_RESULTS = os.path.join(ROOT, "docs", "learning_results.csv")
 
 
@@ -49,15 +51,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("svg", "png"), default="svg",
                    help="diagram format (default svg)")
     p.add_argument("--update-docs", action="store_true",
-                   help="also rewrite the gallery (--gallery) and the README's model table "
-                        "(--readme) from the rows")
+                   help="also rewrite the gallery (--gallery), the site's model table "
+                        "(--models-page) and learning table (--learning-page) from the rows")
     p.add_argument("--gallery", default=os.path.join(ROOT, "docs", "architectures.md"),
                    help="gallery markdown that --update-docs rewrites "
                         "(default docs/architectures.md)")
-    p.add_argument("--readme", default=os.path.join(ROOT, "README.md"),
-                   help="README whose model table --update-docs rewrites (default README.md)")
+    p.add_argument("--models-page", default=os.path.join(ROOT, "docs", "models", "index.md"),
+                   help="page whose model table --update-docs rewrites "
+                        "(default docs/models/index.md)")
+    p.add_argument("--learning-page", default=os.path.join(ROOT, "docs", "guides", "training.md"),
+                   help="page whose table of learning results --update-docs rewrites "
+                        "(default docs/guides/training.md)")
     p.add_argument("--learning-results", default=LEARNING_RESULTS,
-                   help="the learning benchmark's results whose accuracies the README table "
+                   help="the learning benchmark's results whose accuracies the model table "
                         "shows (default docs/learning_results.csv)")
     p.add_argument("--no-gallery", action="store_true",
                    help="only draw the diagrams: no gallery.json or gallery.md")
@@ -69,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _gallery_text(rows, gallery_path, command) -> str:
+def _gallery_text(rows, gallery_path, command, pages=None) -> str:
     from kerascnn.utils.plotting import MACS_NOTE, gallery_markdown
 
     return (
@@ -90,7 +96,8 @@ def _gallery_text(rows, gallery_path, command) -> str:
         "`keras.utils.plot_model` with shapes and layer names, one node per layer (the number "
         "of layers in brackets); a model of more than 2,000 layers gets only the block view "
         "(`--max-layers 0` draws it).\n\n"
-        + gallery_markdown(rows, link_base=os.path.dirname(os.path.abspath(gallery_path)))
+        + gallery_markdown(rows, link_base=os.path.dirname(os.path.abspath(gallery_path)),
+                           pages=pages)
     )
 
 
@@ -105,7 +112,7 @@ def main(argv=None) -> int:
         return _error(f"--max-layers must be >= 0 (0 draws every model); got {args.max_layers}")
     if args.out is None and not args.update_docs:
         return _error("give --out DIR (diagrams and their gallery, nothing else written) or "
-                      "--update-docs (regenerate docs/architectures and the README table)")
+                      "--update-docs (regenerate docs/architectures and the site's tables)")
     if args.update_docs and args.no_gallery:
         return _error("--update-docs writes the gallery; it cannot be used with --no-gallery")
     out = os.path.abspath(args.out or DOCS_OUT)
@@ -185,21 +192,24 @@ def main(argv=None) -> int:
         print(f"wrote {gallery} ({len(rows)} models)")
         return 0
     write_text(args.gallery, _gallery_text(
-        linked, args.gallery, "python3 scripts/plot_models.py --update-docs"))
+        linked, args.gallery, "python3 scripts/plot_models.py --update-docs", pages="models/"))
     print(f"wrote {args.gallery} ({len(rows)} models)")
-    if args.readme and os.path.exists(args.readme):
-        with open(args.readme, encoding="utf-8") as f:
-            text = f.read()
-        if README_START in text:
-            text = replace_between_markers(
-                text, models_table_markdown(rows, read_learning_results(args.learning_results)),
-                README_START, README_END)
-            if LEARNING_START in text:
-                text = replace_between_markers(
-                    text, learning_table_markdown(args.learning_results), LEARNING_START,
-                    LEARNING_END)
-            write_text(args.readme, text)
-            print(f"updated the model table of {args.readme}")
+    tables = (
+        (args.models_page, MODELS_START, MODELS_END, "model table",
+         lambda: models_table_markdown(rows, read_learning_results(args.learning_results),
+                                       pages="")),
+        (args.learning_page, LEARNING_START, LEARNING_END, "learning results",
+         lambda: learning_table_markdown(args.learning_results)),
+    )
+    for page, start, end, what, table in tables:
+        if page and os.path.exists(page):
+            with open(page, encoding="utf-8") as f:
+                text = f.read()
+            if start in text:
+                new = replace_between_markers(text, table(), start, end)
+                if new != text:
+                    write_text(page, new)
+                print(f"updated the {what} of {page}")
     return 0
 
 

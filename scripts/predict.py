@@ -1,8 +1,14 @@
 #!/usr/bin/env python
-"""Top classes of a trained model for image files: one line per image.
+"""Top classes of a trained model, or of pretrained weights, for image files: one line per image.
 
     python scripts/predict.py --model-path runs/r/best.keras photo.jpg more_photos/ \\
         --top-k 3 --json predictions.json
+    python scripts/predict.py --model resnet50_tv --weights imagenet photo.jpg
+
+With ``--model NAME --weights TAG|FILE`` the images go through the weight set's own
+evaluation transform (its publisher's resize, centre crop and normalization; a
+checkpoint FILE takes the model's default set's) and ImageNet sets' classes are named
+(``decode_predictions``: WordNet id and name).
 
 The model is one that fit.py or tune.py saved (a .keras file, or a run
 directory: the model its metrics.json describes); it takes raw images and holds
@@ -30,8 +36,14 @@ PROG = "predict.py"
 
 def build_parser():
     p = OneLineParser(prog=PROG, description=__doc__.splitlines()[0])
-    p.add_argument("--model-path", required=True,
-                   help="a .keras file saved by fit.py or tune.py, or a run directory")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model-path",
+                       help="a .keras file saved by fit.py or tune.py, or a run directory")
+    which.add_argument("--model", metavar="NAME",
+                       help="a registered model name, with --weights (pretrained weights)")
+    p.add_argument("--weights", default="imagenet", metavar="TAG|FILE",
+                   help="with --model: a weight set tag or a .pth/.safetensors checkpoint "
+                        "(default: imagenet)")
     p.add_argument("images", nargs="+", metavar="IMAGE_OR_DIR",
                    help="image files and folders (walked recursively)")
     p.add_argument("--top-k", type=positive_int, default=5,
@@ -70,12 +82,68 @@ def format_line(result) -> str:
         f"{t['class']} {t['probability']:.4f}" for t in result["top_k"])
 
 
+def predict_pretrained(args):
+    """``(results, unreadable)`` of ``--model NAME --weights TAG|FILE``."""
+    import numpy as np
+
+    import kerascnn
+    from kerascnn.inference import InferenceError, list_images, top_k
+    from kerascnn.preprocessing import imagenet_classes
+    from kerascnn.weights.core import weight_sets
+    from kerascnn.weights.loading import resolve_weights
+    from kerascnn.weights.transform import load_batch
+
+    name = kerascnn.api.get_spec(args.model).name
+    try:
+        kind, value = resolve_weights(name, args.weights, argument="--weights")
+    except ValueError as e:
+        raise InferenceError(str(e)) from None
+    sets = weight_sets(name)
+    ws = value if kind == "tag" else sets.get("imagenet") or next(iter(sets.values()), None)
+    if ws is None:
+        raise InferenceError(f"{name} has no weight set whose transform to use")
+    try:
+        model = kerascnn.create_model(name, weights=args.weights)
+    except ValueError as e:
+        raise InferenceError(str(e)) from None
+    units = int(model.outputs[0].shape[-1])
+    names = [f"{wnid} {label}" for wnid, label in imagenet_classes()] if units == 1000 \
+        else [f"class {i}" for i in range(units)]
+    files = list_images(args.images)
+    results, unreadable = [], []
+    for start in range(0, len(files), args.batch_size):
+        chunk = files[start:start + args.batch_size]
+        x, kept, errors = load_batch(chunk, list(range(len(chunk))), ws)
+        for line in errors:
+            unreadable.append(line)
+            print(f"{PROG}: {line}", file=sys.stderr, flush=True)
+        if not len(x):
+            continue
+        probabilities = np.asarray(model.predict_on_batch(x), np.float32)
+        results.extend({"file": chunk[i], "top_k": top_k(p, names, args.top_k)}
+                       for i, p in zip(kept, probabilities))
+    return results, unreadable
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     problem = check_destination(args.json) if args.json is not None else None
     if problem:
         print(f"{PROG}: error: {problem}", file=sys.stderr)
         return 2
+    if args.model is not None:
+        from kerascnn.inference import InferenceError, list_images
+
+        if not list_images(args.images):
+            print(f"{PROG}: error: no image files (PNG, JPEG, GIF, BMP) in "
+                  f"{', '.join(args.images)}", file=sys.stderr)
+            return 2
+        try:
+            results, unreadable = predict_pretrained(args)
+        except (InferenceError, ValueError) as e:
+            print(f"{PROG}: error: {e}", file=sys.stderr)
+            return 2
+        return _finish(args, results, unreadable)
     from kerascnn.inference import InferenceError, list_images, load_trained, predict_files
 
     if not list_images(args.images):
@@ -94,6 +162,10 @@ def main(argv=None):
     except InferenceError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
+    return _finish(args, results, unreadable)
+
+
+def _finish(args, results, unreadable):
     for result in results:
         print(format_line(result))
     if args.json is not None:

@@ -85,13 +85,15 @@ def torch_logits(model, x_nhwc):
 
 
 def assert_same_logits(name, torch_model, sizes, tmp_path, channels=3, batch=2, seed=0,
-                       calibrate=False, prepare=None, **create_kwargs):
+                       calibrate=False, prepare=None, images=None, **create_kwargs):
     """Builds ``name`` with the torch model's weights once per size and compares logits.
 
     ``calibrate``: BN statistics from :func:`calibrate_bn` at the first size (deep
     residual networks, whose float32 outputs are otherwise too ill-conditioned to
     compare at 1e-4). ``prepare(torch_model)``: a last change to the random weights
-    (e.g. :func:`damp_residual_branches` for the deepest networks)."""
+    (e.g. :func:`damp_residual_branches` for the deepest networks). ``images``: the
+    NHWC inputs (a weight set's transform of real photographs) instead of random ones;
+    ``sizes`` is then only the size BN is calibrated at."""
     import kerascnn
 
     randomize_torch(torch_model, seed)
@@ -102,8 +104,9 @@ def assert_same_logits(name, torch_model, sizes, tmp_path, channels=3, batch=2, 
             prepare(torch_model)
     path = save_safetensors(torch_model, tmp_path / f"{name}.safetensors")
     rng = np.random.default_rng(seed)
-    for size in sizes:
-        x = rng.normal(size=(batch, size, size, channels)).astype("float32")
+    for size in (sizes if images is None else (images.shape[1],)):
+        x = rng.normal(size=(batch, size, size, channels)).astype("float32") if images is None \
+            else np.asarray(images, np.float32)
         expected = torch_logits(torch_model, x)
         model = kerascnn.create_model(name, weights=path, input_shape=(size, size, channels),
                                       classifier_activation=None, **create_kwargs)

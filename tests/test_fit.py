@@ -223,7 +223,7 @@ def test_a_run_states_its_settings_and_reports_both_models(tiny_npz, tmp_path, c
             "  optimizer    adam, learning rate 0.001, cosine schedule, no weight decay",
             "  augmentation flip,pad_crop",
             "  batchnorm    the model's momentum; precise statistics over 54 training images "
-            "(the whole split) before each evaluation",
+            "(the whole split) augmented as in training, before each evaluation",
             "  best.keras   the best epoch by val_loss (--monitor auto) on 6 validation images "
             "(accuracy in steps of 0.167)",
             "  progress     a line of metrics an epoch (--verbose 2)",

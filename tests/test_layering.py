@@ -38,7 +38,7 @@ LEVELS = (
     (4, ("kerascnn.features", "kerascnn.inference", "kerascnn.export", "kerascnn.visualize",
          "kerascnn.utils")),
     (5, ("kerascnn.api", "kerascnn.applications", "kerascnn.utils.table",
-         "kerascnn.utils.plotting")),
+         "kerascnn.utils.plotting", "kerascnn.utils.docs")),
     (6, ("kerascnn.data", "kerascnn.training", "kerascnn.tuning", "kerascnn.cli")),
 )
 

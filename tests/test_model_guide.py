@@ -1,4 +1,4 @@
-"""The README's model guide ("Which model for a small data set") against
+"""The site's model guide (docs/guides/choosing.md, "Which model for a small data set") against
 docs/learning_results.csv: every figure it quotes and every claim it makes, so that a new or
 remeasured row cannot leave the guide stale."""
 
@@ -19,7 +19,7 @@ def _csv_rows():
 def _guide():
     """{model: the guide's row as a dict of its columns}, in the guide's order, and the text
     after the table."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    text = (ROOT / "docs" / "guides" / "choosing.md").read_text(encoding="utf-8")
     assert text.count(START) == 1 and text.count(END) == 1
     table, rest = text.split(START, 1)[1].split(END, 1)
     lines = [line for line in table.strip().splitlines() if line.startswith("|")]
@@ -64,7 +64,7 @@ def test_the_guide_lists_every_signs_row_by_accuracy(measured, guide):
     rows, _ = guide
     signs = _signs_rows(measured)
     assert sorted(rows) == sorted(signs), (
-        "docs/learning_results.csv's SIGNS rows differ from the README's guide: "
+        "docs/learning_results.csv's SIGNS rows differ from the guide (docs/guides/choosing.md): "
         f"missing {sorted(set(signs) - set(rows))}, extra {sorted(set(rows) - set(signs))}")
     accuracies = [float(signs[m]["test_accuracy"]) for m in rows]
     assert accuracies == sorted(accuracies, reverse=True)

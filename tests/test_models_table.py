@@ -60,7 +60,7 @@ def test_update_cache_writes_the_rows(tmp_path):
 
 
 def test_update_all_regenerates_every_generated_file(monkeypatch, tmp_path, capsys):
-    """One command writes the table's cache, the feature taps and the README's weight table
+    """One command writes the table's cache, the feature taps and the site's weight table
     (each checked current by its own test)."""
     import kerascnn.features
 
@@ -68,9 +68,9 @@ def test_update_all_regenerates_every_generated_file(monkeypatch, tmp_path, caps
     monkeypatch.setattr(table, "update_cache", lambda log=None: calls.append("cache"))
     monkeypatch.setattr(kerascnn.features, "write_feature_info",
                         lambda: calls.append("feature_info"))
-    monkeypatch.setattr(table, "update_readme_weights",
-                        lambda readme: calls.append(("weights", readme)) or True)
-    readme = str(tmp_path / "README.md")
-    assert table.main(["--update-all", "--readme", readme]) == 0
-    assert calls == ["cache", "feature_info", ("weights", readme)]
-    assert f"(updated) the weight-set table of {readme}" in capsys.readouterr().out
+    monkeypatch.setattr(table, "update_weights_page",
+                        lambda page: calls.append(("weights", page)) or True)
+    page = str(tmp_path / "weights.md")
+    assert table.main(["--update-all", "--weights-page", page]) == 0
+    assert calls == ["cache", "feature_info", ("weights", page)]
+    assert f"(updated) the weight-set table of {page}" in capsys.readouterr().out

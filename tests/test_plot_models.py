@@ -183,15 +183,20 @@ def test_missing_graphviz_is_one_line_error(tmp_path, monkeypatch, capsys):
 
 
 def test_plot_models_update_docs_on_resnet50(tmp_path, capsys):
-    readme = tmp_path / "README.md"
-    readme.write_text("# x\n\n<!-- models:start -->\nold\n<!-- models:end -->\nrest\n")
+    page = tmp_path / "docs" / "models" / "index.md"
+    page.parent.mkdir(parents=True)
+    page.write_text("# x\n\n<!-- models:start -->\nold\n<!-- models:end -->\nrest\n")
+    learning = tmp_path / "docs" / "guides" / "training.md"
+    learning.parent.mkdir(parents=True)
+    learning.write_text("<!-- learning:start -->\nold\n<!-- learning:end -->\n")
     gallery = tmp_path / "docs" / "architectures.md"
     out = tmp_path / "docs" / "architectures"
     # a cached row of a model that is not registered is dropped from the gallery
-    out.mkdir(parents=True)
+    out.mkdir()
     (out / "gallery.json").write_text(json.dumps([{"name": "not_a_model"}]))
     rc = _script().main(["--models", "resnet50", "--update-docs", "--out", str(out),
-                         "--gallery", str(gallery), "--readme", str(readme)])
+                         "--gallery", str(gallery), "--models-page", str(page),
+                         "--learning-page", str(learning)])
     assert rc == 0
     texts = _texts((out / "resnet50.svg").read_text(encoding="utf-8"))
     for name in ("conv1", "bn_conv1", "res2a_branch2a", "res5c_branch2c", "fc1000"):
@@ -200,10 +205,12 @@ def test_plot_models_update_docs_on_resnet50(tmp_path, capsys):
     blocks = _texts((out / "resnet50_blocks.svg").read_text(encoding="utf-8"))
     assert "res2a" in blocks and "7x7x2048" in blocks and "res2a_branch2a" not in blocks
     md = gallery.read_text()
-    assert ("| `resnet50` | resnet | Deep Residual Learning for Image Recognition (2015) | "
-            "25,583,592 | 25,583,592 | 0 | 3.86 | 224x224x3 | 32 | "
+    assert ("| [`resnet50`](models/resnet50.md) | resnet | Deep Residual Learning for Image "
+            "Recognition (2015) | 25,583,592 | 25,583,592 | 0 | 3.86 | 224x224x3 | 32 | "
             "[blocks (19)](architectures/resnet50_blocks.svg) · "
-            "[layers (177)](architectures/resnet50.svg) |") in md
+            "[layers (177)](architectures/resnet50.svg) | "
+            "[![resnet50 blocks](architectures/resnet50_blocks.svg)]"
+            "(architectures/resnet50_blocks.svg) |") in md
     assert "multiply-accumulates" in md and "not_a_model" not in md
     assert "plot_models.py --update-docs" in md
     assert not (out / "gallery.md").exists()
@@ -211,10 +218,12 @@ def test_plot_models_update_docs_on_resnet50(tmp_path, capsys):
     assert [r["name"] for r in rows] == ["resnet50"]
     assert rows[0]["macs"] == 3_857_973_248 and rows[0]["diagram"] == "resnet50.svg"
     assert rows[0]["blocks_diagram"] == "resnet50_blocks.svg" and rows[0]["blocks"] == 19
-    text = readme.read_text()
+    text = page.read_text()
     assert "old" not in text and text.endswith("<!-- models:end -->\nrest\n")
-    assert ("| `resnet50` | resnet | Deep Residual Learning for Image Recognition (2015) | "
-            "25.6 M | 3.86 | 224x224x3 |") in text
+    assert ("| [`resnet50`](resnet50.md) | resnet | Deep Residual Learning for Image "
+            "Recognition (2015) | 25.6 M | 3.86 | 224x224x3 |") in text
+    text = learning.read_text()
+    assert "old" not in text and "| resnet_cifar | `resnet20_cifar` |" in text
     assert "resnet50: 25,583,592 params, 3.86 GMACs, blocks " in capsys.readouterr().out
 
 
@@ -225,8 +234,8 @@ def _git_status():
 
 def test_out_writes_only_under_out_and_leaves_the_repository_clean(tmp_path, capsys):
     before = _git_status()
-    docs = {p: p.stat().st_mtime_ns for p in [ROOT / "README.md", ROOT / "docs" /
-                                              "architectures.md"]}
+    docs = {p: p.stat().st_mtime_ns for p in [ROOT / "docs" / "models" / "index.md",
+                                              ROOT / "docs" / "architectures.md"]}
     out = tmp_path / "d"
     assert _script().main(["--models", "lenet5", "--out", str(out)]) == 0
     assert _script().main(["--models", "nin_cifar", "--out", str(out)]) == 0
@@ -245,7 +254,7 @@ def test_out_or_update_docs_is_required(tmp_path, capsys):
     assert _script().main(["--models", "lenet5"]) == 2
     assert capsys.readouterr().err == (
         "error: give --out DIR (diagrams and their gallery, nothing else written) or "
-        "--update-docs (regenerate docs/architectures and the README table)\n")
+        "--update-docs (regenerate docs/architectures and the site's tables)\n")
     assert _script().main(["--update-docs", "--out", str(tmp_path / "d"),
                            "--gallery", str(tmp_path / "g" / "a.md")]) == 2
     assert "--out must lie under" in capsys.readouterr().err
@@ -302,9 +311,10 @@ def test_committed_gallery_lists_every_registered_model():
     assert not missing, ("not in the gallery: " + ", ".join(missing) +
                          "; run python3 scripts/plot_models.py --models NAME")
     md = (ROOT / "docs" / "architectures.md").read_text()
-    readme = (ROOT / "README.md").read_text()
+    table = (ROOT / "docs" / "models" / "index.md").read_text()
     for name, row in by_name.items():
-        assert f"| `{name}` |" in md and f"| `{name}` |" in readme, name
+        assert f"| [`{name}`](models/{name}.md) |" in md, name
+        assert f"| [`{name}`]({name}.md) |" in table, name
         # every model has a block view; a layer-level one unless it is too deep to draw
         # usefully (plot_models --max-layers)
         assert row["blocks_diagram"] == f"{name}_blocks.svg", name
@@ -342,4 +352,4 @@ def test_readme_opens_with_the_two_commands():
                              "--epochs 3")
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert block[0] in ci and block[1] in ci  # CI runs the README's commands as written
-    assert text.index("<!-- models:start -->") < text.index("<!-- models:end -->")
+    assert len(text.splitlines()) < 200

@@ -146,6 +146,33 @@ def test_precise_bn_images_are_a_random_mix_of_the_classes(tmp_path):
     assert len(data.bn_images(1000)) == 500  # at most the whole split
 
 
+def test_precise_bn_images_are_augmented_as_in_training(tmp_path):
+    """Precise BN statistics come from the images as the training pipeline feeds them:
+    with ``pad_crop``, shifted crops with zero borders (one draw, fixed by the seed); with
+    no augmentation, the training images themselves."""
+    from kerascnn.training.config import FitConfig
+    from kerascnn.training.data import prepare_data
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 256, (300, 16, 16, 3)).astype(np.uint8)  # no zero pixel anywhere
+    y = rng.integers(0, 3, 300)
+    path = tmp_path / "images.npz"
+    np.savez(path, x_train=x[:200], y_train=y[:200], x_test=x[200:], y_test=y[200:])
+    plain = prepare_data(FitConfig(dataset=str(path), val_fraction=0.0), require=("train",))
+    drawn = plain.bn_images(100)
+    train_images = {im.astype(np.float32).tobytes() for im in x[:200]}
+    assert all(im.tobytes() in train_images for im in drawn)
+    padded = prepare_data(FitConfig(dataset=str(path), val_fraction=0.0, augment="pad_crop"),
+                          require=("train",))
+    shifted = padded.bn_images(100, size=16)
+    assert shifted.shape == (100, 16, 16, 3) and shifted.dtype == np.float32
+    zero_rows = (shifted == 0).all(axis=(2, 3)).any(axis=1)  # a padded border row
+    zero_cols = (shifted == 0).all(axis=(1, 3)).any(axis=1)
+    assert 50 < (zero_rows | zero_cols).sum() <= 100  # most crops are shifted
+    assert not any(im.tobytes() in train_images for im in shifted[zero_rows | zero_cols])
+    np.testing.assert_array_equal(shifted, padded.bn_images(100, size=16))  # seeded
+
+
 def test_a_small_run_uses_precise_bn_and_ranks_by_loss(squares, tmp_path, capsys):
     path, _ = squares
     out = tmp_path / "run"

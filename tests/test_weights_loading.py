@@ -391,16 +391,17 @@ def test_decode_predictions():
         decode_predictions(np.zeros((2, 10)))
 
 
-def test_readme_weights_table_is_current():
+def test_weights_page_table_is_current():
     from kerascnn.utils import table
 
-    readme = os.path.join(os.path.dirname(os.path.dirname(__file__)), "README.md")
-    with open(readme, encoding="utf-8") as f:
+    page = os.path.join(os.path.dirname(os.path.dirname(__file__)), "docs", "models",
+                        "weights.md")
+    with open(page, encoding="utf-8") as f:
         text = f.read()
     start = text.index(table.WEIGHTS_START) + len(table.WEIGHTS_START) + 1
     current = text[start:text.index(table.WEIGHTS_END)]
     assert current == table.weights_table_markdown(), (
-        "the README's weight-set table is stale: python -m kerascnn.utils.table "
+        "docs/models/weights.md's weight-set table is stale: python -m kerascnn.utils.table "
         "--update-weights")
     rows = table.weights_table()
     assert {r["model"] for r in rows} >= {"resnet50", "vgg16", "xception", "mobilenet"}

@@ -115,7 +115,7 @@ from kerascnn.models.vgg import (
 from kerascnn.models.xception import (
     Xception,
 )
-from kerascnn.preprocessing import decode_predictions, preprocess_input
+from kerascnn.preprocessing import decode_predictions, load_images, preprocess_input
 
 __all__ = ["AlexNet", "AlexNetOWT", "ZFNet", "AlexNetCV", "ZFNetCV", "CifarResNet",
            "PreActResNet164CIFAR", "PreActResNet1001CIFAR", "ResNeXt29_8x64dCIFAR",
@@ -133,4 +133,4 @@ __all__ = ["AlexNet", "AlexNetOWT", "ZFNet", "AlexNetCV", "ZFNetCV", "CifarResNe
            "ShuffleNetG2", "ShuffleNetG3", "ShuffleNetG4", "ShuffleNetG8", "SqueezeNet1_0",
            "SqueezeNet1_1", "VGG11", "VGG11LRN", "VGG13", "VGG16C", "VGG16", "VGG19", "VGG11BN",
            "VGG13BN", "VGG16BN", "VGG19BN", "VGG16TV", "VGG19TV", "Xception", "preprocess_input",
-           "decode_predictions"]
+           "decode_predictions", "load_images"]

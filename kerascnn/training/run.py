@@ -389,8 +389,8 @@ def fit_and_report(state: RunState) -> dict:
     one_hot = config.one_hot
     callbacks = [checkpoint.guard, checkpoint]
     if state.precise_bn_images and data.has("val"):
-        callbacks.insert(0, PreciseBatchNorm(data.bn_images(state.precise_bn_images),
-                                             batch_size=min(64, config.batch_size)))
+        images = data.bn_images(state.precise_bn_images, size=state.size)
+        callbacks.insert(0, PreciseBatchNorm(images, batch_size=min(64, config.batch_size)))
     class_weight = data.class_weights() if config.class_weight == "balanced" else None
     if keras.backend.backend() == "tensorflow":
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(state.run_dir, "logs"),

@@ -57,8 +57,9 @@ def _batchnorm(state) -> str:
     if not n:
         return f"{momentum}; no precise statistics"
     whole = " (the whole split)" if n == state.data.train_size else ""
-    return (f"{momentum}; precise statistics over {n} training images{whole} before each "
-            "evaluation")
+    augmented = " augmented as in training," if state.data.plan.active else ""
+    return (f"{momentum}; precise statistics over {n} training images{whole}{augmented} "
+            "before each evaluation")
 
 
 def _ranking(state) -> str:

@@ -9,7 +9,7 @@
   and parameters, readable for networks of any depth.
 * :func:`gallery_row` measures one registry entry (parameters against the reference table,
   MACs at the default input size) and :func:`gallery_markdown` / :func:`models_table_markdown`
-  turn rows into ``docs/architectures.md`` and the README's model table.
+  turn rows into ``docs/architectures.md`` and the site's model table.
 
 Every table states that it shows multiply-accumulates (MACs); FLOPs = 2 x MACs.
 """
@@ -636,22 +636,29 @@ def _shape(shape) -> str:
     return "x".join(str(d) for d in shape)
 
 
-def gallery_markdown(rows: list[dict], link_base: str | None = None) -> str:
+def gallery_markdown(rows: list[dict], link_base: str | None = None,
+                     pages: str | None = None) -> str:
     """The gallery table (``docs/architectures.md``).
 
     Args:
         rows: :func:`gallery_row` dicts.
         link_base: directory of the gallery file, to make diagram links relative.
+        pages: for the documentation site: each name links to ``{pages}{name}.md`` and a
+            column shows the block diagram itself (a thumbnail linking to it).
     """
-    def link(text, target):
+    def href(target):
         if link_base is not None:
             target = os.path.relpath(target, link_base)
-        return f"[{text}]({target.replace(os.sep, '/')})"
+        return target.replace(os.sep, "/")
+
+    def link(text, target):
+        return f"[{text}]({href(target)})"
 
     lines = [
         "| Model | Family | Paper (year) | Params | Reference | Diff | GMACs | Input | "
-        "Min input | Diagrams |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | --- |",
+        "Min input | Diagrams |" + (" Blocks |" if pages is not None else ""),
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | --- |"
+        + (" --- |" if pages is not None else ""),
     ]
     for r in sorted(rows, key=lambda r: (r["family"], natural_key(r["name"]))):
         links = []
@@ -662,11 +669,19 @@ def gallery_markdown(rows: list[dict], link_base: str | None = None) -> str:
         elif r.get("layers"):
             links.append(f"layers not drawn ({r['layers']:,})")
         diagram = " · ".join(links) or "—"
+        name = f"`{r['name']}`" if pages is None else f"[`{r['name']}`]({pages}{r['name']}.md)"
+        thumbnail = ""
+        if pages is not None:
+            thumbnail = " |"
+            if r.get("blocks_diagram"):
+                image = f"![{r['name']} blocks]({href(r['blocks_diagram'])})"
+                thumbnail = " " + link(image, r["blocks_diagram"]) + " |"
         lines.append(
-            f"| `{r['name']}` | {r['family']} | {r['paper']} ({r['year']}) | "
+            f"| {name} | {r['family']} | {r['paper']} ({r['year']}) | "
             f"{_fmt_int(r['params'])} | {_fmt_int(r['reference_params'])} | "
             f"{_fmt_diff(r['params_diff'])} | {r['gmacs']:.2f} | "
             f"{_shape(r['default_input_shape'])} | {r['min_input_size']} | {diagram} |"
+            + thumbnail
         )
     return "\n".join(lines) + "\n"
 
@@ -700,7 +715,7 @@ def _measured(row) -> str:
 
 def learning_table_markdown(path) -> str:
     """Every row of the learning benchmark's results (``scripts/bench_learning.py``),
-    extra flags and source-document rows included: the README's results table."""
+    extra flags and source-document rows included: the table of ``docs/guides/training.md``."""
     import csv
 
     lines = ["| Row | Model | Data | Flags | Epochs | Batch | Time | Load | Test acc. | Majority |",
@@ -722,15 +737,18 @@ def learning_table_markdown(path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def models_table_markdown(rows: list[dict], learning: dict | None = None) -> str:
-    """The README's compact model table; ``learning`` (:func:`read_learning_results`) fills
-    the column of test accuracies measured with fit.py's defaults."""
+def models_table_markdown(rows: list[dict], learning: dict | None = None,
+                          pages: str | None = None) -> str:
+    """The site's compact model table (``docs/models/index.md``); ``learning``
+    (:func:`read_learning_results`) fills the column of test accuracies measured with fit.py's
+    defaults; with ``pages`` (a link prefix) each name links to ``{pages}{name}.md``."""
     learning = learning or {}
     lines = ["| Model | Family | Paper (year) | Params | GMACs | Input | Learns: test acc. "
              "(data, epochs, time) |",
              "| --- | --- | --- | ---: | ---: | --- | --- |"]
     for r in sorted(rows, key=lambda r: (r["family"], natural_key(r["name"]))):
-        lines.append(f"| `{r['name']}` | {r['family']} | {r['paper']} ({r['year']}) | "
+        name = f"`{r['name']}`" if pages is None else f"[`{r['name']}`]({pages}{r['name']}.md)"
+        lines.append(f"| {name} | {r['family']} | {r['paper']} ({r['year']}) | "
                      f"{r['params'] / 1e6:.1f} M | {r['gmacs']:.2f} | "
                      f"{_shape(r['default_input_shape'])} | {_measured(learning.get(r['name']))} |")
     return "\n".join(lines) + "\n"

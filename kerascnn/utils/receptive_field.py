@@ -258,7 +258,7 @@ def receptive_field(model) -> list[dict]:
             layer has an unknown input size, or a layer of an unknown type changes the
             spatial size.
 
-    Example:
+    Examples:
         >>> rows = receptive_field(keras.applications.VGG16(weights=None))  # doctest: +SKIP
         >>> [r for r in rows if r["layer"] == "block5_conv3"][0]["receptive_field"]
         (196, 196)

@@ -26,6 +26,7 @@ Layout conventions handled here:
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from typing import Callable, Iterable
 
@@ -61,6 +62,12 @@ CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2023, 0.1994, 0.2010)
 
 
+# How the publishers resize before the centre crop, and the interpolations kerascnn applies
+# as PIL does (see :mod:`kerascnn.weights.transform`).
+RESIZE_MODES = ("shorter", "squash")
+INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
+
+
 class WeightsError(ValueError):
     """A weights file or tag that cannot be loaded into a model (one-line message)."""
 
@@ -80,11 +87,26 @@ class WeightSet:
         file_hash: a hash of another kind the publisher gives instead (keras.applications'
             md5 sums; ``keras.utils.get_file`` checks md5 or sha256 by its length).
         classes: number of classes of the classifier.
-        input_size: ``(height, width, channels)`` the publisher evaluated at.
+        input_size: ``(height, width, channels)`` the publisher evaluated at (its
+            height and width are the centre crop: :attr:`crop_size`).
         mean, std: per-channel normalization of ``x / 255`` (RGB order).
-        interpolation: resize interpolation of the publisher's evaluation.
-        crop_pct: centre-crop fraction of the publisher's evaluation.
-        top1: top-1 accuracy (percent) the publisher reports, None if not published.
+        interpolation: resize interpolation of the publisher's evaluation (``"bilinear"``,
+            ``"bicubic"``: PIL's, antialiased; ``"nearest"``).
+        crop_pct: centre-crop fraction of the publisher's evaluation (crop / resize);
+            None: ``crop / resize_size``.
+        resize_size: the shorter side the image is resized to before the centre crop
+            (torchvision's ``Weights.transforms().resize_size``); None: timm's rule,
+            ``floor(crop / crop_pct)``, filled in when the set is made.
+        resize_mode: ``"shorter"`` (resize the shorter side to ``resize_size``, keeping the
+            aspect ratio, then centre crop: torchvision, timm, pytorchcv) or ``"squash"``
+            (resize straight to the crop size, as ``keras.utils.load_img(target_size=...)``
+            in keras.applications' documented use).
+        channel_order: ``"RGB"`` or ``"BGR"`` (keras' caffe-mode files) of the network's input.
+        top1, top5: top-1 and top-5 accuracy (percent) the publisher reports, None where
+            it publishes none.
+        recipe: the training recipe as the publisher names or links it ("" if none).
+        num_params: the parameter count the publisher gives (or its model definition
+            counts), None if unknown.
         license: the weights' licence as the publisher states it.
         model_kwargs: constructor arguments the weights need beyond the variant's
             (rarely: the layout is fixed by the registered variant).
@@ -99,18 +121,62 @@ class WeightSet:
     mean: tuple = IMAGENET_MEAN
     std: tuple = IMAGENET_STD
     interpolation: str = "bilinear"
-    crop_pct: float = 0.875
+    crop_pct: float | None = 0.875
     top1: float | None = None
     license: str = ""
     sha256: str | None = None
     file_hash: str | None = None
     model_kwargs: dict = dataclasses.field(default_factory=dict)
     note: str = ""
+    resize_size: int | None = None
+    resize_mode: str = "shorter"
+    channel_order: str = "RGB"
+    top5: float | None = None
+    recipe: str = ""
+    num_params: int | None = None
+
+    def __post_init__(self):
+        if self.resize_mode not in RESIZE_MODES:
+            raise ValueError(f"WeightSet {self.tag!r}: resize_mode must be one of "
+                             f"{', '.join(RESIZE_MODES)}; got {self.resize_mode!r}.")
+        if self.channel_order not in ("RGB", "BGR"):
+            raise ValueError(f"WeightSet {self.tag!r}: channel_order must be 'RGB' or 'BGR'; "
+                             f"got {self.channel_order!r}.")
+        if self.interpolation not in INTERPOLATIONS:
+            raise ValueError(f"WeightSet {self.tag!r}: interpolation must be one of "
+                             f"{', '.join(INTERPOLATIONS)}; got {self.interpolation!r}.")
+        if self.crop_pct is None:  # given by resize_size (torchvision's sets)
+            if self.resize_size is None:
+                raise ValueError(f"WeightSet {self.tag!r}: crop_pct or resize_size is needed.")
+            object.__setattr__(self, "crop_pct", min(self.crop_size) / self.resize_size)
+        if self.resize_size is None:
+            crop = min(self.crop_size)
+            size = crop if self.resize_mode == "squash" else math.floor(crop / self.crop_pct)
+            object.__setattr__(self, "resize_size", int(size))
+
+    @property
+    def crop_size(self) -> tuple:
+        """``(height, width)`` of the centre crop: the network's input."""
+        return tuple(int(v) for v in self.input_size[:2])
+
+    @property
+    def transform(self) -> str:
+        """The publisher's evaluation transform in one line."""
+        h, w = self.crop_size
+        if self.resize_mode == "squash":
+            resize = f"resize to {h}x{w} ({self.interpolation}, aspect ratio not kept)"
+        else:
+            resize = (f"resize shorter side to {self.resize_size} ({self.interpolation}), "
+                      f"centre crop {h}x{w}")
+        return (f"RGB, {resize}, x/255, mean {tuple(self.mean)}, std {tuple(self.std)}"
+                + (", channels reversed to BGR" if self.channel_order == "BGR" else ""))
 
     def as_dict(self) -> dict:
         out = dataclasses.asdict(self)
         out["input_size"] = tuple(self.input_size)
         out["mean"], out["std"] = tuple(self.mean), tuple(self.std)
+        out["crop_size"] = self.crop_size
+        out["transform"] = self.transform
         return out
 
     @property

@@ -13,7 +13,12 @@ keras.applications documentation's table.
 
 Preprocessing: each keras application has its own ``preprocess_input`` mode: ``"caffe"``
 (RGB to BGR, the ImageNet mean subtracted, no scaling), ``"tf"`` (to [-1, 1]) or
-``"torch"`` (x / 255, ImageNet mean and std).
+``"torch"`` (x / 255, ImageNet mean and std). Keras' documented use of its ImageNet
+models reads an image with ``keras.utils.load_img(path, target_size=(224, 224))``: the
+image is resized straight to the input size with PIL's nearest neighbour, its aspect
+ratio not kept (``resize_mode="squash"``). The documentation's table gives top-1, top-5
+and a rounded parameter count; ``num_params`` is keras.applications' ``count_params()``
+of the model with its top (the same model, counted exactly).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import dataclasses
 
 from kerascnn.weights.core import WeightSet, register_weight_sets
 
-__all__ = ["KerasTwin", "KERAS_FILES", "register_twin", "keras_mode", "twin_file"]
+__all__ = ["KerasTwin", "KERAS_FILES", "KERAS_DOCS", "register_twin", "keras_mode", "twin_file"]
 
 _STORAGE = "https://storage.googleapis.com/tensorflow/keras-applications"
 LICENSES = {
@@ -91,6 +96,27 @@ for _alpha in ("1_0", "7_5", "5_0", "2_5"):
             _file = f"mobilenet_{_alpha}_{_rows}_tf{_suffix}.h5"
             KERAS_FILES[_file] = (f"{_STORAGE}/mobilenet/{_file}", None)
 
+# keras.applications' constructor -> (top-5 of keras' documentation table, count_params()
+# of keras.applications' model with its top).
+KERAS_DOCS = {
+    "Xception": (94.5, 22910480),
+    "VGG16": (90.1, 138357544),
+    "VGG19": (90.0, 143667240),
+    "ResNet50": (92.1, 25636712),
+    "ResNet101": (92.8, 44707176),
+    "ResNet152": (93.1, 60419944),
+    "ResNet50V2": (93.0, 25613800),
+    "ResNet101V2": (93.8, 44675560),
+    "ResNet152V2": (94.2, 60380648),
+    "InceptionV3": (93.7, 23851784),
+    "InceptionResNetV2": (95.3, 55873736),
+    "MobileNet": (89.5, 4253864),
+    "DenseNet121": (92.3, 8062504),
+    "DenseNet169": (93.2, 14307880),
+    "DenseNet201": (93.6, 20242984),
+}
+DOCS_URL = "https://keras.io/api/applications/"
+
 # "keras:ResNet50" -> preprocessing mode
 _MODES: dict[str, str] = {}
 
@@ -114,8 +140,12 @@ def register_twin(model_name: str, twin: KerasTwin, input_size: tuple) -> Weight
     mean, std = _MEAN_STD[twin.mode]
     ws = WeightSet(
         tag="imagenet", source=source, url=KERAS_FILES[file][0], classes=1000,
-        input_size=tuple(input_size), mean=mean, std=std, interpolation="bilinear",
-        crop_pct=0.875, top1=twin.top1, license=LICENSES[twin.license], file_hash=twin.md5,
+        input_size=tuple(input_size), mean=mean, std=std, interpolation="nearest",
+        crop_pct=1.0, resize_mode="squash", channel_order="BGR" if twin.mode == "caffe" else "RGB",
+        top1=twin.top1, top5=KERAS_DOCS[twin.constructor][0],
+        num_params=KERAS_DOCS[twin.constructor][1],
+        recipe=f"keras.applications' {twin.constructor} ({DOCS_URL})",
+        license=LICENSES[twin.license], file_hash=twin.md5,
         note=_NOTES[twin.mode] + ("; the alpha=1.0, 224x224 file" if twin.stem is None else ""),
     )
     register_weight_sets(model_name, ws)

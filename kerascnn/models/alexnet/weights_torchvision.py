@@ -25,6 +25,7 @@ from kerascnn.weights.torchvision import (
     LICENSE,
     TORCHVISION,
     features_prefixes,
+    published,
     set_dense_top,
 )
 
@@ -33,7 +34,7 @@ __all__ = ["convert_alexnet"]
 register_weight_sets("alexnet_owt", WeightSet(
     tag="imagenet", source="torchvision:alexnet",
     url=TORCHVISION.format("alexnet-owt-7be5be79.pth"), classes=1000, input_size=(224, 224, 3),
-    interpolation="bilinear", crop_pct=0.875, top1=56.522, license=LICENSE,
+    interpolation="bilinear", license=LICENSE, **published("alexnet-owt-7be5be79.pth"),
     note="torchvision's alexnet IMAGENET1K_V1 weights (a .pth file: reading it needs torch; "
          "no safetensors copy is published)"))
 

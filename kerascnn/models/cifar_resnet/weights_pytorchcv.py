@@ -44,6 +44,7 @@ from kerascnn.weights.core import (
     set_conv,
     set_dense,
 )
+from kerascnn.weights.pytorchcv import published
 
 EPSILON = TORCH_BN_EPSILON
 _RELEASE = "https://github.com/osmr/imgclsmob/releases/download/{tag}/{file}.zip"
@@ -132,6 +133,7 @@ for _name, (_source, _preact, _error, _sha1, _tag) in MODELS.items():
         url=_RELEASE.format(tag=_tag, file=_file), classes=10, input_size=(32, 32, 3),
         mean=CIFAR10_MEAN, std=CIFAR10_STD, interpolation="bilinear", crop_pct=1.0,
         top1=round(100 - int(_error) / 100, 2), license="MIT",
+        **published(_source, _error, _sha1, _tag),
         note=f"pytorchcv {_source}: CIFAR-10 test error {int(_error) / 100:.2f}%, evaluated "
              f"on the 32x32 images as they are; published as a zip holding {_file} "
              f"(sha1 {_sha1}; no sha256 published)."))

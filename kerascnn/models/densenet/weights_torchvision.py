@@ -33,6 +33,7 @@ from kerascnn.weights.core import (
     set_conv,
     set_dense,
 )
+from kerascnn.weights.torchvision import published
 
 # torchvision's original checkpoints: "denselayer1.norm.1.weight" for "denselayer1.norm1.weight".
 _OLD_KEY = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|"
@@ -102,8 +103,8 @@ for _depth, _top1 in _TOP1.items():
         WeightSet(
             tag="imagenet", source=f"torchvision:densenet{_depth}",
             url=TIMM_HUB.format(f"densenet{_depth}.tv_in1k"),
-            classes=1000, input_size=(224, 224, 3), interpolation="bilinear", crop_pct=0.875,
-            top1=_top1, license="BSD-3-Clause",
+            classes=1000, input_size=(224, 224, 3), interpolation="bilinear",
+            license="BSD-3-Clause", **published(_TV_FILES[_depth]),
             note=f"torchvision's IMAGENET1K_V1 weights ({_TV_FILES[_depth]}) as the timm hub's "
                  f"safetensors copy densenet{_depth}.tv_in1k; torchvision's layout (BN epsilon "
                  "1e-5), equal to torchvision's outputs at any input size"),

@@ -26,6 +26,7 @@ from kerascnn.weights.core import (
     set_basic_conv,
     set_dense,
 )
+from kerascnn.weights.torchvision import published
 
 _STEM = {"conv1": "Conv2d_1a_3x3", "conv2": "Conv2d_2a_3x3", "conv3": "Conv2d_2b_3x3",
          "conv4": "Conv2d_3b_1x1", "conv5": "Conv2d_4a_3x3"}
@@ -96,7 +97,7 @@ register_weight_sets(
         tag="imagenet", source="torchvision:inception_v3",
         url=TIMM_HUB.format("inception_v3.tv_in1k"),
         classes=1000, input_size=(299, 299, 3), interpolation="bilinear",
-        crop_pct=round(299 / 342, 4), top1=77.294, license="BSD-3-Clause",
+        license="BSD-3-Clause", **published("inception_v3_google-0cc3c7bd.pth"),
         note="torchvision's IMAGENET1K_V1 weights (Google's Inception v3 ported to PyTorch) as "
              "the timm hub's safetensors copy inception_v3.tv_in1k (of "
              "inception_v3_google-1a9a5a14.pth; the top-1 is the metadata of the file "

@@ -140,6 +140,7 @@ register_weight_sets(
         url=TIMM_HUB.format("inception_v4.tf_in1k"),
         classes=1000, input_size=(299, 299, 3), mean=_INCEPTION_MEAN, std=_INCEPTION_STD,
         interpolation="bicubic", crop_pct=0.875, top1=80.156, license="Apache-2.0",
+        num_params=42679816, recipe="TensorFlow-Slim's released checkpoint, ported by timm",
         note="timm's inception_v4.tf_in1k: TF-slim's Inception-v4 checkpoint "
              "(inception_v4_2016_09_09) ported to PyTorch; TF-slim's order of the factorised "
              "convolutions (inception_v4_timm); equal to timm's outputs at any input size"),
@@ -151,6 +152,7 @@ register_weight_sets(
         url=TIMM_HUB.format("inception_resnet_v2.tf_in1k"),
         classes=1000, input_size=(299, 299, 3), mean=_INCEPTION_MEAN, std=_INCEPTION_STD,
         interpolation="bicubic", crop_pct=0.8975, top1=80.462, license="Apache-2.0",
+        num_params=55843464, recipe="TensorFlow-Slim's released checkpoint, ported by timm",
         note="timm's inception_resnet_v2.tf_in1k: TF-slim's Inception-ResNet-v2 checkpoint "
              "(inception_resnet_v2_2016_08_30) ported to PyTorch; keras' graph with BN gammas "
              "(inception_resnet_v2_timm); equal to timm's outputs at any input size"),

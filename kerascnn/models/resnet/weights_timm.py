@@ -44,13 +44,14 @@ _HUB = TIMM_HUB
 _IMAGENET_MEAN, _IMAGENET_STD = IMAGENET_MEAN, IMAGENET_STD
 
 # kerascnn model -> (timm model, blocks per stage, published top-1 of timm's
-# results-imagenet.csv at 224, crop 0.875, bilinear).
+# results-imagenet.csv at 224, crop 0.875, bilinear; parameters of timm's model).
+# timm's pretrained_cfg gives the transform and licence, no accuracy: top-5 is left None.
 MODELS = {
-    "se_resnet50": ("legacy_seresnet50", (3, 4, 6, 3), 77.644),
-    "se_resnet101": ("legacy_seresnet101", (3, 4, 23, 3), 78.386),
-    "se_resnet152": ("legacy_seresnet152", (3, 8, 36, 3), 78.660),
-    "se_resnext50_32x4d": ("legacy_seresnext50_32x4d", (3, 4, 6, 3), 79.076),
-    "senet154": ("legacy_senet154", (3, 8, 36, 3), 81.308),
+    "se_resnet50": ("legacy_seresnet50", (3, 4, 6, 3), 77.644, 28088024),
+    "se_resnet101": ("legacy_seresnet101", (3, 4, 23, 3), 78.386, 49326872),
+    "se_resnet152": ("legacy_seresnet152", (3, 8, 36, 3), 78.660, 66821848),
+    "se_resnext50_32x4d": ("legacy_seresnext50_32x4d", (3, 4, 6, 3), 79.076, 27559896),
+    "senet154": ("legacy_senet154", (3, 8, 36, 3), 81.308, 115088984),
 }
 
 
@@ -89,11 +90,14 @@ def convert(sd, model, *, skip_classifier: bool) -> None:
 
 register_converter("timm:legacy_se", convert)
 
-for _name, (_timm, _blocks, _top1) in MODELS.items():
+for _name, (_timm, _blocks, _top1, _params) in MODELS.items():
     register_weight_sets(_name, WeightSet(
         tag="imagenet", source=f"timm:{_timm}", url=_HUB.format(f"{_timm}.in1k"),
         classes=1000, input_size=(224, 224, 3), mean=_IMAGENET_MEAN, std=_IMAGENET_STD,
         interpolation="bilinear", crop_pct=0.875, top1=_top1, license="Apache-2.0",
+        num_params=_params,
+        recipe="the SENet authors' released Caffe model (Hu et al.), ported to PyTorch by "
+               "Cadene's pretrained-models",
         note=f"timm {_timm}.in1k: the SENet authors' released model (Cadene's port)."
              + ("" if _name == "senet154" else
                 " timm's module also applies dropout 0.2 before last_linear in training; "

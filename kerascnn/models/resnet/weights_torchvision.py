@@ -43,7 +43,7 @@ from kerascnn.weights.core import (
     set_conv,
     set_dense,
 )
-from kerascnn.weights.torchvision import LICENSE, TORCHVISION
+from kerascnn.weights.torchvision import LICENSE, TORCHVISION, published
 
 __all__ = ["convert"]
 
@@ -52,10 +52,11 @@ _V2_CROP = 224 / 232  # torchvision's IMAGENET1K_V2 recipe: resize 232, centre c
 
 
 def _set(tag, torch_name, timm_name, tv_file, top1, crop_pct, version):
+    meta = published(tv_file)  # its top-1 and resize are those of the table below
     return WeightSet(
         tag=tag, source=f"torchvision:{torch_name}", url=TIMM_HUB.format(timm_name),
-        classes=1000, input_size=(224, 224, 3), interpolation="bilinear", crop_pct=crop_pct,
-        top1=top1, license=LICENSE,
+        classes=1000, input_size=(224, 224, 3), interpolation="bilinear", license=LICENSE,
+        **meta,
         note=(f"torchvision's {torch_name} IMAGENET1K_{version} weights "
               f"({TORCHVISION.format(tv_file)}), from timm's safetensors copy {timm_name}"))
 

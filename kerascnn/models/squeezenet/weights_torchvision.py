@@ -26,6 +26,7 @@ from kerascnn.weights.core import (
     register_weight_sets,
     set_conv,
 )
+from kerascnn.weights.torchvision import published
 
 
 def convert(sd: StateDict, model, *, skip_classifier: bool) -> None:
@@ -61,8 +62,8 @@ for _version, _file, _top1 in (("1_0", "squeezenet1_0-b66bff10.pth", 58.092),
         WeightSet(
             tag="imagenet", source=f"torchvision:squeezenet{_version}",
             url=f"https://download.pytorch.org/models/{_file}",
-            classes=1000, input_size=(224, 224, 3), interpolation="bilinear", crop_pct=0.875,
-            top1=_top1, license="BSD-3-Clause",
+            classes=1000, input_size=(224, 224, 3), interpolation="bilinear",
+            license="BSD-3-Clause", **published(_file),
             note=f"torchvision's IMAGENET1K_V1 weights ({_file}: a .pth file, read with "
                  "torch.load(weights_only=True); torchvision publishes no safetensors copy); "
                  "equal to torchvision's outputs at any input size (ceil-mode pooling exact)"),

@@ -37,6 +37,7 @@ from kerascnn.weights.torchvision import (
     LICENSE,
     TORCHVISION,
     features_prefixes,
+    published,
     set_dense_top,
 )
 
@@ -57,8 +58,8 @@ _VGG_SETS = {
 for _name, (_tv, _file, _top1) in _VGG_SETS.items():
     register_weight_sets(_name, WeightSet(
         tag="imagenet", source=f"timm:{_tv}", url=TIMM_HUB.format(f"{_tv}.tv_in1k"),
-        classes=1000, input_size=(224, 224, 3), interpolation="bilinear", crop_pct=0.875,
-        top1=_top1, license=LICENSE,
+        classes=1000, input_size=(224, 224, 3), interpolation="bilinear", license=LICENSE,
+        **published(_file),
         note=(f"torchvision's {_tv} IMAGENET1K_V1 weights ({TORCHVISION.format(_file)}), from "
               f"timm's safetensors copy {_tv}.tv_in1k (classifier stored as convolutions; "
               "torchvision's .pth loads too)")))

@@ -5,8 +5,9 @@
     kerascnn.list_models("resnet*")
     model = kerascnn.create_model("resnet50", classes=6)
 
-``import kerascnn`` is cheap: Keras (and with it TensorFlow) is imported on
-first use of a model, the registry or the training code, so the command-line
+``import kerascnn`` is cheap: Keras (and with it its backend: TensorFlow, JAX or
+PyTorch; TensorFlow is needed only to train) is imported on first use of a model,
+the registry or the training code, so the command-line
 scripts answer ``--help`` at once. kerascnn's custom layers are registered
 with Keras as soon as Keras is imported, so after ``import kerascnn`` a saved
 model loads with ``keras.saving.load_model(path)``.

@@ -12,7 +12,35 @@ import json
 
 __all__ = ["OneLineParser", "add_data_arguments", "add_training_arguments",
            "add_model_arguments", "model_kwargs_from", "given_flags", "positive_int",
-           "fractions"]
+           "fractions", "missing_extra"]
+
+# The distribution names of the modules the ``train`` and ``export`` extras install.
+_EXTRA_MODULES = {"tensorflow": "TensorFlow", "tensorflow_datasets": "tensorflow-datasets",
+                  "keras_tuner": "keras-tuner", "tf2onnx": "tf2onnx"}
+
+
+def missing_extra(prog: str, modules=("tensorflow",), extra: str = "train") -> str | None:
+    """None when ``modules`` can be imported, else the one line saying what ``prog`` needs
+    and the extra that installs it: ``fit.py needs TensorFlow (not installed): pip install
+    'kerascnn[train]'``. TensorFlow is imported (the command needs it next anyway; a
+    broken install fails here), the others only looked up."""
+    import importlib
+    import importlib.util
+
+    missing = []
+    for module in modules:
+        try:
+            found = importlib.util.find_spec(module) is not None
+            if found and module == "tensorflow":
+                importlib.import_module(module)
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(_EXTRA_MODULES.get(module, module))
+    if not missing:
+        return None
+    return (f"{prog} needs {' and '.join(missing)} (not installed): "
+            f"pip install 'kerascnn[{extra}]'")
 
 
 class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

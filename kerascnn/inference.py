@@ -209,42 +209,93 @@ def _header_size(path, data, max_pixels) -> tuple:
     return width, height
 
 
+def _decode(path, data, width, height) -> np.ndarray:
+    """The image's first frame as float32 0-255 in its own channels: 1 (grey), 2 (grey +
+    alpha), 3 (RGB) or 4 (RGBA); palette images give RGB, or RGBA when they have
+    transparency. Decoded with PIL, so no TensorFlow is needed."""
+    import io
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with _PIL_LIMIT_LOCK, warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            pil_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                with Image.open(io.BytesIO(data), formats=_FORMATS) as image:
+                    image.seek(0)
+                    mode = image.mode
+                    if mode in ("L", "LA", "RGB", "RGBA"):
+                        pass
+                    elif mode == "P" or mode == "PA":
+                        mode = "RGBA" if ("transparency" in image.info or mode == "PA") \
+                            else "RGB"
+                    elif mode in ("1", "I", "I;16", "I;16B", "I;16L", "F"):
+                        if mode.startswith("I;16") or mode == "I":  # 16-bit: to 8 bits
+                            array = np.floor(np.asarray(image, np.float64) / 256.0)
+                            return array[..., None].astype(np.float32)
+                        mode = "L"
+                    else:  # CMYK, YCbCr, LAB, HSV...
+                        mode = "RGB"
+                    array = np.asarray(image.convert(mode), np.float32)
+            finally:
+                Image.MAX_IMAGE_PIXELS = pil_limit
+    except MemoryError:
+        raise InferenceError(f"cannot read {path}: out of memory for its {width}x{height} "
+                             "pixels (a lower --max-pixels refuses such images)") from None
+    except (OSError, ValueError, SyntaxError, EOFError):
+        raise InferenceError(f"cannot read {path}: not a PNG, JPEG, GIF or BMP image") from None
+    return array if array.ndim == 3 else array[..., None]
+
+
 def read_image(path, shape, max_pixels=MAX_PIXELS) -> np.ndarray:
-    """``path`` decoded (PNG, JPEG, GIF, BMP) as float32 0-255 with ``shape``'s channels,
-    resized with a central crop to ``shape``'s H, W when they are fixed.
+    """``path`` decoded (PNG, JPEG, GIF, BMP; with PIL) as float32 0-255 with ``shape``'s
+    channels, resized with a central crop to ``shape``'s H, W when they are fixed.
 
     Raises InferenceError for a file that cannot be read or decoded, that is not a
     regular file, or whose header gives more than ``max_pixels`` pixels.
     """
-    import tensorflow as tf
-
     data = _read_bytes(path, max_pixels)
     width, height = _header_size(path, data, max_pixels)
-    try:  # the file's own channels (GIF and BMP decode to 3 or 4 only)
-        image = tf.io.decode_image(data, channels=0, expand_animations=False)
-        image = to_channels(tf.cast(image, tf.float32), shape[-1])
-    except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError, ValueError):
-        raise InferenceError(f"cannot read {path}: not a PNG, JPEG, GIF or BMP image") from None
-    except (tf.errors.ResourceExhaustedError, MemoryError):
-        raise InferenceError(f"cannot read {path}: out of memory for its {width}x{height} "
-                             "pixels (a lower --max-pixels refuses such images)") from None
+    image = to_channels(_decode(path, data, width, height), shape[-1])
     height_to, width_to = shape[:2]
     if height_to is not None and tuple(image.shape[:2]) != (height_to, width_to):
         import keras
 
-        image = keras.layers.Resizing(height_to, width_to, crop_to_aspect_ratio=True)(image)
+        image = keras.layers.Resizing(height_to, width_to, crop_to_aspect_ratio=True,
+                                      dtype="float32")(image)
+        image = keras.ops.convert_to_numpy(image)
     return np.asarray(image, np.float32)
+
+
+# tf.image.rgb_to_grayscale's weights (ITU-R BT.601 luma)
+_GREY_WEIGHTS = (0.2989, 0.5870, 0.1140)
 
 
 def to_channels(image, channels):
     """Grey, grey + alpha, RGB or RGBA (float 0-255, last axis; one image or a batch) ->
-    ``channels`` 1, 3 or 4 (alpha dropped, or opaque when asked for; RGB -> grey by
-    ``tf.image.rgb_to_grayscale``)."""
-    import tensorflow as tf
-
+    ``channels`` 1, 3 or 4 (alpha dropped, or opaque when asked for; RGB -> grey with
+    ``tf.image.rgb_to_grayscale``'s weights). A NumPy array is converted with NumPy (no
+    TensorFlow); a TensorFlow tensor (inside a ``tf.data`` map) with TensorFlow."""
     have = image.shape[-1]
     if have == channels:
         return image
+    if isinstance(image, np.ndarray):
+        image = image.astype(np.float32, copy=False)
+        if have in (2, 4):
+            image, have = image[..., :have - 1], have - 1
+        if channels == 1 and have == 3:
+            image = np.tensordot(image, np.asarray(_GREY_WEIGHTS, np.float32),
+                                 axes=([-1], [0]))[..., None].astype(np.float32)
+        elif channels in (3, 4) and have == 1:
+            image = np.repeat(image, 3, axis=-1)
+        if channels == 4:
+            image = np.concatenate([image, np.full(image.shape[:-1] + (1,), 255.0,
+                                                   np.float32)], axis=-1)
+        return image
+    import tensorflow as tf
+
     if have in (2, 4):
         image, have = image[..., :have - 1], have - 1
     if channels == 1 and have == 3:
@@ -275,7 +326,9 @@ def predict_images(model, images, batch_size=32) -> np.ndarray:
             j += 1
         y = model(np.stack(images[i:j]), training=False)
         y = y[0] if isinstance(y, (list, tuple)) else y
-        out.append(np.asarray(y, np.float32))
+        import keras
+
+        out.append(np.asarray(keras.ops.convert_to_numpy(y), np.float32))  # torch: detached
         i = j
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 

@@ -21,8 +21,9 @@ or ``Softmax`` layer), as both papers use; a model with several outputs is expla
 its first. The maps come back at the input resolution as NumPy arrays.
 
 Backends: Grad-CAM and saliency need gradients: ``tf.GradientTape`` on the TensorFlow backend,
-``jax.grad`` on JAX (where Grad-CAM differentiates the part of the model after the chosen
-layer, so that part may not reuse earlier tensors); other backends raise ValueError.
+``torch.autograd.grad`` on PyTorch, ``jax.grad`` on JAX (where Grad-CAM differentiates the
+part of the model after the chosen layer, so that part may not reuse earlier tensors); other
+backends raise ValueError. No backend needs TensorFlow installed.
 Occlusion, feature maps and filters run forward passes only and work on every backend.
 
 :func:`overlay` and :func:`save_grid` write PNGs atomically with matplotlib's Agg canvas
@@ -277,10 +278,10 @@ def _spatial_layer(model, name, input_size=None):
 
 def _backend(what: str) -> str:
     backend = keras.backend.backend()
-    if backend not in ("tensorflow", "jax"):
+    if backend not in ("tensorflow", "jax", "torch"):
         raise ValueError(
-            f"{what} computes gradients with TensorFlow or JAX; the Keras backend is "
-            f"{backend!r} (set KERAS_BACKEND=tensorflow or jax)."
+            f"{what} computes gradients with TensorFlow, JAX or PyTorch; the Keras backend "
+            f"is {backend!r} (set KERAS_BACKEND=tensorflow, jax or torch)."
         )
     return backend
 
@@ -298,7 +299,7 @@ def _targets(indices, scores, start, size):
 
 
 def _input_gradients(backend, probe, score_fn, batch, indices, start):
-    """d score[idx] / d input for one batch (numpy), on TensorFlow or JAX."""
+    """d score[idx] / d input for one batch (numpy), on TensorFlow, PyTorch or JAX."""
     if backend == "tensorflow":
         import tensorflow as tf
 
@@ -308,6 +309,13 @@ def _input_gradients(backend, probe, score_fn, batch, indices, start):
             scores = score_fn(probe(batch, training=False))
             target = _pick(scores, _targets(indices, scores, start, len(batch)))
         return tape.gradient(target, batch).numpy()
+    if backend == "torch":
+        import torch
+
+        x = keras.ops.convert_to_tensor(batch).detach().requires_grad_(True)
+        scores = score_fn(probe(x, training=False))
+        target = _pick(scores, _targets(indices, scores, start, len(batch)))
+        return torch.autograd.grad(target, x)[0].detach().cpu().numpy()
     import jax
 
     scores = score_fn(probe(batch, training=False))
@@ -327,6 +335,16 @@ def _feature_gradients(backend, model, layer, fetch, score_fn, batch, indices, s
             scores = score_fn(fetched)
             target = _pick(scores, _targets(indices, scores, start, len(batch)))
         return features.numpy(), tape.gradient(target, features).numpy()
+    if backend == "torch":
+        import torch
+
+        probe = keras.Model(model.inputs[0], [_layer_output(model, layer), fetch])
+        x = keras.ops.convert_to_tensor(batch).detach().requires_grad_(True)
+        features, fetched = probe(x, training=False)
+        scores = score_fn(fetched)
+        target = _pick(scores, _targets(indices, scores, start, len(batch)))
+        grads = torch.autograd.grad(target, features)[0]
+        return (features.detach().cpu().numpy(), grads.detach().cpu().numpy())
     import jax
 
     try:
@@ -356,7 +374,7 @@ def grad_cam(model, images, class_index=None, layer=None, batch_size=32) -> np.n
     """Grad-CAM heat maps (Selvaraju et al. 2017, "Grad-CAM").
 
     Args:
-        model: a Functional or Sequential classifier with one image input (TensorFlow or
+        model: a Functional or Sequential classifier with one image input (TensorFlow, PyTorch or
             JAX backend).
         images: (N, H, W, C) or one (H, W, C) array, as the model takes them.
         class_index: the class to explain: None (each image's predicted class), an int, or
@@ -402,7 +420,7 @@ def saliency(model, images, class_index=None, batch_size=32) -> np.ndarray:
     Networks").
 
     Args:
-        model: a Functional or Sequential classifier with one image input (TensorFlow or
+        model: a Functional or Sequential classifier with one image input (TensorFlow, PyTorch or
             JAX backend).
         images: (N, H, W, C) or one (H, W, C) array, as the model takes them.
         class_index: None (each image's predicted class), an int, or one index per image.

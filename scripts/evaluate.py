@@ -239,6 +239,12 @@ def main(argv=None):
         print("evaluate.py: error: give --model-path and --dataset (a trained run), or "
               "--model and --data (pretrained weights)", file=sys.stderr)
         return 2
+    from kerascnn.cli import missing_extra
+
+    problem = missing_extra("evaluate.py", ("tensorflow", "tensorflow_datasets"))
+    if problem:
+        print(f"evaluate.py: error: {problem}", file=sys.stderr)
+        return 2
     try:
         path, metrics = _model_path(args.model_path)
     except ValueError as e:  # InferenceError too

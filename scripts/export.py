@@ -39,6 +39,12 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    from kerascnn.cli import missing_extra
+
+    problem = missing_extra(PROG, ("tensorflow",), extra="export")
+    if problem:
+        print(f"{PROG}: error: {problem}", file=sys.stderr)
+        return 2
     from kerascnn.export import ExportError, export_model, require_onnx
     from kerascnn.inference import InferenceError, load_trained
 

@@ -284,12 +284,14 @@ def test_figures_are_written_atomically(tmp_path):
     assert not (tmp_path / "bad.png").exists()
 
 
-def test_exact_answers_on_the_jax_backend():
-    """The exact-answer tests above, rerun in a process with KERAS_BACKEND=jax (jax.grad)."""
-    pytest.importorskip("jax")
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_exact_answers_on_the_jax_and_torch_backends(backend):
+    """The exact-answer tests above, rerun in a process with KERAS_BACKEND=jax (jax.grad)
+    and =torch (torch.autograd.grad)."""
+    pytest.importorskip(backend)
     if keras.backend.backend() != "tensorflow":
         pytest.skip("runs from the TensorFlow-backend session")
-    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(pathlib.Path(
             __file__)), "-k", "known_model or linear_model or feature_maps or errors"],

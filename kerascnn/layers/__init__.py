@@ -6,7 +6,12 @@ from kerascnn.layers.conv_variants import ChannelShuffle, LocallyConnected2D, Ti
 from kerascnn.layers.dense import ConcatNormReLUConv
 from kerascnn.layers.info import DataInfo
 from kerascnn.layers.lrn import LocalResponseNormalization
-from kerascnn.layers.pooling import AdaptiveAveragePooling2D, CeilMaxPooling2D, CeilPooling2D
+from kerascnn.layers.pooling import (
+    AdaptiveAveragePooling2D,
+    CeilMaxPooling2D,
+    CeilPooling2D,
+    SameAveragePooling2D,
+)
 from kerascnn.layers.resize import InferenceResizing, TrainEvalResizing
 from kerascnn.layers.scale import CustomScaleLayer
 from kerascnn.layers.standardize import ImageStandardization
@@ -15,6 +20,6 @@ from kerascnn.layers.zero_pad_shortcut import ZeroPadShortcut
 
 __all__ = ["AdaptiveAveragePooling2D", "Affine", "CeilMaxPooling2D", "CeilPooling2D", "ChannelConversion", "ChannelShuffle", "ConcatNormReLUConv", "DataInfo", "CustomScaleLayer",
            "ImageStandardization",
-           "InferenceResizing", "LocalResponseNormalization", "LocallyConnected2D", "StochasticDepth",
+           "InferenceResizing", "LocalResponseNormalization", "LocallyConnected2D", "SameAveragePooling2D", "StochasticDepth",
            "TrainEvalResizing",
            "TiledConv2D", "ZeroPadShortcut", "survival_probabilities"]

@@ -23,7 +23,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-__all__ = ["AdaptiveAveragePooling2D", "CeilPooling2D", "CeilMaxPooling2D",
+__all__ = ["AdaptiveAveragePooling2D", "CeilPooling2D", "CeilMaxPooling2D", "SameAveragePooling2D",
            "adaptive_pooling_matrix", "ceil_pool_output_size"]
 
 
@@ -154,6 +154,43 @@ class CeilPooling2D(keras.layers.Layer):
                       padding=self.padding, ceil_mode=self.ceil_mode,
                       count_include_pad=self.count_include_pad, data_format=self.data_format)
         return config
+
+
+@keras.saving.register_keras_serializable(package="kerascnn")
+class SameAveragePooling2D(keras.layers.AveragePooling2D):
+    """``keras.layers.AveragePooling2D(..., padding="same")`` with TensorFlow's numbers on
+    every backend: windows average the input pixels they cover (the padding is not
+    counted), the odd padding pixel goes after.
+
+    Keras' torch backend pads an uneven "same" padding with copies of the edge pixels and
+    then counts them (3x3/2 pooling of an even-sized map: the last row and column are
+    averaged with themselves), so on torch this layer pads with zeros and divides by the
+    pooled mask of the input pixels. TensorFlow and JAX use Keras' own operation.
+    """
+
+    def __init__(self, pool_size=2, strides=None, padding="same", data_format=None,
+                 name=None, **kwargs):
+        super().__init__(pool_size, strides=strides, padding=padding,
+                         data_format=data_format, name=name, **kwargs)
+
+    def call(self, inputs):
+        if keras.backend.backend() != "torch" or self.padding != "same":
+            return super().call(inputs)
+        axes = (1, 2) if self.data_format == "channels_last" else (2, 3)
+        widths = [[0, 0] for _ in range(4)]
+        for axis, k, s in zip(axes, self.pool_size, self.strides):
+            n = inputs.shape[axis]
+            total = max((-(-n // s) - 1) * s + k - n, 0)
+            widths[axis] = [total // 2, total - total // 2]
+        if not any(w for pair in widths for w in pair):
+            return super().call(inputs)
+        pool = dict(pool_size=self.pool_size, strides=self.strides, padding="valid",
+                    data_format=self.data_format)
+        summed = ops.average_pool(ops.pad(inputs, widths, constant_values=0.0), **pool)
+        ones = ops.ones_like(inputs[..., :1] if self.data_format == "channels_last"
+                             else inputs[:, :1])
+        mask = ops.average_pool(ops.pad(ones, widths, constant_values=0.0), **pool)
+        return summed / mask
 
 
 @keras.saving.register_keras_serializable(package="kerascnn")

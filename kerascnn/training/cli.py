@@ -161,6 +161,12 @@ def _quiet_disk_full(previous):
 
 def main(argv=None) -> int:
     config = parse_config(argv)
+    from kerascnn.cli import missing_extra
+
+    problem = missing_extra("fit.py", ("tensorflow", "tensorflow_datasets"))
+    if problem:
+        print(f"fit.py: error: {problem}", file=sys.stderr)
+        return 2
     if config.output_dir and "TF_CONFIG" not in os.environ:  # a busy directory: say so at once
         from kerascnn.training.rundir import RunLock
 

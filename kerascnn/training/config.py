@@ -365,6 +365,10 @@ def _has_gpu() -> bool:
         import jax
 
         return any(d.platform != "cpu" for d in jax.devices())
+    if keras.backend.backend() == "torch":
+        import torch
+
+        return torch.cuda.is_available()
     import tensorflow as tf
 
     return bool(tf.config.list_logical_devices("GPU"))

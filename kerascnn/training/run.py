@@ -23,6 +23,7 @@ import dataclasses
 import math
 import os
 import shutil
+import sys
 import time
 
 import keras
@@ -161,9 +162,9 @@ class RunState:
         """The training images precise BN statistics are computed over (at most all)."""
         if self.config.precise_bn is not None:
             return min(self.config.precise_bn, self.data.train_size)
-        # auto: short epochs, one TensorFlow device (the case it was measured on)
-        if (keras.backend.backend() != "tensorflow"
-                or strategies.num_replicas(self.strategy) > 1):
+        # auto: short epochs, one device (forward passes in training mode update the
+        # moving statistics on every backend; several replicas would each see a part)
+        if strategies.num_replicas(self.strategy) > 1:
             return 0
         if self.steps_per_epoch >= PRECISE_BN_BELOW_STEPS:
             return 0
@@ -224,11 +225,33 @@ def start_run(config: FitConfig) -> RunState:
         raise
 
 
+def _make_deterministic() -> None:
+    """Deterministic kernels on the backend in use (the tf.data pipeline too, on any)."""
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()  # the input pipeline, on every backend
+    backend = keras.backend.backend()
+    if backend == "torch":
+        import torch
+
+        torch.use_deterministic_algorithms(True, warn_only=False)
+        torch.backends.cudnn.benchmark = False
+        if torch.cuda.is_available():
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    elif backend == "jax":
+        import jax
+
+        if (any(d.platform == "gpu" for d in jax.devices())
+                and "--xla_gpu_deterministic_ops=true" not in os.environ.get("XLA_FLAGS", "")):
+            print("fit.py: note: --deterministic on JAX with a GPU needs "
+                  "XLA_FLAGS=--xla_gpu_deterministic_ops=true set before the run starts; "
+                  "without it this run's GPU kernels may differ from run to run",
+                  file=sys.stderr, flush=True)
+
+
 def _start(config, info, strategy, chief, run_dir, lock, wall_start) -> RunState:
     if config.deterministic:
-        import tensorflow as tf
-
-        tf.config.experimental.enable_op_determinism()
+        _make_deterministic()
     keras.utils.set_random_seed(config.seed)
     # The command's identity (what a resumed run compares) is taken before the recipe adapts
     # the batch size and epochs to the data: the same command resumes the same run.

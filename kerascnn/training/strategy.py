@@ -17,6 +17,9 @@ evenly across replicas.
 JAX backend: ``keras.distribution.DataParallel`` over all local devices when
 there are several (the batch is sharded across devices and the step is one
 SPMD program, so BatchNormalization sees the global batch as well).
+
+torch backend: one device (Keras' default: the GPU when there is one); ``mirrored`` and
+``multiworker`` are refused.
 """
 
 from __future__ import annotations
@@ -47,10 +50,25 @@ class JaxDataParallel:
         yield
 
 
+class OneDevice:
+    """What the engine needs of a strategy, for the torch backend: Keras' default device."""
+
+    num_replicas_in_sync = 1
+
+    @contextlib.contextmanager
+    def scope(self):
+        yield
+
+
 def get_strategy(name: str = "auto"):
     """Returns the strategy called ``name`` (see the module docstring)."""
     if name not in STRATEGIES:
         raise ValueError(f"Unknown strategy {name!r}; allowed: {', '.join(STRATEGIES)}.")
+    if keras.backend.backend() == "torch":
+        if name in ("mirrored", "multiworker"):
+            raise ValueError(f"--strategy {name} needs the TensorFlow backend (mirrored: or "
+                             "JAX); the torch backend trains on one device (auto, default).")
+        return OneDevice()
     if keras.backend.backend() == "jax":
         import jax
 

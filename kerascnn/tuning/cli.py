@@ -96,6 +96,12 @@ def parse_config(argv=None) -> SearchConfig:
 
 def main(argv=None) -> int:
     config = parse_config(argv)
+    from kerascnn.cli import missing_extra
+
+    problem = missing_extra("tune.py", ("tensorflow", "tensorflow_datasets", "keras_tuner"))
+    if problem:
+        print(f"tune.py: error: {problem}", file=sys.stderr)
+        return 2
     from kerascnn.data import DataError
     from kerascnn.tuning.errors import OracleUnavailable, SearchError, SearchFailed
     from kerascnn.tuning.search import run_search

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from keras import layers
 
-from kerascnn.layers.pooling import CeilPooling2D
+from kerascnn.layers.pooling import CeilPooling2D, SameAveragePooling2D
 from kerascnn.models.common import (
     build_input,
     check_arguments,
@@ -75,7 +75,7 @@ def _nin_cifar(include_top=True, weights=None, input_tensor=None, input_shape=No
         x = CeilPooling2D("avg", 3, strides=2, padding=1, ceil_mode=False,
                           count_include_pad=True, name="pool2")(x)
     else:
-        x = layers.AveragePooling2D(3, strides=2, padding="same", name="pool2")(x)
+        x = SameAveragePooling2D(3, strides=2, padding="same", name="pool2")(x)
     if dropout:
         x = layers.Dropout(dropout, name="dropout2")(x)
     x = nin_block(x, 192, 3, mlp_filters=(192,), name="stage3")

@@ -200,7 +200,9 @@ def test_backends_and_timm_without_tensorflow(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.json", "site"]  # atomic write
 
 
+@pytest.mark.slow
 def test_tensorflow_backend_in_its_own_process(tmp_path):
+    """The default run covers TensorFlow in-process (test_benchmark_writes_json_and_table)."""
     out = tmp_path / "b.json"
     proc = _run_script(TINY + ["--backend", "tensorflow", "--precision", "mixed", "--no-train",
                                "--json", str(out)], tmp_path)

@@ -60,6 +60,9 @@ run() {
     fi
     export PYTHONPATH="$site:$ROOT${PYTHONPATH:+:$PYTHONPATH}"
     export PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=2
+    # keras' default backend is TensorFlow: name one that is there for the checks below
+    # (benchmark.py gives each of its processes its own)
+    export KERAS_BACKEND="${KERAS_BACKEND:-jax}"
     python3 - <<'EOF' 2>&1 | tee -a "$log"
 import importlib, sys
 print("python", sys.version.split()[0])

@@ -890,7 +890,7 @@ def _settings_text(s: dict) -> str:
         return ""
     if "memory_format" in s:
         return f"{s['memory_format']}, compile {'on' if s['torch_compile'] else 'off'}, " \
-               f"{s['threads']} threads"
+               f"{s['precision']}, {s['threads']} threads"
     flags = f", XLA_FLAGS={s['xla_flags']}" if s.get("xla_flags") else ""
     return (f"{s['data_format']}, jit_compile={s['jit_compile']}, {s['dtype_policy']}, "
             f"{s['threads']} threads{flags}")

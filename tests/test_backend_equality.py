@@ -24,7 +24,10 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 # convolutions, channel shuffle; squeezenet1_0: ceil-mode pooling, concatenated fire
 # modules; resnet20_cifar_b: option-A zero-padded shortcuts. (mobilenet, lenet5 and
 # bn_inception agreed within 2.1e-6 too; they are in the slow run.)
-SAMPLE = ["nin_cifar", "googlenet", "shufflenet_g3", "squeezenet1_0", "resnet20_cifar_b"]
+# The default run keeps two (each backend costs a process start): the model whose pooling
+# differed on torch and a residual network with a zero-padded shortcut.
+SAMPLE = ["nin_cifar", "resnet20_cifar_b"]
+# googlenet, shufflenet_g3 and squeezenet1_0 agreed within 2.1e-6 too (slow run).
 
 
 def _run(mode, backend, directory, names):

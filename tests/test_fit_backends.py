@@ -28,6 +28,7 @@ def tiny(tmp_path):
     return path
 
 
+@pytest.mark.slow  # minutes: a process per backend, two short fits each
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_fit_checkpoints_resumes_bit_identical_and_uses_precise_bn(backend, tiny, tmp_path):
     pytest.importorskip(backend)

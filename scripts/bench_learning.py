@@ -69,6 +69,8 @@ EXTRA_ROWS = (
      "the family's default network (ResNet-20) and recipe on MNIST"),
     ("resnet:signs_resnet50", "resnet", "resnet50", "signs", 64, (),
      "the Keras blog's ResNet-50 on SIGNS: about 0.87 after 2 epochs there"),
+    ("resnet:signs_recipe", "resnet", "resnet50", "signs", 64, ("--recipe", "signs", "--seed", "1"),
+     "the Keras blog's set-up (--recipe signs: Adam 1e-3, batch 32, cosine, 25 epochs)"),
 )
 # The modern recipes against the family default at the same budget (the same epochs, so the
 # same images seen; each row's time says what the budget cost): ResNet-20 on the CIFAR-10

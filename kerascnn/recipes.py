@@ -203,6 +203,14 @@ RECIPES = {
 # both papers trained.
 _MODERN_ADAPT = dict(min_steps_per_epoch=20, min_batch=16, min_steps=800, max_steps=4000)
 
+
+# What the three procedures of "ResNet strikes back" share (their table 1).
+_RSB = dict(
+    source="Wightman, Touvron, Jegou 2021, \"ResNet strikes back: An improved training "
+           "procedure in timm\", table 1",
+    optimizer="lamb", weight_decay_mode="decoupled", schedule="cosine", warmup_epochs=0.5,
+    loss="bce", bn_momentum=0.9, batch_size=64,
+)
 MODERN_RECIPES = {
     "torchvision_2021": dict(
         description="torchvision's 2021 ResNet-50 recipe (80.9 % on ImageNet), scaled to small "
@@ -231,11 +239,8 @@ MODERN_RECIPES = {
                     "(2 ops, timm's magnitude 7 of 10: 21 of torchvision's 30); not here: "
                     "timm's magnitude noise (mstd 0.5), repeated augmentation, stochastic depth "
                     "0.05, the BCE target threshold, the 0.95 test crop",
-        source="Wightman, Touvron, Jegou 2021, \"ResNet strikes back: An improved training "
-               "procedure in timm\", table 1",
-        optimizer="lamb", learning_rate=5e-3, weight_decay=0.01, weight_decay_mode="decoupled",
-        schedule="cosine", warmup_epochs=0.5, loss="bce", label_smoothing=0.1, bn_momentum=0.9,
-        augment="crop,flip,randaugment:2:21,mixup,cutmix", batch_size=64, epochs=60,
+        **_RSB, learning_rate=5e-3, weight_decay=0.01, label_smoothing=0.1,
+        augment="crop,flip,randaugment:2:21,mixup,cutmix", epochs=60,
         adapt=dict(_MODERN_ADAPT, warmup_fraction=5 / 600),
     ),
     "rsb_a2": dict(
@@ -245,11 +250,8 @@ MODERN_RECIPES = {
                     "mixup 0.2 + cutmix 1.0, random-resized crop + flip + RandAugment (2 ops, "
                     "timm's magnitude 7 of 10: 21 of 30); not here: repeated augmentation, "
                     "stochastic depth 0.05",
-        source="Wightman, Touvron, Jegou 2021, \"ResNet strikes back: An improved training "
-               "procedure in timm\", table 1",
-        optimizer="lamb", learning_rate=5e-3, weight_decay=0.02, weight_decay_mode="decoupled",
-        schedule="cosine", warmup_epochs=0.5, loss="bce", label_smoothing=0.0, bn_momentum=0.9,
-        augment="crop,flip,randaugment:2:21,mixup,cutmix", batch_size=64, epochs=30,
+        **_RSB, learning_rate=5e-3, weight_decay=0.02, label_smoothing=0.0,
+        augment="crop,flip,randaugment:2:21,mixup,cutmix", epochs=30,
         adapt=dict(_MODERN_ADAPT, warmup_fraction=5 / 300),
     ),
     "rsb_a3": dict(
@@ -259,11 +261,8 @@ MODERN_RECIPES = {
                     "cross-entropy without smoothing, mixup + cutmix (the paper's mixup alpha "
                     "is 0.1, here 0.2), random-resized crop + flip + RandAugment (2 ops, "
                     "timm's magnitude 6 of 10: 18 of 30), train at 160/224 of the evaluation side (FixRes)",
-        source="Wightman, Touvron, Jegou 2021, \"ResNet strikes back: An improved training "
-               "procedure in timm\", table 1",
-        optimizer="lamb", learning_rate=8e-3, weight_decay=0.02, weight_decay_mode="decoupled",
-        schedule="cosine", warmup_epochs=0.5, loss="bce", label_smoothing=0.0, bn_momentum=0.9,
-        augment="crop,flip,randaugment:2:18,mixup,cutmix", batch_size=64, epochs=10,
+        **_RSB, learning_rate=8e-3, weight_decay=0.02, label_smoothing=0.0,
+        augment="crop,flip,randaugment:2:18,mixup,cutmix", epochs=10,
         adapt=dict(_MODERN_ADAPT, warmup_fraction=5 / 100, train_size_ratio=160 / 224),
     ),
 }

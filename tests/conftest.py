@@ -77,3 +77,19 @@ def own_models():
 
     return [n for n in kerascnn.list_models()
             if api.get_spec(n).entrypoint.__module__.startswith("kerascnn.")]
+
+
+@pytest.fixture()
+def tiny_npz(tmp_path):
+    """90 images of 16x16 in three classes a small network learns in a few steps (noise; a
+    bright square top left; a bright square bottom right), as an npz of 60 train / 30 test."""
+    import numpy as np
+
+    rng = np.random.RandomState(0)
+    y = np.arange(90) % 3
+    x = rng.randint(0, 120, (90, 16, 16, 3)).astype(np.uint8)
+    x[y == 1, 2:8, 2:8] = 255
+    x[y == 2, 8:14, 8:14] = 255
+    path = tmp_path / "tiny.npz"
+    np.savez(path, x_train=x[:60], y_train=y[:60], x_test=x[60:], y_test=y[60:])
+    return path

@@ -174,18 +174,6 @@ def test_the_report_warns_when_best_and_final_models_disagree():
     assert disagreement(metrics) is None
 
 
-@pytest.fixture()
-def tiny_npz(tmp_path):
-    rng = np.random.RandomState(0)
-    y = np.arange(90) % 3
-    x = rng.randint(0, 120, (90, 16, 16, 3)).astype(np.uint8)
-    x[y == 1, 2:8, 2:8] = 255
-    x[y == 2, 8:14, 8:14] = 255
-    path = tmp_path / "tiny.npz"
-    np.savez(path, x_train=x[:60], y_train=y[:60], x_test=x[60:], y_test=y[60:])
-    return path
-
-
 def _h5_groups(keras_file):
     import h5py
 

@@ -10,31 +10,18 @@ import pathlib
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture()
-def tiny(tmp_path):
-    rng = np.random.RandomState(0)
-    y = np.arange(90) % 3
-    x = rng.randint(0, 120, (90, 16, 16, 3)).astype(np.uint8)
-    x[y == 1, 2:8, 2:8] = 255
-    x[y == 2, 8:14, 8:14] = 255
-    path = tmp_path / "tiny.npz"
-    np.savez(path, x_train=x[:60], y_train=y[:60], x_test=x[60:], y_test=y[60:])
-    return path
-
-
 @pytest.mark.slow  # minutes: a process per backend, two short fits each
 @pytest.mark.parametrize("backend", ["jax", "torch"])
-def test_fit_checkpoints_resumes_bit_identical_and_uses_precise_bn(backend, tiny, tmp_path):
+def test_fit_checkpoints_resumes_bit_identical_and_uses_precise_bn(backend, tiny_npz, tmp_path):
     pytest.importorskip(backend)
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
     proc = subprocess.run([sys.executable, str(ROOT / "tests" / "_fit_backend_check.py"),
-                           str(tiny), str(tmp_path)], capture_output=True, text=True, env=env,
+                           str(tiny_npz), str(tmp_path)], capture_output=True, text=True, env=env,
                           cwd=tmp_path, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -25,6 +25,7 @@ import warnings
 import keras
 
 from kerascnn.training.optim import swap_ema
+from kerascnn.training.rundir import quiet_failed_flushes
 from kerascnn.utils.io import atomic_path
 
 __all__ = ["NaNGuard", "RunCheckpoint", "BestEpoch", "write_checkpoint", "latest_checkpoint",
@@ -45,7 +46,8 @@ def save_model(model, path) -> None:
     large as the model again) nor the compile settings. ``keras.saving.load_model`` gives
     an uncompiled model; ``model.compile(...)`` it to train or ``evaluate`` it."""
     bare = keras.Model(model.input, model.output, name=model.name)
-    bare.save(path)
+    with quiet_failed_flushes():
+        bare.save(path)
 
 
 class averaged_weights:  # noqa: N801  (a context manager, named for what it gives)
@@ -206,7 +208,8 @@ def write_checkpoint(model, directory, epoch: int, state: dict, keep: int = 2) -
     os.makedirs(tmp)
     try:
         weights = os.path.join(tmp, "training.weights.h5")
-        model.save_weights(weights)
+        with quiet_failed_flushes():
+            model.save_weights(weights)
         state = {**state, "epoch": epoch, "weights_sha256": file_sha256(weights)}
         with open(os.path.join(tmp, "state.json"), "w") as f:  # last: it vouches
             json.dump(state, f)

@@ -58,6 +58,7 @@ from kerascnn.training.rundir import (
     check_same_data,
     clean_stale,
     is_disk_full,
+    release_failed_writes,
     write_marker,
 )
 from kerascnn.training.startup import advice, settings_block
@@ -185,9 +186,11 @@ def run(config: FitConfig) -> dict:
         lock = state.lock
         return fit_and_report(state)
     except OSError as e:
-        if is_disk_full(e):
-            raise DiskFull(_disk_full_message(e, config)) from None
-        raise
+        if not is_disk_full(e):
+            raise
+        message = _disk_full_message(e, config)
+        release_failed_writes(e)
+        raise DiskFull(message) from None
     finally:
         if lock is not None:
             lock.release()

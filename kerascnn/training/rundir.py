@@ -31,6 +31,7 @@ from kerascnn.training.errors import ConfigError
 from kerascnn.utils.io import is_marked_directory
 
 __all__ = ["MARKER", "LOCK", "RunLock", "is_run_directory", "clean_stale", "DiskFull",
+           "release_failed_writes", "quiet_failed_flushes",
            "is_disk_full", "write_marker", "check_same_data"]
 
 MARKER = ".kerascnn-run"
@@ -47,6 +48,49 @@ def is_disk_full(error: BaseException) -> bool:
         return True
     text = str(error)
     return "No space left" in text or "errno = 28" in text or "Disk quota" in text
+
+
+@contextlib.contextmanager
+def quiet_failed_flushes():
+    """Within: an object whose deallocation fails for lack of space is not reported.
+
+    An HDF5 file whose write failed on a full disk retries its flush when it is deallocated
+    and prints a traceback, inside keras' save or later when the garbage collector reaches
+    it, next to the one line the run prints about the full disk. Any other unraisable
+    exception is reported as usual."""
+    previous, previous_print = sys.unraisablehook, sys.excepthook
+
+    def hook(unraisable):
+        if not is_disk_full(unraisable.exc_value):
+            previous(unraisable)
+
+    def print_hook(kind, value, traceback):  # h5py's Cython prints through excepthook first
+        if not is_disk_full(value):
+            previous_print(kind, value, traceback)
+
+    sys.unraisablehook, sys.excepthook = hook, print_hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook, sys.excepthook = previous, previous_print
+
+
+def release_failed_writes(error: BaseException) -> None:
+    """Frees now the files a write that failed for lack of space left open: drops the
+    tracebacks of ``error`` and of the exceptions chained to it (their frames hold the
+    files) and collects them, quietly (:func:`quiet_failed_flushes`)."""
+    import gc
+
+    with quiet_failed_flushes():  # dropping a traceback may free a file at once
+        pending, seen = [error], set()
+        while pending:
+            e = pending.pop()
+            if e is None or id(e) in seen:
+                continue
+            seen.add(id(e))
+            e.__traceback__ = None
+            pending += [e.__context__, e.__cause__]
+        gc.collect()
 
 
 def is_run_directory(path) -> bool:

@@ -67,7 +67,7 @@ class Field:
 
 _GLOBAL = "global"  # a tensor that carries no position (after global pooling / Flatten)
 _CONVS = ("Conv2D", "DepthwiseConv2D", "SeparableConv2D", "LocallyConnected2D", "TiledConv2D")
-_POOLS = ("MaxPooling2D", "AveragePooling2D")
+_POOLS = ("MaxPooling2D", "AveragePooling2D", "SameAveragePooling2D")
 _UNSUPPORTED = ("Conv2DTranspose", "UpSampling2D", "Resizing")
 _GLOBAL_LAYERS = ("GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten")
 

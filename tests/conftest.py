@@ -93,3 +93,35 @@ def tiny_npz(tmp_path):
     path = tmp_path / "tiny.npz"
     np.savez(path, x_train=x[:60], y_train=y[:60], x_test=x[60:], y_test=y[60:])
     return path
+
+
+@pytest.fixture(scope="module")
+def small_npz(tmp_path_factory):
+    """200 images of 16x16 in two classes (noise; a bright square), 160 train / 40 test."""
+    import numpy as np
+
+    rng = np.random.RandomState(0)
+    y = np.arange(200) % 2
+    x = rng.randint(0, 120, (200, 16, 16, 3)).astype(np.uint8)
+    x[y == 1, 4:12, 4:12] = 255  # class 1: a bright square
+    path = tmp_path_factory.mktemp("data") / "small.npz"
+    np.savez(path, x_train=x[:160], y_train=y[:160], x_test=x[160:], y_test=y[160:])
+    return path
+
+
+def kill_inside_epoch_2(command, run_dir, env, timeout):
+    """Starts ``command`` (a fit.py run writing ``run_dir``) and SIGKILLs it somewhere inside
+    its second epoch, once the first epoch's checkpoint exists."""
+    import signal
+    import subprocess
+    import time
+
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + timeout
+    while not (run_dir / "checkpoints" / "epoch-0001").exists():
+        assert proc.poll() is None and time.time() < deadline
+        time.sleep(0.1)
+    time.sleep(0.5)  # somewhere inside epoch 2
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()

@@ -8,10 +8,8 @@ The runs train resnet20_cifar on a small synthetic npz (160 images of 16x16) thr
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 
 import keras
 import numpy as np
@@ -26,24 +24,13 @@ from kerascnn.training.config import ConfigError, FitConfig, check_settings
 from kerascnn.training.model import OneHotBinaryCrossentropy, add_preprocessing
 from kerascnn.training.optim import ema_variables, make_optimizer, make_schedule
 
-from .conftest import ROOT
+from .conftest import ROOT, kill_inside_epoch_2
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
 # every new option at once; 144 training images in micro-batches of 32: 5 an epoch, so
 # epoch 1 ends in the middle of an accumulation of 2
 ALL_OPTIONS = ("--ema", "0.9", "--ema-warmup", "--grad-accum-steps", "2", "--clip-grad-norm",
                "1.0", "--loss", "bce", "--train-size", "12", "--deterministic", "--seed", "3")
-
-
-@pytest.fixture(scope="module")
-def small_npz(tmp_path_factory):
-    rng = np.random.RandomState(0)
-    y = np.arange(200) % 2
-    x = rng.randint(0, 120, (200, 16, 16, 3)).astype(np.uint8)
-    x[y == 1, 4:12, 4:12] = 255  # class 1: a bright square
-    path = tmp_path_factory.mktemp("data") / "small.npz"
-    np.savez(path, x_train=x[:160], y_train=y[:160], x_test=x[160:], y_test=y[160:])
-    return path
 
 
 def _fit(data, out, *extra, epochs=2, verbose="0"):
@@ -401,15 +388,7 @@ def test_every_option_killed_resumes_bit_identical(small_npz, tmp_path):
     ref, killed, other = tmp_path / "ref", tmp_path / "killed", tmp_path / "other"
     subprocess.run(_fit(small_npz, ref, *ALL_OPTIONS, epochs=3), check=True, env=ENV,
                    timeout=900, capture_output=True)
-    proc = subprocess.Popen(_fit(small_npz, killed, *ALL_OPTIONS, epochs=3), env=ENV,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 900
-    while not (killed / "checkpoints" / "epoch-0001").exists():
-        assert proc.poll() is None and time.time() < deadline
-        time.sleep(0.1)
-    time.sleep(0.5)  # somewhere inside epoch 2
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_inside_epoch_2(_fit(small_npz, killed, *ALL_OPTIONS, epochs=3), killed, ENV, 900)
     assert not (killed / "metrics.json").exists()
     done = subprocess.run(_fit(small_npz, killed, *ALL_OPTIONS, epochs=3), env=ENV,
                           timeout=900, capture_output=True, text=True)

@@ -25,17 +25,6 @@ from .conftest import ROOT
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
 
 
-@pytest.fixture(scope="module")
-def small_npz(tmp_path_factory):
-    rng = np.random.RandomState(0)
-    y = np.arange(200) % 2
-    x = rng.randint(0, 120, (200, 16, 16, 3)).astype(np.uint8)
-    x[y == 1, 4:12, 4:12] = 255  # class 1: a bright square
-    path = tmp_path_factory.mktemp("data") / "small.npz"
-    np.savez(path, x_train=x[:160], y_train=y[:160], x_test=x[160:], y_test=y[160:])
-    return path
-
-
 def _argv(data, out, *extra, epochs=1):
     return ["--model", "resnet20_cifar", "--dataset", str(data), "--image-size", "16",
             "--batch-size", "32", "--epochs", str(epochs), "--output-dir", str(out),

@@ -2,11 +2,9 @@
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 
 import keras
 import numpy as np
@@ -18,7 +16,7 @@ from kerascnn.training.config import FitConfig, TrainingFailed
 from kerascnn.training.optim import WarmupSchedule, apply_l2, make_schedule
 from kerascnn.training.run import run
 
-from .conftest import ROOT, SMALL_MODEL, SMALL_SIZE
+from .conftest import ROOT, SMALL_MODEL, SMALL_SIZE, kill_inside_epoch_2
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
 
@@ -163,15 +161,7 @@ def test_killed_run_resumes_bit_identical(signs_dir, tmp_path):
     subprocess.run(_fit_cmd(signs_dir, ref, *extra), check=True, env=ENV, timeout=600,
                    capture_output=True)
 
-    proc = subprocess.Popen(_fit_cmd(signs_dir, killed, *extra), env=ENV,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 600
-    while not (killed / "checkpoints" / "epoch-0001").exists():
-        assert proc.poll() is None and time.time() < deadline
-        time.sleep(0.1)
-    time.sleep(0.5)  # somewhere inside epoch 2
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_inside_epoch_2(_fit_cmd(signs_dir, killed, *extra), killed, ENV, 600)
     assert not (killed / "metrics.json").exists()
 
     done = subprocess.run(_fit_cmd(signs_dir, killed, *extra), env=ENV, timeout=600,

@@ -124,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default all three)")
     p.add_argument("--data-format", default="auto",
                    help="auto (each backend's fastest), channels_last or channels_first")
+    p.add_argument("--jax-conv", default="auto",
+                   help="JAX on a CPU: auto (kerascnn's Conv2D computes 1x1, small-map and stem "
+                        "convolutions as patch products) or native (XLA's convolution for all)")
     p.add_argument("--compare-keras", action="store_true",
                    help="time each model's keras.applications twin alternately, print ratios")
     p.add_argument("--no-train", action="store_true", help="time inference only")
@@ -172,6 +175,8 @@ def check_args(args) -> str | None:
                 f"(comma-separated); got {args.timm_variants!r}")
     if args.plugin is not None and not os.path.isfile(args.plugin):
         return f"--plugin: no such file: {args.plugin}"
+    if args.jax_conv not in ("auto", "native"):
+        return f"--jax-conv must be auto or native; got {args.jax_conv!r}"
     if args.data_format not in ("auto", "channels_last", "channels_first"):
         return ("--data-format must be auto, channels_last or channels_first; "
                 f"got {args.data_format!r}")
@@ -448,6 +453,12 @@ class KerasWorker:
         self.data_format = best["data_format"] if fmt == "auto" else fmt
         self.jit_compile = best["jit_compile"]
         keras.config.set_image_data_format(self.data_format)
+        self.conv_lowering = None
+        if self.backend == "jax" and device == "cpu":
+            from kerascnn.layers.conv import set_jax_cpu_lowering
+
+            self.conv_lowering = config.get("jax_conv", "auto")
+            set_jax_cpu_lowering(self.conv_lowering)
         keras.config.set_dtype_policy(KERAS_POLICY[config["precision"]])
         self.device_name = self._device_name(device)
         self.meter = MemoryMeter("keras")
@@ -500,6 +511,7 @@ class KerasWorker:
                              "jit_compile": self.jit_compile,
                              "dtype_policy": KERAS_POLICY[self.config["precision"]],
                              "threads": self._threads(),
+                             "conv_lowering": self.conv_lowering,
                              "xla_flags": os.environ.get("XLA_FLAGS", "")}}
 
     def setup(self, msg):
@@ -892,8 +904,10 @@ def _settings_text(s: dict) -> str:
         return f"{s['memory_format']}, compile {'on' if s['torch_compile'] else 'off'}, " \
                f"{s['precision']}, {s['threads']} threads"
     flags = f", XLA_FLAGS={s['xla_flags']}" if s.get("xla_flags") else ""
+    conv = {"auto": ", 1x1/small/stem convs as matmul", "native": ", XLA convs"}.get(
+        s.get("conv_lowering"), "")
     return (f"{s['data_format']}, jit_compile={s['jit_compile']}, {s['dtype_policy']}, "
-            f"{s['threads']} threads{flags}")
+            f"{s['threads']} threads{conv}{flags}")
 
 
 def _table(results, worker_settings=None) -> str:
@@ -995,7 +1009,8 @@ def main(argv=None) -> int:
     write_json_atomic = _module_file("kerascnn/utils/io.py").write_json_atomic
 
     config = {"device": args.device, "precision": args.precision,
-              "data_format": args.data_format, "image_size": args.image_size,
+              "data_format": args.data_format, "jax_conv": args.jax_conv,
+              "image_size": args.image_size,
               "classes": args.classes, "batch_size": args.batch_size, "seed": args.seed,
               "train": not args.no_train, "compare_keras": args.compare_keras,
               "timm_variants": [v.strip() for v in args.timm_variants.split(",") if v.strip()],

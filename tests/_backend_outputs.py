@@ -45,10 +45,9 @@ def build(name):
                 return kerascnn.create_model(name, classifier_activation=None, **kwargs)
             except TypeError:  # a model without a classifier_activation argument
                 return kerascnn.create_model(name, **kwargs)
-        except ValueError as e:
-            if "input shape must be" not in str(e):
-                raise
-    raise ValueError(f"{name}: no input size to build it at")
+        except ValueError as e:  # the small size is refused: try the default one
+            refused = e
+    raise ValueError(f"{name}: no input size to build it at") from refused
 
 
 def randomize(model, seed):

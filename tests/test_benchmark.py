@@ -105,6 +105,7 @@ def test_benchmark_argument_errors(capsys):
                                             "'eager,fast'"),
         (["--data-format", "nhwc"], "--data-format must be auto, channels_last or "
                                     "channels_first; got 'nhwc'"),
+        (["--jax-conv", "fast"], "--jax-conv must be auto or native; got 'fast'"),
         (["--plugin", "/nonexistent/p.py"], "--plugin: no such file: /nonexistent/p.py"),
     ]:
         assert script.main(["--models", "resnet50"] + extra) == 2
@@ -171,6 +172,8 @@ def test_backends_and_timm_without_tensorflow(tmp_path):
     assert set(s["workers"]) == {"jax", "torch", "timm"}
     assert s["workers"]["jax"]["settings"]["data_format"] == "channels_last"
     assert s["workers"]["jax"]["settings"]["jit_compile"] is True
+    assert s["workers"]["jax"]["settings"]["conv_lowering"] == "auto"
+    assert s["workers"]["torch"]["settings"]["conv_lowering"] is None
     assert s["workers"]["torch"]["settings"]["data_format"] == "channels_first"
     assert s["workers"]["torch"]["settings"]["dtype_policy"] == "float32"
     assert s["workers"]["timm"]["framework_version"].startswith("torch ")

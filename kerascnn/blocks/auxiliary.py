@@ -16,6 +16,7 @@ from __future__ import annotations
 from keras import layers
 
 from kerascnn.blocks.common import conv_bn
+from kerascnn.layers.conv import Conv2D
 
 __all__ = ["googlenet_aux_head", "inception_v3_aux_head"]
 
@@ -24,7 +25,7 @@ def googlenet_aux_head(x, classes, classifier_activation="softmax", *, name="aux
                        dropout=0.7):
     """GoogLeNet's auxiliary classifier (needs a grid of at least 5x5)."""
     x = layers.AveragePooling2D(5, strides=3, name=f"{name}_pool")(x)
-    x = layers.Conv2D(128, 1, activation="relu", name=f"{name}_conv")(x)
+    x = Conv2D(128, 1, activation="relu", name=f"{name}_conv")(x)
     x = layers.Flatten(name=f"{name}_flatten")(x)
     x = layers.Dense(1024, activation="relu", name=f"{name}_fc")(x)
     x = layers.Dropout(dropout, name=f"{name}_dropout")(x)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from kerascnn.layers.conv import Conv2D
+
 __all__ = [
     "BN_EPSILON",
     "TORCH_BN_EPSILON",
@@ -76,8 +78,8 @@ def conv_bn(x, filters, kernel_size, strides=1, padding="same", *, name, use_bia
         epsilon: BN epsilon.
         activation: activation name or None.
     """
-    x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=use_bias,
-                      name=name)(x)
+    x = Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=use_bias,
+               name=name)(x)
     if batch_norm:
         x = layers.BatchNormalization(axis=channel_axis(), scale=bn_scale, epsilon=epsilon,
                                       name=f"{name}_bn")(x)

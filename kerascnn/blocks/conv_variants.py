@@ -17,6 +17,7 @@ from keras import layers
 
 from kerascnn.blocks.common import BN_EPSILON, channel_axis, check_positive_int
 from kerascnn.blocks.mobilenet import depthwise_separable_conv  # noqa: F401  (MobileNet's block)
+from kerascnn.layers.conv import Conv2D
 
 __all__ = ["asymmetric_conv", "small_kernel_stack", "depthwise_separable_conv"]
 
@@ -49,11 +50,11 @@ def asymmetric_conv(x, filters, n, *, name="asym", batch_norm=False, activation=
         use_bias: convolution biases.
     """
     _check(filters, n)
-    x = layers.Conv2D(filters, (1, n), padding="same", use_bias=use_bias,
-                      name=f"{name}_1x{n}")(x)
+    x = Conv2D(filters, (1, n), padding="same", use_bias=use_bias,
+               name=f"{name}_1x{n}")(x)
     x = _post(x, f"{name}_1x{n}", batch_norm, activation)
-    x = layers.Conv2D(filters, (n, 1), padding="same", use_bias=use_bias,
-                      name=f"{name}_{n}x1")(x)
+    x = Conv2D(filters, (n, 1), padding="same", use_bias=use_bias,
+               name=f"{name}_{n}x1")(x)
     return _post(x, f"{name}_{n}x1", batch_norm, activation)
 
 
@@ -67,7 +68,7 @@ def small_kernel_stack(x, filters, kernel_size, *, name="stack", batch_norm=Fals
     if kernel_size < 3 or kernel_size % 2 == 0:
         raise ValueError(f"`kernel_size` must be odd and >= 3; got kernel_size={kernel_size}.")
     for i in range((kernel_size - 1) // 2):
-        x = layers.Conv2D(filters, 3, padding="same", use_bias=use_bias,
-                          name=f"{name}_{i + 1}_3x3")(x)
+        x = Conv2D(filters, 3, padding="same", use_bias=use_bias,
+                   name=f"{name}_{i + 1}_3x3")(x)
         x = _post(x, f"{name}_{i + 1}", batch_norm, activation)
     return x

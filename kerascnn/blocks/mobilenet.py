@@ -11,6 +11,7 @@ from __future__ import annotations
 from keras import layers
 
 from kerascnn.blocks.common import BN_EPSILON, channel_axis, check_positive_int
+from kerascnn.layers.conv import Conv2D
 
 __all__ = ["depthwise_separable_conv", "KERAS_MOBILENET_NAMES"]
 
@@ -71,7 +72,7 @@ def depthwise_separable_conv(x, filters, kernel_size=3, *, strides=1, depth_mult
                                       name=names["dw_bn"])(x)
     if activation:
         x = _activation(x, activation, names["dw_act"])
-    x = layers.Conv2D(filters, 1, padding="same", use_bias=use_bias, name=names["pw"])(x)
+    x = Conv2D(filters, 1, padding="same", use_bias=use_bias, name=names["pw"])(x)
     if batch_norm:
         x = layers.BatchNormalization(axis=channel_axis(), epsilon=bn_epsilon,
                                       name=names["pw_bn"])(x)

@@ -31,6 +31,7 @@ from keras import layers
 
 from kerascnn.blocks.common import BN_EPSILON, channel_axis, check_positive_int, check_positive_ints
 from kerascnn.blocks.se import se_block
+from kerascnn.layers.conv import Conv2D
 from kerascnn.layers.stochastic_depth import (
     StochasticDepth,
     check_survival_probability,
@@ -108,8 +109,8 @@ def _conv(x, filters, kernel_size, stride, *, groups=1, use_bias, explicit_paddi
             x = layers.ZeroPadding2D(padding=kernel_size // 2, name=pad_name)(x)
         else:
             padding = "same"
-    return layers.Conv2D(filters, kernel_size, strides=stride, padding=padding, groups=groups,
-                         use_bias=use_bias, name=name)(x)
+    return Conv2D(filters, kernel_size, strides=stride, padding=padding, groups=groups,
+                  use_bias=use_bias, name=name)(x)
 
 
 def _bn(x, epsilon, name):

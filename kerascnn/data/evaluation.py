@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from kerascnn.layers.conv import Conv2D
+
 __all__ = ["MODES", "ten_crop", "center_crop", "to_fully_convolutional", "evaluate",
            "predict_views"]
 
@@ -88,9 +90,9 @@ def to_fully_convolutional(model):
             return keras.layers.Identity(name=layer.name)
         if layer.name in producers:
             cfg = layer.get_config()
-            return keras.layers.Conv2D(cfg["units"], producers[layer.name],
-                                       activation=cfg["activation"], use_bias=cfg["use_bias"],
-                                       name=layer.name)
+            return Conv2D(cfg["units"], producers[layer.name],
+                          activation=cfg["activation"], use_bias=cfg["use_bias"],
+                          name=layer.name)
         return layer.__class__.from_config(layer.get_config())
 
     inputs = keras.Input((None, None) + tuple(model.input.shape[3:]))

@@ -24,6 +24,7 @@ import keras
 from keras import ops
 
 from kerascnn.layers.affine import Affine
+from kerascnn.layers.conv import Conv2D
 
 __all__ = ["ConcatNormReLUConv"]
 
@@ -74,8 +75,8 @@ class ConcatNormReLUConv(keras.layers.Layer):
             self.norm = Affine(axis=axis, name=self.norm_name)
         self.conv = None
         if filters is not None:
-            self.conv = keras.layers.Conv2D(filters, kernel_size, padding="same",
-                                            use_bias=use_bias, name=self.conv_name)
+            self.conv = Conv2D(filters, kernel_size, padding="same",
+                               use_bias=use_bias, name=self.conv_name)
 
     @staticmethod
     def _as_list(x):

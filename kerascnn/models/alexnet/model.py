@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from keras import layers
 
+from kerascnn.layers.conv import Conv2D
 from kerascnn.layers.lrn import ALEXNET_LRN, LocalResponseNormalization
 from kerascnn.layers.pooling import AdaptiveAveragePooling2D, CeilPooling2D
 from kerascnn.models.common import (
@@ -137,9 +138,9 @@ def AlexNetFamily(include_top=True, weights=None, input_tensor=None, input_shape
             if pad:
                 x = layers.ZeroPadding2D(pad, name=f"conv{i}_pad")(x)
             pad = "valid"
-        x = layers.Conv2D(filters, kernel, strides=stride, padding=pad,
-                          groups=groups if grouped else 1, activation="relu",
-                          name=f"conv{i}")(x)
+        x = Conv2D(filters, kernel, strides=stride, padding=pad,
+                   groups=groups if grouped else 1, activation="relu",
+                   name=f"conv{i}")(x)
         if norm and use_lrn and lrn_order == "before_pool":
             x = LocalResponseNormalization(**lrn_args, axis=channel_axis(), name=f"lrn{i}")(x)
         if pool is not None and pool_ceil_mode:

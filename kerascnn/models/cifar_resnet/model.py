@@ -36,6 +36,7 @@ import sys
 from keras import layers
 
 from kerascnn.blocks.residual import depth_schedule, residual_block
+from kerascnn.layers.conv import Conv2D
 from kerascnn.models.common import (
     build_input,
     channel_axis,
@@ -139,7 +140,7 @@ def CifarResNet(
     # Keras walks the functional graph recursively: ResNet-1202 needs a deeper stack.
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 2000 + 60 * 3 * n))
     axis = channel_axis()
-    x = layers.Conv2D(num_filters, 3, padding="same", use_bias=False, name="conv1")(img_input)
+    x = Conv2D(num_filters, 3, padding="same", use_bias=False, name="conv1")(img_input)
     x = layers.BatchNormalization(axis=axis, epsilon=bn_epsilon, name="conv1_bn")(x)
     x = layers.Activation("relu", name="conv1_relu")(x)
 

@@ -30,6 +30,7 @@ from keras import layers
 
 from kerascnn.blocks.common import BN_EPSILON, channel_axis, check_positive_int, check_rate
 from kerascnn.layers.affine import Affine
+from kerascnn.layers.conv import Conv2D
 from kerascnn.layers.dense import ConcatNormReLUConv
 
 __all__ = ["dense_block", "dense_fast_block", "transition", "dense_features", "norm_relu"]
@@ -77,8 +78,8 @@ def _norm_relu_conv(inputs, filters, kernel_size, name, norm_name, conv_name, fa
     x = layers.Activation("relu", name=f"{name}_relu")(x)
     if filters is None:
         return x
-    return layers.Conv2D(filters, kernel_size, padding="same", use_bias=False,
-                         name=conv_name)(x)
+    return Conv2D(filters, kernel_size, padding="same", use_bias=False,
+                  name=conv_name)(x)
 
 
 def dense_features(x, num_layers, growth_rate, bottleneck=False, *, name="dense",
@@ -110,8 +111,8 @@ def dense_features(x, num_layers, growth_rate, bottleneck=False, *, name="dense"
             y = layers.BatchNormalization(axis=channel_axis(), epsilon=epsilon,
                                           name=f"{prefix}_1_bn")(y)
             y = layers.Activation("relu", name=f"{prefix}_1_relu")(y)
-            y = layers.Conv2D(growth_rate, 3, padding="same", use_bias=False,
-                              name=f"{prefix}_2_conv")(y)
+            y = Conv2D(growth_rate, 3, padding="same", use_bias=False,
+                       name=f"{prefix}_2_conv")(y)
             last = f"{prefix}_2"
         else:
             y = _norm_relu_conv(features, growth_rate, 3, f"{prefix}_0",

@@ -57,6 +57,7 @@ from __future__ import annotations
 from keras import layers
 
 from kerascnn.layers.affine import Affine
+from kerascnn.layers.conv import Conv2D
 from kerascnn.layers.dense import ConcatNormReLUConv
 from kerascnn.models.common import (
     BN_EPSILON,
@@ -183,7 +184,7 @@ def DenseNet(
         img_input = build_input(input_tensor, input_shape, default_shape=(224, 224, 3),
                                 min_size=32, include_top=include_top, weights=weights)
         x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(img_input)
-        x = layers.Conv2D(init_channels, 7, strides=2, use_bias=False, name="conv1_conv")(x)
+        x = Conv2D(init_channels, 7, strides=2, use_bias=False, name="conv1_conv")(x)
         x = layers.BatchNormalization(axis=axis, epsilon=bn_epsilon, name="conv1_bn")(x)
         x = layers.Activation("relu", name="conv1_relu")(x)
         x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(x)
@@ -192,8 +193,8 @@ def DenseNet(
         img_input = build_input(input_tensor, input_shape, default_shape=(32, 32, 3),
                                 min_size=2 ** (len(blocks) - 1), include_top=include_top,
                                 weights=weights)
-        x = layers.Conv2D(init_channels, 3, padding="same", use_bias=False,
-                          name="conv1_conv")(img_input)
+        x = Conv2D(init_channels, 3, padding="same", use_bias=False,
+                   name="conv1_conv")(img_input)
         if fast:
             x = layers.BatchNormalization(axis=axis, epsilon=bn_epsilon, center=False,
                                           scale=False, name="conv1_bn")(x)

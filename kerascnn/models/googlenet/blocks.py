@@ -13,6 +13,7 @@ from __future__ import annotations
 from keras import layers
 
 from kerascnn.blocks.common import INCEPTION_BN_EPSILON, check_positive_ints, concat, conv_bn
+from kerascnn.layers.conv import Conv2D
 from kerascnn.layers.pooling import CeilPooling2D
 
 __all__ = [
@@ -29,9 +30,9 @@ def inception_naive(x, f1, f3, f5, *, name="inception"):
     so the output has ``f1 + f3 + f5 + C_in`` channels.
     """
     check_positive_ints(f1=f1, f3=f3, f5=f5)
-    b1 = layers.Conv2D(f1, 1, padding="same", activation="relu", name=f"{name}_1x1")(x)
-    b3 = layers.Conv2D(f3, 3, padding="same", activation="relu", name=f"{name}_3x3")(x)
-    b5 = layers.Conv2D(f5, 5, padding="same", activation="relu", name=f"{name}_5x5")(x)
+    b1 = Conv2D(f1, 1, padding="same", activation="relu", name=f"{name}_1x1")(x)
+    b3 = Conv2D(f3, 3, padding="same", activation="relu", name=f"{name}_3x3")(x)
+    b5 = Conv2D(f5, 5, padding="same", activation="relu", name=f"{name}_5x5")(x)
     bp = layers.MaxPooling2D(3, strides=1, padding="same", name=f"{name}_pool")(x)
     return concat([b1, b3, b5, bp], f"{name}_output")
 

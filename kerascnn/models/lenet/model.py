@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from keras import layers
 
+from kerascnn.layers.conv import Conv2D
 from kerascnn.models.common import (
     build_input,
     check_arguments,
@@ -46,11 +47,11 @@ def _lenet5(include_top=True, weights=None, input_tensor=None, input_shape=None,
     img_input = build_input(input_tensor, input_shape, default_shape=DEFAULT_SHAPE,
                             min_size=MIN_SIZE, include_top=include_top, weights=weights,
                             fixed_size=True)
-    x = layers.Conv2D(6, 5, activation=activation, name="c1")(img_input)
+    x = Conv2D(6, 5, activation=activation, name="c1")(img_input)
     x = layers.AveragePooling2D(2, strides=2, name="s2")(x)
-    x = layers.Conv2D(16, 5, activation=activation, name="c3")(x)
+    x = Conv2D(16, 5, activation=activation, name="c3")(x)
     x = layers.AveragePooling2D(2, strides=2, name="s4")(x)
-    x = layers.Conv2D(120, 5, activation=activation, name="c5")(x)
+    x = Conv2D(120, 5, activation=activation, name="c5")(x)
     if include_top:
         x = layers.Flatten(name="flatten")(x)
         x = layers.Dense(84, activation=activation, name="f6")(x)

@@ -17,6 +17,7 @@ import keras
 from keras import layers
 
 from kerascnn.blocks.mobilenet import KERAS_MOBILENET_NAMES, depthwise_separable_conv
+from kerascnn.layers.conv import Conv2D
 from kerascnn.models.common import (
     build_input,
     channel_axis,
@@ -61,8 +62,8 @@ def _mobilenet(include_top=True, weights=None, input_tensor=None, input_shape=No
                          f"depth_multiplier={depth_multiplier!r}.")
     img_input = build_input(input_tensor, input_shape, default_shape=(224, 224, 3), min_size=32,
                             include_top=include_top, weights=weights)
-    x = layers.Conv2D(int(32 * alpha), 3, padding="same", use_bias=False, strides=2,
-                      name="conv1")(img_input)
+    x = Conv2D(int(32 * alpha), 3, padding="same", use_bias=False, strides=2,
+               name="conv1")(img_input)
     x = layers.BatchNormalization(axis=channel_axis(), name="conv1_bn")(x)
     x = layers.ReLU(6.0, name="conv1_relu")(x)
     for block_id, (filters, strides) in enumerate(BLOCKS, start=1):
@@ -71,7 +72,7 @@ def _mobilenet(include_top=True, weights=None, input_tensor=None, input_shape=No
     if include_top:
         x = layers.GlobalAveragePooling2D(keepdims=True, name="global_average_pooling2d")(x)
         x = layers.Dropout(dropout, name="dropout")(x)
-        x = layers.Conv2D(classes, 1, padding="same", name="conv_preds")(x)
+        x = Conv2D(classes, 1, padding="same", name="conv_preds")(x)
         x = layers.Reshape((classes,), name="reshape_2")(x)
         x = layers.Activation(classifier_activation, name="predictions")(x)
     else:  # keras.applications.MobileNet's top above is its own (1x1 conv, reshape)

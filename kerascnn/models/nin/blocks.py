@@ -9,6 +9,7 @@ from __future__ import annotations
 from keras import layers
 
 from kerascnn.blocks.common import check_positive_int
+from kerascnn.layers.conv import Conv2D
 
 __all__ = ["nin_block"]
 
@@ -43,10 +44,10 @@ def nin_block(x, filters, kernel_size, strides=1, *, padding="same", mlp_filters
         raise ValueError(
             f"`padding` must be 'same', 'valid' or an integer; got padding={padding!r}."
         )
-    x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding,
-                      activation="relu", name=f"{name}_conv")(x)
+    x = Conv2D(filters, kernel_size, strides=strides, padding=padding,
+               activation="relu", name=f"{name}_conv")(x)
     for i, f in enumerate(mlp_filters, start=1):
         last = i == len(mlp_filters)
-        x = layers.Conv2D(f, 1, activation="relu" if (final_activation or not last) else None,
-                          name=f"{name}_mlp{i}")(x)
+        x = Conv2D(f, 1, activation="relu" if (final_activation or not last) else None,
+                   name=f"{name}_mlp{i}")(x)
     return x

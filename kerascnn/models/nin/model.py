@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from keras import layers
 
+from kerascnn.layers.conv import Conv2D
 from kerascnn.layers.pooling import CeilPooling2D, SameAveragePooling2D
 from kerascnn.models.common import (
     build_input,
@@ -80,7 +81,7 @@ def _nin_cifar(include_top=True, weights=None, input_tensor=None, input_shape=No
         x = layers.Dropout(dropout, name="dropout2")(x)
     x = nin_block(x, 192, 3, mlp_filters=(192,), name="stage3")
     if include_top:
-        x = layers.Conv2D(classes, 1, activation="relu", name="final_conv")(x)
+        x = Conv2D(classes, 1, activation="relu", name="final_conv")(x)
     x = classifier_head(x, include_top, pooling, classes, classifier_activation, dense=False)
     return finish_model(img_input, input_tensor, x, name, weights)
 

@@ -64,6 +64,7 @@ from kerascnn.blocks.residual import (
     depth_schedule,
     residual_block,
 )
+from kerascnn.layers.conv import Conv2D
 from kerascnn.layers.pooling import CeilMaxPooling2D
 from kerascnn.models.common import (
     BN_EPSILON,
@@ -181,8 +182,8 @@ def _stem(x, kind, use_bias, epsilon=BN_EPSILON, pool_ceil_mode=False):
         for i, (filters, stride) in enumerate(((64, 2), (64, 1), (128, 1)), start=1):
             if stride > 1:
                 x = layers.ZeroPadding2D(padding=1, name=f"conv1_{i}_pad")(x)
-            x = layers.Conv2D(filters, 3, strides=stride, padding="valid" if stride > 1
-                              else "same", use_bias=use_bias, name=f"conv1_{i}")(x)
+            x = Conv2D(filters, 3, strides=stride, padding="valid" if stride > 1
+                       else "same", use_bias=use_bias, name=f"conv1_{i}")(x)
             x = layers.BatchNormalization(axis=axis, epsilon=epsilon, name=f"bn_conv1_{i}")(x)
             x = layers.Activation("relu", name=f"conv1_{i}_relu")(x)
         if pool_ceil_mode:
@@ -190,7 +191,7 @@ def _stem(x, kind, use_bias, epsilon=BN_EPSILON, pool_ceil_mode=False):
         # 3x3/2 max pooling, "same" (the windows of ceil rounding at even sizes only).
         return layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)
     x = layers.ZeroPadding2D(padding=3, name="conv1_pad")(x)
-    x = layers.Conv2D(64, 7, strides=2, use_bias=use_bias, name="conv1")(x)
+    x = Conv2D(64, 7, strides=2, use_bias=use_bias, name="conv1")(x)
     x = layers.BatchNormalization(axis=axis, epsilon=epsilon, name="bn_conv1")(x)
     x = layers.Activation("relu", name="conv1_relu")(x)
     if pool_ceil_mode:

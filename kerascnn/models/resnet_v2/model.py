@@ -24,6 +24,7 @@ from __future__ import annotations
 from keras import layers
 
 from kerascnn.blocks.residual import depth_schedule, residual_block
+from kerascnn.layers.conv import Conv2D
 from kerascnn.models.common import (
     BN_EPSILON,
     build_input,
@@ -108,7 +109,7 @@ def ResNetV2(
                             include_top=include_top, weights=weights)
 
     x = layers.ZeroPadding2D(padding=3, name="conv1_pad")(img_input)
-    x = layers.Conv2D(64, 7, strides=2, use_bias=True, name="conv1_conv")(x)
+    x = Conv2D(64, 7, strides=2, use_bias=True, name="conv1_conv")(x)
     x = layers.ZeroPadding2D(padding=1, name="pool1_pad")(x)
     x = layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from keras import layers
 
 from kerascnn.blocks.common import BN_EPSILON
+from kerascnn.layers.conv import Conv2D
 from kerascnn.layers.conv_variants import ChannelShuffle
 
 __all__ = ["shufflenet_unit"]
@@ -39,8 +40,8 @@ def shufflenet_unit(x, out_channels, groups, *, downsample=False, group_first=Tr
     if not downsample and in_channels != out_channels:
         raise ValueError(f"A unit without downsampling needs {out_channels} input channels; "
                          f"got {in_channels}.")
-    y = layers.Conv2D(mid, 1, groups=groups if group_first else 1, use_bias=False,
-                      name=f"{name}_compress_conv")(x)
+    y = Conv2D(mid, 1, groups=groups if group_first else 1, use_bias=False,
+               name=f"{name}_compress_conv")(x)
     y = _bn(y, f"{name}_compress_bn", bn_epsilon)
     y = layers.ReLU(name=f"{name}_compress_relu")(y)
     y = ChannelShuffle(groups, name=f"{name}_shuffle")(y)
@@ -48,8 +49,8 @@ def shufflenet_unit(x, out_channels, groups, *, downsample=False, group_first=Tr
     y = layers.DepthwiseConv2D(3, strides=2 if downsample else 1, use_bias=False,
                                name=f"{name}_dw_conv")(y)
     y = _bn(y, f"{name}_dw_bn", bn_epsilon)
-    y = layers.Conv2D(branch_out, 1, groups=groups, use_bias=False,
-                      name=f"{name}_expand_conv")(y)
+    y = Conv2D(branch_out, 1, groups=groups, use_bias=False,
+               name=f"{name}_expand_conv")(y)
     y = _bn(y, f"{name}_expand_bn", bn_epsilon)
     if downsample:
         s = layers.ZeroPadding2D(1, name=f"{name}_avg_pad")(x)

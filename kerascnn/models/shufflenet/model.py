@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from keras import layers
 
+from kerascnn.layers.conv import Conv2D
 from kerascnn.models.common import (
     build_input,
     check_arguments,
@@ -76,7 +77,7 @@ def ShuffleNet(include_top=True, weights=None, input_tensor=None, input_shape=No
     img_input = build_input(input_tensor, input_shape, default_shape=(224, 224, 3), min_size=32,
                             include_top=include_top, weights=weights)
     x = layers.ZeroPadding2D(1, name="conv1_pad")(img_input)
-    x = layers.Conv2D(24, 3, strides=2, use_bias=False, name="conv1")(x)
+    x = Conv2D(24, 3, strides=2, use_bias=False, name="conv1")(x)
     x = layers.BatchNormalization(epsilon=bn_epsilon, name="conv1_bn")(x)
     x = layers.ReLU(name="conv1_relu")(x)
     x = layers.ZeroPadding2D(1, name="pool1_pad")(x)      # post-ReLU: zeros never win

@@ -13,6 +13,7 @@ from __future__ import annotations
 from keras import layers
 
 from kerascnn.blocks.common import channel_axis, check_positive_ints
+from kerascnn.layers.conv import Conv2D
 
 __all__ = ["fire_module"]
 
@@ -42,13 +43,13 @@ def fire_module(x, s1x1, e1x1, e3x3, *, name="fire", bypass=None):
     if bypass == "simple" and channels_in != channels_out:
         raise ValueError(f"A simple bypass needs input channels equal to e1x1 + e3x3 = "
                          f"{channels_out}; got {channels_in}.")
-    s = layers.Conv2D(s1x1, 1, activation="relu", name=f"{name}_squeeze1x1")(x)
-    a = layers.Conv2D(e1x1, 1, activation="relu", name=f"{name}_expand1x1")(s)
-    b = layers.Conv2D(e3x3, 3, padding="same", activation="relu", name=f"{name}_expand3x3")(s)
+    s = Conv2D(s1x1, 1, activation="relu", name=f"{name}_squeeze1x1")(x)
+    a = Conv2D(e1x1, 1, activation="relu", name=f"{name}_expand1x1")(s)
+    b = Conv2D(e3x3, 3, padding="same", activation="relu", name=f"{name}_expand3x3")(s)
     y = layers.Concatenate(axis=channel_axis(), name=f"{name}_concat")([a, b])
     if bypass is None:
         return y
     shortcut = x
     if channels_in != channels_out:
-        shortcut = layers.Conv2D(channels_out, 1, name=f"{name}_bypass")(x)
+        shortcut = Conv2D(channels_out, 1, name=f"{name}_bypass")(x)
     return layers.Add(name=f"{name}_add")([y, shortcut])

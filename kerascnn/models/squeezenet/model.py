@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from keras import layers
 
+from kerascnn.layers.conv import Conv2D
 from kerascnn.models.common import (
     build_input,
     check_arguments,
@@ -82,7 +83,7 @@ def SqueezeNet(version="1_0", include_top=True, weights=None, input_tensor=None,
                             min_size=32, include_top=include_top,
                             weights=weights)
     filters, kernel = spec["conv1"]
-    x = layers.Conv2D(filters, kernel, strides=2, activation="relu", name="conv1")(img_input)
+    x = Conv2D(filters, kernel, strides=2, activation="relu", name="conv1")(img_input)
     x = _ceil_max_pool(x, "pool1")
     channels = filters
     for i, (s1, e1, e3) in enumerate(FIRES, start=2):
@@ -96,7 +97,7 @@ def SqueezeNet(version="1_0", include_top=True, weights=None, input_tensor=None,
             x = _ceil_max_pool(x, f"pool{i}")
     if include_top:
         x = layers.Dropout(dropout_rate, name="drop9")(x)
-        x = layers.Conv2D(classes, 1, activation="relu", name="conv10")(x)
+        x = Conv2D(classes, 1, activation="relu", name="conv10")(x)
     x = classifier_head(x, include_top, pooling, classes, classifier_activation, dense=False)
     return finish_model(img_input, input_tensor, x, name, weights)
 

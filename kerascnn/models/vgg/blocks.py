@@ -10,6 +10,7 @@ from __future__ import annotations
 from keras import layers
 
 from kerascnn.blocks.common import BN_EPSILON, channel_axis, check_positive_ints
+from kerascnn.layers.conv import Conv2D
 from kerascnn.layers.lrn import ALEXNET_LRN, LocalResponseNormalization
 
 __all__ = ["vgg_block"]
@@ -46,12 +47,12 @@ def vgg_block(x, num_convs, filters, *, name="block", kernel_sizes=None, batch_n
     for i, k in enumerate(kernel_sizes, start=1):
         conv_name = f"{name}_conv{i}"
         if batch_norm:
-            x = layers.Conv2D(filters, k, padding="same", name=conv_name)(x)
+            x = Conv2D(filters, k, padding="same", name=conv_name)(x)
             x = layers.BatchNormalization(axis=channel_axis(), epsilon=bn_epsilon,
                                           name=f"{conv_name}_bn")(x)
             x = layers.Activation("relu", name=f"{conv_name}_relu")(x)
         else:
-            x = layers.Conv2D(filters, k, padding="same", activation="relu", name=conv_name)(x)
+            x = Conv2D(filters, k, padding="same", activation="relu", name=conv_name)(x)
         if lrn_after_first and i == 1:
             # "the LRN layer of Krizhevsky et al.": AlexNet's constants and convention.
             x = LocalResponseNormalization(**ALEXNET_LRN, axis=channel_axis(),

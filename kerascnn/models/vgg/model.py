@@ -42,6 +42,7 @@ import numpy as np
 from keras import layers
 
 from kerascnn.blocks.common import BN_EPSILON, TORCH_BN_EPSILON
+from kerascnn.layers.conv import Conv2D
 from kerascnn.layers.pooling import AdaptiveAveragePooling2D
 from kerascnn.models.common import (
     build_input,
@@ -132,13 +133,13 @@ def VGG(config, include_top=True, weights=None, input_tensor=None, input_shape=N
                       batch_norm=batch_norm, lrn_after_first=lrn and block == 1,
                       bn_epsilon=bn_epsilon)
     if dense_eval:
-        x = layers.Conv2D(4096, 7, activation="relu", name="fc1")(x)
+        x = Conv2D(4096, 7, activation="relu", name="fc1")(x)
         if dropout:
             x = layers.Dropout(dropout, name="fc1_dropout")(x)
-        x = layers.Conv2D(4096, 1, activation="relu", name="fc2")(x)
+        x = Conv2D(4096, 1, activation="relu", name="fc2")(x)
         if dropout:
             x = layers.Dropout(dropout, name="fc2_dropout")(x)
-        x = layers.Conv2D(classes, 1, activation=classifier_activation, name="predictions")(x)
+        x = Conv2D(classes, 1, activation=classifier_activation, name="predictions")(x)
     elif include_top:
         if adaptive:
             x = AdaptiveAveragePooling2D((7, 7), name="avgpool")(x)

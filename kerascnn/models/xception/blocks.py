@@ -7,6 +7,7 @@ from __future__ import annotations
 from keras import layers
 
 from kerascnn.blocks.common import INCEPTION_BN_EPSILON, channel_axis
+from kerascnn.layers.conv import Conv2D
 
 __all__ = [
     "xception_entry_flow",
@@ -28,8 +29,8 @@ def _sep(x, filters, name):
 def _xception_down_block(x, filters, block, pre_activation=True):
     """Two separable convolutions, 3x3/2 max pool, plus a 1x1/2 projection shortcut."""
     f1, f2 = filters
-    residual = layers.Conv2D(f2, 1, strides=2, padding="same", use_bias=False,
-                             name=f"block{block}_shortcut")(x)
+    residual = Conv2D(f2, 1, strides=2, padding="same", use_bias=False,
+                      name=f"block{block}_shortcut")(x)
     residual = _bn(residual, f"block{block}_shortcut_bn")
     if pre_activation:
         x = layers.Activation("relu", name=f"block{block}_sepconv1_act")(x)
@@ -44,10 +45,10 @@ def xception_entry_flow(x):
     """Xception entry flow: 3x3/2 32 V and 3x3 64 V convolutions (BN, ReLU), then
     three residual blocks of separable convolutions (128, 256, 728 filters), each
     halving the resolution (299 -> 19). Layers ``block1`` .. ``block4``."""
-    x = layers.Conv2D(32, 3, strides=2, use_bias=False, name="block1_conv1")(x)
+    x = Conv2D(32, 3, strides=2, use_bias=False, name="block1_conv1")(x)
     x = _bn(x, "block1_conv1_bn")
     x = layers.Activation("relu", name="block1_conv1_act")(x)
-    x = layers.Conv2D(64, 3, use_bias=False, name="block1_conv2")(x)
+    x = Conv2D(64, 3, use_bias=False, name="block1_conv2")(x)
     x = _bn(x, "block1_conv2_bn")
     x = layers.Activation("relu", name="block1_conv2_act")(x)
     x = _xception_down_block(x, (128, 128), 2, pre_activation=False)

@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 from keras import ops
 
-from kerascnn.layers import Conv2D
-from kerascnn.layers.conv import matmul_lowering, patches_matmul, set_jax_cpu_lowering
+from kerascnn.layers import Conv2D, DepthwiseConv2D
+from kerascnn.layers.conv import (depthwise_taps, matmul_lowering, patches_matmul,
+                                 set_jax_cpu_lowering)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -48,6 +49,28 @@ def test_patch_product_equals_keras_convolution(size, channels, kernel, stride, 
     np.testing.assert_allclose(got, want, rtol=0, atol=2e-5 * np.abs(want).max())
 
 
+DEPTHWISE_CASES = [  # (input size, channels, kernel, stride, padding, depth multiplier)
+    ((7, 9), 5, (3, 3), 1, "same", 1),
+    ((8, 8), 4, (3, 3), 2, "same", 1),
+    ((9, 7), 4, (3, 3), 2, "same", 1),
+    ((2, 2), 6, (3, 3), 1, "same", 1),
+    ((9, 9), 3, (5, 5), 2, "valid", 2),
+]
+
+
+@pytest.mark.parametrize("size,channels,kernel,stride,padding,multiplier", DEPTHWISE_CASES)
+def test_depthwise_taps_equal_keras_depthwise_convolution(size, channels, kernel, stride,
+                                                          padding, multiplier):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, *size, channels)).astype("float32")
+    w = rng.standard_normal((*kernel, channels, multiplier)).astype("float32")
+    want = ops.convert_to_numpy(ops.depthwise_conv(x, w, strides=stride, padding=padding))
+    got = ops.convert_to_numpy(depthwise_taps(ops.convert_to_tensor(x), ops.convert_to_tensor(w),
+                                              (stride, stride), padding))
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=0, atol=2e-5 * np.abs(want).max())
+
+
 def test_which_convolutions_take_the_patch_product():
     on_jax_cpu = keras.backend.backend() == "jax"
     args = dict(strides=(1, 1), dilation_rate=(1, 1), groups=1, data_format="channels_last")
@@ -69,13 +92,15 @@ def test_lowering_mode_is_checked():
     assert str(err.value) == "lowering must be one of auto, native; got 'fast'."
 
 
-def test_saved_model_loads_back_as_kerascnn_conv2d(tmp_path):
+def test_saved_model_loads_back_as_kerascnn_layers(tmp_path):
     inputs = keras.Input((5, 5, 3))
-    model = keras.Model(inputs, Conv2D(4, 3, padding="same", name="c")(inputs))
+    x = Conv2D(4, 3, padding="same", name="c")(inputs)
+    model = keras.Model(inputs, DepthwiseConv2D(3, depth_multiplier=2, name="d")(x))
     path = tmp_path / "m.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)
     assert type(loaded.get_layer("c")) is Conv2D
+    assert type(loaded.get_layer("d")) is DepthwiseConv2D
     x = np.random.default_rng(1).standard_normal((2, 5, 5, 3)).astype("float32")
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
 
@@ -92,6 +117,7 @@ JAX_CHECK = textwrap.dedent("""
     x = conv.Conv2D(16, 3, padding="same", name="ordinary")(x)       # 3x3 on 5x5: native
     x = keras.layers.MaxPooling2D(2)(x)                              # 2x2 map
     x = conv.Conv2D(16, 3, padding="same", name="small_map")(x)      # 3x3 on a 2x2 map
+    x = conv.DepthwiseConv2D(3, padding="same", name="depthwise")(x)  # a sum over 9 taps
     model = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(x))
     model.compile(optimizer="sgd", loss="mse")
     params = [v.value for v in model.trainable_variables]
@@ -126,9 +152,9 @@ def test_jax_cpu_takes_the_patch_product_with_the_native_results(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())
     native, auto = map(int, lines["convolutions"].split())
-    # Forward and backward: native compiles XLA convolutions for all four layers; auto keeps
+    # Forward and backward: native compiles XLA convolutions for all five layers; auto keeps
     # them only for the ordinary 3x3 layer (its forward and its two gradients at most).
-    assert native >= 8, result.stdout
+    assert native >= 10, result.stdout
     assert 1 <= auto <= 3, result.stdout
     assert float(lines["outputs"]) < 1e-5, result.stdout
     assert float(lines["grads"]) < 1e-5, result.stdout

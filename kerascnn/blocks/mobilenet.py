@@ -11,7 +11,7 @@ from __future__ import annotations
 from keras import layers
 
 from kerascnn.blocks.common import BN_EPSILON, channel_axis, check_positive_int
-from kerascnn.layers.conv import Conv2D
+from kerascnn.layers.conv import Conv2D, DepthwiseConv2D
 
 __all__ = ["depthwise_separable_conv", "KERAS_MOBILENET_NAMES"]
 
@@ -64,9 +64,9 @@ def depthwise_separable_conv(x, filters, kernel_size=3, *, strides=1, depth_mult
     if pad_bottom_right and strides != 1:
         x = layers.ZeroPadding2D(((0, 1), (0, 1)), name=names["pad"])(x)
         padding = "valid"
-    x = layers.DepthwiseConv2D(kernel_size, strides=strides, padding=padding,
-                               depth_multiplier=depth_multiplier, use_bias=use_bias,
-                               name=names["dw"])(x)
+    x = DepthwiseConv2D(kernel_size, strides=strides, padding=padding,
+                        depth_multiplier=depth_multiplier, use_bias=use_bias,
+                        name=names["dw"])(x)
     if batch_norm:
         x = layers.BatchNormalization(axis=channel_axis(), epsilon=bn_epsilon,
                                       name=names["dw_bn"])(x)

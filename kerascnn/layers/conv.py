@@ -13,11 +13,15 @@ classifiers are full of; measured on a 2-core x86 machine, batch 32, forward + b
   512 -> 512 channels.
 * **Stems with a few input channels** (a 7x7 convolution of an RGB image): 356 ms against
   189 ms.
+* **Depthwise convolutions** (MobileNet, ShuffleNet): XLA's grouped convolution runs at
+  about 0.3 GMAC/s; the same sum written as one multiply-add per kernel tap on shifted views
+  of the input is 20-60x faster forward (128 channels on 16x16 maps: 33.4 ms against 0.5 ms).
 
-This layer is ``keras.layers.Conv2D`` (same arguments, weights, configuration and
-results) and keeps Keras' own convolution everywhere except for those cases on JAX's CPU
-backend, where it computes the same convolution as one matrix multiplication of the
-input's patches (im2col) by the reshaped kernel. The other backends (TensorFlow's oneDNN,
+``Conv2D`` and ``DepthwiseConv2D`` here are Keras' layers (same arguments, weights,
+configuration and results) and keep Keras' own convolution everywhere except for those
+cases on JAX's CPU backend, where Conv2D computes the same convolution as one matrix
+multiplication of the input's patches (im2col) by the reshaped kernel, and DepthwiseConv2D
+as a sum over kernel taps. The other backends (TensorFlow's oneDNN,
 PyTorch) and JAX on a GPU are left to their native convolutions. The results agree with
 the native convolution to float32 rounding (about 1e-6 relative).
 
@@ -30,7 +34,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-__all__ = ["Conv2D", "matmul_lowering", "set_jax_cpu_lowering"]
+__all__ = ["Conv2D", "DepthwiseConv2D", "depthwise_taps", "matmul_lowering", "patches_matmul",
+           "set_jax_cpu_lowering", "taps_lowering"]
 
 _LOWERINGS = ("auto", "native")
 _lowering = "auto"
@@ -78,6 +83,15 @@ def matmul_lowering(kernel_size, strides, dilation_rate, groups, data_format, in
     return _on_jax_cpu()
 
 
+def taps_lowering(dilation_rate, data_format, input_hw):
+    """Whether a depthwise convolution is computed as a sum over its kernel taps (JAX, CPU)."""
+    if _lowering != "auto" or data_format != "channels_last":
+        return False
+    if tuple(dilation_rate) != (1, 1) or None in input_hw:
+        return False
+    return _on_jax_cpu()
+
+
 def _padding(size, kernel, stride, padding):
     """(before, after, output size) along one axis, with Keras' (TensorFlow's) rule."""
     if padding == "valid":
@@ -111,6 +125,33 @@ def patches_matmul(inputs, kernel, strides, padding):
     return ops.reshape(out, (-1 if n is None else n, oh, ow, out_channels))
 
 
+def depthwise_taps(inputs, kernel, strides, padding):
+    """A channels_last depthwise convolution as a sum of shifted views times the kernel's taps.
+
+    ``inputs`` is ``(N, H, W, C)``, ``kernel`` ``(kh, kw, C, M)``; the result, ``(N, OH, OW,
+    C * M)`` with channel ``c * M + m``, equals ``keras.ops.depthwise_conv``.
+    """
+    _, h, w, c = inputs.shape
+    kh, kw, _, multiplier = kernel.shape
+    sh, sw = strides
+    top, bottom, oh = _padding(h, kh, sh, padding)
+    left, right, ow = _padding(w, kw, sw, padding)
+    x = inputs
+    if top or bottom or left or right:
+        x = ops.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
+    if multiplier > 1:
+        x = ops.expand_dims(x, -1)
+    out = None
+    for i in range(kh):
+        for j in range(kw):
+            view = x[:, i:i + (oh - 1) * sh + 1:sh, j:j + (ow - 1) * sw + 1:sw]
+            term = view * (kernel[i, j] if multiplier > 1 else kernel[i, j, :, 0])
+            out = term if out is None else out + term
+    if multiplier > 1:
+        out = ops.reshape(out, (-1, oh, ow, c * multiplier))
+    return out
+
+
 @keras.saving.register_keras_serializable(package="kerascnn")
 class Conv2D(keras.layers.Conv2D):
     """``keras.layers.Conv2D``, computed as a matrix product where XLA:CPU is slow (module docs)."""
@@ -122,3 +163,20 @@ class Conv2D(keras.layers.Conv2D):
                 self.data_format, shape[1:3], shape[3]):
             return patches_matmul(inputs, kernel, self.strides, self.padding)
         return super().convolution_op(inputs, kernel)
+
+
+@keras.saving.register_keras_serializable(package="kerascnn")
+class DepthwiseConv2D(keras.layers.DepthwiseConv2D):
+    """``keras.layers.DepthwiseConv2D``, a sum over kernel taps on JAX's CPU (module docs)."""
+
+    def call(self, inputs):
+        shape = tuple(inputs.shape)
+        if not (len(shape) == 4 and taps_lowering(self.dilation_rate, self.data_format,
+                                                  shape[1:3])):
+            return super().call(inputs)
+        outputs = depthwise_taps(inputs, self.kernel, self.strides, self.padding)
+        if self.use_bias:
+            outputs = ops.add(outputs, self.bias)
+        if self.activation is not None:
+            return self.activation(outputs)
+        return outputs

@@ -10,7 +10,7 @@ from __future__ import annotations
 from keras import layers
 
 from kerascnn.blocks.common import BN_EPSILON
-from kerascnn.layers.conv import Conv2D
+from kerascnn.layers.conv import Conv2D, DepthwiseConv2D
 from kerascnn.layers.conv_variants import ChannelShuffle
 
 __all__ = ["shufflenet_unit"]
@@ -46,8 +46,8 @@ def shufflenet_unit(x, out_channels, groups, *, downsample=False, group_first=Tr
     y = layers.ReLU(name=f"{name}_compress_relu")(y)
     y = ChannelShuffle(groups, name=f"{name}_shuffle")(y)
     y = layers.ZeroPadding2D(1, name=f"{name}_dw_pad")(y)
-    y = layers.DepthwiseConv2D(3, strides=2 if downsample else 1, use_bias=False,
-                               name=f"{name}_dw_conv")(y)
+    y = DepthwiseConv2D(3, strides=2 if downsample else 1, use_bias=False,
+                        name=f"{name}_dw_conv")(y)
     y = _bn(y, f"{name}_dw_bn", bn_epsilon)
     y = Conv2D(branch_out, 1, groups=groups, use_bias=False,
                name=f"{name}_expand_conv")(y)

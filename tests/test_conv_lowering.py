@@ -8,6 +8,7 @@ native convolution's outputs and gradients, and compile with no XLA convolution 
 
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import textwrap
@@ -18,10 +19,25 @@ import pytest
 from keras import ops
 
 from kerascnn.layers import Conv2D, DepthwiseConv2D
-from kerascnn.layers.conv import (depthwise_taps, matmul_lowering, patches_matmul,
-                                 set_jax_cpu_lowering)
+from kerascnn.layers.conv import (
+    depthwise_taps,
+    matmul_lowering,
+    patches_matmul,
+    set_jax_cpu_lowering,
+)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+def test_the_package_builds_convolutions_with_these_layers():
+    """Every family gets the JAX lowering only if none builds Keras' own Conv2D or
+    DepthwiseConv2D directly."""
+
+    pattern = re.compile(r"(?<![A-Za-z_.])(?:keras\.)?layers\.(?:Depthwise)?Conv2D\(")
+    found = [f"{path.relative_to(ROOT)}:{n}" for path in sorted((ROOT / "kerascnn").rglob("*.py"))
+             for n, line in enumerate(path.read_text().splitlines(), 1)
+             if pattern.search(line)]
+    assert found == [], "use kerascnn.layers.conv.Conv2D / DepthwiseConv2D: " + ", ".join(found)
+
 
 CASES = [  # (input size, channels in, kernel, stride, padding)
     ((7, 9), 3, (7, 7), 2, "valid"),

@@ -6,9 +6,9 @@
 ``reference`` builds each model at a small input (its smallest allowed, at least 32), gives
 every weight and BatchNorm statistic a random value (seeded), and writes into DIR the
 weights (``MODEL.weights.h5``), the input (``MODEL.input.npy``), the whole model
-(``MODEL.keras``) and its inference-mode logits (``MODEL.<backend>.npy``). ``follow`` builds
-the same model on its own backend, loads those weights and writes its logits
-(``MODEL.<backend>.npy``), and loads the .keras file saved on the reference backend and
+(``MODEL.keras``) and its inference-mode logits (``MODEL.<backend>.npy``). ``follow``, with
+TensorFlow made unimportable, builds the same model on its own backend, loads those weights
+and writes its logits (``MODEL.<backend>.npy``), and loads the .keras file saved on the reference backend and
 writes what it predicts (``MODEL.<backend>.keras.npy``). tests/test_backend_equality.py
 compares them; run by hand with a list of models, then ``compare DIR MODEL...`` prints the
 largest difference of each backend relative to the largest |logit|.
@@ -124,6 +124,10 @@ def differences(directory, name, reference_backend="tensorflow"):
 
 def main(argv):
     mode, directory, names = argv[0], argv[1], argv[2:]
+    if mode == "follow":  # JAX and torch need no TensorFlow: prove it, model by model
+        from tests._no_tensorflow_check import _Blocker
+
+        sys.meta_path.insert(0, _Blocker())
     if mode == "reference":
         reference(directory, names)
     elif mode == "follow":

@@ -1,7 +1,8 @@
 """The same numbers on every backend: each model, with the same random weights (BatchNorm
 moving statistics too), gives the same logits on TensorFlow, JAX and torch in inference mode,
 within 1e-4 of its largest |logit|; and a model saved (.keras) on TensorFlow loads and
-predicts the same on JAX and torch.
+predicts the same on JAX and torch. The JAX and torch processes run with TensorFlow made
+unimportable: every model builds, loads its weights and runs without it.
 
 Each backend runs in its own process (tests/_backend_outputs.py); weights travel as a
 .weights.h5 file. The default run takes a sample of families with the custom layers (LRN,
@@ -22,11 +23,12 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 # nin_cifar: "same" 3x3/2 average pooling of an even-sized map (SameAveragePooling2D); googlenet: LRN, ceil-mode pooling; shufflenet_g3: grouped
 # convolutions, channel shuffle; squeezenet1_0: ceil-mode pooling, concatenated fire
-# modules; resnet20_cifar_b: option-A zero-padded shortcuts. (mobilenet, lenet5 and
+# modules; resnet20_cifar_b: option-A zero-padded shortcuts. (lenet5 and
 # bn_inception agreed within 2.1e-6 too; they are in the slow run.)
-# The default run keeps two (each backend costs a process start): the model whose pooling
-# differed on torch and a residual network with a zero-padded shortcut.
-SAMPLE = ["nin_cifar", "resnet20_cifar_b"]
+# The default run keeps three (each backend costs a process start): the model whose pooling
+# differed on torch, a residual network with a zero-padded shortcut, and MobileNet (on JAX
+# its 1x1 and depthwise convolutions take kerascnn's own lowering, kerascnn/layers/conv.py).
+SAMPLE = ["nin_cifar", "resnet20_cifar_b", "mobilenet"]
 # googlenet, shufflenet_g3 and squeezenet1_0 agreed within 2.1e-6 too (slow run).
 
 

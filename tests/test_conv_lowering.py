@@ -174,3 +174,46 @@ def test_jax_cpu_takes_the_patch_product_with_the_native_results(tmp_path):
     assert 1 <= auto <= 3, result.stdout
     assert float(lines["outputs"]) < 1e-5, result.stdout
     assert float(lines["grads"]) < 1e-5, result.stdout
+
+
+TORCH_CHECK = textwrap.dedent("""
+    import keras, numpy as np
+    from keras import ops
+    from kerascnn.layers import Conv2D
+
+    for fmt in ("channels_first", "channels_last"):
+        keras.config.set_image_data_format(fmt)
+        shape = (3, 9, 9) if fmt == "channels_first" else (9, 9, 3)
+        inputs = keras.Input(shape)
+        layer = Conv2D(5, 3, padding="same", use_bias=False, name="c")
+        model = keras.Model(inputs, layer(inputs))
+        model.compile(optimizer="sgd", loss="mse")
+        x = np.random.default_rng(0).uniform(size=(2, *shape)).astype("float32")
+
+        def off():  # predict against Keras' own convolution of the current kernel
+            want = ops.convert_to_numpy(ops.conv(x, layer.kernel, padding="same",
+                                                 data_format=fmt))
+            return float(np.abs(model.predict(x, verbose=0) - want).max())
+
+        steps = [off(), "_torch_kernel" in layer.__dict__]
+        layer.kernel.assign(np.full((3, 3, 3, 5), 0.5, "float32"))
+        steps.append(off())
+        model.train_on_batch(x, np.full((2, *model.output.shape[1:]), 9.0, "float32"))
+        steps.append(off())
+        print(fmt, *steps)
+""")
+
+
+def test_torch_inference_kernel_cache_follows_every_change_of_the_weights(tmp_path):
+    pytest.importorskip("torch")
+    env = dict(os.environ, KERAS_BACKEND="torch", TF_CPP_MIN_LOG_LEVEL="3",
+               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    result = subprocess.run([sys.executable, "-c", TORCH_CHECK], capture_output=True,
+                            text=True, cwd=tmp_path, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.split("\n")[:2]
+    for line, fmt in zip(lines, ("channels_first", "channels_last")):
+        name, first, cached, after_assign, after_training = line.split()
+        assert name == fmt and cached == "True", line
+        # the cached kernel gives Keras' result before and after an assignment and a step
+        assert max(map(float, (first, after_assign, after_training))) < 1e-5, line

@@ -70,7 +70,9 @@ def logits(model, x):
     import keras
     import numpy as np
 
-    y = model(x, training=False)
+    # predict_on_batch: what users call (on torch it runs without autograd, where Conv2D
+    # keeps its kernels in torch's layout)
+    y = model.predict_on_batch(x)
     y = y[0] if isinstance(y, (list, tuple)) else y
     return np.asarray(keras.ops.convert_to_numpy(y), np.float64)
 

@@ -105,25 +105,33 @@ def _padding(size, kernel, stride, padding):
     return total // 2, total - total // 2, out
 
 
+def _tap_views(inputs, kernel_hw, strides, padding):
+    """The input's strided view under each kernel tap, in (row, column) order, after Keras'
+    (TensorFlow's) padding; and the output's height and width."""
+    _, h, w, _ = inputs.shape
+    (kh, kw), (sh, sw) = kernel_hw, strides
+    top, bottom, oh = _padding(h, kh, sh, padding)
+    left, right, ow = _padding(w, kw, sw, padding)
+    x = inputs
+    if top or bottom or left or right:
+        x = ops.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
+    views = [x[:, i:i + (oh - 1) * sh + 1:sh, j:j + (ow - 1) * sw + 1:sw, :]
+             for i in range(kh) for j in range(kw)]
+    return views, oh, ow
+
+
 def patches_matmul(inputs, kernel, strides, padding):
     """A channels_last 2-D convolution as one matrix multiplication of the input's patches.
 
     ``inputs`` is ``(N, H, W, C)``, ``kernel`` ``(kh, kw, C, O)``; the result equals
     ``keras.ops.conv(inputs, kernel, strides, padding)``.
     """
-    n, h, w, c = inputs.shape
+    n, c = inputs.shape[0], inputs.shape[3]
     kh, kw, _, out_channels = kernel.shape
-    sh, sw = strides
-    top, bottom, oh = _padding(h, kh, sh, padding)
-    left, right, ow = _padding(w, kw, sw, padding)
-    x = inputs
-    if top or bottom or left or right:
-        x = ops.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
-    # One strided view per kernel tap, concatenated in the kernel's (row, column, channel)
-    # order, so that the (kh*kw*C, O) reshape of the kernel lines up with the patches.
-    taps = [x[:, i:i + (oh - 1) * sh + 1:sh, j:j + (ow - 1) * sw + 1:sw, :]
-            for i in range(kh) for j in range(kw)]
-    patches = taps[0] if len(taps) == 1 else ops.concatenate(taps, axis=-1)
+    views, oh, ow = _tap_views(inputs, (kh, kw), strides, padding)
+    # The views concatenated in the kernel's (row, column, channel) order, so that the
+    # (kh*kw*C, O) reshape of the kernel lines up with the patches.
+    patches = views[0] if len(views) == 1 else ops.concatenate(views, axis=-1)
     flat = ops.reshape(patches, (-1, kh * kw * c))
     out = ops.matmul(flat, ops.reshape(kernel, (kh * kw * c, out_channels)))
     return ops.reshape(out, (-1 if n is None else n, oh, ow, out_channels))
@@ -135,22 +143,16 @@ def depthwise_taps(inputs, kernel, strides, padding):
     ``inputs`` is ``(N, H, W, C)``, ``kernel`` ``(kh, kw, C, M)``; the result, ``(N, OH, OW,
     C * M)`` with channel ``c * M + m``, equals ``keras.ops.depthwise_conv``.
     """
-    _, h, w, c = inputs.shape
+    c = inputs.shape[3]
     kh, kw, _, multiplier = kernel.shape
-    sh, sw = strides
-    top, bottom, oh = _padding(h, kh, sh, padding)
-    left, right, ow = _padding(w, kw, sw, padding)
-    x = inputs
-    if top or bottom or left or right:
-        x = ops.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
-    if multiplier > 1:
-        x = ops.expand_dims(x, -1)
+    views, oh, ow = _tap_views(inputs, (kh, kw), strides, padding)
     out = None
-    for i in range(kh):
-        for j in range(kw):
-            view = x[:, i:i + (oh - 1) * sh + 1:sh, j:j + (ow - 1) * sw + 1:sw]
-            term = view * (kernel[i, j] if multiplier > 1 else kernel[i, j, :, 0])
-            out = term if out is None else out + term
+    for (i, j), view in zip(((i, j) for i in range(kh) for j in range(kw)), views):
+        if multiplier > 1:  # (..., C, 1) * (C, M) -> (..., C, M)
+            term = ops.expand_dims(view, -1) * kernel[i, j]
+        else:
+            term = view * kernel[i, j, :, 0]
+        out = term if out is None else out + term
     if multiplier > 1:
         out = ops.reshape(out, (-1, oh, ow, c * multiplier))
     return out

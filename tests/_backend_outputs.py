@@ -70,9 +70,12 @@ def logits(model, x):
     import keras
     import numpy as np
 
-    # predict_on_batch: what users call (on torch it runs without autograd, where Conv2D
-    # keeps its kernels in torch's layout)
-    y = model.predict_on_batch(x)
+    # On torch, predict_on_batch: what users call, without autograd, where Conv2D keeps its
+    # kernels in torch's layout. Elsewhere the eager call (JAX would compile every model).
+    if keras.backend.backend() == "torch":
+        y = model.predict_on_batch(x)
+    else:
+        y = model(x, training=False)
     y = y[0] if isinstance(y, (list, tuple)) else y
     return np.asarray(keras.ops.convert_to_numpy(y), np.float64)
 

@@ -129,10 +129,12 @@ def _load_every_image(driver):
     that failed (naturalWidth 0)."""
     count = driver.execute_script("return document.images.length")
     for i in range(count):
-        driver.execute_script(
-            f"document.images[{i}].scrollIntoView({{block: 'center', inline: 'center'}})")
-        _wait(driver, lambda i=i: driver.execute_script(f"return document.images[{i}].complete"),
-              f"image {i} still loading after 30 s")
+        # scrolled to again on every check: images above it that finish loading change the
+        # layout and can push it back out of view, where a lazy image never starts
+        _wait(driver, lambda i=i: driver.execute_script(
+                  f"const im = document.images[{i}];"
+                  "im.scrollIntoView({block: 'center', inline: 'center'}); return im.complete"),
+              f"image {i} still loading after 60 s", timeout=60.0)
     driver.execute_script("window.scrollTo(0, 0); document.querySelectorAll("
                           "'.md-typeset__scrollwrap').forEach(e => e.scrollLeft = 0)")
     return driver.execute_script(

@@ -126,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto (each backend's fastest), channels_last or channels_first")
     p.add_argument("--jax-conv", default="auto",
                    help="JAX on a CPU: auto (kerascnn's Conv2D computes 1x1, small-map and stem "
-                        "convolutions as patch products) or native (XLA's convolution for all)")
+                        "convolutions as patch products, DepthwiseConv2D as a sum over taps) "
+                        "or native (XLA's convolution for all)")
     p.add_argument("--compare-keras", action="store_true",
                    help="time each model's keras.applications twin alternately, print ratios")
     p.add_argument("--no-train", action="store_true", help="time inference only")
@@ -904,7 +905,8 @@ def _settings_text(s: dict) -> str:
         return f"{s['memory_format']}, compile {'on' if s['torch_compile'] else 'off'}, " \
                f"{s['precision']}, {s['threads']} threads"
     flags = f", XLA_FLAGS={s['xla_flags']}" if s.get("xla_flags") else ""
-    conv = {"auto": ", 1x1/small/stem convs as matmul", "native": ", XLA convs"}.get(
+    conv = {"auto": ", 1x1/small/stem convs as matmul, depthwise as taps",
+            "native": ", XLA convs"}.get(
         s.get("conv_lowering"), "")
     return (f"{s['data_format']}, jit_compile={s['jit_compile']}, {s['dtype_policy']}, "
             f"{s['threads']} threads{conv}{flags}")

@@ -8,8 +8,8 @@ every weight and BatchNorm statistic a random value (seeded), and writes into DI
 weights (``MODEL.weights.h5``), the input (``MODEL.input.npy``), the whole model
 (``MODEL.keras``) and its inference-mode logits (``MODEL.<backend>.npy``). ``follow``, with
 TensorFlow made unimportable, builds the same model on its own backend, loads those weights
-and writes its logits (``MODEL.<backend>.npy``), and loads the .keras file saved on the reference backend and
-writes what it predicts (``MODEL.<backend>.keras.npy``). tests/test_backend_equality.py
+and writes its logits (``MODEL.<backend>.npy``), and loads the .keras file saved on the
+reference backend and writes what it predicts (``MODEL.<backend>.keras.npy``). tests/test_backend_equality.py
 compares them; run by hand with a list of models, then ``compare DIR MODEL...`` prints the
 largest difference of each backend relative to the largest |logit|.
 """

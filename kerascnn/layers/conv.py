@@ -38,7 +38,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-__all__ = ["Conv2D", "DepthwiseConv2D", "depthwise_taps", "matmul_lowering", "patches_matmul",
+__all__ = ["Conv2D", "DepthwiseConv2D", "axis_padding", "depthwise_taps", "matmul_lowering", "patches_matmul",
            "set_jax_cpu_lowering", "taps_lowering"]
 
 _LOWERINGS = ("auto", "native")
@@ -96,8 +96,10 @@ def taps_lowering(dilation_rate, data_format, input_hw):
     return _on_jax_cpu()
 
 
-def _padding(size, kernel, stride, padding):
-    """(before, after, output size) along one axis, with Keras' (TensorFlow's) rule."""
+def axis_padding(size, kernel, stride, padding="same"):
+    """(before, after, output size) along one axis, with Keras' (TensorFlow's) rule: "same"
+    gives ceil(size / stride) outputs, the odd padded pixel after. ``kernel`` is the effective
+    (dilated) kernel size."""
     if padding == "valid":
         return 0, 0, (size - kernel) // stride + 1
     out = -(-size // stride)
@@ -110,8 +112,8 @@ def _tap_views(inputs, kernel_hw, strides, padding):
     (TensorFlow's) padding; and the output's height and width."""
     _, h, w, _ = inputs.shape
     (kh, kw), (sh, sw) = kernel_hw, strides
-    top, bottom, oh = _padding(h, kh, sh, padding)
-    left, right, ow = _padding(w, kw, sw, padding)
+    top, bottom, oh = axis_padding(h, kh, sh, padding)
+    left, right, ow = axis_padding(w, kw, sw, padding)
     x = inputs
     if top or bottom or left or right:
         x = ops.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))

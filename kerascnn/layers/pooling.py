@@ -23,6 +23,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from kerascnn.layers.conv import axis_padding
+
 __all__ = ["AdaptiveAveragePooling2D", "CeilPooling2D", "CeilMaxPooling2D", "SameAveragePooling2D",
            "adaptive_pooling_matrix", "ceil_pool_output_size"]
 
@@ -179,9 +181,7 @@ class SameAveragePooling2D(keras.layers.AveragePooling2D):
         axes = (1, 2) if self.data_format == "channels_last" else (2, 3)
         widths = [[0, 0] for _ in range(4)]
         for axis, k, s in zip(axes, self.pool_size, self.strides):
-            n = inputs.shape[axis]
-            total = max((-(-n // s) - 1) * s + k - n, 0)
-            widths[axis] = [total // 2, total - total // 2]
+            widths[axis] = list(axis_padding(inputs.shape[axis], k, s)[:2])
         if not any(w for pair in widths for w in pair):
             return super().call(inputs)
         pool = dict(pool_size=self.pool_size, strides=self.strides, padding="valid",

@@ -39,11 +39,11 @@ another type that changes the spatial size raises ValueError rather than being g
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import keras
 
 from kerascnn.graph import calls, graph_model, is_graph_model
+from kerascnn.layers.conv import axis_padding
 
 __all__ = ["receptive_field", "Field"]
 
@@ -127,8 +127,7 @@ def _same_padding(layer, in_size, kernel, strides, dilation) -> tuple:
                 "input_shape=(height, width, channels)."
             )
         k_eff = dilation[a] * (kernel[a] - 1) + 1
-        out = math.ceil(in_size[a] / strides[a])
-        pads.append(max((out - 1) * strides[a] + k_eff - in_size[a], 0) // 2)
+        pads.append(axis_padding(in_size[a], k_eff, strides[a])[0])
     return tuple(pads)
 
 
